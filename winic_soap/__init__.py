@@ -1,7 +1,81 @@
-"""winic-soap: a SOAP-first Python client for the winic.org SMS web service."""
+"""winic-soap: a SOAP-first Python client for the winic.org SMS web service.
+
+``WinicClient`` is the entry point; every error is a ``WinicError``; ``winic_soap.mock`` is a local fake
+of the service for tests.
+"""
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from winic_soap.client import WinicClient
+from winic_soap.config import Settings
+from winic_soap.exceptions import (
+    AccessDeniedError,
+    AuthenticationError,
+    BalanceError,
+    BulkSendError,
+    ConfigurationError,
+    ConnectError,
+    ConnectionLostError,
+    HTTPStatusError,
+    InputError,
+    MaintenanceError,
+    OutcomeUnknown,
+    ProtocolError,
+    ReadTimeoutError,
+    RejectedRequestError,
+    SendOutcomeUnknown,
+    ServiceError,
+    SoapFaultError,
+    TransportError,
+    UnknownServiceError,
+    WinicError,
+)
+from winic_soap.models import (
+    AccountInfo,
+    CostEstimate,
+    DeliveryReport,
+    OperationInfo,
+    Reply,
+    SendReceipt,
+    Submission,
+)
+from winic_soap.retry import RetryPolicy
+from winic_soap.text import estimate_cost, segments
+
+__all__ = [
+    "AccessDeniedError",
+    "AccountInfo",
+    "AuthenticationError",
+    "BalanceError",
+    "BulkSendError",
+    "ConfigurationError",
+    "ConnectError",
+    "ConnectionLostError",
+    "CostEstimate",
+    "DeliveryReport",
+    "HTTPStatusError",
+    "InputError",
+    "MaintenanceError",
+    "OperationInfo",
+    "OutcomeUnknown",
+    "ProtocolError",
+    "ReadTimeoutError",
+    "RejectedRequestError",
+    "Reply",
+    "RetryPolicy",
+    "SendOutcomeUnknown",
+    "SendReceipt",
+    "ServiceError",
+    "Settings",
+    "SoapFaultError",
+    "Submission",
+    "TransportError",
+    "UnknownServiceError",
+    "WinicClient",
+    "WinicError",
+    "__version__",
+    "estimate_cost",
+    "segments",
+]

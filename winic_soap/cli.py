@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from winic_soap import __version__
+from winic_soap.demo import run_demo
 from winic_soap.mock import __main__ as mock_main
 
 __all__ = ["build_parser", "main"]
@@ -23,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mock_main.add_arguments(mock)
     mock.set_defaults(run=mock_main.serve)
+    demo = commands.add_parser("demo", help="walk through the main job against the bundled mock (offline)")
+    demo.set_defaults(run=lambda _args: run_demo())
     return parser
 
 

@@ -1,0 +1,157 @@
+"""Settings: credentials, endpoint, transport, timeouts and retry budget, from arguments > ``WINIC_*``
+environment > a TOML file (with profiles for several accounts)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from winic_soap.exceptions import ConfigurationError
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "ENV_PREFIX",
+    "TRANSPORTS",
+    "Settings",
+    "default_config_path",
+]
+
+DEFAULT_ENDPOINT = "http://service2.winic.org/Service.asmx"
+TRANSPORTS = ("soap11", "soap12", "http-post", "http-get")
+ENV_PREFIX = "WINIC_"
+
+
+def default_config_path(env: Mapping[str, str] = os.environ) -> Path:
+    """``$WINIC_CONFIG``, else ``$XDG_CONFIG_HOME/winic-soap/config.toml`` (``~/.config`` by default)."""
+    if env.get("WINIC_CONFIG"):
+        return Path(env["WINIC_CONFIG"]).expanduser()
+    base = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "winic-soap" / "config.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a client needs. ``pwd`` never shows in ``repr``."""
+
+    uid: str = ""
+    pwd: str = field(default="", repr=False)
+    endpoint: str = DEFAULT_ENDPOINT
+    transport: str = "soap11"
+    wsdl: str | None = None  # None: the packaged copy; else a path or the live ``?WSDL`` URL
+    connect_timeout: float = 5.0
+    timeout: float = 30.0  # per operation: no call waits longer than this for its answer
+    deadline: float = 60.0  # total time a read may spend across retries
+    max_attempts: int = 4
+    backoff: float = 0.25  # first retry wait (jittered, doubling)
+    backoff_max: float = 5.0
+    pool_size: int = 10
+    verify: bool | str = True  # TLS certificate check (or a CA bundle path) for https endpoints
+    strict_text: bool = False  # True: raise on % $ & # * instead of converting them to full width
+    max_response_bytes: int = 16 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if self.transport not in TRANSPORTS:
+            raise ConfigurationError(f"transport must be one of {', '.join(TRANSPORTS)}, not {self.transport!r}")
+        parts = urlsplit(self.endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError(f"endpoint must be an http(s) URL like {DEFAULT_ENDPOINT}, not {self.endpoint!r}")
+        if parts.username or parts.password:
+            raise ConfigurationError("endpoint must not embed credentials; pass uid and pwd")
+        for name in ("connect_timeout", "timeout", "deadline", "backoff", "backoff_max"):
+            if not getattr(self, name) > 0:
+                raise ConfigurationError(f"{name} must be a positive number of seconds")
+        if self.max_attempts < 1 or self.pool_size < 1:
+            raise ConfigurationError("max_attempts and pool_size must be at least 1")
+
+    def require_credentials(self) -> None:
+        if not self.uid or not self.pwd:
+            missing = " and ".join(n for n in ("uid", "pwd") if not getattr(self, n))
+            raise ConfigurationError(
+                f"{missing} missing: pass them, set WINIC_UID/WINIC_PWD, or put them in {default_config_path()}"
+            )
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        config: str | Path | None = None,
+        profile: str | None = None,
+        env: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """Resolve settings: ``overrides`` (None values ignored) > environment > the TOML file's profile."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        path = Path(config).expanduser() if config else default_config_path(env)
+        if path.is_file():
+            values.update(_from_file(path, profile or env.get("WINIC_PROFILE")))
+        elif config:
+            raise ConfigurationError(f"config file {path} does not exist")
+        values.update(_from_env(env))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ConfigurationError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        try:
+            return cls(**{k: _coerce(k, v) for k, v in values.items()})
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, ConfigurationError):
+                raise
+            raise ConfigurationError(str(exc)) from None
+
+
+_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = _TYPES.get(name)
+    if not isinstance(value, str) or kind in ("str", "str | None"):
+        return value
+    try:
+        if kind == "float":
+            return float(value)
+        if kind == "int":
+            return int(value)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, not {value!r}") from None
+    if kind in {"bool", "bool | str"}:
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        if kind == "bool":
+            raise ConfigurationError(f"{name} must be true or false, not {value!r}")
+    return value
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    names = {f.name for f in fields(Settings)}
+    return {
+        key[len(ENV_PREFIX) :].lower(): value
+        for key, value in env.items()
+        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in names and value != ""
+    }
+
+
+def _from_file(path: Path, profile: str | None) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"cannot read config file {path}: {exc}") from None
+    profiles = data.pop("profiles", {})
+    if profile:
+        if profile not in profiles:
+            raise ConfigurationError(
+                f"profile {profile!r} is not in {path} (known: {', '.join(sorted(profiles)) or 'none'})"
+            )
+        data.update(profiles[profile])
+    return data

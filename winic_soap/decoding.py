@@ -1,0 +1,191 @@
+"""The one decoder: a raw answer string from any transport -> typed result, or the typed error for its code.
+
+Pure functions, no I/O. Rules (spec README §2-§3): negative codes are errors; ``null``/``Null``/empty/absent
+mean no records; record lists are ``|``-terminated and may carry ``/`` inside a reply's text.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from winic_soap.exceptions import ProtocolError, error_for_code
+from winic_soap.models import AccountInfo, DeliveryReport, Reply
+
+__all__ = [
+    "check",
+    "decode_account",
+    "decode_ack",
+    "decode_message_id",
+    "decode_replies",
+    "decode_reports",
+    "is_empty",
+    "parse_service_time",
+]
+
+logger = logging.getLogger("winic_soap.decoding")
+_CODE = re.compile(r"-\d{1,4}")
+_MESSAGE_ID = re.compile(r"\d{16}")
+_EMPTY = frozenset({"", "null", "none", "nil"})
+
+
+def check(operation: str, raw: str | None, transport: str | None = None) -> str | None:
+    """Raise the typed error when ``raw`` is an error code; else return it stripped (None stays None)."""
+    if raw is None:
+        return None
+    answer = raw.strip()
+    if _CODE.fullmatch(answer):
+        raise error_for_code(answer, operation, raw, transport)
+    return answer
+
+
+def is_empty(answer: str | None) -> bool:
+    """``null``, ``Null``, empty or absent: the service's way of saying there is nothing."""
+    return answer is None or answer.strip().lower() in _EMPTY
+
+
+def decode_message_id(operation: str, raw: str | None, transport: str | None = None) -> str | None:
+    """A send's answer: the 16-digit id, or None for the legacy ``000`` success."""
+    answer = check(operation, raw, transport)
+    if answer is not None and _MESSAGE_ID.fullmatch(answer):
+        return answer
+    if answer == "000":
+        return None
+    raise ProtocolError(
+        f"{operation} answered {_preview(answer)}, not a 16-digit message id",
+        processed=None,
+        operation=operation,
+        transport=transport,
+    )
+
+
+def decode_ack(operation: str, raw: str | None, transport: str | None = None) -> None:
+    """Operations that answer ``000`` on success (register, change password)."""
+    answer = check(operation, raw, transport)
+    if answer != "000":
+        raise ProtocolError(
+            f"{operation} answered {_preview(answer)}, expected 000",
+            processed=None,
+            operation=operation,
+            transport=transport,
+        )
+
+
+def parse_service_time(text: str) -> datetime | None:
+    """``yyyy-M-d H:mm:ss`` (unpadded, service local time) -> naive datetime; None if unreadable."""
+    try:
+        day, clock = text.strip().split(" ", 1)
+        year, month, date = day.split("-")
+        hour, minute, second = clock.split(":")
+        return datetime(int(year), int(month), int(date), int(hour), int(minute), int(second))
+    except ValueError:
+        return None
+
+
+def _records(raw: str) -> list[str]:
+    return [r for r in raw.replace("\r", "").replace("\n", "").split("|") if r.strip()]
+
+
+def decode_replies(operation: str, raw: str | None, transport: str | None = None) -> list[Reply]:
+    """``phone/content/port/time|…``: phone from the left, port and time from the right (content may hold ``/``)."""
+    answer = check(operation, raw, transport)
+    if is_empty(answer):
+        return []
+    assert answer is not None
+    replies = []
+    for record in _records(answer):
+        mobile, _, rest = record.partition("/")
+        pieces = rest.rsplit("/", 2)
+        if len(pieces) != 3:
+            # Pulls are destructive: a record we cannot split is still handed on, whole, in ``raw``.
+            _warn_malformed(operation, record)
+            pieces = [rest, "", ""]
+        text, port, stamp = pieces
+        replies.append(Reply(mobile.strip(), text, port.strip(), parse_service_time(stamp), record))
+    return replies
+
+
+def decode_reports(operation: str, raw: str | None, transport: str | None = None) -> list[DeliveryReport]:
+    """``msgid/uid/phone/status/time|…``."""
+    answer = check(operation, raw, transport)
+    if is_empty(answer):
+        return []
+    assert answer is not None
+    reports = []
+    for record in _records(answer):
+        head = record.split("/", 3)
+        if len(head) != 4:
+            _warn_malformed(operation, record)  # kept whole in ``raw``, never dropped
+            head += [""] * (4 - len(head))
+        message_id, uid, mobile, rest = head
+        status, sep, stamp = rest.rpartition("/")
+        if not sep:  # a report without its time: keep it, the time is unknown
+            status, stamp = rest, ""
+        reports.append(
+            DeliveryReport(message_id.strip(), uid, mobile.strip(), status, parse_service_time(stamp), record)
+        )
+    return reports
+
+
+def _decimal(value: str, operation: str, transport: str | None) -> Decimal:
+    try:
+        return Decimal(value.strip())
+    except InvalidOperation:
+        raise ProtocolError(
+            f"{operation}: {_preview(value)} is not a number", processed=True, operation=operation, transport=transport
+        ) from None
+
+
+def decode_account(operation: str, raw: str | None, transport: str | None = None) -> AccountInfo:
+    """``000/uid/balance/price/chars/signature/voice/fax/mms/agent[/company/contact/phone]``."""
+    answer = check(operation, raw, transport)
+    fields = (answer or "").split("/")
+    if len(fields) < 10 or fields[0] != "000":
+        raise ProtocolError(
+            f"{operation} answered {_preview(answer)}, not an account record",
+            processed=True,
+            operation=operation,
+            transport=transport,
+        )
+    personal = len(fields) >= 13
+    tail = 7 if personal else 4  # fields after the signature, which may itself contain "/"
+    signature = "/".join(fields[5 : len(fields) - tail])
+    voice, fax, mms, agent, *details = fields[len(fields) - tail :]
+    try:
+        chars = int(fields[4])
+    except ValueError:
+        raise ProtocolError(
+            f"{operation}: characters per SMS {_preview(fields[4])} is not a number",
+            processed=True,
+            operation=operation,
+            transport=transport,
+        ) from None
+    company, contact, phone = details if personal else (None, None, None)
+    return AccountInfo(
+        uid=fields[1],
+        balance=_decimal(fields[2], operation, transport),
+        price=_decimal(fields[3], operation, transport),
+        chars_per_sms=chars,
+        signature=signature,
+        voice_price=_decimal(voice, operation, transport),
+        fax_price=_decimal(fax, operation, transport),
+        mms_price=_decimal(mms, operation, transport),
+        agent=agent,
+        company=company,
+        contact=contact,
+        phone=phone,
+    )
+
+
+def _warn_malformed(operation: str, record: str) -> None:
+    logger.warning(
+        "%s: record %s does not have the documented layout; handed on with its raw text", operation, _preview(record)
+    )
+
+
+def _preview(value: str | None, limit: int = 80) -> str:
+    if value is None:
+        return "nothing"
+    return repr(value if len(value) <= limit else value[:limit] + "…")

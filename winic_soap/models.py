@@ -1,0 +1,116 @@
+"""Typed results of the service's operations: immutable, hashable, safe to log (no secrets)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+__all__ = ["AccountInfo", "CostEstimate", "DeliveryReport", "OperationInfo", "Reply", "SendReceipt", "Submission"]
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One request the service accepted: its 16-digit ``message_id`` (None when an old service answered
+    the legacy ``000``) and the recipients it carried (at most 100)."""
+
+    message_id: str | None
+    recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SendReceipt:
+    """What a send produced. Up to 100 recipients make one request; more are split into requests of at
+    most 100, each with its own :class:`Submission` (and message id) in ``submissions``."""
+
+    submissions: tuple[Submission, ...]
+    operation: str
+    transport: str
+    text: str
+    parts: int
+    scheduled_at: datetime | None = None
+
+    @property
+    def message_id(self) -> str | None:
+        """The id of the first (for up to 100 recipients, the only) request."""
+        return self.submissions[0].message_id if self.submissions else None
+
+    @property
+    def message_ids(self) -> tuple[str | None, ...]:
+        return tuple(s.message_id for s in self.submissions)
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return tuple(n for s in self.submissions for n in s.recipients)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A mobile-originated reply from ``GET_SMS_MO`` / ``GET_SMS_MO_Ext``.
+
+    ``received_at`` is service local time (Asia/Shanghai), None when the service's timestamp could not be
+    read; ``raw`` is the record exactly as the service sent it, so nothing is ever lost to parsing.
+    """
+
+    mobile: str
+    text: str
+    port: str
+    received_at: datetime | None
+    raw: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """A delivery report from ``SMS_Reports``: ``status`` is ``DELIVRD`` when delivered, else an operator code."""
+
+    message_id: str
+    uid: str
+    mobile: str
+    status: str
+    at: datetime | None
+    raw: str = field(default="", compare=False)
+
+    @property
+    def delivered(self) -> bool:
+        return self.status == "DELIVRD"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    """``GetUserInfo`` (10 fields) or ``GetUserInfo_`` (13 fields, with the personal details)."""
+
+    uid: str
+    balance: Decimal
+    price: Decimal
+    chars_per_sms: int
+    signature: str
+    voice_price: Decimal
+    fax_price: Decimal
+    mms_price: Decimal
+    agent: str
+    company: str | None = None
+    contact: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OperationInfo:
+    """An operation the loaded WSDL offers, with its parameters in order."""
+
+    name: str
+    parameters: tuple[str, ...]
+    documentation: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CostEstimate:
+    """What a send would cost before it is made: parts per recipient, billed messages, money."""
+
+    recipients: int
+    parts: int
+    price: Decimal
+    cost: Decimal
+
+    @property
+    def messages(self) -> int:
+        return self.recipients * self.parts
