@@ -59,3 +59,46 @@ def _block_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
     monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
     yield
+
+
+# -- shared client fixtures -------------------------------------------------------------------
+TRANSPORTS = ("soap11", "soap12", "http-post", "http-get")
+
+
+class SleepRecorder:
+    """Stands in for ``time.sleep`` in retry policies: records the waits, never sleeps."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> SleepRecorder:
+    return SleepRecorder()
+
+
+@pytest.fixture
+def make_client(winic_mock: Any, sleeps: SleepRecorder) -> Iterator[Any]:
+    """Build clients against the test's mock (no real retry sleeps); all closed after the test."""
+    from winic_soap import RetryPolicy, WinicClient
+
+    made: list[WinicClient] = []
+
+    def factory(transport: str = "soap11", **options: Any) -> WinicClient:
+        options.setdefault("retry", RetryPolicy(sleep=sleeps))
+        client = WinicClient(
+            options.pop("uid", "demo"),
+            options.pop("pwd", "demo-secret"),
+            endpoint=options.pop("endpoint", winic_mock.url),
+            transport=transport,
+            **options,
+        )
+        made.append(client)
+        return client
+
+    yield factory
+    for client in made:
+        client.close()

@@ -176,8 +176,9 @@ class WinicClient:
         else:
             logger.debug("calling %s over %s", operation, self._transport.name)
         try:
+            # Codes are checked inside the retried call so that -09 (maintenance) can be retried for reads.
             raw = call_with_retry(
-                lambda: self._transport.invoke(operation, params),
+                lambda: decoding.check(operation, self._transport.invoke(operation, params), self._transport.name),
                 policy=self._retry,
                 idempotent=idempotent,
                 operation=operation,

@@ -1,0 +1,71 @@
+"""The public namespace is what we mean it to be, and every public module declares ``__all__``."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import winic_soap
+from winic_soap import exceptions
+
+
+def test_all_is_sorted_and_importable() -> None:
+    names = winic_soap.__all__
+    assert sorted(names, key=str.lower) == sorted(set(names), key=str.lower)
+    for name in names:
+        assert hasattr(winic_soap, name), name
+
+
+def test_every_module_declares_all() -> None:
+    for module in pkgutil.walk_packages(winic_soap.__path__, "winic_soap."):
+        if module.name.endswith("__main__"):
+            continue
+        loaded = importlib.import_module(module.name)
+        assert isinstance(getattr(loaded, "__all__", None), list), module.name
+
+
+def test_every_error_is_exported_and_rooted() -> None:
+    for name in exceptions.__all__:
+        obj = getattr(exceptions, name)
+        if isinstance(obj, type):
+            assert issubclass(obj, winic_soap.WinicError)
+            assert name in winic_soap.__all__, name
+            assert obj.__doc__ and obj.__doc__.strip(), name
+
+
+def test_no_error_shadows_a_builtin() -> None:
+    import builtins
+
+    assert not set(exceptions.__all__) & set(dir(builtins))
+
+
+def test_engines_are_imported_in_one_place_each() -> None:
+    import ast
+    from pathlib import Path
+
+    root = Path(winic_soap.__file__).parent
+    importers: dict[str, set[str]] = {"zeep": set(), "urllib3": set(), "requests": set()}
+    for path in root.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                if top in importers:
+                    importers[top].add(path.name)
+    assert importers == {"zeep": {"soap.py"}, "urllib3": {"session.py"}, "requests": set()}
+
+
+def test_mock_imports_nothing_of_the_client() -> None:
+    import ast
+    from pathlib import Path
+
+    allowed = {"winic_soap.mock", "winic_soap.resources", "winic_soap._countries"}
+    for path in (Path(winic_soap.__file__).parent / "mock").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("winic_soap"):
+                assert any(node.module == a or node.module.startswith(a + ".") for a in allowed), (path, node.module)
