@@ -19,6 +19,8 @@ __all__ = [
     "TRANSPORTS",
     "Settings",
     "default_config_path",
+    "default_store_path",
+    "default_wsdl_cache_path",
 ]
 
 DEFAULT_ENDPOINT = "http://service2.winic.org/Service.asmx"
@@ -32,6 +34,20 @@ def default_config_path(env: Mapping[str, str] = os.environ) -> Path:
         return Path(env["WINIC_CONFIG"]).expanduser()
     base = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     return base / "winic-soap" / "config.toml"
+
+
+def default_store_path(env: Mapping[str, str] = os.environ) -> Path:
+    """The watcher's and CLI's SQLite inbox: ``$WINIC_STORE``, else ``$XDG_STATE_HOME/winic-soap/inbox.sqlite3``."""
+    if env.get("WINIC_STORE"):
+        return Path(env["WINIC_STORE"]).expanduser()
+    base = Path(env.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return base / "winic-soap" / "inbox.sqlite3"
+
+
+def default_wsdl_cache_path(env: Mapping[str, str] = os.environ) -> Path:
+    """Where ``winic-soap wsdl refresh`` keeps the live WSDL: ``$XDG_CACHE_HOME/winic-soap/Service.asmx.wsdl``."""
+    base = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "winic-soap" / "Service.asmx.wsdl"
 
 
 @dataclass(frozen=True)

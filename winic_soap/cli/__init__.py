@@ -1,0 +1,37 @@
+"""The ``winic-soap`` command (also ``python -m winic_soap``): operator tools for the winic SMS service.
+
+Exit codes are distinct per error family so scripts can react; ``winic-soap --help`` lists them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from winic_soap.cli.errors import EXIT_CODES, exit_code_for, report_error
+from winic_soap.cli.parser import build_parser
+from winic_soap.exceptions import WinicError
+
+__all__ = ["build_parser", "main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except WinicError as exc:
+        report_error(exc, as_json=getattr(args, "json", False))
+        return exit_code_for(exc)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): records not yet printed stay pending in the store
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_CODES["failure"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,416 @@
+"""What each ``winic-soap`` sub-command does; output is human lines by default, JSON with ``--json``."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import hashlib
+import json
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from winic_soap.client import WinicClient
+from winic_soap.config import Settings, default_store_path, default_wsdl_cache_path
+from winic_soap.demo import run_demo
+from winic_soap.exceptions import ConfigurationError, InputError
+from winic_soap.inbox import Inbox, InboxRecord
+from winic_soap.models import OperationInfo, SendReceipt
+from winic_soap.recipients import chunked, domestic_numbers, international_numbers
+from winic_soap.session import HttpSession
+from winic_soap.soap import load_wsdl
+from winic_soap.text import estimate_cost, sanitize, segments
+from winic_soap.watcher import Watcher
+
+__all__ = [
+    "account",
+    "call",
+    "demo",
+    "ops",
+    "replies",
+    "reports",
+    "send",
+    "watch",
+    "wsdl_diff",
+    "wsdl_help",
+    "wsdl_refresh",
+]
+
+
+def _emit(args: argparse.Namespace, data: Any, human: list[str]) -> None:
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, default=str), flush=True)
+    else:
+        for line in human:
+            print(line, flush=True)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.load(
+        config=args.config,
+        profile=args.profile,
+        uid=args.uid,
+        pwd=args.pwd,
+        endpoint=args.endpoint,
+        transport=args.transport,
+        timeout=args.timeout,
+        wsdl=args.wsdl,
+    )
+    if settings.uid and not settings.pwd and sys.stdin.isatty():
+        settings = settings.with_(pwd=getpass.getpass(f"winic password for {settings.uid}: "))
+    return settings
+
+
+@contextmanager
+def _client(args: argparse.Namespace, **changes: Any) -> Iterator[WinicClient]:
+    settings = _settings(args).with_(**changes)
+    settings.require_credentials()
+    with WinicClient(settings=settings) as client:
+        yield client
+
+
+def _store(args: argparse.Namespace) -> Inbox:
+    return Inbox(args.store or default_store_path())
+
+
+# -- send ---------------------------------------------------------------------------------------
+def _read_numbers(args: argparse.Namespace) -> list[str]:
+    numbers = [n for n in args.numbers if n != "-"]
+    sources = []
+    if args.numbers_file:
+        sources.append(
+            sys.stdin.read() if args.numbers_file == "-" else Path(args.numbers_file).read_text(encoding="utf-8")
+        )
+    if "-" in args.numbers or (not numbers and not args.numbers_file and not sys.stdin.isatty()):
+        sources.append(sys.stdin.read())
+    for text in sources:
+        for line in text.splitlines():
+            content = line.split("#", 1)[0]
+            numbers += [n.strip() for n in content.split(",") if n.strip()]
+    if not numbers:
+        raise InputError("numbers", "give numbers as arguments, with --numbers-file, or on stdin")
+    return numbers
+
+
+def _parse_at(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InputError("--at", "must look like 2026-12-01 09:30 (Asia/Shanghai) or ISO 8601", value) from None
+
+
+def _progress(enabled: bool) -> Any:
+    if not enabled:
+        return None
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // total
+        sys.stderr.write(f"\rsending [{'#' * filled}{'-' * (width - filled)}] {done}/{total} requests")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def _receipt_json(receipt: SendReceipt) -> dict[str, Any]:
+    return {
+        "operation": receipt.operation,
+        "transport": receipt.transport,
+        "parts": receipt.parts,
+        "text": receipt.text,
+        "scheduled_at": receipt.scheduled_at,
+        "submissions": [{"message_id": s.message_id, "recipients": list(s.recipients)} for s in receipt.submissions],
+    }
+
+
+def _dry_run(args: argparse.Namespace, numbers: list[str], text: str) -> int:
+    valid = international_numbers(numbers) if args.international else domestic_numbers(numbers)
+    clean = sanitize(text, strict=args.strict)
+    if args.price is not None:
+        try:
+            price = Decimal(args.price)
+        except InvalidOperation:
+            raise InputError("--price", "must be a number", args.price) from None
+        signature, chars = args.signature or "", 70
+    else:
+        with _client(args) as client:
+            info = client.account()
+        price, signature, chars = info.price, info.signature, info.chars_per_sms
+    parts = segments(clean, signature=signature, chars_per_sms=chars)
+    cost = estimate_cost(clean, len(valid), price=price, signature=signature, chars_per_sms=chars)
+    requests = len(chunked(valid))
+    data = {
+        "dry_run": True,
+        "recipients": len(valid),
+        "requests": requests,
+        "parts": parts,
+        "characters": len(clean) + (0 if not signature or signature in clean else len(signature)),
+        "price": str(price),
+        "estimated_cost": str(cost),
+        "text": clean,
+    }
+    _emit(
+        args,
+        data,
+        [
+            "dry run: nothing sent",
+            f"recipients   {len(valid)} in {requests} request(s)",
+            f"parts        {parts} per recipient ({data['characters']} characters with signature)",
+            f"cost         {cost} at {price} per part",
+        ],
+    )
+    return 0
+
+
+def send(args: argparse.Namespace) -> int:
+    numbers = _read_numbers(args)
+    text = args.text if args.text is not None else Path(args.text_file).read_text(encoding="utf-8").rstrip("\n")
+    if args.dry_run:
+        return _dry_run(args, numbers, text)
+    at = _parse_at(args.at)
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+    with _client(args, strict_text=args.strict) as client:
+        progress = _progress(show and len(numbers) > 100)
+        if args.international:
+            receipt = client.send_international(
+                numbers, text, at=at, concurrency=args.concurrency, on_progress=progress
+            )
+        else:
+            receipt = client.send(
+                numbers, text, at=at, ext=args.ext, concurrency=args.concurrency, on_progress=progress
+            )
+    if not args.no_record:
+        with _store(args) as store:
+            store.record_send(receipt)
+    lines = [
+        f"sent {receipt.parts} part(s) each to {len(receipt.recipients)} recipient(s) "
+        f"in {len(receipt.submissions)} request(s) over {receipt.transport}"
+    ]
+    lines += [
+        f"message id {s.message_id or '(legacy 000)'}  {len(s.recipients)} recipient(s)" for s in receipt.submissions
+    ]
+    _emit(args, _receipt_json(receipt), lines)
+    return 0
+
+
+# -- reads ---------------------------------------------------------------------------------------
+def account(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        info = client.account(personal=args.personal)
+    data = {k: v for k, v in asdict(info).items() if v is not None}
+    _emit(args, data, [f"{k:<14}{v}" for k, v in data.items()])
+    return 0
+
+
+def _pull_and_show(args: argparse.Namespace, operation: str, kind: str, pull: Any) -> int:
+    """Store first, then print every pending record of this kind (earlier ones whose printing failed
+    too), marking each done only once it is written: a pulled record is never only in memory."""
+    with _client(args) as client, _store(args) as store:
+        store.store(operation, pull(client))
+        rows = store.pending(kind=kind)
+        if args.json:
+            _emit(args, [json.loads(r.as_json()) for r in rows], [])
+            for row in rows:
+                store.ack(row.id)
+            return 0
+        if not rows:
+            print(f"{operation}: nothing pending", flush=True)
+        for row in rows:
+            print(_human_record(row), flush=True)
+            store.ack(row.id)
+    return 0
+
+
+def _human_record(record: InboxRecord) -> str:
+    d = record.data
+    if record.kind == "reply":
+        return f"{d.get('received_at') or '?'}  {d['mobile']}  port {d['port']}  {d['text']}"
+    joined = f"  ({record.send['text'][:30]})" if record.send else ""
+    return f"{d.get('at') or '?'}  {d['message_id']}  {d['mobile']}  {d['status']}{joined}"
+
+
+def replies(args: argparse.Namespace) -> int:
+    if args.ext:
+        return _pull_and_show(args, "GET_SMS_MO_Ext", "reply", lambda c: c.replies_ext())
+    return _pull_and_show(args, "GET_SMS_MO", "reply", lambda c: c.replies(port=args.port))
+
+
+def reports(args: argparse.Namespace) -> int:
+    return _pull_and_show(args, "SMS_Reports", "report", lambda c: c.reports())
+
+
+def call(args: argparse.Namespace) -> int:
+    params = {}
+    for item in args.params:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InputError("params", "each must be key=value", item)
+        params[key] = value
+    with _client(args) as client:
+        answer = client.call(args.operation, **params)
+    _emit(args, {"operation": args.operation, "answer": answer}, [answer if answer is not None else "(null)"])
+    return 0
+
+
+def _ops_json(ops: list[OperationInfo]) -> list[dict[str, Any]]:
+    return [{"name": o.name, "parameters": list(o.parameters), "documentation": o.documentation} for o in ops]
+
+
+def ops(args: argparse.Namespace) -> int:
+    settings = Settings.load(config=args.config, profile=args.profile, endpoint=args.endpoint, wsdl=args.wsdl)
+    session = HttpSession(connect_timeout=settings.connect_timeout, read_timeout=settings.timeout)
+    try:
+        catalog = load_wsdl(session, settings.wsdl, timeout=settings.timeout).catalog
+    finally:
+        session.close()
+    listed = sorted(catalog.values(), key=lambda o: o.name)
+    _emit(
+        args,
+        _ops_json(listed),
+        [f"{o.name}({', '.join(o.parameters)})" + (f"  {o.documentation}" if o.documentation else "") for o in listed],
+    )
+    return 0
+
+
+# -- wsdl ----------------------------------------------------------------------------------------
+def wsdl_help(args: argparse.Namespace) -> int:
+    raise ConfigurationError("wsdl needs an action: refresh or diff")
+
+
+def _catalog(session: HttpSession, location: str | None) -> dict[str, OperationInfo]:
+    return load_wsdl(session, location).catalog
+
+
+def _diff(old: dict[str, OperationInfo], new: dict[str, OperationInfo]) -> dict[str, Any]:
+    return {
+        "added": sorted(set(new) - set(old)),
+        "removed": sorted(set(old) - set(new)),
+        "changed": {
+            name: {"packaged": list(old[name].parameters), "other": list(new[name].parameters)}
+            for name in sorted(set(old) & set(new))
+            if old[name].parameters != new[name].parameters
+        },
+    }
+
+
+def _diff_lines(diff: dict[str, Any]) -> list[str]:
+    lines = [f"+ {name}" for name in diff["added"]] + [f"- {name}" for name in diff["removed"]]
+    lines += [
+        f"~ {name}: ({', '.join(c['packaged'])}) -> ({', '.join(c['other'])})" for name, c in diff["changed"].items()
+    ]
+    return lines or ["no differences in operations or parameters"]
+
+
+def wsdl_refresh(args: argparse.Namespace) -> int:
+    settings = Settings.load(config=args.config, profile=args.profile, endpoint=args.endpoint, timeout=args.timeout)
+    url = args.url or f"{settings.endpoint}?WSDL"
+    output = Path(args.output).expanduser() if args.output else default_wsdl_cache_path()
+    session = HttpSession(connect_timeout=settings.connect_timeout, read_timeout=settings.timeout)
+    try:
+        raw = session.request("GET", url)
+        if raw.status != 200:
+            raise ConfigurationError(f"{url} answered HTTP {raw.status}")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        partial = output.with_suffix(".partial")
+        partial.write_bytes(raw.content)
+        fetched = _catalog(session, str(partial))
+        partial.replace(output)
+        diff = _diff(_catalog(session, None), fetched)
+    finally:
+        session.close()
+    data = {
+        "url": url,
+        "path": str(output),
+        "bytes": len(raw.content),
+        "sha256": hashlib.sha256(raw.content).hexdigest(),
+        "operations": len(fetched),
+        "diff": diff,
+    }
+    _emit(
+        args,
+        data,
+        [
+            f"saved {url} to {output} ({len(raw.content)} bytes, {len(fetched)} operations)",
+            f"sha256 {data['sha256']}",
+            "against the packaged copy:",
+            *_diff_lines(diff),
+            f"use it with --wsdl {output} or WINIC_WSDL={output}",
+        ],
+    )
+    return 0
+
+
+def wsdl_diff(args: argparse.Namespace) -> int:
+    source = args.source or str(default_wsdl_cache_path())
+    if not args.source and not Path(source).is_file():
+        raise ConfigurationError(f"no cached WSDL at {source}: run `winic-soap wsdl refresh` or pass a path/URL")
+    session = HttpSession(connect_timeout=5.0, read_timeout=args.timeout or 30.0)
+    try:
+        diff = _diff(_catalog(session, None), _catalog(session, source))
+    finally:
+        session.close()
+    _emit(args, {"source": source, **diff}, [f"packaged copy vs {source}:", *_diff_lines(diff)])
+    return 0
+
+
+# -- watch ---------------------------------------------------------------------------------------
+def _exec_handler(command: str) -> Any:
+    argv = shlex.split(command)
+    if not argv:
+        raise InputError("--exec", "must name a command")
+
+    def handle(record: InboxRecord) -> None:
+        # the operator's own command, split without a shell
+        result = subprocess.run(argv, input=record.as_json() + "\n", text=True, check=False)  # noqa: S603
+        if result.returncode != 0:
+            raise RuntimeError(f"{argv[0]} exited {result.returncode}")
+
+    return handle
+
+
+def _stdout_handler(record: InboxRecord) -> None:
+    sys.stdout.write(record.as_json() + "\n")
+    sys.stdout.flush()  # a closed pipe raises here, before the record is marked done
+
+
+def watch(args: argparse.Namespace) -> int:
+    handler = _exec_handler(args.exec_command) if args.exec_command else _stdout_handler
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with _client(args) as client, _store(args) as store:
+            watcher = Watcher(
+                client,
+                store,
+                handler,
+                interval=args.interval,
+                port=args.port,
+                sources=[s.strip() for s in args.sources.split(",") if s.strip()],
+            )
+            print(
+                f"watching {client.settings.endpoint} every {args.interval:g}s; store {store.path}",
+                file=sys.stderr,
+                flush=True,
+            )
+            watcher.run(stop, once=args.once)
+    finally:
+        for sig, handler_before in previous.items():
+            signal.signal(sig, handler_before)
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    return run_demo()

@@ -1,0 +1,132 @@
+"""The ``winic-soap`` argument parser: one sub-command per job, shared connection options on each."""
+
+from __future__ import annotations
+
+import argparse
+
+from winic_soap import __version__
+from winic_soap.cli import commands
+from winic_soap.cli.errors import EXIT_HELP
+from winic_soap.config import TRANSPORTS
+from winic_soap.mock import __main__ as mock_main
+from winic_soap.watcher import SOURCES
+
+__all__ = ["build_parser"]
+
+DESCRIPTION = """Operator tools for the winic.org SMS service.
+
+Credentials and settings: flags > WINIC_* environment (WINIC_UID, WINIC_PWD, WINIC_ENDPOINT,
+WINIC_TRANSPORT, ...) > the TOML config file ($WINIC_CONFIG or ~/.config/winic-soap/config.toml,
+[profiles.NAME] tables selected with --profile). When no password is found and stdin is a
+terminal, it is asked for. The password is never printed."""
+
+
+def _connection_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("connection")
+    group.add_argument("--config", help="TOML config file (default: $WINIC_CONFIG or ~/.config/winic-soap/config.toml)")
+    group.add_argument("--profile", help="profile of the config file ([profiles.NAME])")
+    group.add_argument("--uid", help="account name (else WINIC_UID, config)")
+    group.add_argument("--pwd", help="password; prefer WINIC_PWD, the config file or the prompt (a flag shows in ps)")
+    group.add_argument("--endpoint", help="service URL (default http://service2.winic.org/Service.asmx)")
+    group.add_argument("--transport", choices=TRANSPORTS, help="protocol (default soap11)")
+    group.add_argument("--timeout", type=float, help="seconds to wait for an answer (default 30)")
+    group.add_argument("--wsdl", help="WSDL path or URL instead of the packaged copy")
+    group.add_argument(
+        "--store",
+        help="SQLite inbox for pulled records and sends "
+        "(default: $WINIC_STORE or ~/.local/state/winic-soap/inbox.sqlite3)",
+    )
+    group.add_argument("--json", action="store_true", help="machine-readable output")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="winic-soap",
+        description=DESCRIPTION,
+        epilog=EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"winic-soap {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = _connection_options()
+
+    def command(name: str, help_text: str, run: object, *, connect: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=EXIT_HELP,
+            parents=[common] if connect else [],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        p.set_defaults(run=run, json=False)
+        return p
+
+    send = command("send", "send an SMS to one or more numbers", commands.send)
+    send.add_argument("numbers", nargs="*", help="recipients; '-' reads them from stdin")
+    text = send.add_mutually_exclusive_group(required=True)
+    text.add_argument("-m", "--text", help="message text")
+    text.add_argument("--text-file", help="read the message text from this file")
+    send.add_argument("-f", "--numbers-file", help="file of numbers (one per line or comma-separated; '-' = stdin)")
+    send.add_argument("--ext", help="extension number, 1-10 digits (uses SendMessages_Ext)")
+    send.add_argument("--at", help="schedule: 'YYYY-MM-DD HH:MM[:SS]' in Asia/Shanghai time, or ISO 8601 with offset")
+    send.add_argument("--international", action="store_true", help="numbers carry a country code, all one country")
+    send.add_argument("--dry-run", action="store_true", help="print parts and estimated cost; send nothing")
+    send.add_argument("--price", help="unit price for --dry-run without asking the service")
+    send.add_argument("--signature", default=None, help="signature for --dry-run with --price")
+    send.add_argument("--concurrency", type=int, default=1, help="requests in flight for more than 100 numbers")
+    send.add_argument("--strict", action="store_true", help="refuse %% $ & # * instead of converting them")
+    send.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when stderr is a terminal)",
+    )
+    send.add_argument("--no-record", action="store_true", help="do not record the send in the store")
+
+    account = command("account", "show balance, price and signature (GetUserInfo)", commands.account)
+    account.add_argument("--personal", action="store_true", help="include company and contact (GetUserInfo_)")
+
+    replies = command("replies", "pull replies (GET_SMS_MO); each is handed out once", commands.replies)
+    replies.add_argument("--port", help="only replies to this port (IDtype)")
+    replies.add_argument("--ext", action="store_true", help="use GET_SMS_MO_Ext")
+
+    command("reports", "pull delivery reports (SMS_Reports); each is handed out once", commands.reports)
+
+    call = command("call", "call any WSDL operation: call OP key=value ...", commands.call)
+    call.add_argument("operation")
+    call.add_argument("params", nargs="*", metavar="key=value")
+
+    command("ops", "list the operations and parameters the loaded WSDL offers", commands.ops)
+
+    wsdl = command("wsdl", "fetch the live WSDL or compare it with the packaged copy", commands.wsdl_help)
+    wsdl_sub = wsdl.add_subparsers(dest="wsdl_command", metavar="ACTION")
+    refresh = wsdl_sub.add_parser("refresh", help="fetch ENDPOINT?WSDL into the user cache", parents=[common])
+    refresh.add_argument("--url", help="WSDL URL (default: the endpoint + ?WSDL)")
+    refresh.add_argument("--output", help="where to write it (default ~/.cache/winic-soap/Service.asmx.wsdl)")
+    refresh.set_defaults(run=commands.wsdl_refresh)
+    diff = wsdl_sub.add_parser(
+        "diff", help="operations added, removed or changed against the packaged copy", parents=[common]
+    )
+    diff.add_argument("source", nargs="?", help="WSDL path or URL (default: the user cache)")
+    diff.set_defaults(run=commands.wsdl_diff)
+
+    watch = command("watch", "poll reports and replies durably and hand each on once", commands.watch)
+    watch.add_argument("--interval", type=float, default=10.0, help="seconds between polls, 5-30 (default 10)")
+    watch.add_argument(
+        "--exec",
+        dest="exec_command",
+        help="run this command per record, JSON on its stdin; "
+        "a record is done when it exits 0 (default: JSON lines on stdout)",
+    )
+    watch.add_argument("--port", help="only replies to this port (GET_SMS_MO IDtype)")
+    watch.add_argument("--sources", default=",".join(SOURCES), help=f"comma-separated, of {', '.join(SOURCES)}")
+    watch.add_argument("--once", action="store_true", help="hand on pending records, poll once, exit")
+
+    mock = command("mock", "run the bundled fake service on this machine", mock_main.serve, connect=False)
+    mock_main.add_arguments(mock)
+
+    command("demo", "walk through the main job against the bundled mock (offline)", commands.demo, connect=False)
+    return parser
