@@ -5,7 +5,8 @@ The live WSDL is not public: this table is what the evidence in ``shared/spec/RE
 laid out exactly as ASP.NET ASMX 2.0 emits a WSDL, so zeep sees what it would see live.
 
 Run ``python tools/build_wsdl.py`` after editing the table; ``tests/test_wsdl_cache.py`` checks the
-shipped file is this script's output.
+shipped files are this script's output. Beside the WSDL it writes zeep's introspection of it
+(``Service.asmx.wsdl.contract.json``), which clients read at start-up instead of importing zeep.
 """
 
 from __future__ import annotations
@@ -183,10 +184,26 @@ def render() -> str:
     return (HEAD + "\n".join(lines)).replace("\n", "\r\n")
 
 
+def contract_json(path: Path) -> str:
+    """zeep's introspection of the WSDL at ``path``, as stored beside it for zeep-free start-up."""
+    sys.path.insert(0, str(ROOT))
+    from winic_soap.session import HttpSession
+    from winic_soap.soap import load_contract
+
+    session = HttpSession(connect_timeout=5, read_timeout=5)
+    try:
+        return load_contract(session, str(path)).to_json()
+    finally:
+        session.close()
+
+
 def main() -> int:
     data = render().encode("utf-8")
     OUT.write_bytes(data)
     print(f"{OUT.relative_to(ROOT)}  {len(data)} bytes  sha256 {hashlib.sha256(data).hexdigest()}")
+    contract = OUT.with_name(OUT.name + ".contract.json")
+    contract.write_text(contract_json(OUT), encoding="utf-8")
+    print(f"{contract.relative_to(ROOT)}  (zeep's introspection, read at client start-up)")
     return 0
 
 

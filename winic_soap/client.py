@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from winic_soap import decoding
 from winic_soap.config import Settings
+from winic_soap.contract import Contract, load_packaged_contract
+from winic_soap.envelope import SoapTransport
 from winic_soap.exceptions import (
     BulkSendError,
     ConfigurationError,
@@ -30,7 +31,6 @@ from winic_soap.models import AccountInfo, CostEstimate, DeliveryReport, Operati
 from winic_soap.recipients import chunked, domestic_numbers, international_numbers
 from winic_soap.retry import RetryPolicy, call_with_retry
 from winic_soap.session import HttpSession
-from winic_soap.soap import SoapTransport, load_wsdl
 from winic_soap.text import estimate_cost, sanitize, segments
 
 __all__ = ["SERVICE_TZ", "WinicClient"]
@@ -109,11 +109,11 @@ class WinicClient:
             max_response_bytes=s.max_response_bytes,
         )
         try:
-            self._wsdl = load_wsdl(self._session, s.wsdl, timeout=s.timeout)
+            self._contract = self._load_contract()
             self._transport: _Transport
             if s.transport in ("soap11", "soap12"):
                 self._transport = SoapTransport(
-                    self._session, self._wsdl, s.endpoint, version=s.transport, timeout=s.timeout
+                    self._session, self._contract, s.endpoint, version=s.transport, wsdl=s.wsdl, timeout=s.timeout
                 )
             else:
                 self._transport = FormTransport(
@@ -122,6 +122,15 @@ class WinicClient:
         except BaseException:
             self._session.close()
             raise
+
+    def _load_contract(self) -> Contract:
+        """The packaged WSDL's stored introspection (no zeep at start-up), else zeep on the given WSDL."""
+        packaged = load_packaged_contract() if self._settings.wsdl is None else None
+        if packaged is not None:
+            return packaged
+        from winic_soap.soap import load_contract
+
+        return load_contract(self._session, self._settings.wsdl, timeout=self._settings.timeout)
 
     # -- construction helpers -----------------------------------------------------------------
     @classmethod
@@ -156,10 +165,10 @@ class WinicClient:
     # -- introspection ----------------------------------------------------------------------
     def operations(self) -> list[OperationInfo]:
         """Every operation the loaded WSDL offers, with its parameters in order."""
-        return sorted(self._wsdl.catalog.values(), key=lambda op: op.name)
+        return sorted((op.info for op in self._contract.operations.values()), key=lambda op: op.name)
 
     def has_operation(self, name: str) -> bool:
-        return name in self._wsdl.catalog
+        return name in self._contract.operations
 
     # -- the core ---------------------------------------------------------------------------
     def _credentials(self) -> dict[str, str | None]:
@@ -169,7 +178,7 @@ class WinicClient:
         return {"uid": self._settings.uid, "pwd": self._pwd}
 
     def _invoke(self, operation: str, params: Mapping[str, str | None], *, idempotent: bool) -> str | None:
-        if operation not in self._wsdl.catalog:
+        if operation not in self._contract.operations:
             raise ConfigurationError(f"the loaded WSDL has no operation {operation!r}")
         if operation in _PULLS:
             logger.debug("pulling %s over %s", operation, self._transport.name)
@@ -259,7 +268,7 @@ class WinicClient:
         if not isinstance(concurrency, int) or concurrency < 1:
             raise InputError("concurrency", "must be a positive integer", concurrency)
         credentials = self._credentials()
-        if operation not in self._wsdl.catalog:
+        if operation not in self._contract.operations:
             raise ConfigurationError(f"the loaded WSDL has no operation {operation!r}")
         batches = chunked(numbers)
 
@@ -294,6 +303,8 @@ class WinicClient:
         on_progress: Callable[[int, int], None] | None,
     ) -> list[Submission]:
         """Run requests with at most ``concurrency`` in flight; after a failure start no new one."""
+        from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
         done: dict[int, Submission] = {}
         failure: tuple[int, WinicError] | None = None
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="winic-send") as pool:
@@ -401,7 +412,8 @@ class WinicClient:
         Returns the answer string (error codes raise). Operations not known to be reads are never
         retried after they may have reached the server.
         """
-        info = self._wsdl.catalog.get(operation)
+        contract = self._contract.operations.get(operation)
+        info = contract.info if contract else None
         if info is None:
             raise InputError("operation", f"not in the loaded WSDL (see operations()): {operation}")
         unknown = set(params) - set(info.parameters)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
@@ -85,7 +86,23 @@ def parse_service_time(text: str) -> datetime | None:
 
 
 def _records(raw: str) -> list[str]:
-    return [r for r in raw.replace("\r", "").replace("\n", "").split("|") if r.strip()]
+    if "\n" in raw or "\r" in raw:  # the document's own samples wrap records across lines
+        raw = raw.replace("\r", "").replace("\n", "")
+    return [r for r in raw.split("|") if r and not r.isspace()]
+
+
+def _stamps() -> Callable[[str], datetime | None]:
+    """A parser with a per-answer cache: records of one pull share most of their timestamps."""
+    cache: dict[str, datetime | None] = {}
+
+    def stamp(text: str) -> datetime | None:
+        try:
+            return cache[text]
+        except KeyError:
+            parsed = cache[text] = parse_service_time(text)
+            return parsed
+
+    return stamp
 
 
 def decode_replies(operation: str, raw: str | None, transport: str | None = None) -> list[Reply]:
@@ -94,7 +111,8 @@ def decode_replies(operation: str, raw: str | None, transport: str | None = None
     if is_empty(answer):
         return []
     assert answer is not None
-    replies = []
+    replies: list[Reply] = []
+    append, stamp = replies.append, _stamps()
     for record in _records(answer):
         mobile, _, rest = record.partition("/")
         pieces = rest.rsplit("/", 2)
@@ -102,8 +120,8 @@ def decode_replies(operation: str, raw: str | None, transport: str | None = None
             # Pulls are destructive: a record we cannot split is still handed on, whole, in ``raw``.
             _warn_malformed(operation, record)
             pieces = [rest, "", ""]
-        text, port, stamp = pieces
-        replies.append(Reply(mobile.strip(), text, port.strip(), parse_service_time(stamp), record))
+        text, port, when = pieces
+        append(Reply(mobile.strip(), text, port.strip(), stamp(when), record))
     return replies
 
 
@@ -113,19 +131,18 @@ def decode_reports(operation: str, raw: str | None, transport: str | None = None
     if is_empty(answer):
         return []
     assert answer is not None
-    reports = []
+    reports: list[DeliveryReport] = []
+    stamp = _stamps()
     for record in _records(answer):
         head = record.split("/", 3)
         if len(head) != 4:
             _warn_malformed(operation, record)  # kept whole in ``raw``, never dropped
             head += [""] * (4 - len(head))
         message_id, uid, mobile, rest = head
-        status, sep, stamp = rest.rpartition("/")
+        status, sep, when = rest.rpartition("/")
         if not sep:  # a report without its time: keep it, the time is unknown
-            status, stamp = rest, ""
-        reports.append(
-            DeliveryReport(message_id.strip(), uid, mobile.strip(), status, parse_service_time(stamp), record)
-        )
+            status, when = rest, ""
+        reports.append(DeliveryReport(message_id.strip(), uid, mobile.strip(), status, stamp(when), record))
     return reports
 
 

@@ -1,4 +1,4 @@
-"""Typed results of the service's operations: immutable, hashable, safe to log (no secrets)."""
+"""Typed results of the service's operations: values, safe to log (they carry no secrets)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,9 @@ class SendReceipt:
         return tuple(n for s in self.submissions for n in s.recipients)
 
 
-@dataclass(frozen=True, slots=True)
+# Reply and DeliveryReport come by the thousand from one pull: plain slotted dataclasses build about
+# four times faster than frozen ones. Treat them as read-only values.
+@dataclass(slots=True)
 class Reply:
     """A mobile-originated reply from ``GET_SMS_MO`` / ``GET_SMS_MO_Ext``.
 
@@ -59,7 +61,7 @@ class Reply:
     raw: str = field(default="", compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DeliveryReport:
     """A delivery report from ``SMS_Reports``: ``status`` is ``DELIVRD`` when delivered, else an operator code."""
 

@@ -13,8 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-import tenacity
-
 from winic_soap.exceptions import (
     ConnectionLostError,
     HTTPStatusError,
@@ -67,7 +65,24 @@ def should_retry(exc: BaseException, *, idempotent: bool) -> bool:
 
 
 def call_with_retry(fn: Callable[[], T], *, policy: RetryPolicy, idempotent: bool, operation: str) -> T:
-    """Run ``fn`` under ``policy``; the last error is re-raised as is when attempts or deadline run out."""
+    """Run ``fn`` under ``policy``; the last error is re-raised as is when attempts or deadline run out.
+
+    The first attempt runs bare: tenacity is imported and set up only once a call has failed in a way
+    worth retrying, so the common case pays nothing for it.
+    """
+    try:
+        return fn()
+    except Exception as exc:
+        if policy.max_attempts <= 1 or not should_retry(exc, idempotent=idempotent):
+            raise
+        first_failure: list[BaseException] = [exc]
+
+    import tenacity
+
+    def attempt() -> T:
+        if first_failure:  # tenacity counts the failure that already happened as its attempt 1
+            raise first_failure.pop()
+        return fn()
 
     def log_before_sleep(state: tenacity.RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
@@ -90,4 +105,4 @@ def call_with_retry(fn: Callable[[], T], *, policy: RetryPolicy, idempotent: boo
         before_sleep=log_before_sleep,
         reraise=True,
     )
-    return retrying(fn)
+    return retrying(attempt)

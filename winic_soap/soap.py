@@ -1,29 +1,35 @@
-"""The only module that imports zeep: loads the WSDL (the packaged copy by default, no network), binds
-SOAP 1.1 or 1.2 to the configured endpoint, introspects the operations, and sends every byte through
-our :class:`~winic_soap.session.HttpSession` instead of zeep's ``requests`` session."""
+"""The only module that imports zeep, the engine of the SOAP contract. It parses WSDLs (hardened: no
+DTDs, entities or external resources), introspects them into a :class:`~winic_soap.contract.Contract`,
+and carries every call the fast envelope path does not: faults, unexpected answers, operations with
+non-string parameters. All its HTTP goes through our :class:`~winic_soap.session.HttpSession`.
+
+Imported lazily: a client on the packaged WSDL that never meets a fault never loads zeep.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import zeep
 import zeep.exceptions
 from lxml import etree
+from zeep import xsd
 
+from winic_soap.contract import Contract, OperationContract
 from winic_soap.exceptions import ConfigurationError, HTTPStatusError, ProtocolError, SoapFaultError, TransportError
-from winic_soap.models import OperationInfo
 from winic_soap.resources import packaged_wsdl_path
 from winic_soap.session import HttpSession, RawResponse
 
-__all__ = ["BINDINGS", "LoadedWsdl", "SoapTransport", "load_wsdl"]
+__all__ = ["BINDINGS", "ZeepEngine", "introspect", "load_contract", "load_document"]
 
 TEMPURI = "http://tempuri.org/"
 BINDINGS = {"soap11": f"{{{TEMPURI}}}Service1Soap", "soap12": f"{{{TEMPURI}}}Service1Soap12"}
-_CATALOG_BINDINGS = (*BINDINGS.values(), f"{{{TEMPURI}}}Service1HttpPost", f"{{{TEMPURI}}}Service1HttpGet")
+_HTTP_BINDINGS = (f"{{{TEMPURI}}}Service1HttpPost", f"{{{TEMPURI}}}Service1HttpGet")
 _WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
-# Hardened: no DTDs, no entities, no external resources in anything zeep parses (WSDL or answers).
 _SETTINGS = zeep.Settings(strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True, forbid_external=True)
 
 
@@ -46,6 +52,20 @@ class _ZeepResponse:
         self.encoding = "utf-8"
 
 
+def check_http(raw: RawResponse) -> None:
+    """An IIS/ASP.NET error page or a non-XML answer is reported as such, never parsed as SOAP."""
+    ctype = raw.content_type.lower()
+    if raw.status != 200 and "xml" not in ctype:
+        raise HTTPStatusError(
+            raw.status,
+            f"HTTP {raw.status} ({ctype or 'no content type'})",
+            processed=False if 400 <= raw.status < 500 else None,
+            body=raw.content,
+        )
+    if raw.status == 200 and "xml" not in ctype:
+        raise ProtocolError(f"answer has content type {ctype or 'none'!r}, not XML", processed=None)
+
+
 class _Transport(zeep.Transport):
     """zeep's seam: every request goes through our pooled session; zeep never logs envelopes here."""
 
@@ -55,17 +75,7 @@ class _Transport(zeep.Transport):
 
     def post(self, address: str, message: bytes, headers: Mapping[str, str]) -> _ZeepResponse:
         raw = self._http.request("POST", address, body=message, headers=headers)
-        ctype = raw.content_type.lower()
-        if raw.status != 200 and "xml" not in ctype:
-            # An IIS/ASP.NET error page, not a SOAP answer: report it as such, don't let zeep parse HTML.
-            raise HTTPStatusError(
-                raw.status,
-                f"HTTP {raw.status} ({ctype or 'no content type'})",
-                processed=False if 400 <= raw.status < 500 else None,
-                body=raw.content,
-            )
-        if raw.status == 200 and "xml" not in ctype:
-            raise ProtocolError(f"answer has content type {ctype or 'none'!r}, not XML", processed=None)
+        check_http(raw)
         return _ZeepResponse(raw)
 
     def get(self, address: str, params: Mapping[str, str], headers: Mapping[str, str]) -> _ZeepResponse:
@@ -78,120 +88,159 @@ class _Transport(zeep.Transport):
         return raw.content
 
 
-class LoadedWsdl:
-    """A parsed WSDL (shared, read-only) and the operations it offers."""
-
-    def __init__(self, location: str, document: Any, catalog: dict[str, OperationInfo]) -> None:
-        self.location = location
-        self.document = document
-        self.catalog = catalog
+_documents: dict[str, tuple[Any, bytes]] = {}
+_documents_lock = threading.Lock()
 
 
-_loaded: dict[str, LoadedWsdl] = {}
-_loaded_lock = threading.Lock()
-
-
-def load_wsdl(session: HttpSession, location: str | None = None, *, timeout: float = 30.0) -> LoadedWsdl:
-    """Parse a WSDL once per process (the packaged copy when ``location`` is None); clients share it."""
+def load_document(session: HttpSession, location: str | None = None, *, timeout: float = 30.0) -> tuple[Any, bytes]:
+    """Parse a WSDL with zeep once per process (the packaged copy when ``location`` is None)."""
     location = location or str(packaged_wsdl_path())
-    with _loaded_lock:
-        loaded = _loaded.get(location)
-        if loaded is None:
+    with _documents_lock:
+        found = _documents.get(location)
+        if found is None:
             transport = _Transport(session, timeout)
             try:
                 raw = transport.load(location)  # type: ignore[no-untyped-call]
                 document = zeep.wsdl.Document(location, transport, settings=_SETTINGS)  # type: ignore[arg-type]
             except TransportError:
                 raise
-            except (OSError, etree.XMLSyntaxError, zeep.exceptions.Error) as exc:
+            except (OSError, etree.XMLSyntaxError, zeep.exceptions.Error, ValueError) as exc:
                 raise ConfigurationError(f"cannot load WSDL {location}: {type(exc).__name__}: {exc}") from None
-            loaded = LoadedWsdl(location, document, load_catalog(document, raw))
-            _loaded[location] = loaded
-        return loaded
+            found = _documents[location] = (document, raw)
+        return found
 
 
-def load_catalog(document: Any, wsdl_bytes: bytes | None = None) -> dict[str, OperationInfo]:
-    """Every operation the WSDL offers on any port, with parameters in order and documentation."""
+def _is_string(element: Any) -> bool:
+    return isinstance(element.type, xsd.String) and element.max_occurs == 1
+
+
+def introspect(document: Any, wsdl_bytes: bytes) -> Contract:
+    """Every operation the WSDL offers, as zeep reads it."""
     docs: dict[str, str] = {}
-    if wsdl_bytes:
-        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-        root = etree.fromstring(wsdl_bytes, parser)
-        for op in root.iterfind(f"{{{_WSDL_NS}}}portType/{{{_WSDL_NS}}}operation"):
-            text = op.findtext(f"{{{_WSDL_NS}}}documentation")
-            if text:
-                docs.setdefault(op.get("name", ""), text.strip())
-    catalog: dict[str, OperationInfo] = {}
-    for qname in _CATALOG_BINDINGS:
+    root = etree.fromstring(wsdl_bytes, etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
+    for node in root.iterfind(f"{{{_WSDL_NS}}}portType/{{{_WSDL_NS}}}operation"):
+        text = node.findtext(f"{{{_WSDL_NS}}}documentation")
+        if text and text.strip():
+            docs.setdefault(node.get("name", ""), text.strip())
+    operations: dict[str, OperationContract] = {}
+    for version, qname in BINDINGS.items():
         binding = document.bindings.get(qname)
         if binding is None:
             continue
-        for name, operation in binding._operations.items():
-            if name in catalog:
+        for name, op in binding._operations.items():
+            body, out = getattr(op.input, "body", None), getattr(op.output, "body", None)
+            if body is None or out is None:
                 continue
-            body = getattr(operation.input, "body", None)
-            elements = body.type.elements if body is not None and hasattr(body.type, "elements") else []
-            catalog[name] = OperationInfo(name, tuple(n for n, _ in elements), docs.get(name, ""))
-    return catalog
+            inputs = list(getattr(body.type, "elements", []))
+            outputs = list(getattr(out.type, "elements", []))
+            known = operations.get(name)
+            actions = dict(known.actions) if known else {}
+            actions[version] = op.soapaction or ""
+            simple = (
+                op.style == "document"
+                and all(_is_string(e) for _, e in inputs)
+                and len(outputs) == 1
+                and _is_string(outputs[0][1])
+                and body.qname.namespace == out.qname.namespace
+            )
+            operations[name] = OperationContract(
+                name=name,
+                parameters=tuple(n for n, _ in inputs),
+                documentation=docs.get(name, ""),
+                namespace=body.qname.namespace or "",
+                request_element=body.qname.localname,
+                response_element=out.qname.localname,
+                result_element=outputs[0][0] if outputs else "",
+                actions=actions,
+                simple=simple and (known.simple if known else True),
+            )
+    for qname in _HTTP_BINDINGS:  # operations offered only over HTTP GET/POST
+        binding = document.bindings.get(qname)
+        for name, op in binding._operations.items() if binding is not None else []:
+            if name not in operations:
+                params = tuple(op.input.abstract.parts) if getattr(op.input, "abstract", None) else ()
+                operations[name] = OperationContract(
+                    name, params, docs.get(name, ""), TEMPURI, name, f"{name}Response", f"{name}Result", {}, False
+                )
+    return Contract(hashlib.sha256(wsdl_bytes).hexdigest(), operations)
 
 
-class SoapTransport:
-    """Calls operations over SOAP 1.1 or 1.2 with zeep, bound to ``endpoint``."""
+def load_contract(session: HttpSession, location: str | None = None, *, timeout: float = 30.0) -> Contract:
+    document, raw = load_document(session, location, timeout=timeout)
+    return introspect(document, raw)
 
-    def __init__(self, session: HttpSession, wsdl: LoadedWsdl, endpoint: str, *, version: str, timeout: float) -> None:
-        self.name = version
-        self.wsdl = wsdl
-        if BINDINGS.get(version) not in wsdl.document.bindings:
+
+@contextmanager
+def _zeep_errors(operation: str, transport: str) -> Iterator[None]:
+    """Translate everything zeep (or lxml under it) raises into our tree, in this one place."""
+    try:
+        yield
+    except TransportError as exc:
+        exc.operation, exc.transport = operation, transport
+        raise
+    except zeep.exceptions.Fault as fault:
+        message = (fault.message or "").strip().splitlines()
+        raise SoapFaultError(
+            str(fault.code or "soap:Server"),
+            message[0][:300] if message else "(no message)",
+            operation=operation,
+            transport=transport,
+        ) from None
+    except (zeep.exceptions.DTDForbidden, zeep.exceptions.EntitiesForbidden) as exc:
+        raise ProtocolError(
+            f"answer refused: {type(exc).__name__}", processed=None, operation=operation, transport=transport
+        ) from None
+    except zeep.exceptions.TransportError as exc:
+        if exc.status_code == 200:
+            raise ProtocolError(
+                "answer is not well-formed XML", processed=None, operation=operation, transport=transport
+            ) from None
+        raise HTTPStatusError(
+            exc.status_code or 0,
+            f"HTTP {exc.status_code}: unreadable answer",
+            processed=None,
+            operation=operation,
+            transport=transport,
+        ) from None
+    except (zeep.exceptions.Error, etree.LxmlError, ValueError, TypeError) as exc:
+        raise ProtocolError(
+            f"answer could not be read ({type(exc).__name__})", processed=None, operation=operation, transport=transport
+        ) from None
+
+
+class ZeepEngine:
+    """zeep bound to one endpoint and SOAP version: the full path for calls and answers."""
+
+    def __init__(
+        self, session: HttpSession, location: str | None, endpoint: str, *, version: str, timeout: float
+    ) -> None:
+        self.version = version
+        document, _ = load_document(session, location, timeout=timeout)
+        if BINDINGS.get(version) not in document.bindings:
             raise ConfigurationError(f"the WSDL has no {version} binding ({BINDINGS.get(version)})")
-        transport = _Transport(session, timeout)
-        client = zeep.Client(wsdl.document, transport=transport, settings=_SETTINGS)  # type: ignore[no-untyped-call]
-        self._service = client.create_service(BINDINGS[version], endpoint)  # type: ignore[no-untyped-call]
-
-    def operation_names(self) -> set[str]:
-        return set(self.wsdl.document.bindings[BINDINGS[self.name]]._operations)
+        self._client = zeep.Client(
+            document,
+            transport=_Transport(session, timeout),  # type: ignore[no-untyped-call]
+            settings=_SETTINGS,
+        )
+        self._binding = document.bindings[BINDINGS[version]]
+        self._service = self._client.create_service(BINDINGS[version], endpoint)  # type: ignore[no-untyped-call]
 
     def invoke(self, operation: str, params: Mapping[str, str | None]) -> str | None:
-        """Call ``operation`` and return its raw answer string (None when the result element is absent)."""
-        try:
-            result = self._service[operation](**params)
-        except TransportError as exc:
-            exc.operation, exc.transport = operation, self.name
-            raise
-        except zeep.exceptions.Fault as fault:
-            raise SoapFaultError(
-                str(fault.code or "soap:Server"), _first_line(fault.message), operation=operation, transport=self.name
-            ) from None
-        except (zeep.exceptions.DTDForbidden, zeep.exceptions.EntitiesForbidden) as exc:
-            raise ProtocolError(
-                f"answer refused: {type(exc).__name__}", processed=None, operation=operation, transport=self.name
-            ) from None
-        except zeep.exceptions.TransportError as exc:
-            if exc.status_code == 200:
-                raise ProtocolError(
-                    "answer is not well-formed XML", processed=None, operation=operation, transport=self.name
-                ) from None
-            raise HTTPStatusError(
-                exc.status_code or 0,
-                f"HTTP {exc.status_code}: unreadable answer",
-                processed=None,
-                operation=operation,
-                transport=self.name,
-            ) from None
-        except (zeep.exceptions.Error, etree.LxmlError, ValueError) as exc:
-            raise ProtocolError(
-                f"answer could not be read ({type(exc).__name__})",
-                processed=None,
-                operation=operation,
-                transport=self.name,
-            ) from None
-        if result is not None and not isinstance(result, str):
-            raise ProtocolError(
-                f"answer is {type(result).__name__}, not a string",
-                processed=None,
-                operation=operation,
-                transport=self.name,
-            )
-        return result
+        """A whole call through zeep."""
+        with _zeep_errors(operation, self.version):
+            return _as_answer(self._service[operation](**params), operation, self.version)
+
+    def process_reply(self, operation: str, raw: RawResponse) -> str | None:
+        """zeep's reading of an answer the fast path did not recognise (faults above all)."""
+        with _zeep_errors(operation, self.version):
+            result = self._binding.process_reply(self._client, self._binding.get(operation), _ZeepResponse(raw))
+            return _as_answer(result, operation, self.version)
 
 
-def _first_line(text: str | None) -> str:
-    return (text or "").strip().splitlines()[0][:300] if text and text.strip() else "(no message)"
+def _as_answer(result: Any, operation: str, transport: str) -> str | None:
+    if result is not None and not isinstance(result, str):
+        raise ProtocolError(
+            f"answer is {type(result).__name__}, not a string", processed=None, operation=operation, transport=transport
+        )
+    return result

@@ -27,7 +27,6 @@ from winic_soap.inbox import Inbox, InboxRecord
 from winic_soap.models import OperationInfo, SendReceipt
 from winic_soap.recipients import chunked, domestic_numbers, international_numbers
 from winic_soap.session import HttpSession
-from winic_soap.soap import load_wsdl
 from winic_soap.text import estimate_cost, sanitize, segments
 from winic_soap.watcher import Watcher
 
@@ -273,7 +272,7 @@ def ops(args: argparse.Namespace) -> int:
     settings = Settings.load(config=args.config, profile=args.profile, endpoint=args.endpoint, wsdl=args.wsdl)
     session = HttpSession(connect_timeout=settings.connect_timeout, read_timeout=settings.timeout)
     try:
-        catalog = load_wsdl(session, settings.wsdl, timeout=settings.timeout).catalog
+        catalog = _catalog(session, settings.wsdl)
     finally:
         session.close()
     listed = sorted(catalog.values(), key=lambda o: o.name)
@@ -291,7 +290,9 @@ def wsdl_help(args: argparse.Namespace) -> int:
 
 
 def _catalog(session: HttpSession, location: str | None) -> dict[str, OperationInfo]:
-    return load_wsdl(session, location).catalog
+    from winic_soap.soap import load_contract  # zeep, only for the commands that read WSDLs
+
+    return {name: op.info for name, op in load_contract(session, location).operations.items()}
 
 
 def _diff(old: dict[str, OperationInfo], new: dict[str, OperationInfo]) -> dict[str, Any]:
