@@ -193,6 +193,7 @@ class HttpSession:
         pool: _Pool,
         method: str,
         target: str,
+        *,
         body: bytes | None,
         headers: Mapping[str, str] | None,
         timeout: float,
