@@ -50,8 +50,11 @@ def render_request(
     action = op.actions.get(version, "")
     if version == "soap11":
         headers = {"SOAPAction": f'"{action}"', "Content-Type": "text/xml; charset=utf-8"}
-    else:
-        headers = {"Content-Type": f'application/soap+xml; charset=utf-8; action="{action}"'}
+    else:  # zeep sends the SOAP 1.1 header as well; so do we
+        headers = {
+            "SOAPAction": f'"{action}"',
+            "Content-Type": f'application/soap+xml; charset=utf-8; action="{action}"',
+        }
     return body.encode("utf-8"), headers
 
 

@@ -1,6 +1,8 @@
-"""The only module that speaks HTTP (the standard library's ``http.client``): a pool of keep-alive
-connections with timeouts, TLS verification and bounded answers, and the mapping of every socket or
-HTTP failure to our error tree, told apart by whether the request can have reached the server.
+"""The only module that speaks HTTP: a small HTTP/1.1 client on sockets (the standard library's
+``http.client`` parses headers through the ``email`` package, which cost more per call than the
+whole SOAP envelope), a pool of keep-alive connections with timeouts, TLS verification and bounded
+answers, and the mapping of every failure to our error tree, told apart by whether the request can
+have reached the server.
 
 Connecting is a separate, explicit step, so a failure there provably sent nothing; that is the one
 case a send may be retried.
@@ -8,7 +10,6 @@ case a send may be retried.
 
 from __future__ import annotations
 
-import http.client
 import logging
 import re
 import select
@@ -16,7 +17,7 @@ import socket
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from winic_soap import __version__
@@ -65,42 +66,163 @@ def _tls_context(verify: bool | str) -> Any:
     return ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
 
 
+_MAX_LINE = 64 * 1024
+_MAX_HEADERS = 100
+_BAD_HEADER = re.compile(r"[\r\n\x00]")
+
+
+class _Lost(Exception):
+    """Internal: the peer closed or broke the connection while we read its answer."""
+
+
+class _Truncated(Exception):
+    """Internal: the body ended before its declared length."""
+
+
+class _Connection:
+    """One socket and its buffered reader; ``reusable`` after a complete keep-alive exchange."""
+
+    __slots__ = ("rfile", "sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.rfile: BinaryIO = sock.makefile("rb", buffering=64 * 1024)
+
+    def close(self) -> None:
+        try:
+            self.rfile.close()
+        finally:
+            self.sock.close()
+
+    def dropped(self) -> bool:
+        """An idle keep-alive socket that is readable has been closed (or spoken on) by the server."""
+        try:
+            readable, _, _ = select.select([self.sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
+    def _line(self) -> bytes:
+        line = self.rfile.readline(_MAX_LINE + 1)
+        if len(line) > _MAX_LINE:
+            raise ProtocolError("answer has an over-long line; refused", processed=None)
+        return line
+
+    def exchange(self, request: bytes, *, head_only: bool, limit: int) -> tuple[RawResponse, bool]:
+        self.sock.sendall(request)
+        while True:
+            line = self._line()
+            if not line:
+                raise _Lost
+            version, _, rest = line.decode("latin-1").rstrip("\r\n").partition(" ")
+            code = rest[:3]
+            if not version.startswith("HTTP/1.") or not code.isdigit():
+                raise ProtocolError("answer is not HTTP/1.x", processed=None)
+            status = int(code)
+            headers = self._headers()
+            if not 100 <= status < 200:
+                break  # 1xx (100 Continue) are skipped
+        if head_only or status in (204, 304):
+            body = b""
+        elif "chunked" in headers.get("transfer-encoding", "").lower():
+            body = self._chunked(limit)
+        elif "content-length" in headers:
+            try:
+                length = int(headers["content-length"])
+            except ValueError:
+                raise ProtocolError("answer has an invalid Content-Length", processed=None) from None
+            if length > limit:
+                raise ProtocolError(f"answer of {length} bytes is larger than {limit}; refused", processed=None)
+            body = self.rfile.read(length)
+            if len(body) != length:
+                raise _Truncated
+        else:  # delimited by the server closing the connection
+            body = self.rfile.read(limit + 1)
+            if len(body) > limit:
+                raise ProtocolError(f"answer larger than {limit} bytes; refused", processed=None)
+            return RawResponse(status, headers, body), False
+        connection = headers.get("connection", "").lower()
+        keep = "close" not in connection and (version == "HTTP/1.1" or "keep-alive" in connection)
+        return RawResponse(status, headers, body), keep
+
+    def _headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        for _ in range(_MAX_HEADERS + 1):
+            line = self._line()
+            if not line:
+                raise _Lost
+            if line in (b"\r\n", b"\n"):
+                return headers
+            name, sep, value = line.decode("latin-1").partition(":")
+            if not sep:
+                raise ProtocolError("answer has a malformed header line", processed=None)
+            key = name.strip().lower()
+            headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+        raise ProtocolError("answer has too many header lines; refused", processed=None)
+
+    def _chunked(self, limit: int) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self._line()
+            if not line:
+                raise _Truncated
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise ProtocolError("answer has a malformed chunk size", processed=None) from None
+            if size == 0:
+                while self._line() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers, ignored
+                return b"".join(chunks)
+            total += size
+            if total > limit:
+                raise ProtocolError(f"answer larger than {limit} bytes; refused", processed=None)
+            chunk = self.rfile.read(size)
+            if len(chunk) != size:
+                raise _Truncated
+            chunks.append(chunk)
+            self.rfile.readline(4)
+
+
 class _Pool:
     """Idle connections to one origin, newest first; at most ``size`` exist at once."""
 
     def __init__(self, scheme: str, host: str, port: int, size: int, context: Any) -> None:
         self.scheme, self.host, self.port = scheme, host, port
+        self.host_header = host if port == (443 if scheme == "https" else 80) else f"{host}:{port}"
+        if ":" in host and not host.startswith("["):
+            self.host_header = f"[{host}]" + (f":{port}" if port not in (80, 443) else "")
         self.context = context
-        self.idle: list[http.client.HTTPConnection] = []
+        self.idle: list[_Connection] = []
         self.slots = threading.BoundedSemaphore(size)
         self.lock = threading.Lock()
         self.opened = 0
 
-    def new(self, connect_timeout: float) -> http.client.HTTPConnection:
-        if self.scheme == "https":
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                self.host, self.port, timeout=connect_timeout, context=self.context
-            )
-        else:
-            conn = http.client.HTTPConnection(self.host, self.port, timeout=connect_timeout)
-        conn.connect()  # failures here mean the server never saw a byte
-        assert conn.sock is not None
-        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def new(self, connect_timeout: float) -> _Connection:
+        sock = socket.create_connection((self.host, self.port), timeout=connect_timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.scheme == "https":
+                sock = self.context.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
         with self.lock:
             self.opened += 1
-        return conn
+        return _Connection(sock)
 
-    def take_idle(self) -> http.client.HTTPConnection | None:
+    def take_idle(self) -> _Connection | None:
         while True:
             with self.lock:
                 if not self.idle:
                     return None
                 conn = self.idle.pop()
-            if not _dropped(conn):
+            if not conn.dropped():
                 return conn
             conn.close()
 
-    def give_back(self, conn: http.client.HTTPConnection) -> None:
+    def give_back(self, conn: _Connection) -> None:
         with self.lock:
             self.idle.append(conn)
 
@@ -109,18 +231,6 @@ class _Pool:
             idle, self.idle = self.idle, []
         for conn in idle:
             conn.close()
-
-
-def _dropped(conn: http.client.HTTPConnection) -> bool:
-    """An idle keep-alive socket that is readable has been closed (or spoken on) by the server."""
-    sock = conn.sock
-    if sock is None:
-        return True
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(readable)
 
 
 class HttpSession:
@@ -179,45 +289,36 @@ class HttpSession:
         if self._closed:
             raise ConnectError("client is closed")
         pool, target = self._pool(url)
+        lines = [
+            f"{method} {target} HTTP/1.1",
+            f"Host: {pool.host_header}",
+            f"User-Agent: {USER_AGENT}",
+            "Accept-Encoding: identity",
+        ]
+        for name, value in (headers or {}).items():
+            if _BAD_HEADER.search(name) or _BAD_HEADER.search(value):
+                raise ConfigurationError(f"header {name!r} contains a line break; refused")
+            lines.append(f"{name}: {value}")
+        if body is not None or method == "POST":
+            lines.append(f"Content-Length: {len(body or b'')}")
+        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
         if not pool.slots.acquire(timeout=self._read_timeout):
             raise ConnectError("no free connection in the pool within the timeout")
         try:
-            return self._exchange(
-                pool, method, target, body=body, headers=headers, timeout=timeout or self._read_timeout
-            )
+            return self._exchange(pool, request, method=method, target=target, timeout=timeout or self._read_timeout)
         finally:
             pool.slots.release()
 
-    def _exchange(
-        self,
-        pool: _Pool,
-        method: str,
-        target: str,
-        *,
-        body: bytes | None,
-        headers: Mapping[str, str] | None,
-        timeout: float,
-    ) -> RawResponse:
+    def _exchange(self, pool: _Pool, request: bytes, *, method: str, target: str, timeout: float) -> RawResponse:
         conn = pool.take_idle()
         if conn is None:
             try:
                 conn = pool.new(self._connect_timeout)
             except OSError as exc:
                 raise _connect_error(exc) from None
-        assert conn.sock is not None
-        send_headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", **(headers or {})}
         try:
             conn.sock.settimeout(timeout)
-            conn.request(method, target, body=body, headers=send_headers)
-            response = conn.getresponse()
-            length = response.getheader("Content-Length")
-            if length is not None and length.isdigit() and int(length) > self._max:
-                raise ProtocolError(f"answer of {length} bytes is larger than {self._max}; refused", processed=None)
-            content = response.read(self._max + 1)
-            if len(content) > self._max:
-                raise ProtocolError(f"answer larger than {self._max} bytes; refused", processed=None)
-            result = RawResponse(response.status, {k.lower(): v for k, v in response.getheaders()}, content)
-            reusable = not response.will_close
+            result, reusable = conn.exchange(request, head_only=method == "HEAD", limit=self._max)
         except TransportError:
             conn.close()
             raise
@@ -226,7 +327,7 @@ class HttpSession:
             if isinstance(exc, Exception):
                 raise _exchange_error(exc) from None
             raise
-        logger.debug("%s %s -> %d (%d bytes)", method, redact(target), result.status, len(content))
+        logger.debug("%s %s -> %d (%d bytes)", method, redact(target), result.status, len(result.content))
         if reusable:
             pool.give_back(conn)
         else:
@@ -245,7 +346,7 @@ class HttpSession:
 def _connect_error(exc: OSError) -> ConnectError:
     if isinstance(exc, socket.gaierror):
         return ConnectError("could not connect: DNS lookup failed")
-    if isinstance(exc, (TimeoutError, socket.timeout)):
+    if isinstance(exc, TimeoutError):
         return ConnectError("could not connect: connect timeout")
     if type(exc).__module__ == "ssl":
         return ConnectError(
@@ -256,13 +357,13 @@ def _connect_error(exc: OSError) -> ConnectError:
 
 def _exchange_error(exc: Exception) -> TransportError:
     """A failure after the connection was up: the request may have reached the server."""
-    if isinstance(exc, (TimeoutError, socket.timeout)):
+    if isinstance(exc, TimeoutError):
         return ReadTimeoutError("no answer within the timeout after the request was sent")
-    if isinstance(exc, http.client.IncompleteRead):
+    if isinstance(exc, _Truncated):
         return ProtocolError("answer truncated: the connection closed mid-body", processed=None)
-    if isinstance(exc, (http.client.RemoteDisconnected, ConnectionError, BrokenPipeError)):
+    if isinstance(exc, (_Lost, ConnectionError)):
         return ConnectionLostError("connection lost after the request was sent")
-    if isinstance(exc, (http.client.HTTPException, ValueError)):
+    if isinstance(exc, (ValueError, UnicodeError)):
         return ProtocolError(f"answer is not valid HTTP ({type(exc).__name__})", processed=None)
     if isinstance(exc, OSError):
         return ConnectionLostError(f"connection error ({type(exc).__name__})")

@@ -17,6 +17,7 @@ FaultKind = Literal[
     "truncate",  # the operation runs, the reply is cut in half and the connection closed
     "malformed",  # the operation runs, the reply is 200 with broken XML
     "code",  # the service answers ``code`` (e.g. -09) without running the operation
+    "reply",  # answer ``body`` with ``status`` and ``content_type`` verbatim; the operation does not run
 ]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 PROCESSING_FAULTS = frozenset({"close_after", "truncate", "malformed"})
@@ -32,6 +33,9 @@ class FaultRule:
     every: int | None = None
     seconds: float = 0.0
     code: str = "-09"
+    body: str | bytes = b""
+    status: int = 200
+    content_type: str = "text/xml; charset=utf-8"
     seen: int = 0
 
     def __post_init__(self) -> None:

@@ -252,6 +252,9 @@ class _Handler(socketserver.BaseRequestHandler):
             return render(fault.code), False
         if kind == "close_before":
             return None
+        if kind == "reply":
+            body = fault.body.encode("utf-8") if isinstance(fault.body, str) else fault.body
+            return protocol.Response(fault.status, fault.content_type or None, body), False
         return protocol.render_html_error(500 if kind == "http500" else 503), False
 
 
@@ -372,11 +375,18 @@ class MockService:
         every: int | None = None,
         seconds: float = 0.0,
         code: str = "-09",
+        body: str | bytes = b"",
+        status: int = 200,
+        content_type: str = "text/xml; charset=utf-8",
     ) -> FaultRule:
-        """Script a fault (see ``faults.FaultKind``): one-shot by default, ``times=None`` for always."""
+        """Script a fault (see ``faults.FaultKind``): one-shot by default, ``times=None`` for always.
+
+        ``reply`` answers ``body`` verbatim (with ``status`` and ``content_type``) for hostile-answer tests.
+        """
         if operation is not None and operation not in protocol.contract().operations:
             raise ValueError(f"operation {operation!r} is not in the WSDL")
-        return self.faults.add(FaultRule(kind, operation, times, every, seconds, code))
+        rule = FaultRule(kind, operation, times, every, seconds, code, body, status, content_type)
+        return self.faults.add(rule)
 
     def reset(self) -> None:
         """Forget faults, sends, queues and the ledger; accounts back to their initial state."""

@@ -1,0 +1,42 @@
+"""The benchmark scripts run (tiny sizes) and write their figures; no timing is asserted here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_client_benchmark_runs_quick(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_client.py"), "--quick", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads(out.read_text(encoding="utf-8"))
+    for section in ("1_soap11_sequential", "2_soap11_8_threads", "3_http_post_sequential"):
+        assert set(data[section]) == {"ours", "zeep_raw", "raw_limit"}
+        assert all(row["calls_per_s"] > 0 for row in data[section].values())
+    assert data["4_bulk"]["requests"] == 10
+    assert data["6_decode"]["records"] == 500
+    assert set(data["targets"]) and "ours/zeep" in result.stdout
+
+
+def test_mock_benchmark_runs_quick(tmp_path: Path) -> None:
+    out = tmp_path / "mock.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_mock.py"), "--calls", "50", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(out.read_text(encoding="utf-8"))["mock_soap11_send_calls_per_s"] > 0
