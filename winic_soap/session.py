@@ -10,6 +10,7 @@ case a send may be retried.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import select
@@ -17,7 +18,7 @@ import socket
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from winic_soap import __version__
@@ -86,7 +87,7 @@ class _Connection:
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.rfile: BinaryIO = sock.makefile("rb", buffering=64 * 1024)
+        self.rfile = cast("io.BufferedReader", sock.makefile("rb", buffering=64 * 1024))
 
     def close(self) -> None:
         try:
