@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from conftest import TRANSPORTS
+from shared import TRANSPORTS
 
 from winic_soap import (
     AccessDeniedError,

@@ -6,7 +6,7 @@ import logging
 import traceback
 
 import pytest
-from conftest import TRANSPORTS
+from shared import TRANSPORTS
 
 from winic_soap import RetryPolicy, WinicClient, WinicError
 from winic_soap.mock import Account, MockService

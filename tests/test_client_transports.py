@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from conftest import TRANSPORTS
+from shared import TRANSPORTS
 
 from winic_soap import AccountInfo, DeliveryReport, Reply, WinicClient
 from winic_soap.mock import Account, MockService

@@ -6,7 +6,7 @@ import socket
 import urllib.request
 
 import pytest
-from conftest import NetworkBlocked
+from netguard import NetworkBlocked
 
 
 def test_connect_to_public_address_is_blocked() -> None:

@@ -9,15 +9,11 @@ import logging
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
+from rel_secrets import PWD, SECRETS
 
 from winic_soap.mock import Account, MockService
-
-PWD = "Rel-Secret-9137"
-NEW_PWD = "Rel-New-5521"
-SECRETS = (PWD, NEW_PWD)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -41,9 +37,3 @@ def _no_secret_in_any_log(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 def rel_mock() -> Iterator[MockService]:
     with MockService([Account("rel", PWD, balance=Decimal("100000"))]) as mock:
         yield mock
-
-
-def assert_no_secret(*texts: Any) -> None:
-    for text in texts:
-        for secret in SECRETS:
-            assert secret not in str(text)

@@ -7,7 +7,7 @@ import threading
 import time
 from decimal import Decimal
 
-from conftest import PWD
+from rel_secrets import PWD
 
 from winic_soap import WinicClient
 

@@ -38,6 +38,13 @@ def _connection_options() -> argparse.ArgumentParser:
         "(default: $WINIC_STORE or ~/.local/state/winic-soap/inbox.sqlite3)",
     )
     group.add_argument("--json", action="store_true", help="machine-readable output")
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log to stderr: -v info (retries, sends), -vv debug (every HTTP exchange; no secrets)",
+    )
     return common
 
 

@@ -10,6 +10,7 @@ import itertools
 import math
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -140,6 +141,7 @@ class LedgerEntry:
     processed: bool
     fault: str | None
     client_ip: str
+    at: float = 0.0  # time.monotonic() when the answer was decided
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -151,6 +153,7 @@ class LedgerEntry:
             "processed": self.processed,
             "fault": self.fault,
             "client_ip": self.client_ip,
+            "at": self.at,
         }
 
 
@@ -234,7 +237,17 @@ class MockState:
     ) -> None:
         with self._lock:
             self.ledger.append(
-                LedgerEntry(next(self._seq), operation, transport, mask(params), answer, processed, fault, client_ip)
+                LedgerEntry(
+                    next(self._seq),
+                    operation,
+                    transport,
+                    mask(params),
+                    answer,
+                    processed,
+                    fault,
+                    client_ip,
+                    time.monotonic(),
+                )
             )
 
     # -- the service ----------------------------------------------------------------------
