@@ -17,28 +17,8 @@ def _rst(sock: socket.socket) -> None:
     sock.close()
 
 
-def _read_request(sock: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return head + b"\r\n\r\n" + body
-
-
-def _read_response(sock: socket.socket) -> bytes:
+def _read_message(sock: socket.socket) -> bytes:
+    """One HTTP request or response with a Content-Length body (what the client and the mock send)."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
@@ -97,7 +77,7 @@ class FaultProxy:
         try:
             client.settimeout(10)
             while True:  # one connection may carry several keep-alive requests
-                request = _read_request(client)
+                request = _read_message(client)
                 if not request:
                     client.close()
                     return
@@ -112,7 +92,7 @@ class FaultProxy:
                     return
                 with socket.create_connection(self.upstream, timeout=10) as upstream:
                     upstream.sendall(request)
-                    response = _read_response(upstream)
+                    response = _read_message(upstream)
                 if mode == "reset_after":
                     _rst(client)
                     return
