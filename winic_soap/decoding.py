@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -46,7 +45,7 @@ def check(operation: str, raw: str | None, transport: str | None = None) -> str 
 
 def is_empty(answer: str | None) -> bool:
     """``null``, ``Null``, empty or absent: the service's way of saying there is nothing."""
-    return answer is None or answer.strip().lower() in _EMPTY
+    return answer is None or (len(answer) < 32 and answer.strip().lower() in _EMPTY)
 
 
 def decode_message_id(operation: str, raw: str | None, transport: str | None = None) -> str | None:
@@ -98,20 +97,6 @@ def _records(raw: str) -> list[str]:
     return [r for r in raw.split("|") if r and not r.isspace()]
 
 
-def _stamps() -> Callable[[str], datetime | None]:
-    """A parser with a per-answer cache: records of one pull share most of their timestamps."""
-    cache: dict[str, datetime | None] = {}
-
-    def stamp(text: str) -> datetime | None:
-        try:
-            return cache[text]
-        except KeyError:
-            parsed = cache[text] = parse_service_time(text)
-            return parsed
-
-    return stamp
-
-
 def decode_replies(operation: str, raw: str | None, transport: str | None = None) -> list[Reply]:
     """``phone/content/port/time|…``: phone from the left, port and time from the right (content may hold ``/``)."""
     answer = check(operation, raw, transport)
@@ -122,13 +107,18 @@ def decode_replies(operation: str, raw: str | None, transport: str | None = None
     append = replies.append
     stamps: dict[str, datetime | None] = {}  # one pull's records share most timestamps
     for record in _records(answer):
-        mobile, _, rest = record.partition("/")
-        pieces = rest.rsplit("/", 2)
-        if len(pieces) != 3:
-            # Pulls are destructive: a record we cannot split is still handed on, whole, in ``raw``.
-            _warn_malformed(operation, record)
-            pieces = [rest, "", ""]
-        text, port, when = pieces
+        fields = record.split("/")
+        if len(fields) == 4:  # the common case: no "/" inside the text
+            mobile, text, port, when = fields
+        else:
+            # phone from the left, port and time from the right: the text may contain "/"
+            mobile, _, rest = record.partition("/")
+            pieces = rest.rsplit("/", 2)
+            if len(pieces) != 3:
+                # Pulls are destructive: a record we cannot split is still handed on, whole, in ``raw``.
+                _warn_malformed(operation, record)
+                pieces = [rest, "", ""]
+            text, port, when = pieces
         at = stamps.get(when, _MISSING)
         if at is _MISSING:
             at = stamps[when] = parse_service_time(when)
@@ -143,17 +133,25 @@ def decode_reports(operation: str, raw: str | None, transport: str | None = None
         return []
     assert answer is not None
     reports: list[DeliveryReport] = []
-    stamp = _stamps()
+    append = reports.append
+    stamps: dict[str, datetime | None] = {}
     for record in _records(answer):
-        head = record.split("/", 3)
-        if len(head) != 4:
-            _warn_malformed(operation, record)  # kept whole in ``raw``, never dropped
-            head += [""] * (4 - len(head))
-        message_id, uid, mobile, rest = head
-        status, sep, when = rest.rpartition("/")
-        if not sep:  # a report without its time: keep it, the time is unknown
-            status, when = rest, ""
-        reports.append(DeliveryReport(message_id.strip(), uid, mobile.strip(), status, stamp(when), record))
+        fields = record.split("/")
+        if len(fields) == 5:  # the documented layout
+            message_id, uid, mobile, status, when = fields
+        else:
+            head = record.split("/", 3)
+            if len(head) != 4:
+                _warn_malformed(operation, record)  # kept whole in ``raw``, never dropped
+                head += [""] * (4 - len(head))
+            message_id, uid, mobile, rest = head
+            status, sep, when = rest.rpartition("/")
+            if not sep:  # a report without its time: keep it, the time is unknown
+                status, when = rest, ""
+        at = stamps.get(when, _MISSING)
+        if at is _MISSING:
+            at = stamps[when] = parse_service_time(when)
+        append(DeliveryReport(message_id.strip(), uid, mobile.strip(), status, at, record))
     return reports
 
 
