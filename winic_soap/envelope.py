@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from winic_soap.contract import Contract, OperationContract
-from winic_soap.exceptions import ConfigurationError, HTTPStatusError, InputError, ProtocolError, TransportError
+from winic_soap.exceptions import ConfigurationError, InputError, TransportError
 from winic_soap.session import HttpSession, RawResponse
 from winic_soap.xmlsafe import parse
 
@@ -102,16 +102,7 @@ class SoapTransport:
         return answer
 
     def _read(self, op: OperationContract, raw: RawResponse) -> str | _Marker | None:
-        ctype = raw.content_type.lower()
-        if "xml" not in ctype:
-            if raw.status != 200:
-                raise HTTPStatusError(
-                    raw.status,
-                    f"HTTP {raw.status} ({ctype or 'no content type'})",
-                    processed=False if 400 <= raw.status < 500 else None,
-                    body=raw.content,
-                )
-            raise ProtocolError(f"answer has content type {ctype or 'none'!r}, not XML", processed=None)
+        raw.require_xml()
         if raw.status != 200:
             return _UNRECOGNISED  # a SOAP fault: zeep reads those
         root = parse(raw.content)

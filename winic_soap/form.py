@@ -66,11 +66,6 @@ class FormTransport:
             if first.startswith("System.InvalidOperationException"):
                 raise ProtocolError(f"service refused the request: {first}", processed=False)
             raise HTTPStatusError(500, f"HTTP 500: {first}", processed=None, body=raw.content)
-        if raw.status == 200:
-            raise ProtocolError(f"answer has content type {ctype or 'none'!r}, not XML", processed=None)
-        raise HTTPStatusError(
-            raw.status,
-            f"HTTP {raw.status} ({ctype or 'no content type'})",
-            processed=False if 400 <= raw.status < 500 else None,
-            body=raw.content,
-        )
+        raw.require_xml()
+        # XML, but not a 200 answer: the HTTP bindings have no fault format, so it is an error page
+        raise HTTPStatusError(raw.status, f"HTTP {raw.status} ({ctype})", processed=None, body=raw.content)

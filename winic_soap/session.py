@@ -26,6 +26,7 @@ from winic_soap.exceptions import (
     ConfigurationError,
     ConnectError,
     ConnectionLostError,
+    HTTPStatusError,
     ProtocolError,
     ReadTimeoutError,
     TransportError,
@@ -54,6 +55,24 @@ class RawResponse:
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "")
+
+    def require_xml(self) -> None:
+        """Raise for an error page or a non-XML answer: it is reported as such, never parsed.
+
+        A 4xx means the server refused the request (nothing processed); a 5xx page could come from
+        before or after the service acted, so nobody can know.
+        """
+        ctype = self.content_type.lower()
+        if "xml" in ctype:
+            return
+        if self.status == 200:
+            raise ProtocolError(f"answer has content type {ctype or 'none'!r}, not XML", processed=None)
+        raise HTTPStatusError(
+            self.status,
+            f"HTTP {self.status} ({ctype or 'no content type'})",
+            processed=False if 400 <= self.status < 500 else None,
+            body=self.content,
+        )
 
 
 def _tls_context(verify: bool | str) -> Any:

@@ -52,20 +52,6 @@ class _ZeepResponse:
         self.encoding = "utf-8"
 
 
-def check_http(raw: RawResponse) -> None:
-    """An IIS/ASP.NET error page or a non-XML answer is reported as such, never parsed as SOAP."""
-    ctype = raw.content_type.lower()
-    if raw.status != 200 and "xml" not in ctype:
-        raise HTTPStatusError(
-            raw.status,
-            f"HTTP {raw.status} ({ctype or 'no content type'})",
-            processed=False if 400 <= raw.status < 500 else None,
-            body=raw.content,
-        )
-    if raw.status == 200 and "xml" not in ctype:
-        raise ProtocolError(f"answer has content type {ctype or 'none'!r}, not XML", processed=None)
-
-
 class _Transport(zeep.Transport):
     """zeep's seam: every request goes through our pooled session; zeep never logs envelopes here."""
 
@@ -75,7 +61,7 @@ class _Transport(zeep.Transport):
 
     def post(self, address: str, message: bytes, headers: Mapping[str, str]) -> _ZeepResponse:
         raw = self._http.request("POST", address, body=message, headers=headers)
-        check_http(raw)
+        raw.require_xml()
         return _ZeepResponse(raw)
 
     def get(self, address: str, params: Mapping[str, str], headers: Mapping[str, str]) -> _ZeepResponse:

@@ -21,6 +21,7 @@ from typing import Any
 
 from winic_soap.client import WinicClient
 from winic_soap.config import Settings, default_store_path, default_wsdl_cache_path
+from winic_soap.contract import load_packaged_contract
 from winic_soap.demo import run_demo
 from winic_soap.exceptions import ConfigurationError, InputError
 from winic_soap.inbox import Inbox, InboxRecord
@@ -290,9 +291,12 @@ def wsdl_help(args: argparse.Namespace) -> int:
 
 
 def _catalog(session: HttpSession, location: str | None) -> dict[str, OperationInfo]:
-    from winic_soap.soap import load_contract  # zeep, only for the commands that read WSDLs
+    contract = load_packaged_contract() if location is None else None
+    if contract is None:
+        from winic_soap.soap import load_contract  # zeep, only for the commands that read other WSDLs
 
-    return {name: op.info for name, op in load_contract(session, location).operations.items()}
+        contract = load_contract(session, location)
+    return {name: op.info for name, op in contract.operations.items()}
 
 
 def _diff(old: dict[str, OperationInfo], new: dict[str, OperationInfo]) -> dict[str, Any]:
