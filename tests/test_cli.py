@@ -284,3 +284,32 @@ def test_help_documents_exit_codes(cli) -> None:  # type: ignore[no-untyped-def]
     for code in range(10):
         assert re.search(rf"^\s+{code}\s+\S", text, flags=re.M), code
     assert "outcome unknown" in cli("send", "--help").stdout
+
+
+def test_watch_stops_cleanly_on_sigterm(winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import signal
+
+    winic_mock.add_reply("13800138000", "before the stop")
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path),
+        "XDG_STATE_HOME": str(tmp_path),
+        "WINIC_UID": "demo",
+        "WINIC_PWD": PWD,
+        "WINIC_ENDPOINT": winic_mock.url,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "winic_soap", "watch", "--interval", "30"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # the first record, handed on as a JSON line
+    assert json.loads(line)["text"] == "before the stop"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)  # not the 30 s interval: the wait is interrupted
+    assert proc.returncode == 0, err
+    assert "watching" in err and PWD not in out + err
