@@ -42,6 +42,9 @@ XML_UTF8 = "text/xml; charset=utf-8"
 SOAP12_UTF8 = "application/soap+xml; charset=utf-8"
 TEXT_UTF8 = "text/plain; charset=utf-8"
 HTML_UTF8 = "text/html; charset=utf-8"
+_TEMPURI_ANY = f"{{{TEMPURI}}}*"
+_TEMPURI_CUT = len(TEMPURI) + 2
+_XSI_NIL = f"{{{_XSI}}}nil"
 _DECL = '<?xml version="1.0" encoding="utf-8"?>'
 _ENV_OPEN = {
     "soap11": f'<soap:Envelope xmlns:soap="{SOAP11}" xmlns:xsi="{_XSI}" xmlns:xsd="{_XSD}">',
@@ -170,13 +173,11 @@ def decode_soap(version: str, body: bytes, action: str | None) -> SoapCall:
         name = by_body
     assert element is not None and name is not None
     params: dict[str, str | None] = dict.fromkeys(ops[name])
-    for child in element:
-        if not isinstance(child.tag, str) or not child.tag.startswith(f"{{{TEMPURI}}}"):
-            continue  # out-of-namespace parameters arrive as null, unknown ones are ignored
-        local = child.tag[len(TEMPURI) + 2 :]
+    # out-of-namespace parameters arrive as null, unknown ones are ignored, the first of a repeat wins
+    for child in element.iterchildren(_TEMPURI_ANY):
+        local = child.tag[_TEMPURI_CUT:]
         if local in params and params[local] is None:
-            nil = child.get(f"{{{_XSI}}}nil") in ("true", "1")
-            params[local] = None if nil else (child.text or "")
+            params[local] = None if child.get(_XSI_NIL) in ("true", "1") else (child.text or "")
     return SoapCall(name, params)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from email.utils import formatdate
+from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
@@ -34,6 +35,12 @@ _REASONS = {
 }
 _MAX_LINE = 16 * 1024
 _MAX_HEADERS = 100
+
+
+@lru_cache(maxsize=2)
+def _http_date_at(second: int) -> str:
+    """The Date header, formatted once per second (formatdate costs more than the rest of the answer)."""
+    return formatdate(second, usegmt=True)
 
 
 def parse_account(spec: str) -> Account:
@@ -91,7 +98,7 @@ class _Handler(socketserver.BaseRequestHandler):
             "Server: Microsoft-IIS/7.5",
             "X-AspNet-Version: 4.0.30319",
             "X-Powered-By: ASP.NET",
-            f"Date: {formatdate(usegmt=True)}",
+            f"Date: {_http_date_at(int(time.time()))}",
             f"Content-Length: {len(response.body)}",
         ]
         if not keep_alive:

@@ -284,9 +284,10 @@ class MockState:
                 continue
         raise _Reject("-04")
 
-    def _new_id(self) -> str:
-        now = self.clock()
-        return f"{now:%m%d%H%M%S}{next(self._id_counter) % 1_000_000:06d}"
+    def _new_id(self, now: datetime) -> str:
+        """``MMddHHmmss`` and a 6-digit sequence: the shape of the service's ids (e.g. 0106120218011881)."""
+        stamp = f"{now.month:02d}{now.day:02d}{now.hour:02d}{now.minute:02d}{now.second:02d}"
+        return f"{stamp}{next(self._id_counter) % 1_000_000:06d}"
 
     def _send(self, operation: str, params: dict[str, str | None], client_ip: str, *, international: bool) -> str:
         account = self._login(params, client_ip)
@@ -318,7 +319,7 @@ class MockState:
             raise _Reject("-01")
         account.balance -= cost
         now = self.clock()
-        message_id = self._new_id()
+        message_id = self._new_id(now)
         self.sends.append(
             SentMessage(message_id, account.uid, operation, tuple(numbers), msg, extno, scheduled, now, parts, cost)
         )
