@@ -10,6 +10,7 @@ import logging
 import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from winic_soap.exceptions import ProtocolError, error_for_code
@@ -84,17 +85,25 @@ def parse_service_time(text: str) -> datetime | None:
             return None
     try:
         day, clock = text.strip().split(" ", 1)
-        year, month, date = day.split("-")
         hour, minute, second = clock.split(":")
-        return datetime(int(year), int(month), int(date), int(hour), int(minute), int(second))
+        year, month, date = _day(day)
+        return datetime(year, month, date, int(hour), int(minute), int(second))
     except ValueError:
         return None
 
 
+@lru_cache(maxsize=64)
+def _day(text: str) -> tuple[int, int, int]:
+    """A record's date part; a pull's records share a handful of days."""
+    year, month, date = text.split("-")
+    return int(year), int(month), int(date)
+
+
 def _records(raw: str) -> list[str]:
+    """The ``|``-separated records, empty ones included (callers skip them where a split fails)."""
     if "\n" in raw or "\r" in raw:  # the document's own samples wrap records across lines
         raw = raw.replace("\r", "").replace("\n", "")
-    return [r for r in raw.split("|") if r and not r.isspace()]
+    return raw.split("|")
 
 
 def decode_replies(operation: str, raw: str | None, transport: str | None = None) -> list[Reply]:
@@ -111,6 +120,8 @@ def decode_replies(operation: str, raw: str | None, transport: str | None = None
         if len(fields) == 4:  # the common case: no "/" inside the text
             mobile, text, port, when = fields
         else:
+            if not record or record.isspace():
+                continue
             # phone from the left, port and time from the right: the text may contain "/"
             mobile, _, rest = record.partition("/")
             pieces = rest.rsplit("/", 2)
@@ -140,6 +151,8 @@ def decode_reports(operation: str, raw: str | None, transport: str | None = None
         if len(fields) == 5:  # the documented layout
             message_id, uid, mobile, status, when = fields
         else:
+            if not record or record.isspace():
+                continue
             head = record.split("/", 3)
             if len(head) != 4:
                 _warn_malformed(operation, record)  # kept whole in ``raw``, never dropped
