@@ -101,3 +101,17 @@ def test_run_backs_off_when_the_service_fails(make_client, winic_mock, inbox: In
 
     Recorder(client, inbox, print, interval=5, jitter=lambda limit: 0.0).run(stop)
     assert waits == [5.0, 10.0, 20.0]
+
+
+def test_records_that_cannot_be_stored_are_logged_before_failing(
+    make_client, winic_mock, tmp_path: Path, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    client = make_client()
+    winic_mock.add_reply("13800138000", "must not vanish")
+    broken = Inbox(tmp_path / "broken.sqlite3")
+    broken.close()  # every write now fails
+    with pytest.raises(sqlite3.Error):
+        Watcher(client, broken, print, sources=["replies"]).pull_once()
+    assert "13800138000/must not vanish/001/" in caplog.text

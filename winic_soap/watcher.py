@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -78,7 +79,17 @@ class Watcher:
         for source in self.sources:
             operation, records = self._pull(source)
             if records:
-                self.inbox.store(operation, records)  # committed before anything is handed on
+                try:
+                    self.inbox.store(operation, records)  # committed before anything is handed on
+                except sqlite3.Error:
+                    # the service will not hand these out again: put them in the log before failing
+                    logger.critical(
+                        "%s: %d pulled record(s) could not be stored: %s",
+                        operation,
+                        len(records),
+                        " | ".join(r.raw for r in records),
+                    )
+                    raise
                 stored += len(records)
                 logger.info("%s: stored %d record(s)", operation, len(records))
         return stored
