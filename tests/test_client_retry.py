@@ -132,6 +132,15 @@ def test_lost_pull_answer_is_warned_about(make_client, winic_mock, sleeps, caplo
     assert "cannot be pulled again" in caplog.text
 
 
+def test_a_lost_pull_answer_is_warned_about_even_when_the_retry_succeeds(make_client, winic_mock, caplog) -> None:  # type: ignore[no-untyped-def]
+    winic_mock.add_reply("13800138000", "handed out, then lost")
+    winic_mock.add_reply("13900139000", "still there")
+    winic_mock.fail("close_after", operation="GET_SMS_MO")
+    winic_mock.state.pull_limit = 1  # the first pull takes one reply, whose answer is then lost
+    assert [r.text for r in make_client().replies()] == ["still there"]
+    assert "cannot be pulled again" in caplog.text
+
+
 def test_maintenance_is_retried_for_reads_not_sends(make_client, winic_mock, sleeps) -> None:  # type: ignore[no-untyped-def]
     client = make_client()
     winic_mock.fail("code", code="-09", operation="GetUserInfo", times=2)

@@ -184,22 +184,22 @@ class WinicClient:
             logger.debug("pulling %s over %s", operation, self._transport.name)
         else:
             logger.debug("calling %s over %s", operation, self._transport.name)
-        try:
+
+        def attempt() -> str | None:
             # Codes are checked inside the retried call so that -09 (maintenance) can be retried for reads.
-            raw = call_with_retry(
-                lambda: decoding.check(operation, self._transport.invoke(operation, params), self._transport.name),
-                policy=self._retry,
-                idempotent=idempotent,
-                operation=operation,
-            )
-        except TransportError as exc:
-            if operation in _PULLS and exc.processed is None:
-                logger.warning(
-                    "%s: the answer was lost after the request reached the service; records it "
-                    "carried (if any) were handed out and cannot be pulled again",
-                    operation,
-                )
-            raise
+            try:
+                return decoding.check(operation, self._transport.invoke(operation, params), self._transport.name)
+            except TransportError as exc:
+                if operation in _PULLS and exc.processed is None:
+                    # said on every such attempt, even when a retry then succeeds: these records are gone
+                    logger.warning(
+                        "%s: the answer was lost after the request reached the service; records it "
+                        "carried (if any) were handed out and cannot be pulled again",
+                        operation,
+                    )
+                raise
+
+        raw = call_with_retry(attempt, policy=self._retry, idempotent=idempotent, operation=operation)
         return raw
 
     def _write(self, operation: str, params: Mapping[str, str | None]) -> str | None:
