@@ -92,19 +92,16 @@ class SoapTransport:
         body, headers = render_request(op, self.name, params)
         try:
             raw = self._session.request("POST", self._endpoint, body=body, headers=headers)
-            answer = self._read(op, raw)
+            return self._read(op, raw)
         except TransportError as exc:
             exc.operation, exc.transport = operation, self.name
             raise
-        if answer is _UNRECOGNISED:
-            return self.engine().process_reply(operation, raw)
-        assert not isinstance(answer, _Marker)
-        return answer
 
-    def _read(self, op: OperationContract, raw: RawResponse) -> str | _Marker | None:
+    def _read(self, op: OperationContract, raw: RawResponse) -> str | None:
+        """A well-formed success answer, read directly; anything else (faults above all) read by zeep."""
         raw.require_xml()
         if raw.status != 200:
-            return _UNRECOGNISED  # a SOAP fault: zeep reads those
+            return self.engine().process_reply(op.name, raw)
         root = parse(raw.content)
         body = root[0] if len(root) and root.tag == f"{self._env}Envelope" else None
         if body is not None and body.tag != f"{self._env}Body":
@@ -112,15 +109,8 @@ class SoapTransport:
         wrapper = body[0] if body is not None and len(body) else None
         ns = f"{{{op.namespace}}}"
         if wrapper is None or wrapper.tag != f"{ns}{op.response_element}":
-            return _UNRECOGNISED
+            return self.engine().process_reply(op.name, raw)
         result = wrapper.find(f"{ns}{op.result_element}")
         if result is None or result.get(_XSI_NIL) in ("true", "1"):
             return None
         return result.text or ""
-
-
-class _Marker:
-    pass
-
-
-_UNRECOGNISED = _Marker()
