@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from winic_soap import decoding
 from winic_soap.config import Settings
@@ -37,7 +37,6 @@ __all__ = ["SERVICE_TZ", "WinicClient"]
 
 logger = logging.getLogger("winic_soap.client")
 SERVICE_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST since 1991
-T = TypeVar("T")
 # Operations safe to repeat after an ambiguous failure. Pulls are destructive but repeating one hands
 # out nothing twice; everything else (sends, register, password, unknown ops) is treated as a write.
 _READS = frozenset(
@@ -202,14 +201,21 @@ class WinicClient:
         raw = call_with_retry(attempt, policy=self._retry, idempotent=idempotent, operation=operation)
         return raw
 
-    def _write(self, operation: str, params: Mapping[str, str | None]) -> str | None:
-        """A non-idempotent call: retried only when it provably never left; else an outcome-unknown error."""
+    def _write(
+        self, operation: str, params: Mapping[str, str | None], *, recipients: list[str] | None = None, text: str = ""
+    ) -> str | None:
+        """A non-idempotent call: retried only when it provably never left; else an outcome-unknown error
+        (:class:`SendOutcomeUnknown` when ``recipients`` say it was a send)."""
         try:
             return self._invoke(operation, params, idempotent=False)
         except TransportError as exc:
-            if exc.processed is None:
-                raise OutcomeUnknown(operation, exc, transport=self._transport.name) from exc
-            raise
+            if exc.processed is not None:
+                raise
+            if recipients is not None:
+                raise SendOutcomeUnknown(
+                    operation, exc, recipients=recipients, text=text, transport=self._transport.name
+                ) from exc
+            raise OutcomeUnknown(operation, exc, transport=self._transport.name) from exc
 
     # -- sends --------------------------------------------------------------------------------
     def send(
@@ -274,14 +280,7 @@ class WinicClient:
 
         def one(batch: list[str]) -> Submission:
             params = {**credentials, "tos": ",".join(batch), "msg": clean, "otime": otime, **extra}
-            try:
-                raw = self._invoke(operation, params, idempotent=False)
-            except TransportError as exc:
-                if exc.processed is None:
-                    raise SendOutcomeUnknown(
-                        operation, exc, recipients=batch, text=clean, transport=self._transport.name
-                    ) from exc
-                raise
+            raw = self._write(operation, params, recipients=batch, text=clean)
             message_id = decoding.decode_message_id(operation, raw, self._transport.name)
             logger.info("%s accepted for %d recipient(s): %s", operation, len(batch), message_id)
             return Submission(message_id, tuple(batch))
