@@ -217,7 +217,6 @@ class _Pool:
         self.idle: list[_Connection] = []
         self.slots = threading.BoundedSemaphore(size)
         self.lock = threading.Lock()
-        self.opened = 0
 
     def new(self, connect_timeout: float) -> _Connection:
         sock = socket.create_connection((self.host, self.port), timeout=connect_timeout)
@@ -228,8 +227,6 @@ class _Pool:
         except BaseException:
             sock.close()
             raise
-        with self.lock:
-            self.opened += 1
         return _Connection(sock)
 
     def take_idle(self) -> _Connection | None:
@@ -273,11 +270,6 @@ class HttpSession:
         self._pools: dict[tuple[str, str, int], _Pool] = {}
         self._lock = threading.Lock()
         self._closed = False
-
-    @property
-    def connections_opened(self) -> int:
-        """How many connections this session has opened so far (for leak accounting)."""
-        return sum(p.opened for p in list(self._pools.values()))
 
     def _pool(self, url: str) -> tuple[_Pool, str]:
         parts = urlsplit(url)
