@@ -45,6 +45,12 @@ CREATE TABLE IF NOT EXISTS sends (
 """
 
 
+_SELECT_WITH_SEND = (
+    "SELECT r.*, s.text AS send_text, s.sent_at AS send_at, s.operation AS send_operation, "
+    "s.recipients AS send_recipients FROM records r LEFT JOIN sends s ON s.message_id = r.message_id WHERE "
+)
+
+
 @dataclass(frozen=True)
 class InboxRecord:
     """A stored report or reply. ``id`` is stable: consumers can use it to drop a re-delivered record."""
@@ -164,19 +170,19 @@ class Inbox:
     # -- reads --------------------------------------------------------------------------------
     def pending(self, kind: str | None = None, limit: int | None = None) -> list[InboxRecord]:
         """Records not yet handed on, oldest first."""
-        query = "SELECT * FROM records WHERE done_at IS NULL AND (? IS NULL OR kind = ?) ORDER BY id LIMIT ?"
-        return self._select(query, (kind, kind, -1 if limit is None else int(limit)))
+        where = "r.done_at IS NULL AND (? IS NULL OR r.kind = ?) ORDER BY r.id LIMIT ?"
+        return self._select(where, (kind, kind, -1 if limit is None else int(limit)))
 
     def __iter__(self) -> Iterator[InboxRecord]:
         return iter(self.pending())
 
     def get(self, record_id: int) -> InboxRecord | None:
-        rows = self._select("SELECT * FROM records WHERE id = ?", (record_id,))
+        rows = self._select("r.id = ?", (record_id,))
         return rows[0] if rows else None
 
     def by_message_id(self, message_id: str) -> list[InboxRecord]:
         """Every report stored for one message id (done or not)."""
-        return self._select("SELECT * FROM records WHERE message_id = ? ORDER BY id", (message_id,))
+        return self._select("r.message_id = ? ORDER BY r.id", (message_id,))
 
     def counts(self) -> dict[str, int]:
         with self._lock:
@@ -186,22 +192,13 @@ class Inbox:
             sends = self._db.execute("SELECT COUNT(*) FROM sends").fetchone()[0]
         return {"records": int(total), "pending": int(pending), "done": int(total) - int(pending), "sends": int(sends)}
 
-    def _select(self, query: str, args: tuple[Any, ...]) -> list[InboxRecord]:
+    def _select(self, where: str, args: tuple[Any, ...]) -> list[InboxRecord]:
+        """Records matching ``where``, each with the send the store knows for its message id."""
+        query = _SELECT_WITH_SEND + where  # ``where`` is one of this class's constant fragments; values are bound
         with self._lock:
             self._db.row_factory = sqlite3.Row
             try:
                 rows = self._db.execute(query, args).fetchall()
-                sends = {}
-                ids = {r["message_id"] for r in rows if r["message_id"]}
-                for mid in ids:
-                    found = self._db.execute("SELECT * FROM sends WHERE message_id = ?", (mid,)).fetchone()
-                    if found:
-                        sends[mid] = {
-                            "text": found["text"],
-                            "sent_at": found["sent_at"],
-                            "operation": found["operation"],
-                            "recipients": len(found["recipients"].split(",")),
-                        }
             finally:
                 self._db.row_factory = None
         return [
@@ -214,7 +211,14 @@ class Inbox:
                 r["pulled_at"],
                 r["done_at"] is not None,
                 r["attempts"],
-                sends.get(r["message_id"]),
+                None
+                if r["send_text"] is None
+                else {
+                    "text": r["send_text"],
+                    "sent_at": r["send_at"],
+                    "operation": r["send_operation"],
+                    "recipients": len(r["send_recipients"].split(",")),
+                },
             )
             for r in rows
         ]
