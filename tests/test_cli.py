@@ -88,7 +88,7 @@ def test_bulk_send_shows_progress(cli, winic_mock) -> None:  # type: ignore[no-u
     numbers = "\n".join(f"138{i:08d}" for i in range(250))
     result = cli("send", "-m", "bulk", "--progress", "--concurrency", "2", stdin=numbers)
     assert result.returncode == 0
-    assert "3/3 requests" in result.stderr and "in 3 request(s)" in result.stdout
+    assert "3/3 [" in result.stderr and "req/s" in result.stderr and "in 3 request(s)" in result.stdout
     assert len(winic_mock.state.sends) == 3
 
 
@@ -103,6 +103,8 @@ def test_dry_run_sends_nothing(cli, winic_mock) -> None:  # type: ignore[no-unty
         "characters": 100,
         "price": "0.05",
         "estimated_cost": "0.20",
+        "balance": None,
+        "fits": None,
         "text": "字" * 100,
     }
     assert winic_mock.ledger == []

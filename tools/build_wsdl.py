@@ -187,14 +187,9 @@ def render() -> str:
 def contract_json(path: Path) -> str:
     """zeep's introspection of the WSDL at ``path``, as stored beside it for zeep-free start-up."""
     sys.path.insert(0, str(ROOT))
-    from winic_soap.session import HttpSession
-    from winic_soap.soap import load_contract
+    from winic_soap.wsdl import load_contract
 
-    session = HttpSession(connect_timeout=5, read_timeout=5)
-    try:
-        return load_contract(session, str(path)).to_json()
-    finally:
-        session.close()
+    return load_contract(str(path)).to_json()
 
 
 def main() -> int:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from winic_soap.async_client import AsyncWinicClient
 from winic_soap.client import WinicClient
 from winic_soap.config import Settings
+from winic_soap.events import CallEvent
 from winic_soap.exceptions import (
     AccessDeniedError,
     AuthenticationError,
     BalanceError,
     BulkSendError,
+    ClientClosedError,
     ConfigurationError,
     ConnectError,
     ConnectionLostError,
@@ -28,6 +31,7 @@ from winic_soap.exceptions import (
     SendOutcomeUnknown,
     ServiceError,
     SoapFaultError,
+    TLSError,
     TransportError,
     UnknownServiceError,
     WinicError,
@@ -47,9 +51,12 @@ from winic_soap.text import estimate_cost, segments
 __all__ = [
     "AccessDeniedError",
     "AccountInfo",
+    "AsyncWinicClient",
     "AuthenticationError",
     "BalanceError",
     "BulkSendError",
+    "CallEvent",
+    "ClientClosedError",
     "ConfigurationError",
     "ConnectError",
     "ConnectionLostError",
@@ -71,6 +78,7 @@ __all__ = [
     "Settings",
     "SoapFaultError",
     "Submission",
+    "TLSError",
     "TransportError",
     "UnknownServiceError",
     "WinicClient",

@@ -66,19 +66,28 @@ class Settings:
     backoff: float = 0.25  # first retry wait (jittered, doubling)
     backoff_max: float = 5.0
     pool_size: int = 10
-    verify: bool | str = True  # TLS certificate check (or a CA bundle path) for https endpoints
+    keepalive_expiry: float = 5.0  # an idle pooled connection is dropped well before IIS (or a middlebox) may
+    verify: bool | str = True  # TLS certificate check, or a CA file/folder (an ssl.SSLContext: client argument)
+    cert: str | None = None  # client certificate (PEM) for mutual TLS; its key in it or in ``cert_key``
+    cert_key: str | None = None
+    proxy: str | None = field(
+        default=None, repr=False
+    )  # http(s)://[user:pass@]host:port; None: HTTP(S)_PROXY/NO_PROXY; "": none at all
+    trust_env: bool = True  # read proxies and SSL_CERT_FILE/SSL_CERT_DIR from the environment
     strict_text: bool = False  # True: raise on % $ & # * instead of converting them to full width
     max_response_bytes: int = 16 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:
             raise ConfigurationError(f"transport must be one of {', '.join(TRANSPORTS)}, not {self.transport!r}")
+        if not self.endpoint.isascii():
+            raise ConfigurationError("endpoint must be ASCII (IDNA-encode a non-ASCII host name)")
         parts = urlsplit(self.endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigurationError(f"endpoint must be an http(s) URL like {DEFAULT_ENDPOINT}, not {self.endpoint!r}")
         if parts.username or parts.password:
             raise ConfigurationError("endpoint must not embed credentials; pass uid and pwd")
-        for name in ("connect_timeout", "timeout", "deadline", "backoff", "backoff_max"):
+        for name in ("connect_timeout", "timeout", "deadline", "backoff", "backoff_max", "keepalive_expiry"):
             if not getattr(self, name) > 0:
                 raise ConfigurationError(f"{name} must be a positive number of seconds")
         if self.max_attempts < 1 or self.pool_size < 1:

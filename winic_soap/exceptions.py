@@ -13,17 +13,21 @@
     │   ├── MaintenanceError      -09 system under maintenance (reads retry it)
     │   └── UnknownServiceError   -12 other error, and any code this library does not know
     ├── TransportError            the exchange failed below the service (.reached, .processed)
-    │   ├── ConnectError          never reached the server: refused, DNS, connect timeout
+    │   ├── ConnectError          never reached the server: refused, DNS, connect timeout, proxy refused
+    │   │   └── TLSError          the TLS handshake failed: certificate not verified, client certificate refused
     │   ├── ReadTimeoutError      request written, no answer in time
     │   ├── ConnectionLostError   connection closed or reset after the request was written
-    │   ├── HTTPStatusError       an HTTP error page instead of an answer (.status)
+    │   ├── HTTPStatusError       an HTTP error page or redirect instead of an answer (.status, .location)
     │   └── ProtocolError         an answer we cannot read: malformed, truncated, hostile, SOAP fault
     │       └── SoapFaultError    a SOAP fault (.fault_code)
     └── OutcomeUnknown            a write may or may not have taken effect; never retried
         └── SendOutcomeUnknown    ... and that write was a send (.recipients)
-    BulkSendError                 a send of several chunks stopped part-way (.receipts, .unsent, .error)
+    ├── BulkSendError             a send of several chunks stopped part-way (.receipts, .unsent, .error)
+    └── ClientClosedError         the client was closed; nothing was sent
 
-No error carries a password: messages are built from operation names, codes and safe fields only.
+No error carries a password: messages are built from operation names, codes and safe fields, and text the
+server sent back is scrubbed of the client's secrets before it is put in an error. Every error pickles
+(Celery's pickle serializer, process pools).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ __all__ = [
     "AuthenticationError",
     "BalanceError",
     "BulkSendError",
+    "ClientClosedError",
     "ConfigurationError",
     "ConnectError",
     "ConnectionLostError",
@@ -52,6 +57,7 @@ __all__ = [
     "SendOutcomeUnknown",
     "ServiceError",
     "SoapFaultError",
+    "TLSError",
     "TransportError",
     "UnknownServiceError",
     "WinicError",
@@ -59,8 +65,19 @@ __all__ = [
 ]
 
 
+def _rebuild(cls: type[WinicError], args: tuple[object, ...], state: dict[str, object]) -> WinicError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
 class WinicError(Exception):
     """Base of every error raised by winic-soap."""
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # The subclasses take keyword-only context that ``args`` does not hold: pickle the state itself.
+        return (_rebuild, (type(self), self.args, self.__dict__.copy()))
 
 
 class ConfigurationError(WinicError, ValueError):
@@ -153,6 +170,15 @@ class ConnectError(TransportError):
     processed = False
 
 
+class TLSError(ConnectError):
+    """Raised when the TLS handshake failed (certificate not verified, client certificate missing or refused):
+    the request never reached the service, and trying again will not help."""
+
+
+class ClientClosedError(WinicError):
+    """Raised when a closed client is used: nothing was sent."""
+
+
 class ReadTimeoutError(TransportError):
     """Raised when the request was written but no answer came within the timeout."""
 
@@ -171,11 +197,13 @@ class HTTPStatusError(TransportError):
         *,
         processed: bool | None = None,
         body: bytes = b"",
+        location: str | None = None,
         operation: str | None = None,
         transport: str | None = None,
     ) -> None:
         self.status = status
         self.body = body[:2000]
+        self.location = location
         self.processed = processed
         super().__init__(message, operation=operation, transport=transport)
 
@@ -253,11 +281,12 @@ class BulkSendError(WinicError):
     """Raised when a send split into several requests stopped part-way.
 
     ``receipts`` are the chunks the service accepted, ``error`` is what stopped the failed chunk (it may be
-    a :class:`SendOutcomeUnknown`), ``failed`` its recipients, and ``unsent`` the recipients never attempted.
+    a :class:`SendOutcomeUnknown`, or the exception an ``on_progress`` callback raised, with ``failed``
+    empty), ``failed`` its recipients, and ``unsent`` the recipients never attempted.
     """
 
     def __init__(
-        self, receipts: Sequence[Submission], error: WinicError, failed: Sequence[str], unsent: Sequence[str]
+        self, receipts: Sequence[Submission], error: BaseException, failed: Sequence[str], unsent: Sequence[str]
     ) -> None:
         self.receipts = tuple(receipts)
         self.error = error

@@ -112,7 +112,13 @@ class CostEstimate:
     parts: int
     price: Decimal
     cost: Decimal
+    balance: Decimal | None = None  # the account's balance when the estimate was made
 
     @property
     def messages(self) -> int:
         return self.recipients * self.parts
+
+    @property
+    def fits(self) -> bool | None:
+        """Whether the balance covers the cost (None when the balance is unknown)."""
+        return None if self.balance is None else self.cost <= self.balance

@@ -21,13 +21,12 @@ from typing import Any
 
 from winic_soap.client import WinicClient
 from winic_soap.config import Settings, default_store_path, default_wsdl_cache_path
-from winic_soap.contract import load_packaged_contract
+from winic_soap.core.contract import Contract, load_packaged_contract
 from winic_soap.demo import run_demo
 from winic_soap.exceptions import ConfigurationError, InputError
 from winic_soap.inbox import Inbox, InboxRecord
-from winic_soap.models import OperationInfo, SendReceipt
+from winic_soap.models import CostEstimate, OperationInfo, SendReceipt
 from winic_soap.recipients import chunked, domestic_numbers, international_numbers
-from winic_soap.session import HttpSession
 from winic_soap.text import estimate_cost, sanitize, segments
 from winic_soap.watcher import Watcher
 
@@ -64,6 +63,10 @@ def _settings(args: argparse.Namespace) -> Settings:
         transport=args.transport,
         timeout=args.timeout,
         wsdl=args.wsdl,
+        proxy=args.proxy,
+        verify=args.verify,
+        cert=args.cert,
+        cert_key=args.cert_key,
     )
     if settings.uid and not settings.pwd and sys.stdin.isatty():
         settings = settings.with_(pwd=getpass.getpass(f"winic password for {settings.uid}: "))
@@ -110,19 +113,25 @@ def _parse_at(value: str | None) -> datetime | None:
         raise InputError("--at", "must look like 2026-12-01 09:30 (Asia/Shanghai) or ISO 8601", value) from None
 
 
-def _progress(enabled: bool) -> Any:
-    if not enabled:
-        return None
+class _Progress:
+    """A bulk send's progress bar on stderr (tqdm: rate and time left); closed, so its line is ended,
+    before anything else is printed -- an error included."""
 
-    def show(done: int, total: int) -> None:
-        width = 30
-        filled = width * done // total
-        sys.stderr.write(f"\rsending [{'#' * filled}{'-' * (width - filled)}] {done}/{total} requests")
-        if done == total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+    def __init__(self, enabled: bool) -> None:
+        self._bar: Any = None
+        self.enabled = enabled
 
-    return show
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, unit="req", desc="sending", file=sys.stderr, dynamic_ncols=True)
+        self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
 
 def _receipt_json(receipt: SendReceipt) -> dict[str, Any]:
@@ -137,6 +146,7 @@ def _receipt_json(receipt: SendReceipt) -> dict[str, Any]:
 
 
 def _dry_run(args: argparse.Namespace, numbers: list[str], text: str) -> int:
+    """``client.estimate`` (price, signature and balance from the service), or offline with ``--price``."""
     valid = international_numbers(numbers) if args.international else domestic_numbers(numbers)
     clean = sanitize(text, strict=args.strict)
     if args.price is not None:
@@ -144,32 +154,48 @@ def _dry_run(args: argparse.Namespace, numbers: list[str], text: str) -> int:
             price = Decimal(args.price)
         except InvalidOperation:
             raise InputError("--price", "must be a number", args.price) from None
-        signature, chars = args.signature or "", 70
+        signature = args.signature or ""
+        estimate = CostEstimate(
+            len(valid),
+            segments(clean, signature=signature),
+            price,
+            estimate_cost(clean, len(valid), price=price, signature=signature),
+        )
     else:
-        with _client(args) as client:
+        with _client(args, strict_text=args.strict) as client:
             info = client.account()
-        price, signature, chars = info.price, info.signature, info.chars_per_sms
-    parts = segments(clean, signature=signature, chars_per_sms=chars)
-    cost = estimate_cost(clean, len(valid), price=price, signature=signature, chars_per_sms=chars)
+            estimate = client.estimate(len(valid), clean, account=info)
+        signature = info.signature
     requests = len(chunked(valid))
+    characters = len(clean) + (0 if not signature or signature in clean else len(signature))
     data = {
         "dry_run": True,
-        "recipients": len(valid),
+        "recipients": estimate.recipients,
         "requests": requests,
-        "parts": parts,
-        "characters": len(clean) + (0 if not signature or signature in clean else len(signature)),
-        "price": str(price),
-        "estimated_cost": str(cost),
+        "parts": estimate.parts,
+        "characters": characters,
+        "price": str(estimate.price),
+        "estimated_cost": str(estimate.cost),
+        "balance": None if estimate.balance is None else str(estimate.balance),
+        "fits": estimate.fits,
         "text": clean,
     }
+    balance = estimate.balance
+    if balance is None:
+        verdict = "balance      not checked (--price given)"
+    elif estimate.fits:
+        verdict = f"balance      {balance}: the send fits ({balance - estimate.cost} left after it)"
+    else:
+        verdict = f"balance      {balance}: NOT enough, {estimate.cost - balance} short (-01)"
     _emit(
         args,
         data,
         [
             "dry run: nothing sent",
-            f"recipients   {len(valid)} in {requests} request(s)",
-            f"parts        {parts} per recipient ({data['characters']} characters with signature)",
-            f"cost         {cost} at {price} per part",
+            f"recipients   {estimate.recipients} in {requests} request(s)",
+            f"parts        {estimate.parts} per recipient ({characters} characters with signature)",
+            f"cost         {estimate.cost} at {estimate.price} per part",
+            verdict,
         ],
     )
     return 0
@@ -182,16 +208,20 @@ def send(args: argparse.Namespace) -> int:
         return _dry_run(args, numbers, text)
     at = _parse_at(args.at)
     show = args.progress if args.progress is not None else sys.stderr.isatty()
+    progress = _Progress(show and len(numbers) > 100)
     with _client(args, strict_text=args.strict) as client:
-        progress = _progress(show and len(numbers) > 100)
-        if args.international:
-            receipt = client.send_international(
-                numbers, text, at=at, concurrency=args.concurrency, on_progress=progress
-            )
-        else:
-            receipt = client.send(
-                numbers, text, at=at, ext=args.ext, concurrency=args.concurrency, on_progress=progress
-            )
+        try:
+            on_progress = progress if progress.enabled else None
+            if args.international:
+                receipt = client.send_international(
+                    numbers, text, at=at, concurrency=args.concurrency, on_progress=on_progress
+                )
+            else:
+                receipt = client.send(
+                    numbers, text, at=at, ext=args.ext, concurrency=args.concurrency, on_progress=on_progress
+                )
+        finally:
+            progress.close()
     if not args.no_record:
         with _store(args) as store:
             store.record_send(receipt)
@@ -269,14 +299,27 @@ def _ops_json(ops: list[OperationInfo]) -> list[dict[str, Any]]:
     return [{"name": o.name, "parameters": list(o.parameters), "documentation": o.documentation} for o in ops]
 
 
+def _contract(location: str | None, client: WinicClient | None = None) -> Contract:
+    """The packaged contract (no zeep), or zeep's introspection of another WSDL (URLs through ``client``)."""
+    contract = load_packaged_contract() if location is None else None
+    if contract is None:
+        from winic_soap.wsdl import load_contract  # zeep, only for the commands that read other WSDLs
+
+        contract = load_contract(location, fetch=client.fetch_wsdl if client else _local_only)
+    return contract
+
+
+def _local_only(url: str) -> bytes:
+    raise ConfigurationError(f"{url}: give --endpoint settings to fetch remote WSDLs")
+
+
 def ops(args: argparse.Namespace) -> int:
     settings = Settings.load(config=args.config, profile=args.profile, endpoint=args.endpoint, wsdl=args.wsdl)
-    session = HttpSession(connect_timeout=settings.connect_timeout, read_timeout=settings.timeout)
-    try:
-        catalog = _catalog(session, settings.wsdl)
-    finally:
-        session.close()
-    listed = sorted(catalog.values(), key=lambda o: o.name)
+    if settings.wsdl is None:
+        listed = sorted((op.info for op in _contract(None).operations.values()), key=lambda o: o.name)
+    else:
+        with WinicClient(settings=settings) as client:
+            listed = client.operations()
     _emit(
         args,
         _ops_json(listed),
@@ -290,27 +333,6 @@ def wsdl_help(args: argparse.Namespace) -> int:
     raise ConfigurationError("wsdl needs an action: refresh or diff")
 
 
-def _catalog(session: HttpSession, location: str | None) -> dict[str, OperationInfo]:
-    contract = load_packaged_contract() if location is None else None
-    if contract is None:
-        from winic_soap.soap import load_contract  # zeep, only for the commands that read other WSDLs
-
-        contract = load_contract(session, location)
-    return {name: op.info for name, op in contract.operations.items()}
-
-
-def _diff(old: dict[str, OperationInfo], new: dict[str, OperationInfo]) -> dict[str, Any]:
-    return {
-        "added": sorted(set(new) - set(old)),
-        "removed": sorted(set(old) - set(new)),
-        "changed": {
-            name: {"packaged": list(old[name].parameters), "other": list(new[name].parameters)}
-            for name in sorted(set(old) & set(new))
-            if old[name].parameters != new[name].parameters
-        },
-    }
-
-
 def _diff_lines(diff: dict[str, Any]) -> list[str]:
     lines = [f"+ {name}" for name in diff["added"]] + [f"- {name}" for name in diff["removed"]]
     lines += [
@@ -319,36 +341,42 @@ def _diff_lines(diff: dict[str, Any]) -> list[str]:
     return lines or ["no differences in operations or parameters"]
 
 
+def _drift(diff: dict[str, Any]) -> bool:
+    return bool(diff["added"] or diff["removed"] or diff["changed"])
+
+
+def _wsdl_client(args: argparse.Namespace) -> WinicClient:
+    """A client for fetching documents only: settings (proxy, TLS) without credentials."""
+    settings = _settings(args)
+    return WinicClient(settings=settings.with_(wsdl=None))
+
+
 def wsdl_refresh(args: argparse.Namespace) -> int:
-    settings = Settings.load(config=args.config, profile=args.profile, endpoint=args.endpoint, timeout=args.timeout)
-    url = args.url or f"{settings.endpoint}?WSDL"
+    from winic_soap.wsdl import diff as wsdl_diff_of
+
     output = Path(args.output).expanduser() if args.output else default_wsdl_cache_path()
-    session = HttpSession(connect_timeout=settings.connect_timeout, read_timeout=settings.timeout)
-    try:
-        raw = session.request("GET", url)
-        if raw.status != 200:
-            raise ConfigurationError(f"{url} answered HTTP {raw.status}")
-        output.parent.mkdir(parents=True, exist_ok=True)
-        partial = output.with_suffix(".partial")
-        partial.write_bytes(raw.content)
-        fetched = _catalog(session, str(partial))
-        partial.replace(output)
-        diff = _diff(_catalog(session, None), fetched)
-    finally:
-        session.close()
+    with _wsdl_client(args) as client:
+        url = args.url or f"{client.settings.endpoint}?WSDL"
+        raw = client.fetch_wsdl(url)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_suffix(".partial")
+    partial.write_bytes(raw)
+    fetched = _contract(str(partial))
+    partial.replace(output)
+    diff = wsdl_diff_of(_contract(None), fetched)
     data = {
         "url": url,
         "path": str(output),
-        "bytes": len(raw.content),
-        "sha256": hashlib.sha256(raw.content).hexdigest(),
-        "operations": len(fetched),
+        "bytes": len(raw),
+        "sha256": hashlib.sha256(raw).hexdigest(),
+        "operations": len(fetched.operations),
         "diff": diff,
     }
     _emit(
         args,
         data,
         [
-            f"saved {url} to {output} ({len(raw.content)} bytes, {len(fetched)} operations)",
+            f"saved {url} to {output} ({len(raw)} bytes, {len(fetched.operations)} operations)",
             f"sha256 {data['sha256']}",
             "against the packaged copy:",
             *_diff_lines(diff),
@@ -359,16 +387,21 @@ def wsdl_refresh(args: argparse.Namespace) -> int:
 
 
 def wsdl_diff(args: argparse.Namespace) -> int:
+    """Exit 0 when the operations match the packaged copy, ``EXIT_CODES["drift"]`` when they do not (a CI guard)."""
+    from winic_soap.cli.errors import EXIT_CODES
+    from winic_soap.wsdl import diff as wsdl_diff_of
+
     source = args.source or str(default_wsdl_cache_path())
     if not args.source and not Path(source).is_file():
         raise ConfigurationError(f"no cached WSDL at {source}: run `winic-soap wsdl refresh` or pass a path/URL")
-    session = HttpSession(connect_timeout=5.0, read_timeout=args.timeout or 30.0)
-    try:
-        diff = _diff(_catalog(session, None), _catalog(session, source))
-    finally:
-        session.close()
-    _emit(args, {"source": source, **diff}, [f"packaged copy vs {source}:", *_diff_lines(diff)])
-    return 0
+    if source.startswith(("http://", "https://")):
+        with _wsdl_client(args) as client:
+            other = _contract(source, client)
+    else:
+        other = _contract(source)
+    diff = wsdl_diff_of(_contract(None), other)
+    _emit(args, {"source": source, "drift": _drift(diff), **diff}, [f"packaged copy vs {source}:", *_diff_lines(diff)])
+    return EXIT_CODES["drift"] if _drift(diff) else 0
 
 
 # -- watch ---------------------------------------------------------------------------------------

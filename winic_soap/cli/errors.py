@@ -32,6 +32,7 @@ EXIT_CODES = {
     "transport": 7,
     "outcome-unknown": 8,
     "hand-off": 9,
+    "drift": 10,
 }
 EXIT_HELP = """exit codes:
   0  success
@@ -43,7 +44,8 @@ EXIT_HELP = """exit codes:
   6  any other service error code (-04 ... -13, unknown codes)
   7  transport failure (connection refused, timeout, error page, unreadable answer)
   8  outcome unknown: a send (or other write) may have been processed; it was NOT retried
-  9  watcher: a record could not be handed on (it stays pending in the store)"""
+  9  watcher: a record could not be handed on (it stays pending in the store)
+ 10  wsdl diff: the WSDL differs from the packaged copy (operations or parameters)"""
 
 
 def exit_code_for(exc: BaseException) -> int:
@@ -68,7 +70,7 @@ def exit_code_for(exc: BaseException) -> int:
     return EXIT_CODES["failure"]
 
 
-def _details(exc: WinicError) -> dict[str, object]:
+def _details(exc: BaseException) -> dict[str, object]:
     info: dict[str, object] = {"type": type(exc).__name__, "message": str(exc), "exit": exit_code_for(exc)}
     for name in ("code", "operation", "transport", "field", "rule"):
         value = getattr(exc, name, None)

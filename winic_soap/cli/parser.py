@@ -32,6 +32,12 @@ def _connection_options() -> argparse.ArgumentParser:
     group.add_argument("--transport", choices=TRANSPORTS, help="protocol (default soap11)")
     group.add_argument("--timeout", type=float, help="seconds to wait for an answer (default 30)")
     group.add_argument("--wsdl", help="WSDL path or URL instead of the packaged copy")
+    group.add_argument("--proxy", help="HTTP(S) proxy URL (default: HTTPS_PROXY/HTTP_PROXY/NO_PROXY; '' for none)")
+    group.add_argument(
+        "--verify", help="TLS: 'true' (default), 'false', or a CA bundle file or folder (else WINIC_VERIFY)"
+    )
+    group.add_argument("--cert", help="client certificate (PEM) for mutual TLS (else WINIC_CERT)")
+    group.add_argument("--cert-key", help="the client certificate's key, when not in --cert (else WINIC_CERT_KEY)")
     group.add_argument(
         "--store",
         help="SQLite inbox for pulled records and sends "

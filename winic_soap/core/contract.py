@@ -16,9 +16,22 @@ from typing import Any
 from winic_soap.models import OperationInfo
 from winic_soap.resources import packaged_wsdl_bytes, packaged_wsdl_path
 
-__all__ = ["CONTRACT_SUFFIX", "Contract", "OperationContract", "load_packaged_contract", "packaged_contract_path"]
+__all__ = [
+    "CONTRACT_SUFFIX",
+    "PULLS",
+    "READS",
+    "Contract",
+    "OperationContract",
+    "load_packaged_contract",
+    "packaged_contract_path",
+]
 
 CONTRACT_SUFFIX = ".contract.json"
+# What the service does with an operation, which no WSDL says. A read may be repeated after an ambiguous
+# failure; pulls are destructive reads (repeating one hands nothing out twice, but a lost answer loses
+# records). Everything else -- sends, register, password, any operation not named here -- is a write.
+PULLS = frozenset({"GET_SMS_MO", "GET_SMS_MO_Ext", "GET_MSP_MO", "SMS_Reports"})
+READS = PULLS | frozenset({"GetUserInfo", "GetUserInfo_", "GetMessageRecord", "GetMessageInfo"})
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,16 @@ class OperationContract:
     result_element: str
     actions: dict[str, str]  # "soap11" / "soap12" -> soapAction
     simple: bool
+
+    @property
+    def is_read(self) -> bool:
+        """May be repeated after a failure that left its fate unknown (see :data:`READS`)."""
+        return self.name in READS
+
+    @property
+    def is_pull(self) -> bool:
+        """Hands records out once: an answer lost in flight loses them."""
+        return self.name in PULLS
 
     @property
     def info(self) -> OperationInfo:

@@ -1,7 +1,8 @@
 """The only module that imports zeep, the engine of the SOAP contract. It parses WSDLs (hardened: no
-DTDs, entities or external resources), introspects them into a :class:`~winic_soap.contract.Contract`,
-and carries every call the fast envelope path does not: faults, unexpected answers, operations with
-non-string parameters. All its HTTP goes through our :class:`~winic_soap.session.HttpSession`.
+DTDs, entities or external resources), introspects them into a :class:`~winic_soap.core.contract.Contract`,
+compares two of them, renders the envelopes of operations the fast path cannot carry, and reads every
+answer the fast path does not recognise (faults above all). It does no I/O of its own: remote WSDLs
+come through a ``fetch`` callable (the client's HTTP client, so proxies and certificates apply).
 
 Imported lazily: a client on the packaged WSDL that never meets a fault never loads zeep.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,13 +20,15 @@ import zeep.exceptions
 from lxml import etree
 from zeep import xsd
 
-from winic_soap.contract import Contract, OperationContract
-from winic_soap.exceptions import ConfigurationError, HTTPStatusError, ProtocolError, SoapFaultError, TransportError
+from winic_soap.core.answer import WireRequest, WireResponse
+from winic_soap.core.contract import Contract, OperationContract
+from winic_soap.exceptions import ConfigurationError, HTTPStatusError, ProtocolError, SoapFaultError, WinicError
+from winic_soap.models import OperationInfo
 from winic_soap.resources import packaged_wsdl_path
-from winic_soap.session import HttpSession, RawResponse
 
-__all__ = ["BINDINGS", "ZeepEngine", "introspect", "load_contract", "load_document"]
+__all__ = ["BINDINGS", "Fetch", "ZeepEngine", "diff", "introspect", "load_contract", "load_document"]
 
+Fetch = Callable[[str], bytes]
 TEMPURI = "http://tempuri.org/"
 BINDINGS = {"soap11": f"{{{TEMPURI}}}Service1Soap", "soap12": f"{{{TEMPURI}}}Service1Soap12"}
 _HTTP_BINDINGS = (f"{{{TEMPURI}}}Service1HttpPost", f"{{{TEMPURI}}}Service1HttpGet")
@@ -45,50 +48,49 @@ class _ZeepResponse:
 
     __slots__ = ("content", "encoding", "headers", "status_code")
 
-    def __init__(self, raw: RawResponse) -> None:
-        self.status_code = raw.status
-        self.content = raw.content
-        self.headers = _Headers(raw.headers)
+    def __init__(self, response: WireResponse) -> None:
+        self.status_code = response.status
+        self.content = response.content
+        self.headers = _Headers({k.lower(): v for k, v in response.headers.items()})
         self.encoding = "utf-8"
 
 
-class _Transport(zeep.Transport):
-    """zeep's seam: every request goes through our pooled session; zeep never logs envelopes here."""
+def _no_fetch(url: str) -> bytes:
+    raise ConfigurationError(f"{url} is remote and no HTTP client was given to fetch it")
 
-    def __init__(self, session: HttpSession, timeout: float) -> None:
-        super().__init__(timeout=timeout, operation_timeout=timeout)  # type: ignore[no-untyped-call]
-        self._http = session
 
-    def post(self, address: str, message: bytes, headers: Mapping[str, str]) -> _ZeepResponse:
-        raw = self._http.request("POST", address, body=message, headers=headers)
-        raw.require_xml()
-        return _ZeepResponse(raw)
+class _Loader(zeep.Transport):
+    """zeep's seam for loading documents: remote ones come from ``fetch``; zeep itself never posts."""
 
-    def get(self, address: str, params: Mapping[str, str], headers: Mapping[str, str]) -> _ZeepResponse:
+    def __init__(self, fetch: Fetch) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._fetch = fetch
+
+    def post(self, address: str, message: bytes, headers: Mapping[str, str]) -> Any:
+        raise ConfigurationError("zeep does not post here: the client's HTTP layer carries every call")
+
+    def get(self, address: str, params: Mapping[str, str], headers: Mapping[str, str]) -> Any:
         raise ConfigurationError("zeep's HTTP GET binding is not used; choose transport 'http-get'")
 
     def _load_remote_data(self, url: str) -> bytes:
-        raw = self._http.request("GET", url)
-        if raw.status != 200:
-            raise HTTPStatusError(raw.status, f"fetching the WSDL answered HTTP {raw.status}", processed=False)
-        return raw.content
+        return self._fetch(url)
 
 
 _documents: dict[str, tuple[Any, bytes]] = {}
 _documents_lock = threading.Lock()
 
 
-def load_document(session: HttpSession, location: str | None = None, *, timeout: float = 30.0) -> tuple[Any, bytes]:
+def load_document(location: str | None = None, *, fetch: Fetch = _no_fetch) -> tuple[Any, bytes]:
     """Parse a WSDL with zeep once per process (the packaged copy when ``location`` is None)."""
     location = location or str(packaged_wsdl_path())
     with _documents_lock:
         found = _documents.get(location)
         if found is None:
-            transport = _Transport(session, timeout)
+            loader = _Loader(fetch)
             try:
-                raw = transport.load(location)  # type: ignore[no-untyped-call]
-                document = zeep.wsdl.Document(location, transport, settings=_SETTINGS)  # type: ignore[arg-type]
-            except TransportError:
+                raw = loader.load(location)  # type: ignore[no-untyped-call]
+                document = zeep.wsdl.Document(location, loader, settings=_SETTINGS)  # type: ignore[arg-type]
+            except WinicError:
                 raise
             except (OSError, etree.XMLSyntaxError, zeep.exceptions.Error, ValueError) as exc:
                 raise ConfigurationError(f"cannot load WSDL {location}: {type(exc).__name__}: {exc}") from None
@@ -151,9 +153,25 @@ def introspect(document: Any, wsdl_bytes: bytes) -> Contract:
     return Contract(hashlib.sha256(wsdl_bytes).hexdigest(), operations)
 
 
-def load_contract(session: HttpSession, location: str | None = None, *, timeout: float = 30.0) -> Contract:
-    document, raw = load_document(session, location, timeout=timeout)
+def load_contract(location: str | None = None, *, fetch: Fetch = _no_fetch) -> Contract:
+    """zeep's introspection of the WSDL at ``location`` (a path or URL; None: the packaged copy)."""
+    document, raw = load_document(location, fetch=fetch)
     return introspect(document, raw)
+
+
+def diff(old: Contract, new: Contract) -> dict[str, Any]:
+    """Operations added, removed, and changed (parameters) from ``old`` to ``new``."""
+    before: dict[str, OperationInfo] = {n: op.info for n, op in old.operations.items()}
+    after: dict[str, OperationInfo] = {n: op.info for n, op in new.operations.items()}
+    return {
+        "added": sorted(set(after) - set(before)),
+        "removed": sorted(set(before) - set(after)),
+        "changed": {
+            name: {"packaged": list(before[name].parameters), "other": list(after[name].parameters)}
+            for name in sorted(set(before) & set(after))
+            if before[name].parameters != after[name].parameters
+        },
+    }
 
 
 @contextmanager
@@ -161,8 +179,7 @@ def _zeep_errors(operation: str, transport: str) -> Iterator[None]:
     """Translate everything zeep (or lxml under it) raises into our tree, in this one place."""
     try:
         yield
-    except TransportError as exc:
-        exc.operation, exc.transport = operation, transport
+    except WinicError:
         raise
     except zeep.exceptions.Fault as fault:
         message = (fault.message or "").strip().splitlines()
@@ -195,32 +212,31 @@ def _zeep_errors(operation: str, transport: str) -> Iterator[None]:
 
 
 class ZeepEngine:
-    """zeep bound to one endpoint and SOAP version: the full path for calls and answers."""
+    """zeep bound to one endpoint and SOAP version, without I/O: it renders the envelopes of operations
+    the fast path cannot carry and reads the answers the fast path does not recognise."""
 
-    def __init__(
-        self, session: HttpSession, location: str | None, endpoint: str, *, version: str, timeout: float
-    ) -> None:
+    def __init__(self, location: str | None, endpoint: str, *, version: str, fetch: Fetch = _no_fetch) -> None:
         self.version = version
-        document, _ = load_document(session, location, timeout=timeout)
+        self._endpoint = endpoint
+        document, _ = load_document(location, fetch=fetch)
         if BINDINGS.get(version) not in document.bindings:
             raise ConfigurationError(f"the WSDL has no {version} binding ({BINDINGS.get(version)})")
-        self._client = zeep.Client(
-            document,
-            transport=_Transport(session, timeout),  # type: ignore[no-untyped-call]
-            settings=_SETTINGS,
-        )
+        self._client = zeep.Client(document, transport=_Loader(fetch), settings=_SETTINGS)  # type: ignore[no-untyped-call]
         self._binding = document.bindings[BINDINGS[version]]
-        self._service = self._client.create_service(BINDINGS[version], endpoint)  # type: ignore[no-untyped-call]
 
-    def invoke(self, operation: str, params: Mapping[str, str | None]) -> str | None:
-        """A whole call through zeep."""
+    def request(self, operation: str, params: Mapping[str, str | None]) -> WireRequest:
+        """The request zeep would post for ``operation`` (zeep's serialiser; nothing is sent here)."""
         with _zeep_errors(operation, self.version):
-            return _as_answer(self._service[operation](**params), operation, self.version)
+            envelope, headers = self._binding._create(
+                operation, (), dict(params), client=self._client, options={"address": self._endpoint}
+            )
+            body = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+            return WireRequest("POST", self._endpoint, dict(headers), body)
 
-    def process_reply(self, operation: str, raw: RawResponse) -> str | None:
+    def process_reply(self, operation: str, response: WireResponse) -> str | None:
         """zeep's reading of an answer the fast path did not recognise (faults above all)."""
         with _zeep_errors(operation, self.version):
-            result = self._binding.process_reply(self._client, self._binding.get(operation), _ZeepResponse(raw))
+            result = self._binding.process_reply(self._client, self._binding.get(operation), _ZeepResponse(response))
             return _as_answer(result, operation, self.version)
 
 

@@ -1,0 +1,444 @@
+"""What the sync and async clients share -- everything but moving bytes and passing time: settings,
+the contract, checking input before the wire, building each request, reading each answer, the unknown-
+outcome rule for writes, scrubbing secrets from server text, and the bookkeeping of bulk sends.
+
+The shells (``client.py``, ``async_client.py``) call :meth:`BaseClient.request` and
+:meth:`BaseClient.answer` around one trip through ``http.py``, under ``retry.Attempts``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from winic_soap import decoding
+from winic_soap.config import Settings
+from winic_soap.core import envelope, form
+from winic_soap.core.answer import Scrubber, WireRequest, WireResponse
+from winic_soap.core.contract import Contract, OperationContract, load_packaged_contract
+from winic_soap.events import Emit, Hook, emitter
+from winic_soap.exceptions import (
+    BulkSendError,
+    ConfigurationError,
+    InputError,
+    OutcomeUnknown,
+    SendOutcomeUnknown,
+    TransportError,
+    WinicError,
+)
+from winic_soap.models import AccountInfo, CostEstimate, OperationInfo, SendReceipt, Submission
+from winic_soap.recipients import chunked, domestic_numbers, international_numbers
+from winic_soap.retry import Attempts, RetryPolicy
+from winic_soap.text import estimate_cost, sanitize, segments
+
+if TYPE_CHECKING:
+    from winic_soap.wsdl import Fetch, ZeepEngine
+
+__all__ = ["SERVICE_TZ", "BaseClient", "BulkRun", "Call", "SendPlan"]
+
+logger = logging.getLogger("winic_soap.client")
+SERVICE_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST since 1991
+_CREDENTIALS = ("uid", "pwd")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _service_now() -> datetime:
+    return datetime.now(SERVICE_TZ).replace(tzinfo=None)
+
+
+@dataclass(slots=True)
+class Call:
+    """One operation to make: its contract, parameters, and for a send its recipients and text."""
+
+    op: OperationContract
+    params: Mapping[str, str | None]
+    recipients: list[str] | None = None
+    text: str = ""
+
+    @property
+    def operation(self) -> str:
+        return self.op.name
+
+
+@dataclass(slots=True)
+class SendPlan:
+    """A checked send: the operation, its batches of at most 100 numbers, and the parameters they share."""
+
+    operation: str
+    batches: list[list[str]]
+    text: str
+    params: dict[str, str | None]
+    at: datetime | None
+    concurrency: int
+    on_progress: Callable[[int, int], None] | None
+
+
+@dataclass(slots=True)
+class BulkRun:
+    """The state of a send split into batches, shared by the thread pool and the asyncio task group:
+    no new batch starts after a failure, and whatever happens every accepted id stays reachable."""
+
+    plan: SendPlan
+    done: dict[int, Submission] = field(default_factory=dict)
+    failure: tuple[int | None, BaseException] | None = None
+
+    def may_start(self) -> bool:
+        return self.failure is None
+
+    def accepted(self, index: int, submission: Submission) -> None:
+        self.done[index] = submission
+        if self.plan.on_progress is not None and self.failure is None:
+            try:
+                self.plan.on_progress(len(self.done), len(self.plan.batches))
+            except Exception as exc:  # the caller's callback: stop starting batches, keep every receipt
+                self.failure = (None, exc)
+
+    def failed(self, index: int, error: BaseException) -> None:
+        if self.failure is None:
+            self.failure = (index, error)
+
+    def result(self) -> list[Submission]:
+        """The submissions in order, or the :class:`BulkSendError` that tells what was and was not sent."""
+        batches = self.plan.batches
+        if self.failure is None:
+            return [self.done[i] for i in range(len(batches))]
+        index, error = self.failure
+        if index is not None and len(batches) == 1:
+            raise error  # a single request: its own error, as for any other call
+        attempted = set(self.done) | ({index} if index is not None else set())
+        unsent = [n for i, batch in enumerate(batches) if i not in attempted for n in batch]
+        failed = batches[index] if index is not None else []
+        receipts = [self.done[i] for i in sorted(self.done)]
+        raise BulkSendError(receipts, error, failed, unsent) from error
+
+
+class BaseClient:
+    """Settings, contract and every decision that involves no I/O; see the module docstring."""
+
+    _transport_name: str
+
+    def __init__(
+        self,
+        uid: str | None = None,
+        pwd: str | None = None,
+        *,
+        endpoint: str | None = None,
+        transport: str | None = None,
+        settings: Settings | None = None,
+        retry: RetryPolicy | None = None,
+        hooks: Sequence[Hook] = (),
+        clock: Callable[[], datetime] = _service_now,
+        verify: Any = None,
+        options: Mapping[str, Any],
+    ) -> None:
+        import ssl
+
+        # an ssl.SSLContext cannot live in Settings (files and variables carry strings): kept aside
+        self._tls_context: ssl.SSLContext | None = verify if isinstance(verify, ssl.SSLContext) else None
+        if verify is not None and self._tls_context is None:
+            options = {**options, "verify": verify}
+        changes = {
+            k: v
+            for k, v in {"uid": uid, "pwd": pwd, "endpoint": endpoint, "transport": transport, **options}.items()
+            if v is not None
+        }
+        try:
+            self._settings = (settings or Settings()).with_(**changes)
+        except TypeError as exc:
+            raise ConfigurationError(str(exc)) from None
+        s = self._settings
+        self._retry = retry or RetryPolicy(s.max_attempts, s.deadline, s.backoff, s.backoff_max)
+        self._clock = clock
+        self._emit: Emit = emitter(hooks)
+        self._lock = threading.Lock()  # one password change at a time
+        self._engine_lock = threading.Lock()
+        self._pwd = s.pwd
+        self._scrubber = Scrubber([s.pwd])
+        self._transport_name = s.transport
+        self._soap = s.transport in ("soap11", "soap12")
+        self._engine: ZeepEngine | None = None
+        self._contract: Contract | None = load_packaged_contract() if s.wsdl is None else None
+        if s.transport == "http-get":
+            logger.warning(
+                "HTTP GET puts the password in the URL (proxies and server logs keep it); prefer soap11 or http-post"
+            )
+
+    # -- contract and zeep ------------------------------------------------------------------------
+    def _load_contract(self, fetch: Fetch) -> Contract:
+        """zeep's introspection of the configured WSDL (remote ones through ``fetch``)."""
+        from winic_soap.wsdl import load_contract
+
+        return load_contract(self._settings.wsdl, fetch=fetch)
+
+    def _zeep(self) -> ZeepEngine:
+        """zeep bound to our endpoint and SOAP version, made on first need (a fault, a non-string operation)."""
+        with self._engine_lock:
+            if self._engine is None:
+                from winic_soap.wsdl import ZeepEngine
+
+                self._engine = ZeepEngine(self._settings.wsdl, self._settings.endpoint, version=self._transport_name)
+            return self._engine
+
+    @property
+    def contract(self) -> Contract:
+        if self._contract is None:
+            raise ConfigurationError("the WSDL is not loaded yet")
+        return self._contract
+
+    # -- public, shared ---------------------------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        return self._settings.with_(pwd=self._pwd)
+
+    @property
+    def transport(self) -> str:
+        return self._transport_name
+
+    def __repr__(self) -> str:
+        s = self._settings
+        return f"{type(self).__name__}(uid={s.uid!r}, endpoint={s.endpoint!r}, transport={self._transport_name!r})"
+
+    def operations(self) -> list[OperationInfo]:
+        """Every operation the loaded WSDL offers, with its parameters in order."""
+        return sorted((op.info for op in self.contract.operations.values()), key=lambda op: op.name)
+
+    def has_operation(self, name: str) -> bool:
+        return name in self.contract.operations
+
+    # -- building calls (input checked here, before anything goes on the wire) ---------------------
+    def _credentials(self) -> dict[str, str | None]:
+        if not self._settings.uid or not self._pwd:
+            missing = " and ".join(n for n, v in (("uid", self._settings.uid), ("pwd", self._pwd)) if not v)
+            raise InputError(missing, "credentials are required for this operation")
+        return {"uid": self._settings.uid, "pwd": self._pwd}
+
+    def _call(self, operation: str, params: Mapping[str, str | None], **send: Any) -> Call:
+        op = self.contract.operations.get(operation)
+        if op is None:
+            raise ConfigurationError(f"the loaded WSDL has no operation {operation!r}")
+        for name, value in params.items():
+            if value is not None and _SURROGATE.search(value):
+                shown = "the password" if name in ("pwd", "newpwd") else name
+                raise InputError(name, f"{shown} contains characters that cannot be encoded (a lone surrogate)")
+        return Call(op, params, **send)
+
+    def _pull_call(self, operation: str, port: str | None = None) -> Call:
+        params = self._credentials()
+        if operation == "GET_SMS_MO":
+            if port is not None and (not isinstance(port, str) or not port.isdigit()):
+                raise InputError("port", "must be a string of digits", port)
+            params["IDtype"] = port or ""
+        return self._call(operation, params)
+
+    def _account_call(self, personal: bool) -> Call:
+        return self._call("GetUserInfo_" if personal else "GetUserInfo", self._credentials())
+
+    def _plan_send(
+        self,
+        operation: str,
+        numbers: list[str],
+        text: str,
+        *,
+        at: datetime | None,
+        extra: dict[str, str | None],
+        concurrency: int,
+        on_progress: Callable[[int, int], None] | None,
+    ) -> SendPlan:
+        clean = sanitize(text, strict=self._settings.strict_text)
+        otime = self._otime(at)
+        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
+            raise InputError("concurrency", "must be a positive integer", concurrency)
+        params = {**self._credentials(), "msg": clean, "otime": otime, **extra}
+        self._call(operation, params)  # the operation exists and every value can be encoded
+        return SendPlan(operation, chunked(numbers), clean, params, at, concurrency, on_progress)
+
+    def _plan_domestic(
+        self,
+        recipients: Iterable[str] | str,
+        text: str,
+        *,
+        at: datetime | None,
+        ext: str | int | None,
+        concurrency: int,
+        on_progress: Callable[[int, int], None] | None,
+    ) -> SendPlan:
+        numbers = domestic_numbers(recipients)
+        extra: dict[str, str | None] = {}
+        operation = "SendMessages"
+        if ext is not None:
+            extno = str(ext)
+            if not extno.isdigit() or not 1 <= len(extno) <= 10 or not extno.isascii():
+                raise InputError("ext", "must be 1-10 digits", ext)
+            operation, extra["extno"] = "SendMessages_Ext", extno
+        return self._plan_send(
+            operation, numbers, text, at=at, extra=extra, concurrency=concurrency, on_progress=on_progress
+        )
+
+    def _plan_international(
+        self,
+        recipients: Iterable[str] | str,
+        text: str,
+        *,
+        at: datetime | None,
+        concurrency: int,
+        on_progress: Callable[[int, int], None] | None,
+    ) -> SendPlan:
+        numbers = international_numbers(recipients)
+        return self._plan_send(
+            "SendInternationalMessages",
+            numbers,
+            text,
+            at=at,
+            extra={},
+            concurrency=concurrency,
+            on_progress=on_progress,
+        )
+
+    def _batch_call(self, plan: SendPlan, batch: list[str]) -> Call:
+        return self._call(plan.operation, {**plan.params, "tos": ",".join(batch)}, recipients=batch, text=plan.text)
+
+    def _receipt(self, plan: SendPlan, submissions: list[Submission]) -> SendReceipt:
+        at = plan.at and self._local(plan.at)
+        return SendReceipt(tuple(submissions), plan.operation, self._transport_name, plan.text, segments(plan.text), at)
+
+    def _register_call(self, uid: str, pwd: str, *, company: str, contact: str, mobile: str, agent: str) -> Call:
+        for name, value in (("uid", uid), ("pwd", pwd), ("company", company), ("contact", contact)):
+            if not isinstance(value, str) or not value.strip():
+                raise InputError(name, "must not be empty")
+        phone = domestic_numbers([mobile], field="mobile")[0]
+        operation = "RegineUser_" if self.has_operation("RegineUser_") else "RegineUser"
+        params = {"uid": uid, "pwd": pwd, "agent_code": agent, "co_name": company, "link_man": contact, "mob": phone}
+        return self._call(operation, params)
+
+    def _password_call(self, new: str) -> Call:
+        if not isinstance(new, str) or not new.strip():
+            raise InputError("new", "the new password must not be empty")
+        return self._call("EditUserPwd", {**self._credentials(), "newpwd": new})
+
+    def _any_call(self, operation: str, params: Mapping[str, str]) -> Call:
+        contract = self.contract.operations.get(operation)
+        if contract is None:
+            raise InputError("operation", f"not in the loaded WSDL (see operations()): {operation}")
+        unknown = set(params) - set(contract.parameters)
+        if unknown:
+            raise InputError(
+                ", ".join(sorted(unknown)),
+                f"not a parameter of {operation} ({', '.join(contract.parameters) or 'none'})",
+            )
+        values: dict[str, str | None] = {}
+        for name in contract.parameters:
+            value = params.get(name)
+            if value is None and name in _CREDENTIALS:
+                value = self._credentials()[name]
+            if value is not None and not isinstance(value, str):
+                raise InputError(name, "must be a string", type(value).__name__)
+            values[name] = "" if value is None else value
+        return self._call(operation, values)
+
+    def _estimate(self, recipients: int | Iterable[str], text: str, info: AccountInfo) -> CostEstimate:
+        count = recipients if isinstance(recipients, int) else len(domestic_numbers(recipients))
+        clean = sanitize(text, strict=self._settings.strict_text)
+        parts = segments(clean, signature=info.signature, chars_per_sms=info.chars_per_sms)
+        cost = estimate_cost(clean, count, price=info.price, signature=info.signature, chars_per_sms=info.chars_per_sms)
+        return CostEstimate(count, parts, info.price, cost, info.balance)
+
+    def _local(self, at: datetime) -> datetime:
+        return at if at.tzinfo is None else at.astimezone(SERVICE_TZ).replace(tzinfo=None)
+
+    def _otime(self, at: datetime | None) -> str:
+        if at is None:
+            return ""
+        if not isinstance(at, datetime):
+            raise InputError("at", "must be a datetime", type(at).__name__)
+        local = self._local(at)
+        if local <= self._clock():
+            raise InputError("at", "must be in the future (service time, Asia/Shanghai)", local.isoformat(" "))
+        return local.strftime("%Y-%m-%d %H:%M:%S")
+
+    # -- one trip: the request, the answer, the failure ------------------------------------------------
+    def _attempts(self, call: Call) -> Attempts:
+        if call.op.is_pull:
+            logger.debug("pulling %s over %s", call.operation, self._transport_name)
+        return Attempts(
+            self._retry,
+            operation=call.operation,
+            transport=self._transport_name,
+            idempotent=call.op.is_read,
+            timeout=self._settings.timeout,
+            emit=self._emit,
+        )
+
+    def request(self, call: Call) -> WireRequest:
+        """The HTTP request for ``call`` on the configured transport."""
+        s, op = self._settings, call.op
+        if not self._soap:
+            verb = "GET" if self._transport_name == "http-get" else "POST"
+            return form.render_request(s.endpoint, op.name, call.params, verb=verb)
+        if op.simple and self._transport_name in op.actions:
+            return envelope.soap_request(s.endpoint, op, self._transport_name, call.params)
+        return self._zeep().request(op.name, call.params)
+
+    def answer(self, call: Call, response: WireResponse) -> str | None:
+        """The answer string, error codes raised as typed errors (inside the retried attempt, so that a
+        read's ``-09`` is retried)."""
+        if self._soap:
+            raw = envelope.read_answer(call.op, self._transport_name, response, self._zeep_reader)
+        else:
+            raw = form.read_answer(response)
+        return decoding.check(call.operation, raw, self._transport_name)
+
+    def _zeep_reader(self, operation: str, response: WireResponse) -> str | None:
+        return self._zeep().process_reply(operation, response)
+
+    def _scrubber_for(self, call: Call) -> Scrubber:
+        secrets = [call.params.get(name) for name in ("pwd", "newpwd")]
+        if secrets == [self._pwd, None]:
+            return self._scrubber
+        return Scrubber([self._pwd, *secrets])
+
+    def failure(self, call: Call, exc: WinicError) -> WinicError:
+        """Context and scrubbing for the error of one attempt, before the retry layer logs it: every
+        error carries the operation and transport, and no server text carries a secret."""
+        if isinstance(exc, TransportError):
+            exc.operation, exc.transport = call.operation, self._transport_name
+            if call.op.is_pull and exc.processed is None:
+                # said on every such attempt, even when a retry then succeeds: these records are gone
+                logger.warning(
+                    "%s: the answer was lost after the request reached the service; records it "
+                    "carried (if any) were handed out and cannot be pulled again",
+                    call.operation,
+                )
+        return self._scrubber_for(call).error(exc)
+
+    def outcome(self, call: Call, exc: WinicError) -> WinicError:
+        """What a failed call raises: a write that may have been processed is an unknown outcome."""
+        if call.op.is_read or not isinstance(exc, TransportError) or exc.processed is not None:
+            return exc
+        if call.recipients is not None:
+            return SendOutcomeUnknown(
+                call.operation, exc, recipients=call.recipients, text=call.text, transport=self._transport_name
+            )
+        return OutcomeUnknown(call.operation, exc, transport=self._transport_name)
+
+    def decoded(self, call: Call, raw: str | None, decode: Callable[[str, str | None, str], Any]) -> Any:
+        """``decode(raw)``; for a write, an answer that arrived but is not a valid result (``OK``, 17 digits,
+        nil) may still have been processed: it is an unknown outcome, never a plain error."""
+        try:
+            return decode(call.operation, raw, self._transport_name)
+        except TransportError as exc:
+            raise self.outcome(call, self._scrubber_for(call).error(exc)) from exc
+
+    def submission(self, call: Call, raw: str | None) -> Submission:
+        message_id = self.decoded(call, raw, decoding.decode_message_id)
+        recipients = call.recipients or []
+        logger.info("%s accepted for %d recipient(s): %s", call.operation, len(recipients), message_id)
+        return Submission(message_id, tuple(recipients))
+
+    def password_changed(self, new: str) -> None:
+        self._pwd = new
+        self._scrubber = Scrubber([self._settings.pwd, new])

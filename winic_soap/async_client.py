@@ -1,0 +1,244 @@
+"""The async shell: :class:`AsyncWinicClient`, the same methods, arguments, results and errors as
+:class:`~winic_soap.client.WinicClient`, as coroutines on ``httpx2.AsyncClient``; bulk sends run
+``concurrency`` requests at once as tasks. Every decision is shared with the sync client in ``_base.py``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from winic_soap import decoding
+from winic_soap._base import BaseClient, BulkRun, Call, SendPlan, _service_now
+from winic_soap.config import Settings
+from winic_soap.events import Hook
+from winic_soap.exceptions import WinicError
+from winic_soap.http import AsyncWire
+from winic_soap.models import AccountInfo, CostEstimate, DeliveryReport, Reply, SendReceipt, Submission
+from winic_soap.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    import ssl
+
+    from winic_soap.http import AsyncHttpClient
+
+__all__ = ["AsyncWinicClient"]
+
+
+class AsyncWinicClient(BaseClient):
+    """An asyncio client for the winic SMS service; share one per event loop and close it when done.
+
+    >>> async with AsyncWinicClient("uid", "pwd", endpoint=mock.url) as client:  # doctest: +SKIP
+    ...     (await client.send(["13800138000"], "验证码 123456")).message_id
+
+    ``http_client``: an ``httpx2.AsyncClient`` configured your way; it stays yours to close. A live
+    ``wsdl=`` URL is fetched on first use, through the same client.
+    """
+
+    def __init__(
+        self,
+        uid: str | None = None,
+        pwd: str | None = None,
+        *,
+        endpoint: str | None = None,
+        transport: str | None = None,
+        settings: Settings | None = None,
+        retry: RetryPolicy | None = None,
+        http_client: AsyncHttpClient | None = None,
+        hooks: Sequence[Hook] = (),
+        clock: Callable[[], datetime] = _service_now,
+        verify: bool | str | ssl.SSLContext | None = None,
+        **options: Any,
+    ) -> None:
+        """Arguments win over ``settings``; ``options`` are any other :class:`Settings` fields."""
+        super().__init__(
+            uid, pwd, endpoint=endpoint, transport=transport, settings=settings, retry=retry, hooks=hooks,
+            clock=clock, verify=verify, options=options,
+        )  # fmt: skip
+        self._wire = AsyncWire(self._settings, http_client=http_client, verify=self._tls_context)
+        self._pid = os.getpid()
+        self._loading: asyncio.Lock | None = None
+
+    @classmethod
+    def from_env(
+        cls, *, config: str | Path | None = None, profile: str | None = None, **overrides: Any
+    ) -> AsyncWinicClient:
+        """Settings from ``overrides`` > ``WINIC_*`` environment > the TOML config file."""
+        extra = {k: overrides.pop(k) for k in ("retry", "http_client", "hooks", "clock") if k in overrides}
+        return cls(settings=Settings.load(config=config, profile=profile, **overrides), **extra)
+
+    async def fetch_wsdl(self, url: str | None = None) -> bytes:
+        """The live WSDL (``ENDPOINT?WSDL`` by default), through this client's HTTP client and proxy."""
+        return await self._wire.fetch(url or f"{self._settings.endpoint}?WSDL")
+
+    async def aclose(self) -> None:
+        """Release pooled connections (a given ``http_client`` stays open)."""
+        await self._wire.aclose()
+
+    async def __aenter__(self) -> AsyncWinicClient:
+        await self._ready()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _ready(self) -> None:
+        """Load a custom WSDL once (the packaged one is ready at construction); remote ones through our client."""
+        if self._contract is not None:
+            return
+        if self._loading is None:
+            self._loading = asyncio.Lock()
+        async with self._loading:
+            if self._contract is None:
+                location = self._settings.wsdl or ""
+                fetched: dict[str, bytes] = {}
+                if location.startswith(("http://", "https://")):
+                    fetched[location] = await self._wire.fetch(location)
+
+                def fetch(url: str) -> bytes:
+                    if url not in fetched:
+                        raise WinicError(f"the WSDL refers to another document ({url}); not fetched")
+                    return fetched[url]
+
+                self._contract = self._load_contract(fetch)
+
+    # -- the one place bytes move ------------------------------------------------------------------
+    async def _execute(self, call: Call) -> str | None:
+        if os.getpid() != self._pid:
+            self._pid = os.getpid()
+            self._wire.renew()
+        attempts = self._attempts(call)
+        count = 0
+
+        async def attempt() -> str | None:
+            nonlocal count
+            count += 1
+            began = time.monotonic()
+            try:
+                response = await self._wire.send(self.request(call), timeout=attempts.time_left())
+                raw = self.answer(call, response)
+            except WinicError as exc:
+                error = self.failure(call, exc)
+                attempts.failed(count, began, error)
+                raise error from None
+            attempts.succeeded(count, began, raw if call.recipients is not None else None)
+            return raw
+
+        try:
+            return await attempts.run_async(attempt)
+        except WinicError as exc:
+            raise self.outcome(call, exc) from exc
+
+    # -- sends ---------------------------------------------------------------------------------------
+    async def send(
+        self,
+        recipients: Iterable[str] | str,
+        text: str,
+        *,
+        at: datetime | None = None,
+        ext: str | int | None = None,
+        concurrency: int = 1,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> SendReceipt:
+        """Send ``text`` to mainland China mobiles; see :meth:`WinicClient.send`."""
+        await self._ready()
+        return await self._send(
+            self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency, on_progress=on_progress)
+        )
+
+    async def send_international(
+        self,
+        recipients: Iterable[str] | str,
+        text: str,
+        *,
+        at: datetime | None = None,
+        concurrency: int = 1,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> SendReceipt:
+        """Send to international numbers; see :meth:`WinicClient.send_international`."""
+        await self._ready()
+        return await self._send(
+            self._plan_international(recipients, text, at=at, concurrency=concurrency, on_progress=on_progress)
+        )
+
+    async def _send_batch(self, plan: SendPlan, batch: list[str]) -> Submission:
+        call = self._batch_call(plan, batch)
+        return self.submission(call, await self._execute(call))
+
+    async def _send(self, plan: SendPlan) -> SendReceipt:
+        """At most ``concurrency`` batches in flight as tasks; after a failure no new one starts."""
+        run = BulkRun(plan)
+        queue = iter(enumerate(plan.batches))
+
+        async def worker() -> None:
+            for index, batch in queue:  # the shared iterator hands each batch to one worker
+                if not run.may_start():
+                    return
+                try:
+                    run.accepted(index, await self._send_batch(plan, batch))
+                except WinicError as exc:
+                    run.failed(index, exc)
+
+        workers = min(plan.concurrency, len(plan.batches))
+        if workers == 1:
+            await worker()
+        else:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(workers):
+                    group.create_task(worker())
+        return self._receipt(plan, run.result())
+
+    # -- pulls and account ---------------------------------------------------------------------------
+    async def replies(self, port: str | None = None) -> list[Reply]:
+        """Pull replies (``GET_SMS_MO``), only those to ``port`` when given. Each is handed out once."""
+        await self._ready()
+        call = self._pull_call("GET_SMS_MO", port)
+        return decoding.decode_replies(call.operation, await self._execute(call), self.transport)
+
+    async def replies_ext(self) -> list[Reply]:
+        """Pull replies with extension ports (``GET_SMS_MO_Ext``). Each is handed out once."""
+        await self._ready()
+        call = self._pull_call("GET_SMS_MO_Ext")
+        return decoding.decode_replies(call.operation, await self._execute(call), self.transport)
+
+    async def reports(self) -> list[DeliveryReport]:
+        """Pull delivery reports (``SMS_Reports``). Each is handed out once."""
+        await self._ready()
+        call = self._pull_call("SMS_Reports")
+        return decoding.decode_reports(call.operation, await self._execute(call), self.transport)
+
+    async def account(self, *, personal: bool = False) -> AccountInfo:
+        """Balance, price, signature... (``GetUserInfo``; ``GetUserInfo_`` with ``personal=True``)."""
+        await self._ready()
+        call = self._account_call(personal)
+        return decoding.decode_account(call.operation, await self._execute(call), self.transport)
+
+    async def estimate(
+        self, recipients: int | Iterable[str], text: str, *, account: AccountInfo | None = None
+    ) -> CostEstimate:
+        """Parts, cost and whether the balance covers it, before a send."""
+        return self._estimate(recipients, text, account or await self.account())
+
+    # -- account management ------------------------------------------------------------------------
+    async def register(self, uid: str, pwd: str, *, company: str, contact: str, mobile: str, agent: str = "") -> None:
+        """Register a new account (``RegineUser_``, or ``RegineUser`` when the WSDL only has that)."""
+        await self._ready()
+        call = self._register_call(uid, pwd, company=company, contact=contact, mobile=mobile, agent=agent)
+        self.decoded(call, await self._execute(call), decoding.decode_ack)
+
+    async def change_password(self, new: str) -> None:
+        """Change this account's password (``EditUserPwd``); the client uses the new one afterwards."""
+        await self._ready()
+        call = self._password_call(new)
+        self.decoded(call, await self._execute(call), decoding.decode_ack)
+        self.password_changed(new)
+
+    # -- anything else -------------------------------------------------------------------------------
+    async def call(self, operation: str, /, **params: str) -> str | None:
+        """Call any operation of the loaded WSDL with string parameters; ``uid``/``pwd`` are filled in."""
+        await self._ready()
+        return await self._execute(self._any_call(operation, params))

@@ -1,0 +1,461 @@
+"""The only module that imports httpx2: HTTP clients built from settings (proxy, TLS, client certificate,
+pool, keep-alive), one bounded attempt on the wire for each shell, and the mapping of every httpx2 error
+to our tree, told apart by whether the request can have reached the service.
+
+``timeout`` bounds an attempt as a whole -- connect, send, and the complete answer -- also against a
+server that trickles bytes or sends endless interim answers: the sync client runs on a network backend
+that clamps every socket operation to the attempt's deadline; the async client runs the attempt in an
+anyio cancel scope. A client given by the user (``http_client=``) keeps its own transport and timeouts.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import ssl
+import time
+import urllib.request
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+import httpcore2
+import httpx2
+
+from winic_soap import __version__
+from winic_soap.config import Settings
+from winic_soap.core.answer import WireRequest, WireResponse
+from winic_soap.exceptions import (
+    ClientClosedError,
+    ConfigurationError,
+    ConnectError,
+    ConnectionLostError,
+    ProtocolError,
+    ReadTimeoutError,
+    TLSError,
+    TransportError,
+    WinicError,
+)
+
+__all__ = [
+    "USER_AGENT",
+    "AsyncHttpClient",
+    "AsyncWire",
+    "HttpClient",
+    "SyncWire",
+    "map_error",
+    "proxy_for",
+    "redact",
+    "ssl_context",
+]
+
+logger = logging.getLogger("winic_soap.http")
+HttpClient = httpx2.Client  # what ``http_client=`` takes, named here so no other module imports httpx2
+AsyncHttpClient = httpx2.AsyncClient
+USER_AGENT = f"winic-soap/{__version__}"
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("winic_attempt_deadline", default=None)
+
+
+def redact(url: str) -> str:
+    """A URL fit for a log line: the query string (``pwd=…`` on HTTP GET) is dropped."""
+    return url.split("?", 1)[0]
+
+
+class _RedactSecrets(logging.Filter):
+    """httpx2 logs every request line at INFO (the URL, with ``pwd=`` on HTTP GET): masked before any
+    handler sees it."""
+
+    _PATTERN = re.compile(r"((?:new)?pwd=)[^&\s\"']*", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = self._PATTERN.sub(r"\1***", message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+for _name in ("httpx2", "httpcore2.connection", "httpcore2.http11", "httpcore2.http2", "httpcore2.proxy"):
+    logging.getLogger(_name).addFilter(_RedactSecrets())
+
+
+def proxy_for(endpoint: str, settings: Settings) -> str | None:
+    """The proxy for ``endpoint``: the ``proxy`` setting, else (``trust_env``) ``HTTPS_PROXY`` /
+    ``HTTP_PROXY`` / ``ALL_PROXY`` unless ``NO_PROXY`` names the host -- as the standard library reads them."""
+    if settings.proxy is not None:
+        return settings.proxy or None  # "" turns proxies off, also those in the environment
+    if not settings.trust_env:
+        return None
+    parts = urlsplit(endpoint)
+    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
+        return None
+    proxies = urllib.request.getproxies()
+    return proxies.get(parts.scheme) or proxies.get("all")
+
+
+def ssl_context(settings: Settings, verify: bool | str | ssl.SSLContext | None = None) -> ssl.SSLContext:
+    """TLS settings as one context: ``verify`` (True, False, a CA file or folder, or a context) and the
+    client certificate ``cert`` (+ ``cert_key``) for services behind mutual TLS."""
+    verify = settings.verify if verify is None else verify
+    try:
+        if isinstance(verify, ssl.SSLContext):
+            context = verify
+        elif isinstance(verify, str):
+            context = ssl.create_default_context(
+                cafile=None if _is_dir(verify) else verify, capath=verify if _is_dir(verify) else None
+            )
+        else:
+            context = httpx2.create_ssl_context(verify=verify, trust_env=settings.trust_env)
+        if settings.cert:
+            context.load_cert_chain(settings.cert, settings.cert_key or None)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(f"TLS settings cannot be used: {type(exc).__name__}: {exc}") from None
+    return context
+
+
+def _is_dir(path: str) -> bool:
+    from pathlib import Path
+
+    return Path(path).is_dir()
+
+
+def _limits(settings: Settings) -> httpx2.Limits:
+    return httpx2.Limits(
+        max_connections=settings.pool_size,
+        max_keepalive_connections=settings.pool_size,
+        keepalive_expiry=settings.keepalive_expiry,
+    )
+
+
+def _timeout(settings: Settings, seconds: float) -> httpx2.Timeout:
+    return httpx2.Timeout(seconds, connect=min(settings.connect_timeout, seconds))
+
+
+class _Trace:
+    """Which phase an attempt reached, from httpcore's trace events: a request whose headers were never
+    started on the wire provably did not reach the server."""
+
+    __slots__ = ("sending",)
+
+    def __init__(self) -> None:
+        self.sending = False
+
+    def __call__(self, event: str, info: Mapping[str, Any]) -> None:
+        if not self.sending and event.endswith("send_request_headers.started"):
+            self.sending = True
+
+    async def async_call(self, event: str, info: Mapping[str, Any]) -> None:
+        self(event, info)
+
+
+# -- the sync deadline: a network backend that clamps each socket operation to the attempt's deadline --
+
+
+def _left(timeout: float | None, error: type[Exception]) -> float | None:
+    deadline = _deadline.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("the attempt's time ran out")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore2.NetworkStream):
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: httpcore2.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _left(timeout, httpcore2.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _left(timeout, httpcore2.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore2.NetworkStream:
+        stream = self._stream.start_tls(ssl_context, server_hostname, _left(timeout, httpcore2.ConnectTimeout))
+        return _DeadlineStream(stream)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore2.NetworkBackend):
+    def __init__(self, backend: httpcore2.NetworkBackend) -> None:
+        self._backend = backend
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore2.NetworkStream:
+        timeout = _left(timeout, httpcore2.ConnectTimeout)
+        return _DeadlineStream(self._backend.connect_tcp(host, port, timeout, local_address, socket_options))
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore2.NetworkStream:
+        timeout = _left(timeout, httpcore2.ConnectTimeout)
+        return _DeadlineStream(self._backend.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+class _DeadlineTransport(httpx2.HTTPTransport):
+    """httpx2's own transport, its connection pool on the deadline-clamping backend."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        # httpx2 builds its httpcore2 pool without a network-backend argument; the pool reads this
+        # attribute for every new connection. The trickle and endless-1xx tests fail if that changes.
+        pool: Any = self._pool
+        pool._network_backend = _DeadlineBackend(pool._network_backend)
+
+
+# -- error mapping, one place for both shells -----------------------------------------------------------
+
+
+def _tls_cause(exc: BaseException) -> ssl.SSLError | None:
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def map_error(exc: Exception, *, sending: bool) -> WinicError:
+    """The typed error for an httpx2 failure. ``sending``: the request's first bytes were started."""
+    tls = _tls_cause(exc)
+    if tls is not None and (not sending or "ALERT" in str(tls.reason or "").upper()):
+        # A handshake failure, or a TLS alert (TLS 1.3 refuses a missing client certificate after the
+        # handshake, at the first read): the TLS front refused us, the service never saw the request.
+        return TLSError(f"TLS failed: {tls.reason or type(tls).__name__} (certificate or client certificate)")
+    if isinstance(exc, (httpx2.ConnectTimeout, httpx2.PoolTimeout)) or (
+        isinstance(exc, httpx2.TimeoutException) and not sending
+    ):
+        return ConnectError("could not connect: timed out before the request was sent")
+    if isinstance(exc, httpx2.ProxyError):
+        return ConnectError(f"the proxy refused the connection ({exc})")
+    if isinstance(exc, httpx2.ConnectError) or (isinstance(exc, httpx2.NetworkError) and not sending):
+        return ConnectError(f"could not connect: {_reason(exc)}")
+    if isinstance(exc, httpx2.TimeoutException):
+        return ReadTimeoutError("no complete answer within the timeout after the request was sent")
+    if isinstance(exc, httpx2.RemoteProtocolError):
+        if "without sending" in str(exc) or "disconnected" in str(exc):
+            return ConnectionLostError("connection closed after the request was sent, before any answer")
+        return ProtocolError(f"answer is not valid HTTP ({_reason(exc)})", processed=None)
+    if isinstance(exc, httpx2.DecodingError):
+        return ProtocolError(f"answer body cannot be decoded ({_reason(exc)})", processed=None)
+    if isinstance(exc, (httpx2.UnsupportedProtocol, httpx2.LocalProtocolError, httpx2.InvalidURL)):
+        return ConfigurationError(f"the request cannot be made: {exc}")
+    if isinstance(exc, httpx2.NetworkError):
+        return ConnectionLostError(f"connection error after the request was sent ({_reason(exc)})")
+    return TransportError(f"HTTP failure ({type(exc).__name__})")
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text[:200] if text else type(exc).__name__
+
+
+def _response(status: int, headers: httpx2.Headers, content: bytes) -> WireResponse:
+    return WireResponse(status, headers, content)  # httpx2.Headers: case-insensitive .get
+
+
+_CAUGHT = (httpx2.HTTPError, httpx2.InvalidURL, OSError)
+
+
+class SyncWire:
+    """A sync HTTP client for one winic client: ours (built from settings) or the user's."""
+
+    def __init__(self, settings: Settings, *, http_client: httpx2.Client | None = None, verify: Any = None) -> None:
+        self._settings = settings
+        self._owned = http_client is None
+        self._verify = verify
+        self._client = http_client if http_client is not None else self._build()
+        self._closed = False
+
+    def _build(self) -> httpx2.Client:
+        s = self._settings
+        transport = _DeadlineTransport(
+            verify=ssl_context(s, self._verify),
+            limits=_limits(s),
+            proxy=proxy_for(s.endpoint, s),
+            trust_env=s.trust_env,
+        )
+        return httpx2.Client(
+            transport=transport,
+            trust_env=False,  # the environment was read above, for the transport we built
+            follow_redirects=False,
+            timeout=_timeout(s, s.timeout),
+            headers={"User-Agent": USER_AGENT},
+        )
+
+    @property
+    def owned(self) -> bool:
+        return self._owned
+
+    def renew(self) -> None:
+        """Drop every pooled connection without touching them (after ``os.fork()``: they are the parent's)."""
+        if self._owned:
+            self._client = self._build()
+
+    def send(self, request: WireRequest, *, timeout: float) -> WireResponse:
+        """One attempt, bounded by ``timeout`` as a whole; failures raise a :class:`TransportError`."""
+        if self._closed:
+            raise ClientClosedError("the client is closed")
+        trace = _Trace()
+        token = _deadline.set(time.monotonic() + timeout if self._owned else None)
+        limit = self._settings.max_response_bytes
+        try:
+            with self._client.stream(
+                request.method,
+                request.url,
+                headers=request.headers,
+                content=request.body,
+                timeout=_timeout(self._settings, timeout),
+                extensions={"trace": trace},
+            ) as response:
+                _refuse_declared(response.headers, limit)
+                content = _read_capped(response.iter_bytes(), limit)
+        except _CAUGHT as exc:
+            if isinstance(exc, httpx2.HTTPError | httpx2.InvalidURL):
+                raise map_error(exc, sending=trace.sending) from None
+            raise map_error(httpx2.NetworkError(str(exc)), sending=trace.sending) from None
+        finally:
+            _deadline.reset(token)
+        logger.debug("%s %s -> %d (%d bytes)", request.method, redact(request.url), response.status_code, len(content))
+        return _response(response.status_code, response.headers, content)
+
+    def fetch(self, url: str) -> bytes:
+        """GET a document (the WSDL) through the same client, so proxies and certificates apply."""
+        from winic_soap.exceptions import HTTPStatusError
+
+        response = self.send(WireRequest("GET", url), timeout=self._settings.timeout)
+        if response.status != 200:
+            raise HTTPStatusError(response.status, f"fetching {redact(url)} answered HTTP {response.status}")
+        return response.content
+
+    def close(self) -> None:
+        """Close our client (a user's client stays open: it is the user's to close)."""
+        self._closed = True
+        if self._owned:
+            self._client.close()
+
+
+class AsyncWire:
+    """An async HTTP client for one winic client: ours (built from settings) or the user's."""
+
+    def __init__(
+        self, settings: Settings, *, http_client: httpx2.AsyncClient | None = None, verify: Any = None
+    ) -> None:
+        self._settings = settings
+        self._owned = http_client is None
+        self._verify = verify
+        self._client = http_client if http_client is not None else self._build()
+        self._closed = False
+
+    def _build(self) -> httpx2.AsyncClient:
+        s = self._settings
+        transport = httpx2.AsyncHTTPTransport(
+            verify=ssl_context(s, self._verify),
+            limits=_limits(s),
+            proxy=proxy_for(s.endpoint, s),
+            trust_env=s.trust_env,
+        )
+        return httpx2.AsyncClient(
+            transport=transport,
+            trust_env=False,
+            follow_redirects=False,
+            timeout=_timeout(s, s.timeout),
+            headers={"User-Agent": USER_AGENT},
+        )
+
+    @property
+    def owned(self) -> bool:
+        return self._owned
+
+    def renew(self) -> None:
+        if self._owned:
+            self._client = self._build()
+
+    async def send(self, request: WireRequest, *, timeout: float) -> WireResponse:
+        """One attempt in a cancel scope of ``timeout`` seconds; failures raise a :class:`TransportError`."""
+        if self._closed:
+            raise ClientClosedError("the client is closed")
+        trace = _Trace()
+        limit = self._settings.max_response_bytes
+        try:
+            with anyio.fail_after(timeout):
+                async with self._client.stream(
+                    request.method,
+                    request.url,
+                    headers=request.headers,
+                    content=request.body,
+                    timeout=_timeout(self._settings, timeout),
+                    extensions={"trace": trace.async_call},
+                ) as response:
+                    _refuse_declared(response.headers, limit)
+                    chunks: list[bytes] = []
+                    total = 0
+                    async for chunk in response.aiter_bytes():
+                        total += len(chunk)
+                        if total > limit:
+                            raise ProtocolError(f"answer larger than {limit} bytes; refused", processed=None)
+                        chunks.append(chunk)
+                    content = b"".join(chunks)
+        except TimeoutError:
+            raise map_error(httpx2.ReadTimeout("attempt timed out"), sending=trace.sending) from None
+        except _CAUGHT as exc:
+            if isinstance(exc, httpx2.HTTPError | httpx2.InvalidURL):
+                raise map_error(exc, sending=trace.sending) from None
+            raise map_error(httpx2.NetworkError(str(exc)), sending=trace.sending) from None
+        logger.debug("%s %s -> %d (%d bytes)", request.method, redact(request.url), response.status_code, len(content))
+        return _response(response.status_code, response.headers, content)
+
+    async def fetch(self, url: str) -> bytes:
+        from winic_soap.exceptions import HTTPStatusError
+
+        response = await self.send(WireRequest("GET", url), timeout=self._settings.timeout)
+        if response.status != 200:
+            raise HTTPStatusError(response.status, f"fetching {redact(url)} answered HTTP {response.status}")
+        return response.content
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._owned:
+            await self._client.aclose()
+
+
+def _refuse_declared(headers: httpx2.Headers, limit: int) -> None:
+    """Refuse an answer whose declared length is over the limit before reading any of it."""
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ProtocolError(f"answer of {declared} bytes is larger than {limit}; refused", processed=None)
+
+
+def _read_capped(chunks: Iterable[bytes], limit: int) -> bytes:
+    """The whole (decompressed) body, refusing more than ``limit`` bytes: a gzip bomb is refused too."""
+    parts: list[bytes] = []
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > limit:
+            raise ProtocolError(f"answer larger than {limit} bytes; refused", processed=None)
+        parts.append(chunk)
+    return b"".join(parts)
