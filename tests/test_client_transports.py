@@ -1,27 +1,73 @@
-"""Every operation through the public API on all four transports, with the same decoded results."""
+"""Every operation through the public API on all four transports, with the same decoded results from the
+sync client and the async client, over real sockets and over the mock's in-process httpx2 transport."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
+import httpx2
 import pytest
 from shared import TRANSPORTS
 
-from winic_soap import AccountInfo, DeliveryReport, Reply, WinicClient
+from winic_soap import AccountInfo, AsyncWinicClient, DeliveryReport, Reply, WinicClient
 from winic_soap.mock import Account, MockService
 
 FIXED = datetime(2026, 5, 6, 7, 8, 9)
+SHELLS = ("sync", "async", "sync-in-process", "async-in-process")
 
 
-def scenario(transport: str) -> dict[str, object]:
+class _Blocking:
+    """The async client driven from sync code, one event loop for its whole life: the same scenario
+    runs on both shells, so any difference in results is the shells' own."""
+
+    def __init__(self, client: AsyncWinicClient, loop: asyncio.AbstractEventLoop) -> None:
+        self._client, self._loop = client, loop
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self._client, name)
+        return lambda *args, **kwargs: self._loop.run_until_complete(method(*args, **kwargs))
+
+
+@contextmanager
+def client_for(shell: str, mock: MockService, transport: str, **options: Any) -> Iterator[Any]:
+    """A client of ``shell`` on ``mock``: over its socket, or in process (no port) through ``http_client``."""
+    in_process = shell.endswith("in-process")
+    if shell.startswith("sync"):
+        http = httpx2.Client(transport=mock.httpx_transport()) if in_process else None
+        with WinicClient(
+            "demo", "demo-secret", endpoint=mock.url, transport=transport, http_client=http, **options
+        ) as c:
+            yield c
+        if http is not None:
+            http.close()
+        return
+    loop = asyncio.new_event_loop()
+    try:
+        ahttp = httpx2.AsyncClient(transport=mock.httpx_transport()) if in_process else None
+        aclient = AsyncWinicClient(
+            "demo", "demo-secret", endpoint=mock.url, transport=transport, http_client=ahttp, **options
+        )
+        yield _Blocking(aclient, loop)
+        loop.run_until_complete(aclient.aclose())
+        if ahttp is not None:
+            loop.run_until_complete(ahttp.aclose())
+    finally:
+        loop.close()
+
+
+def scenario(transport: str, shell: str = "sync") -> dict[str, object]:
     """One pass over every operation against a fresh mock with a fixed clock."""
     with (
         MockService(
             [Account("demo", "demo-secret", balance=Decimal("50"), company="ACME")], clock=lambda: FIXED
         ) as mock,
-        WinicClient("demo", "demo-secret", endpoint=mock.url, transport=transport, clock=lambda: FIXED) as client,
+        client_for(shell, mock, transport, clock=lambda: FIXED) as client,
     ):
         out: dict[str, object] = {}
         out["send"] = client.send(["13800138000", "13900139000"], "验证码 123456").submissions
@@ -47,6 +93,13 @@ def scenario(transport: str) -> dict[str, object]:
 @pytest.fixture(scope="module")
 def results() -> dict[str, dict[str, object]]:
     return {t: scenario(t) for t in TRANSPORTS}
+
+
+@pytest.mark.parametrize("shell", SHELLS[1:])
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_every_shell_gives_identical_results(results: dict[str, dict[str, object]], shell: str, transport: str) -> None:
+    """Sync, async, and both over the in-process mock transport: same results, same ledger, per transport."""
+    assert scenario(transport, shell) == results[transport]
 
 
 def test_same_results_on_every_transport(results: dict[str, dict[str, object]]) -> None:

@@ -16,7 +16,7 @@ from winic_soap import decoding
 from winic_soap._base import BaseClient, BulkRun, Call, SendPlan, _service_now
 from winic_soap.config import Settings
 from winic_soap.events import Hook
-from winic_soap.exceptions import WinicError
+from winic_soap.exceptions import ConfigurationError, WinicError
 from winic_soap.http import AsyncWire
 from winic_soap.models import AccountInfo, CostEstimate, DeliveryReport, Reply, SendReceipt, Submission
 from winic_soap.retry import RetryPolicy
@@ -101,7 +101,7 @@ class AsyncWinicClient(BaseClient):
 
                 def fetch(url: str) -> bytes:
                     if url not in fetched:
-                        raise WinicError(f"the WSDL refers to another document ({url}); not fetched")
+                        raise ConfigurationError(f"the WSDL refers to another document ({url}); not fetched")
                     return fetched[url]
 
                 self._contract = self._load_contract(fetch)

@@ -135,19 +135,26 @@ def _timeout(settings: Settings, seconds: float) -> httpx2.Timeout:
 
 class _Trace:
     """Which phase an attempt reached, from httpcore's trace events: a request whose headers were never
-    started on the wire provably did not reach the server."""
+    started on the wire provably did not reach the server. A transport that emits no events at all (a
+    user's mock, say) proves nothing, so its failures count as maybe-sent."""
 
-    __slots__ = ("sending",)
+    __slots__ = ("sending", "traced")
 
     def __init__(self) -> None:
         self.sending = False
+        self.traced = False
 
     def __call__(self, event: str, info: Mapping[str, Any]) -> None:
+        self.traced = True
         if not self.sending and event.endswith("send_request_headers.started"):
             self.sending = True
 
     async def async_call(self, event: str, info: Mapping[str, Any]) -> None:
         self(event, info)
+
+    @property
+    def may_have_sent(self) -> bool:
+        return self.sending or not self.traced
 
 
 # -- the sync deadline: a network backend that clamps each socket operation to the attempt's deadline --
@@ -335,8 +342,8 @@ class SyncWire:
                 content = _read_capped(response.iter_bytes(), limit)
         except _CAUGHT as exc:
             if isinstance(exc, httpx2.HTTPError | httpx2.InvalidURL):
-                raise map_error(exc, sending=trace.sending) from None
-            raise map_error(httpx2.NetworkError(str(exc)), sending=trace.sending) from None
+                raise map_error(exc, sending=trace.may_have_sent) from None
+            raise map_error(httpx2.NetworkError(str(exc)), sending=trace.may_have_sent) from None
         finally:
             _deadline.reset(token)
         logger.debug("%s %s -> %d (%d bytes)", request.method, redact(request.url), response.status_code, len(content))
@@ -420,11 +427,11 @@ class AsyncWire:
                         chunks.append(chunk)
                     content = b"".join(chunks)
         except TimeoutError:
-            raise map_error(httpx2.ReadTimeout("attempt timed out"), sending=trace.sending) from None
+            raise map_error(httpx2.ReadTimeout("attempt timed out"), sending=trace.may_have_sent) from None
         except _CAUGHT as exc:
             if isinstance(exc, httpx2.HTTPError | httpx2.InvalidURL):
-                raise map_error(exc, sending=trace.sending) from None
-            raise map_error(httpx2.NetworkError(str(exc)), sending=trace.sending) from None
+                raise map_error(exc, sending=trace.may_have_sent) from None
+            raise map_error(httpx2.NetworkError(str(exc)), sending=trace.may_have_sent) from None
         logger.debug("%s %s -> %d (%d bytes)", request.method, redact(request.url), response.status_code, len(content))
         return _response(response.status_code, response.headers, content)
 
