@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import dataclass
+from email.utils import formatdate
 from functools import lru_cache
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
@@ -24,11 +26,14 @@ __all__ = [
     "contract",
     "decode_form",
     "decode_soap",
+    "http_date",
+    "reason",
     "render_fault",
     "render_form_error",
     "render_form_result",
     "render_html_error",
     "render_soap_result",
+    "response_headers",
     "rewrite_wsdl",
 ]
 
@@ -100,6 +105,48 @@ def contract() -> Contract:
         if name.endswith("HttpPostIn"):
             ops[name[: -len("HttpPostIn")]] = tuple(p.get("name", "") for p in message.iterfind("w:part", ns))
     return Contract(ops)
+
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    413: "Request Entity Too Large",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def reason(status: int) -> str:
+    """The reason phrase IIS puts after a status code."""
+    return _REASONS.get(status, "Error")
+
+
+@lru_cache(maxsize=2)
+def _http_date_at(second: int) -> str:
+    return formatdate(second, usegmt=True)
+
+
+def http_date() -> str:
+    """The Date header, formatted once per second (formatdate costs more than the rest of the answer)."""
+    return _http_date_at(int(time.time()))
+
+
+def response_headers(response: Response) -> list[tuple[str, str]]:
+    """The headers IIS and ASP.NET put on every answer, in their order; the socket server and the in-process
+    transport both send exactly these."""
+    headers = [("Cache-Control", "private, max-age=0")]
+    if response.content_type:
+        headers.append(("Content-Type", response.content_type))
+    headers += [
+        ("Server", "Microsoft-IIS/7.5"),
+        ("X-AspNet-Version", "4.0.30319"),
+        ("X-Powered-By", "ASP.NET"),
+        ("Date", http_date()),
+        ("Content-Length", str(len(response.body))),
+    ]
+    return headers
 
 
 def rewrite_wsdl(url: str) -> bytes:
