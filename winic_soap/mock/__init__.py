@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from winic_soap.mock.faults import FAULT_KINDS, FaultRule
 from winic_soap.mock.service import DEFAULT_ACCOUNT, MockService, parse_account
-from winic_soap.mock.state import Account, LedgerEntry, SentMessage, segments
+from winic_soap.mock.state import Account, LedgerEntry, MockState, SentMessage, segments
 
 __all__ = [
     "DEFAULT_ACCOUNT",
@@ -20,6 +20,7 @@ __all__ = [
     "FaultRule",
     "LedgerEntry",
     "MockService",
+    "MockState",
     "SentMessage",
     "parse_account",
     "segments",

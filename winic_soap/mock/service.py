@@ -7,13 +7,16 @@ import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from winic_soap.mock.admin import AdminAPI
 from winic_soap.mock.faults import FaultPlan, FaultRule
 from winic_soap.mock.routing import Router
 from winic_soap.mock.state import Account, LedgerEntry, MockState, service_now
 from winic_soap.mock.wire import ConnectionStats, Limits, WireServer
+
+if TYPE_CHECKING:
+    from winic_soap.mock.transport import InProcessTransport
 
 __all__ = ["DEFAULT_ACCOUNT", "MockService", "parse_account"]
 
@@ -112,6 +115,17 @@ class MockService:
 
     def _stats(self) -> dict[str, int]:
         return {"connections_open": self.connections_open, "connections_total": self.connections_total}
+
+    def httpx_transport(self, *, client_ip: str = "127.0.0.1") -> InProcessTransport:
+        """An httpx2 transport (sync and async) answering from this mock in process, no socket involved.
+
+        ``httpx2.Client(transport=mock.httpx_transport())``: the same router as the socket server, so the same
+        bytes, faults and ledger. Works whether or not the server is started. ``client_ip`` is the address the
+        service sees (for accounts with ``allowed_ips``).
+        """
+        from winic_soap.mock.transport import InProcessTransport
+
+        return InProcessTransport(self.router, client_ip=client_ip)
 
     # -- scripting ------------------------------------------------------------------------
     @property

@@ -15,8 +15,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
 
 from winic_soap._countries import calling_code
+
+if TYPE_CHECKING:
+    from winic_soap.mock.transport import InProcessTransport
 
 __all__ = [
     "SECRET_PARAMS",
@@ -223,6 +227,16 @@ class MockState:
         """Future delivery reports for ``mobile`` carry ``status`` (e.g. ``UNDELIV``) instead of ``DELIVRD``."""
         with self._lock:
             self._statuses[mobile] = status
+
+    def httpx_transport(self, *, client_ip: str = "127.0.0.1") -> InProcessTransport:
+        """An httpx2 transport (sync and async) serving this state in process, with a fault plan of its own.
+
+        For unit tests that need neither a socket nor a :class:`~winic_soap.mock.MockService`:
+        ``httpx2.Client(transport=MockState([Account("u", "p")]).httpx_transport())``.
+        """
+        from winic_soap.mock.transport import for_state
+
+        return for_state(self, client_ip=client_ip)
 
     def only_uid(self) -> str:
         """The uid of the single account; a ValueError when there are several (the caller must name one)."""
