@@ -3,13 +3,14 @@ for SOAP 1.1, SOAP 1.2 and the HTTP GET/POST bindings (spec README §4). No sock
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import time
 from dataclasses import dataclass
 from email.utils import formatdate
 from functools import lru_cache
-from urllib.parse import parse_qs
+from urllib.parse import unquote_to_bytes
 from xml.sax.saxutils import escape
 
 from lxml import etree
@@ -27,6 +28,7 @@ __all__ = [
     "decode_form",
     "decode_soap",
     "http_date",
+    "parse_form",
     "reason",
     "render_fault",
     "render_form_error",
@@ -35,6 +37,7 @@ __all__ = [
     "render_soap_result",
     "response_headers",
     "rewrite_wsdl",
+    "url_decode",
 ]
 
 TEMPURI = "http://tempuri.org/"
@@ -59,6 +62,7 @@ _ENV_OPEN = {
 # lxml parsers must not be shared between threads, so each server thread gets its own.
 _PARSERS = threading.local()
 _ACTION = re.compile(r'action\s*=\s*"?([^";]*)"?', re.I)
+_PERCENT_U = re.compile(rb"%u([0-9a-fA-F]{4})")
 
 
 @dataclass(frozen=True)
@@ -279,14 +283,48 @@ def server_fault(version: str, exc: BaseException) -> Response:
     )
 
 
-def decode_form(operation: str, query: str, body: bytes | None) -> dict[str, str | None]:
-    """Parameters of an HTTP GET (query) or POST (form body) call; a missing declared one is an error."""
-    raw = parse_qs(body.decode("utf-8", "replace") if body is not None else query, keep_blank_values=True)
+def url_decode(data: bytes) -> str:
+    """ASP.NET's ``HttpUtility.UrlDecode`` over UTF-8, as it reads form bodies and query strings: ``+`` is a
+    space, ``%XX`` a UTF-8 byte, ``%uXXXX`` (lower-case ``u`` only) a UTF-16 code unit, as .NET's wsdl.exe
+    HTTP proxies and JavaScript's ``escape()`` send non-ASCII text; a malformed escape stays as written."""
+    data = data.replace(b"+", b" ")
+    if b"%u" not in data:
+        return unquote_to_bytes(data).decode("utf-8", "replace")
+    pieces = _PERCENT_U.split(data)  # text, code unit, text, code unit, ..., text
+    text = "".join(
+        chr(int(piece, 16)) if odd else unquote_to_bytes(piece).decode("utf-8", "replace")
+        for odd, piece in zip(itertools.cycle((False, True)), pieces, strict=False)
+    )
+    # pairs of %u surrogates make one character; a lone one is what .NET writes out as U+FFFD
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def parse_form(data: bytes) -> dict[str, str]:
+    """Fields of a form body or query string as ASP.NET's ``HttpValueCollection`` holds them: names match
+    without regard to case, a repeated name's values are joined with commas (what ``collection[name]``
+    returns), and a segment without ``=`` has no name. Keys are lower-cased."""
+    values: dict[str, list[str]] = {}
+    for segment in data.split(b"&"):
+        name, equals, value = segment.partition(b"=")
+        if equals:
+            values.setdefault(url_decode(name).lower(), []).append(url_decode(value))
+    return {name: ",".join(found) for name, found in values.items()}
+
+
+def decode_form(operation: str, query: str | bytes, body: bytes | None) -> dict[str, str | None]:
+    """Parameters of an HTTP GET (query) or POST (form body) call; a missing declared one is an error.
+
+    ``query`` as it came on the request line (a str is taken as its latin-1 bytes, as the server decoded it).
+    """
+    if body is None:
+        body = query.encode("latin-1", "replace") if isinstance(query, str) else query
+    fields = parse_form(body)
     params: dict[str, str | None] = {}
     for name in contract().operations[operation]:
-        if name not in raw:
+        value = fields.get(name.lower())
+        if value is None:
             raise LookupError(name)
-        params[name] = raw[name][0]
+        params[name] = value
     return params
 
 

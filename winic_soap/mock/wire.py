@@ -22,6 +22,7 @@ _MAX_HEADERS = 100
 # Below this size head and body go out in one sendall (one segment for small answers); above it they go
 # separately, so a large scripted answer is never copied once more just to prepend the head.
 _COALESCE = 64 * 1024
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,11 @@ class _Handler(socketserver.BaseRequestHandler):
 
     def _read_body(self, headers: dict[str, str]) -> bytes:
         limit = self.server.limits.max_body
+        # .NET's HttpWebRequest (wsdl.exe proxies) sends Expect: 100-continue and waits before the body
+        expect = headers.get("expect", "").lower() == "100-continue"
         if headers.get("transfer-encoding", "").lower() == "chunked":
+            if expect:
+                self.request.sendall(_CONTINUE)
             chunks: list[bytes] = []
             total = 0
             while True:
@@ -140,6 +145,8 @@ class _Handler(socketserver.BaseRequestHandler):
         if length < 0 or length > limit:
             self._send(protocol.render_html_error(413), keep_alive=False)
             raise _Closed
+        if expect and length:
+            self.request.sendall(_CONTINUE)
         return self._read_exact(length)
 
     def _read_exact(self, size: int) -> bytes:
