@@ -104,6 +104,9 @@ def test_every_operation_answers_alike_in_process_and_over_the_socket(
 
 ODD_REQUESTS = [
     ("wsdl", {"method": "GET", "url": "{url}?WSDL"}),
+    ("help page", {"method": "GET", "url": "{url}"}),
+    ("operation help page", {"method": "GET", "url": "{url}?op=SendMessages"}),
+    ("unknown operation help page", {"method": "GET", "url": "{url}?op=Nope"}),
     ("unknown path", {"method": "GET", "url": "{base}/nothing"}),
     ("unknown http operation", {"method": "POST", "url": "{url}/SendFax", "data": CRED}),
     ("missing parameter", {"method": "POST", "url": "{url}/SendMessages", "data": CRED}),

@@ -1,10 +1,10 @@
 """A local, stateful fake of the winic ``service.asmx`` speaking SOAP 1.1/1.2 and HTTP GET/POST.
 
-It imports nothing of the client. Layers, each in its own module: ``state`` (accounts, sends, the ledger),
-``protocol`` (ASMX bytes), ``faults`` (the scripted plan), ``admin`` (the ``/_mock/`` JSON API),
-``routing`` (sans-I/O: request in, outcome out), and two shells over the same router: ``wire`` (the socket
-server) and ``transport`` (an in-process httpx2 transport, imported only when asked for). ``service`` holds
-them together as :class:`MockService`.
+It imports nothing of the client. Layers, each in its own module: ``state`` (accounts, sends, the
+ledger), ``protocol`` (ASMX bytes), ``help_pages`` (the HTML a browser gets), ``faults`` (the scripted plan),
+``admin`` (the ``/_mock/`` JSON API), ``routing`` (sans-I/O: request in, outcome out), and two shells over the
+same router: ``wire`` (the socket server) and ``transport`` (an in-process httpx2 transport, imported only when
+asked for). ``service`` holds them together as :class:`MockService`.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import itertools
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from functools import lru_cache
 from urllib.parse import unquote_to_bytes
@@ -94,9 +94,11 @@ class SoapCall:
 
 @dataclass(frozen=True)
 class Contract:
-    """Operations and their parameter names, read from the packaged WSDL: the mock serves exactly those."""
+    """Operations and their parameter names, read from the packaged WSDL: the mock serves exactly those.
+    ``documentation`` holds each operation's ``wsdl:documentation`` (the help pages show it)."""
 
     operations: dict[str, tuple[str, ...]]
+    documentation: dict[str, str] = field(default_factory=dict)
 
 
 @lru_cache(maxsize=1)
@@ -108,7 +110,12 @@ def contract() -> Contract:
         name = message.get("name", "")
         if name.endswith("HttpPostIn"):
             ops[name[: -len("HttpPostIn")]] = tuple(p.get("name", "") for p in message.iterfind("w:part", ns))
-    return Contract(ops)
+    docs: dict[str, str] = {}
+    for operation in tree.iterfind("w:portType[@name='Service1Soap']/w:operation", ns):
+        text = operation.findtext("w:documentation", "", ns).strip()
+        if text:
+            docs[operation.get("name", "")] = text
+    return Contract(ops, docs)
 
 
 _REASONS = {

@@ -11,7 +11,7 @@ from functools import partial
 from typing import Literal
 from urllib.parse import unquote
 
-from winic_soap.mock import protocol
+from winic_soap.mock import help_pages, protocol
 from winic_soap.mock.admin import AdminAPI
 from winic_soap.mock.faults import PROCESSING_FAULTS, FaultPlan, FaultRule
 from winic_soap.mock.state import MockState
@@ -105,9 +105,11 @@ class Router:
         return Outcome(self.admin.handle(method, action, body))
 
     def _service_root(self, request: Request, path: str, query: str, started: float) -> Exchange:
-        if request.method == "GET" and query.lower() == "wsdl":
+        if request.method == "GET":
             url = f"http://{request.host}{path}"
-            return Exchange.ready(Outcome(protocol.Response(200, protocol.XML_UTF8, protocol.rewrite_wsdl(url))))
+            if query.lower() == "wsdl":
+                return Exchange.ready(Outcome(protocol.Response(200, protocol.XML_UTF8, protocol.rewrite_wsdl(url))))
+            return Exchange.ready(Outcome(help_pages.render(url, query)))
         if request.method != "POST":
             return Exchange.ready(Outcome(protocol.render_html_error(404)))
         ctype = request.headers.get("content-type", "")
