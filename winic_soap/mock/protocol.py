@@ -27,6 +27,7 @@ __all__ = [
     "contract",
     "decode_form",
     "decode_soap",
+    "headers_for",
     "http_date",
     "parse_form",
     "reason",
@@ -145,17 +146,22 @@ def http_date() -> str:
 
 
 def response_headers(response: Response) -> list[tuple[str, str]]:
-    """The headers IIS and ASP.NET put on every answer, in their order; the socket server and the in-process
+    """The headers IIS and ASP.NET put on ``response``, in their order; the socket server and the in-process
     transport both send exactly these."""
+    return headers_for(response.content_type, len(response.body), http_date())
+
+
+def headers_for(content_type: str | None, length: int, date: str) -> list[tuple[str, str]]:
+    """``response_headers`` from its parts (the socket server caches the head by them)."""
     headers = [("Cache-Control", "private, max-age=0")]
-    if response.content_type:
-        headers.append(("Content-Type", response.content_type))
+    if content_type:
+        headers.append(("Content-Type", content_type))
     headers += [
         ("Server", "Microsoft-IIS/7.5"),
         ("X-AspNet-Version", "4.0.30319"),
         ("X-Powered-By", "ASP.NET"),
-        ("Date", http_date()),
-        ("Content-Length", str(len(response.body))),
+        ("Date", date),
+        ("Content-Length", str(length)),
     ]
     return headers
 

@@ -11,6 +11,7 @@ import socket
 import socketserver
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 
 from winic_soap.mock import protocol
 from winic_soap.mock.routing import Outcome, Request, Router
@@ -51,6 +52,16 @@ class ConnectionStats:
             self.open -= 1
 
 
+@lru_cache(maxsize=256)
+def _head(status: int, content_type: str | None, length: int, date: str, keep_alive: bool) -> bytes:
+    """The status line and headers, built once per distinct answer shape and second (a hot path)."""
+    head = [f"HTTP/1.1 {status} {protocol.reason(status)}"]
+    head += [f"{name}: {value}" for name, value in protocol.headers_for(content_type, length, date)]
+    if not keep_alive:
+        head.append("Connection: close")
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+
+
 class _Closed(Exception):
     """The connection is done (peer went away, a fault closed it, or it timed out)."""
 
@@ -80,11 +91,7 @@ class _Handler(socketserver.BaseRequestHandler):
             return
 
     def _send(self, response: protocol.Response, *, keep_alive: bool, truncate: bool = False) -> None:
-        head = [f"HTTP/1.1 {response.status} {protocol.reason(response.status)}"]
-        head += [f"{name}: {value}" for name, value in protocol.response_headers(response)]
-        if not keep_alive:
-            head.append("Connection: close")
-        raw_head = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+        raw_head = _head(response.status, response.content_type, len(response.body), protocol.http_date(), keep_alive)
         body = memoryview(response.body)[: len(response.body) // 2] if truncate else response.body
         if len(body) < _COALESCE:
             self.request.sendall(raw_head + body)
