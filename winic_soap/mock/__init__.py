@@ -1,13 +1,17 @@
 """A local, stateful fake of the winic ``service.asmx`` speaking SOAP 1.1/1.2 and HTTP GET/POST.
 
-It imports nothing of the client: it is a server, and tests drive it over real sockets.
+It imports nothing of the client. Layers, each in its own module: ``state`` (accounts, sends, the
+ledger), ``protocol`` (ASMX bytes), ``help_pages`` (the HTML a browser gets), ``faults`` (the scripted plan),
+``admin`` (the ``/_mock/`` JSON API), ``routing`` (sans-I/O: request in, outcome out), and two shells over the
+same router: ``wire`` (the socket server) and ``transport`` (an in-process httpx2 transport, imported only when
+asked for). ``service`` holds them together as :class:`MockService`.
 """
 
 from __future__ import annotations
 
 from winic_soap.mock.faults import FAULT_KINDS, FaultRule
-from winic_soap.mock.server import DEFAULT_ACCOUNT, MockService, parse_account
-from winic_soap.mock.state import Account, LedgerEntry, SentMessage, segments
+from winic_soap.mock.service import DEFAULT_ACCOUNT, MockService, parse_account
+from winic_soap.mock.state import Account, LedgerEntry, MockState, SentMessage, segments
 
 __all__ = [
     "DEFAULT_ACCOUNT",
@@ -16,6 +20,7 @@ __all__ = [
     "FaultRule",
     "LedgerEntry",
     "MockService",
+    "MockState",
     "SentMessage",
     "parse_account",
     "segments",

@@ -8,7 +8,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from winic_soap.mock.server import DEFAULT_ACCOUNT, MockService, parse_account
+from winic_soap.mock.service import DEFAULT_ACCOUNT, MockService, parse_account
 
 __all__ = ["add_arguments", "main", "serve"]
 

@@ -6,6 +6,8 @@ import threading
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from winic_soap.mock.protocol import contract
+
 __all__ = ["FAULT_KINDS", "FaultKind", "FaultPlan", "FaultRule"]
 
 FaultKind = Literal[
@@ -69,6 +71,24 @@ class FaultPlan:
         with self._lock:
             self._rules.append(rule)
         return rule
+
+    def script(
+        self,
+        kind: str,
+        *,
+        operation: str | None = None,
+        times: int | None = 1,
+        every: int | None = None,
+        seconds: float = 0.0,
+        code: str = "-09",
+        body: str | bytes = b"",
+        status: int = 200,
+        content_type: str = "text/xml; charset=utf-8",
+    ) -> FaultRule:
+        """Add a rule after checking that ``operation`` is one the WSDL declares (a typo would never fire)."""
+        if operation is not None and operation not in contract().operations:
+            raise ValueError(f"operation {operation!r} is not in the WSDL")
+        return self.add(FaultRule(kind, operation, times, every, seconds, code, body, status, content_type))
 
     def clear(self) -> None:
         with self._lock:

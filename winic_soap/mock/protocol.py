@@ -3,11 +3,14 @@ for SOAP 1.1, SOAP 1.2 and the HTTP GET/POST bindings (spec README §4). No sock
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from email.utils import formatdate
 from functools import lru_cache
-from urllib.parse import parse_qs
+from urllib.parse import unquote_to_bytes
 from xml.sax.saxutils import escape
 
 from lxml import etree
@@ -24,12 +27,18 @@ __all__ = [
     "contract",
     "decode_form",
     "decode_soap",
+    "headers_for",
+    "http_date",
+    "parse_form",
+    "reason",
     "render_fault",
     "render_form_error",
     "render_form_result",
     "render_html_error",
     "render_soap_result",
+    "response_headers",
     "rewrite_wsdl",
+    "url_decode",
 ]
 
 TEMPURI = "http://tempuri.org/"
@@ -54,6 +63,7 @@ _ENV_OPEN = {
 # lxml parsers must not be shared between threads, so each server thread gets its own.
 _PARSERS = threading.local()
 _ACTION = re.compile(r'action\s*=\s*"?([^";]*)"?', re.I)
+_PERCENT_U = re.compile(rb"%u([0-9a-fA-F]{4})")
 
 
 @dataclass(frozen=True)
@@ -85,9 +95,11 @@ class SoapCall:
 
 @dataclass(frozen=True)
 class Contract:
-    """Operations and their parameter names, read from the packaged WSDL: the mock serves exactly those."""
+    """Operations and their parameter names, read from the packaged WSDL: the mock serves exactly those.
+    ``documentation`` holds each operation's ``wsdl:documentation`` (the help pages show it)."""
 
     operations: dict[str, tuple[str, ...]]
+    documentation: dict[str, str] = field(default_factory=dict)
 
 
 @lru_cache(maxsize=1)
@@ -99,7 +111,59 @@ def contract() -> Contract:
         name = message.get("name", "")
         if name.endswith("HttpPostIn"):
             ops[name[: -len("HttpPostIn")]] = tuple(p.get("name", "") for p in message.iterfind("w:part", ns))
-    return Contract(ops)
+    docs: dict[str, str] = {}
+    for operation in tree.iterfind("w:portType[@name='Service1Soap']/w:operation", ns):
+        text = operation.findtext("w:documentation", "", ns).strip()
+        if text:
+            docs[operation.get("name", "")] = text
+    return Contract(ops, docs)
+
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    413: "Request Entity Too Large",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def reason(status: int) -> str:
+    """The reason phrase IIS puts after a status code."""
+    return _REASONS.get(status, "Error")
+
+
+@lru_cache(maxsize=2)
+def _http_date_at(second: int) -> str:
+    return formatdate(second, usegmt=True)
+
+
+def http_date() -> str:
+    """The Date header, formatted once per second (formatdate costs more than the rest of the answer)."""
+    return _http_date_at(int(time.time()))
+
+
+def response_headers(response: Response) -> list[tuple[str, str]]:
+    """The headers IIS and ASP.NET put on ``response``, in their order; the socket server and the in-process
+    transport both send exactly these."""
+    return headers_for(response.content_type, len(response.body), http_date())
+
+
+def headers_for(content_type: str | None, length: int, date: str) -> list[tuple[str, str]]:
+    """``response_headers`` from its parts (the socket server caches the head by them)."""
+    headers = [("Cache-Control", "private, max-age=0")]
+    if content_type:
+        headers.append(("Content-Type", content_type))
+    headers += [
+        ("Server", "Microsoft-IIS/7.5"),
+        ("X-AspNet-Version", "4.0.30319"),
+        ("X-Powered-By", "ASP.NET"),
+        ("Date", date),
+        ("Content-Length", str(length)),
+    ]
+    return headers
 
 
 def rewrite_wsdl(url: str) -> bytes:
@@ -232,14 +296,48 @@ def server_fault(version: str, exc: BaseException) -> Response:
     )
 
 
-def decode_form(operation: str, query: str, body: bytes | None) -> dict[str, str | None]:
-    """Parameters of an HTTP GET (query) or POST (form body) call; a missing declared one is an error."""
-    raw = parse_qs(body.decode("utf-8", "replace") if body is not None else query, keep_blank_values=True)
+def url_decode(data: bytes) -> str:
+    """ASP.NET's ``HttpUtility.UrlDecode`` over UTF-8, as it reads form bodies and query strings: ``+`` is a
+    space, ``%XX`` a UTF-8 byte, ``%uXXXX`` (lower-case ``u`` only) a UTF-16 code unit, as .NET's wsdl.exe
+    HTTP proxies and JavaScript's ``escape()`` send non-ASCII text; a malformed escape stays as written."""
+    data = data.replace(b"+", b" ")
+    if b"%u" not in data:
+        return unquote_to_bytes(data).decode("utf-8", "replace")
+    pieces = _PERCENT_U.split(data)  # text, code unit, text, code unit, ..., text
+    text = "".join(
+        chr(int(piece, 16)) if odd else unquote_to_bytes(piece).decode("utf-8", "replace")
+        for odd, piece in zip(itertools.cycle((False, True)), pieces, strict=False)
+    )
+    # pairs of %u surrogates make one character; a lone one is what .NET writes out as U+FFFD
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def parse_form(data: bytes) -> dict[str, str]:
+    """Fields of a form body or query string as ASP.NET's ``HttpValueCollection`` holds them: names match
+    without regard to case, a repeated name's values are joined with commas (what ``collection[name]``
+    returns), and a segment without ``=`` has no name. Keys are lower-cased."""
+    values: dict[str, list[str]] = {}
+    for segment in data.split(b"&"):
+        name, equals, value = segment.partition(b"=")
+        if equals:
+            values.setdefault(url_decode(name).lower(), []).append(url_decode(value))
+    return {name: ",".join(found) for name, found in values.items()}
+
+
+def decode_form(operation: str, query: str | bytes, body: bytes | None) -> dict[str, str | None]:
+    """Parameters of an HTTP GET (query) or POST (form body) call; a missing declared one is an error.
+
+    ``query`` as it came on the request line (a str is taken as its latin-1 bytes, as the server decoded it).
+    """
+    if body is None:
+        body = query.encode("latin-1", "replace") if isinstance(query, str) else query
+    fields = parse_form(body)
     params: dict[str, str | None] = {}
     for name in contract().operations[operation]:
-        if name not in raw:
+        value = fields.get(name.lower())
+        if value is None:
             raise LookupError(name)
-        params[name] = raw[name][0]
+        params[name] = value
     return params
 
 

@@ -1,6 +1,6 @@
 """The fake service's business state: accounts, sends, billing, pending reports and replies, the ledger.
 
-Everything here is protocol-free and thread-safe; ``protocol.py`` and ``server.py`` put it on the wire.
+Everything here is protocol-free and thread-safe; ``routing.py`` puts it on the wire.
 Rules follow ``shared/spec/README.md`` §2-§3; where the live service is unknown the choice is noted.
 """
 
@@ -15,8 +15,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
 
 from winic_soap._countries import calling_code
+
+if TYPE_CHECKING:
+    from winic_soap.mock.transport import InProcessTransport
 
 __all__ = [
     "SECRET_PARAMS",
@@ -141,7 +145,13 @@ class LedgerEntry:
     processed: bool
     fault: str | None
     client_ip: str
-    at: float = 0.0  # time.monotonic() when the answer was decided
+    started_at: float = 0.0  # time.monotonic() when the request reached the service, before any scripted latency
+    finished_at: float = 0.0  # time.monotonic() when its answer was decided
+
+    @property
+    def at(self) -> float:
+        """When the answer was decided (``finished_at``); kept for code written before the interval existed."""
+        return self.finished_at
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -153,7 +163,9 @@ class LedgerEntry:
             "processed": self.processed,
             "fault": self.fault,
             "client_ip": self.client_ip,
-            "at": self.at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "at": self.finished_at,
         }
 
 
@@ -216,6 +228,29 @@ class MockState:
         with self._lock:
             self._statuses[mobile] = status
 
+    def httpx_transport(self, *, client_ip: str = "127.0.0.1") -> InProcessTransport:
+        """An httpx2 transport (sync and async) serving this state in process, with a fault plan of its own.
+
+        For unit tests that need neither a socket nor a :class:`~winic_soap.mock.MockService`:
+        ``httpx2.Client(transport=MockState([Account("u", "p")]).httpx_transport())``.
+        """
+        from winic_soap.mock.transport import for_state
+
+        return for_state(self, client_ip=client_ip)
+
+    def only_uid(self) -> str:
+        """The uid of the single account; a ValueError when there are several (the caller must name one)."""
+        with self._lock:
+            uids = list(self.accounts)
+        if len(uids) != 1:
+            raise ValueError("several accounts: pass uid=")
+        return uids[0]
+
+    def entries(self) -> list[LedgerEntry]:
+        """A snapshot of the ledger, safe to read while requests are being served."""
+        with self._lock:
+            return list(self.ledger)
+
     def pending_reports(self) -> list[PendingReport]:
         with self._lock:
             return list(self._reports)
@@ -234,7 +269,10 @@ class MockState:
         processed: bool,
         fault: str | None,
         client_ip: str,
+        started_at: float | None = None,
     ) -> None:
+        """Append a ledger entry; ``started_at`` is when the request arrived (default: now)."""
+        finished_at = time.monotonic()
         with self._lock:
             self.ledger.append(
                 LedgerEntry(
@@ -246,7 +284,8 @@ class MockState:
                     processed,
                     fault,
                     client_ip,
-                    time.monotonic(),
+                    finished_at if started_at is None else started_at,
+                    finished_at,
                 )
             )
 
