@@ -155,6 +155,8 @@ class LoopbackServer:
 
     def stop(self) -> None:
         self.stopping.set()
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone does not
         close_quietly(self.listener)
         with self.lock:
             still_open = list(self._open)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,7 @@ class TLSFront(LoopbackServer):
         self.context.verify_mode = ssl.CERT_REQUIRED
         if tls_version is not None:  # pin one version: TLS 1.3 checks the client certificate after
             self.context.minimum_version = self.context.maximum_version = tls_version  # the client's Finished
+        self.changed = threading.Condition(self.lock)
         self.handshakes = 0
         self.refused: list[str] = []
 
@@ -72,6 +74,11 @@ class TLSFront(LoopbackServer):
         """The service endpoint behind the front."""
         return f"https://127.0.0.1:{self.port}/Service.asmx"
 
+    def wait_refused(self, count: int, timeout: float = 10.0) -> bool:
+        """Block until ``count`` handshakes have been refused (the server side may finish after the client)."""
+        with self.changed:
+            return self.changed.wait_for(lambda: len(self.refused) >= count, timeout)
+
     def handle(self, conn: socket.socket) -> None:
         tls = self.context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
         self.track(tls)
@@ -79,11 +86,13 @@ class TLSFront(LoopbackServer):
             try:
                 tls.do_handshake()
             except (ssl.SSLError, OSError) as exc:
-                with self.lock:
+                with self.changed:
                     self.refused.append(getattr(exc, "reason", None) or str(exc))
+                    self.changed.notify_all()
                 return
-            with self.lock:
+            with self.changed:
                 self.handshakes += 1
+                self.changed.notify_all()
             upstream = socket.create_connection(self.upstream, timeout=10)
             self.track(upstream)
             try:
