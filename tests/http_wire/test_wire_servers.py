@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable
 from typing import Any
 
 import httpx2
 import pytest
 import scripted_server as scripts
-from forward_proxy import ForwardProxy
-from scripted_server import ScriptedServer
-from tls_front import Certificates, TLSFront
+from rig import Rig
 
 from winic_soap.mock import MockService, protocol
 
@@ -31,11 +28,9 @@ def _expected(mock: MockService) -> bytes:
     return protocol.render_soap_result("soap11", "SendMessages", mock.state.sends[-1].message_id).body
 
 
-def test_proxy_forwards_plain_http_and_tunnels_connect(
-    mock: MockService, forward_proxy: ForwardProxy, tls_front: Callable[..., TLSFront], certs: Certificates
-) -> None:
-    front = tls_front()
-    with httpx2.Client(proxy=forward_proxy.url, verify=certs.client_context()) as client:
+def test_proxy_forwards_plain_http_and_tunnels_connect(rig: Rig) -> None:
+    mock, forward_proxy, front = rig.mock, rig.proxy, rig.tls_front()
+    with httpx2.Client(proxy=forward_proxy.url, verify=rig.certs.client_context()) as client:
         assert client.post(mock.url, **_send_request()).content == _expected(mock)
         assert client.post(front.url, **_send_request()).content == _expected(mock)
     assert forward_proxy.forwarded == [mock.url]
@@ -44,10 +39,8 @@ def test_proxy_forwards_plain_http_and_tunnels_connect(
 
 
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
-def test_tls_front_requires_a_client_certificate(
-    mock: MockService, tls_front: Callable[..., TLSFront], certs: Certificates, version: ssl.TLSVersion
-) -> None:
-    front = tls_front(version)
+def test_tls_front_requires_a_client_certificate(rig: Rig, version: ssl.TLSVersion) -> None:
+    mock, certs, front = rig.mock, rig.certs, rig.tls_front(version)
     with (
         httpx2.Client(verify=certs.client_context(with_cert=False)) as client,
         pytest.raises(httpx2.TransportError),
@@ -74,20 +67,16 @@ def test_tls_front_requires_a_client_certificate(
     ],
     ids=["plain", "gzip", "chunked", "chunked-gzip", "folded", "double-length", "one-continue"],
 )
-def test_well_formed_scripts_carry_the_mock_answer(
-    mock: MockService, scripted: Callable[..., ScriptedServer], script: scripts.Script
-) -> None:
-    server = scripted(script)
+def test_well_formed_scripts_carry_the_mock_answer(rig: Rig, script: scripts.Script) -> None:
+    mock, server = rig.mock, rig.scripted(script)
     with httpx2.Client() as client:
         assert client.post(server.url, **_send_request()).content == _expected(mock)
     assert server.wait_until(lambda s: s.answered == 1)  # the server counts after its last write
     assert len(mock.state.sends) == 1
 
 
-def test_recoded_answer_names_its_charset_only_in_the_header(
-    mock: MockService, scripted: Callable[..., ScriptedServer]
-) -> None:
-    server = scripted(scripts.recoded("gb18030"))
+def test_recoded_answer_names_its_charset_only_in_the_header(rig: Rig) -> None:
+    mock, server = rig.mock, rig.scripted(scripts.recoded("gb18030"))
     with httpx2.Client() as client:
         answer = client.post(server.url, **_send_request())
     assert answer.headers["content-type"] == "text/xml; charset=gb18030"
@@ -95,18 +84,16 @@ def test_recoded_answer_names_its_charset_only_in_the_header(
     assert answer.text == _expected(mock).decode().split("?>", 1)[1]
 
 
-def test_glued_answer_puts_both_answers_in_one_write(
-    mock: MockService, scripted: Callable[..., ScriptedServer]
-) -> None:
-    server = scripted(scripts.glued(lambda answer: answer.body))
+def test_glued_answer_puts_both_answers_in_one_write(rig: Rig) -> None:
+    mock, server = rig.mock, rig.scripted(scripts.glued(lambda answer: answer.body))
     with httpx2.Client() as client:
         assert client.post(server.url, **_send_request()).content == _expected(mock)
     assert server.wait_until(lambda s: s.answered == 1)
     assert server.bytes_written > 2 * len(_expected(mock))
 
 
-def test_idle_close_fires_between_requests_only(mock: MockService, scripted: Callable[..., ScriptedServer]) -> None:
-    server = scripted(scripts.plain(), idle_close=0.3)
+def test_idle_close_fires_between_requests_only(rig: Rig) -> None:
+    mock, server = rig.mock, rig.scripted(scripts.plain(), idle_close=0.3)
     with httpx2.Client() as client:
         client.post(server.url, **_send_request())
         assert server.wait_until(lambda s: s.idle_closed == 1)

@@ -1,0 +1,66 @@
+"""Through a forward proxy started on loopback: by setting and by environment variable, CONNECT for https."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from drive import FLAVOURS
+from rig import Rig
+
+
+def _sent_ids(rig: Rig) -> list[str]:
+    return [s.message_id for s in rig.mock.state.sends]
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_proxy_setting_carries_plain_http(flavour: str, rig: Rig) -> None:
+    client = rig.client(flavour, rig.mock.url, proxy=rig.proxy.url, max_attempts=1)
+    receipt = client.send("13800138000", "through the proxy")
+    assert rig.proxy.forwarded == [rig.mock.url]  # an absolute-form request: the proxy carried it
+    assert _sent_ids(rig) == [receipt.message_id]
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_http_proxy_variable_is_honoured_by_default(flavour: str, rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", rig.proxy.url)
+    client = rig.client(flavour, rig.mock.url, max_attempts=1)
+    receipt = client.send("13800138000", "through the proxy named in the environment")
+    assert rig.proxy.forwarded == [rig.mock.url]
+    assert _sent_ids(rig) == [receipt.message_id]
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_no_proxy_variable_bypasses_the_proxy(flavour: str, rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", rig.proxy.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    client = rig.client(flavour, rig.mock.url, max_attempts=1)
+    receipt = client.send("13800138000", "straight to the service")
+    assert rig.proxy.log == []
+    assert _sent_ids(rig) == [receipt.message_id]
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_trust_env_false_ignores_proxy_variables(flavour: str, rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", rig.proxy.url)
+    client = rig.client(flavour, rig.mock.url, trust_env=False, max_attempts=1)
+    client.account()
+    assert rig.proxy.log == []
+    assert [e.operation for e in rig.mock.ledger] == ["GetUserInfo"]
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("how", ["setting", "HTTPS_PROXY"])
+def test_https_goes_through_a_connect_tunnel(flavour: str, how: str, rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    front = rig.tls_front()
+    options: dict[str, Any] = {"verify": str(rig.certs.ca_file), "cert": str(rig.certs.client_pem), "max_attempts": 1}
+    if how == "setting":
+        options["proxy"] = rig.proxy.url
+    else:
+        monkeypatch.setenv("HTTPS_PROXY", rig.proxy.url)
+    client = rig.client(flavour, front.url, **options)
+    receipt = client.send("13800138000", "through the tunnel")
+    assert rig.proxy.connects == [f"127.0.0.1:{front.port}"]
+    assert rig.proxy.forwarded == []  # nothing in clear text
+    assert front.handshakes == 1
+    assert _sent_ids(rig) == [receipt.message_id]
