@@ -132,9 +132,9 @@ class ScriptedServer(LoopbackServer):
                 return
             if served and self.stale_after is not None and self._idle(conn, reader, self.stale_after):
                 self._count("went_stale")
-                if not self._idle(conn, reader, 30.0):  # whatever comes now meets a closing socket
-                    self._count("stale_resets")
-                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST
+                if not self._idle(conn, reader, 30.0) and conn.recv(1, socket.MSG_PEEK):
+                    self._count("stale_resets")  # a request met a closing socket: reset, never read
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 return
             request = reader.message()
             with self.changed:
