@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import select
+import selectors
 import socket
 import ssl
 import threading
@@ -81,6 +81,14 @@ def render(start: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
     return f"{start}\r\n{head}\r\n".encode("latin-1") + body
 
 
+def readable(socks: list[socket.socket], timeout: float) -> list[socket.socket]:
+    """Those of ``socks`` with something to read within ``timeout`` (epoll: no select() limit at fd 1024)."""
+    with selectors.DefaultSelector() as selector:
+        for sock in socks:
+            selector.register(sock, selectors.EVENT_READ)
+        return [key.fileobj for key, _ in selector.select(timeout)]  # type: ignore[misc]
+
+
 def relay(a: socket.socket, b: socket.socket, stop: threading.Event, idle: float = 30.0) -> None:
     """Copy bytes both ways until either side closes, ``stop`` is set, or nothing moves for ``idle`` s."""
     quiet = 0.0
@@ -88,7 +96,7 @@ def relay(a: socket.socket, b: socket.socket, stop: threading.Event, idle: float
         # TLS sockets may hold decrypted bytes that select() cannot see
         ready = [s for s in (a, b) if isinstance(s, ssl.SSLSocket) and s.pending()]
         if not ready:
-            ready, _, _ = select.select([a, b], [], [], 0.1)
+            ready = readable([a, b], 0.1)
         if not ready:
             quiet += 0.1
             continue

@@ -9,14 +9,13 @@ Each request is read whole, handed to a *script* (a generator of byte strings to
 from __future__ import annotations
 
 import gzip
-import select
 import socket
 import struct
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from rawhttp import LoopbackServer, Message, Reader, close_quietly, exchange, render
+from rawhttp import LoopbackServer, Message, Reader, close_quietly, exchange, readable, render
 
 __all__ = [
     "CLOSE",
@@ -120,8 +119,7 @@ class ScriptedServer(LoopbackServer):
         """True when no byte of a next request arrives within ``limit`` seconds."""
         if reader.buffer:
             return False
-        ready, _, _ = select.select([conn], [], [], limit)
-        return not ready
+        return not readable([conn], limit)
 
     def handle(self, conn: socket.socket) -> None:
         reader = Reader(conn)

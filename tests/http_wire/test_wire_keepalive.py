@@ -3,6 +3,8 @@ connection the server is closing, so it never becomes an unknown outcome."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import scripted_server as scripts
 from drive import FLAVOURS
@@ -42,3 +44,28 @@ def test_keepalive_reuses_a_connection_between_quick_calls(flavour: str, rig: Ri
     for n in range(3):
         client.send("13800138000", f"quick {n}")
     assert server.connections == 1 and len(rig.mock.state.sends) == 3
+
+
+def test_keepalive_holds_with_descriptors_above_1024(rig: Rig) -> None:
+    """``select()`` cannot watch a descriptor >= 1024; a pool that checks idle sockets with it would fail
+    or give up on keep-alive in a process with many files open."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 1200
+    assert hard == resource.RLIM_INFINITY or hard >= wanted, f"this machine allows only {hard} descriptors"
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+    filler = []
+    try:
+        with open(os.devnull) as null:
+            while len(filler) < 1100 and (not filler or filler[-1] < 1100):
+                filler.append(os.dup(null.fileno()))
+        server = rig.scripted(scripts.plain(), idle_close=30.0)
+        client = rig.client("sync", server.url, max_attempts=1)
+        receipts = [client.send("13800138000", f"high descriptor {n}").message_id for n in range(3)]
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert receipts == [s.message_id for s in rig.mock.state.sends]
+    assert server.connections == 1  # one keep-alive connection, on a descriptor above 1024
