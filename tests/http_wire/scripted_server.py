@@ -23,6 +23,7 @@ __all__ = [
     "Pause",
     "ScriptedServer",
     "chunked",
+    "custom",
     "double_length",
     "endless_continue",
     "folded",
@@ -334,6 +335,17 @@ def oversized_chunked(size: int) -> Script:
             piece = padding[start : start + 65536]
             yield f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
         yield f"{len(answer.body):x}\r\n".encode() + answer.body + b"\r\n0\r\n\r\n"
+
+    return script
+
+
+def custom(build: Callable[[Message], bytes], *, close: bool = True) -> Script:
+    """Forwards, then writes ``build(answer)`` verbatim (and closes: for answers framed by the close)."""
+
+    def script(ex: Exchange) -> Iterator[Step]:
+        yield build(ex.forward())
+        if close:
+            yield CLOSE
 
     return script
 

@@ -13,7 +13,7 @@ import scripted_server as scripts
 from drive import FLAVOURS
 from rig import Rig
 
-from winic_soap import HTTPStatusError, OutcomeUnknown, ProtocolError, SendOutcomeUnknown
+from winic_soap import ConnectionLostError, HTTPStatusError, OutcomeUnknown, ProtocolError, SendOutcomeUnknown
 
 TRANSPORTS = ("soap11", "soap12", "http-post", "http-get")
 LEGAL = {
@@ -115,3 +115,62 @@ def test_redirect_is_refused_as_not_processed(flavour: str, status: int, rig: Ri
     assert error.location == location and location in str(error)
     assert len(server.requests) == 1  # neither followed nor repeated
     assert rig.mock.ledger == []
+
+
+def _head(answer: scripts.Message, *lines: str) -> bytes:
+    return ("\r\n".join([answer.start, *lines]) + "\r\n\r\n").encode("latin-1")
+
+
+CTYPE = "Content-Type: text/xml; charset=utf-8"
+# each: how the answer is framed, from the mock's real answer; all are closed by the server afterwards
+FRAMED_BY_CLOSE = {
+    "HTTP/1.0 without length": lambda a: _head(a, CTYPE).replace(b"HTTP/1.1", b"HTTP/1.0", 1) + a.body,
+    "HTTP/1.1 Connection: close": lambda a: (
+        _head(a, CTYPE, f"Content-Length: {len(a.body)}", "Connection: close") + a.body
+    ),
+}
+BROKEN = {
+    "not HTTP at all": lambda a: b"220 smtp.example ESMTP ready\r\n\r\n",
+    "header line without a colon": lambda a: (
+        _head(a, CTYPE, "no colon here", f"Content-Length: {len(a.body)}") + a.body
+    ),
+    "Content-Length not a number": lambda a: _head(a, CTYPE, "Content-Length: x") + a.body,
+    "two different Content-Lengths": lambda a: (
+        _head(a, CTYPE, f"Content-Length: {len(a.body)}", "Content-Length: 5") + a.body
+    ),
+    "body shorter than its length": lambda a: _head(a, CTYPE, f"Content-Length: {len(a.body) + 10}") + a.body,
+    "chunked, cut before the last chunk": lambda a: (
+        _head(a, CTYPE, "Transfer-Encoding: chunked") + f"{len(a.body):x}\r\n".encode() + a.body + b"\r\n"
+    ),
+    "gzip that is not gzip": lambda a: (
+        _head(a, CTYPE, "Content-Encoding: gzip", f"Content-Length: {len(a.body)}") + a.body
+    ),
+}
+
+
+@pytest.mark.parametrize("framing", list(FRAMED_BY_CLOSE))
+def test_answers_framed_by_the_close_are_read_and_the_next_call_reconnects(framing: str, rig: Rig) -> None:
+    server = rig.scripted(scripts.custom(FRAMED_BY_CLOSE[framing]))
+    client = rig.client("sync", server.url, max_attempts=1)
+    receipts = [client.send("13800138000", f"closed after {n}").message_id for n in range(2)]
+    assert receipts == _sent_ids(rig)
+    assert server.connections == 2
+
+
+@pytest.mark.parametrize("framing", list(BROKEN))
+def test_broken_answers_are_typed_errors_and_a_send_stays_unknown(framing: str, rig: Rig) -> None:
+    server = rig.scripted(scripts.custom(BROKEN[framing]))
+    client = rig.client("sync", server.url, max_attempts=1)
+    with pytest.raises((ProtocolError, ConnectionLostError)) as read:
+        client.account()
+    assert read.value.reached is True and read.value.processed is None
+    with pytest.raises(SendOutcomeUnknown):  # the service processed it; only the answer is broken
+        client.send("13800138000", "processed, answer broken")
+    assert len(rig.mock.state.sends) == 1 and len(server.requests) == 2
+
+
+def test_answer_framed_by_the_close_over_the_size_cap_is_refused(rig: Rig) -> None:
+    server = rig.scripted(scripts.custom(lambda a: _head(a, CTYPE).replace(b"HTTP/1.1", b"HTTP/1.0", 1) + a.body * 50))
+    client = rig.client("sync", server.url, max_attempts=1, max_response_bytes=4096)
+    with pytest.raises(ProtocolError):
+        client.account()
