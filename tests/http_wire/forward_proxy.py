@@ -11,7 +11,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from rawhttp import LoopbackServer, Message, Reader, close_quietly, relay, render
+from rawhttp import LoopbackServer, Message, Reader, relay, render
 
 _HOP_BY_HOP = {"proxy-connection", "proxy-authorization", "connection", "keep-alive"}
 
@@ -67,7 +67,7 @@ class ForwardProxy(LoopbackServer):
                 upstream.sendall(early)
             relay(conn, upstream, self.stopping)
         finally:
-            close_quietly(upstream)
+            self.release(upstream)
 
     def _forward(self, conn: socket.socket, request: Message) -> bool:
         """Send one request to its origin (one upstream connection each) and relay the answer."""
@@ -84,7 +84,7 @@ class ForwardProxy(LoopbackServer):
             upstream.sendall(render(f"{method} {path} {version}", headers, request.body))
             answer = Reader(upstream).message()
         finally:
-            close_quietly(upstream)
+            self.release(upstream)
         keep = [(k, v) for k, v in answer.headers if k not in _HOP_BY_HOP]
         conn.sendall(render(answer.start, keep, answer.body))
         return True

@@ -157,9 +157,15 @@ class LoopbackServer:
         raise NotImplementedError
 
     def track(self, sock: socket.socket) -> None:
-        """Also close ``sock`` (an upstream connection, a wrapped socket) on stop()."""
+        """Also shut ``sock`` (an upstream connection, a wrapped socket) down on stop()."""
         with self.lock:
             self._open.add(sock)
+
+    def release(self, sock: socket.socket) -> None:
+        """Close a tracked socket and forget it."""
+        with self.lock:
+            self._open.discard(sock)
+        close_quietly(sock)
 
     def stop(self) -> None:
         self.stopping.set()

@@ -13,7 +13,7 @@ import socket
 import struct
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rawhttp import LoopbackServer, Message, Reader, close_quietly, exchange, readable, render
 
@@ -63,12 +63,10 @@ class Exchange:
     request: Message
     upstream: tuple[str, int] | None
     number: int  # 1-based, across all connections
-    answer: Message | None = field(default=None)
 
     def forward(self) -> Message:
         assert self.upstream is not None, "this scripted server has no mock behind it"
-        self.answer = exchange(self.upstream, self.request)
-        return self.answer
+        return exchange(self.upstream, self.request)
 
 
 class ScriptedServer(LoopbackServer):

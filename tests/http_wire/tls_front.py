@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import trustme
-from rawhttp import LoopbackServer, close_quietly, relay
+from rawhttp import LoopbackServer, relay
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,6 @@ class TLSFront(LoopbackServer):
             try:
                 relay(tls, upstream, self.stopping)
             finally:
-                close_quietly(upstream)
+                self.release(upstream)
         finally:
-            close_quietly(tls)
+            self.release(tls)
