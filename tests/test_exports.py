@@ -55,6 +55,7 @@ def test_engines_are_imported_in_one_place_each() -> None:
         "httpx2",
         "httpcore2",
         "anyio",
+        "h11",
         "tenacity",
     )
     importers: dict[str, set[str]] = {name: set() for name in engines}
@@ -81,6 +82,7 @@ def test_engines_are_imported_in_one_place_each() -> None:
         "httpx2": {"http.py"},
         "httpcore2": {"http.py"},
         "anyio": {"http.py"},
+        "h11": {"http.py"},
         "tenacity": {"retry.py"},
     }
 

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
+import h11
 import httpcore2
 import httpx2
 
@@ -138,16 +139,19 @@ class _Trace:
     started on the wire provably did not reach the server. A transport that emits no events at all (a
     user's mock, say) proves nothing, so its failures count as maybe-sent."""
 
-    __slots__ = ("sending", "traced")
+    __slots__ = ("new_tls", "sending", "traced")
 
     def __init__(self) -> None:
         self.sending = False
         self.traced = False
+        self.new_tls = False
 
     def __call__(self, event: str, info: Mapping[str, Any]) -> None:
         self.traced = True
         if not self.sending and event.endswith("send_request_headers.started"):
             self.sending = True
+        elif event.endswith("start_tls.complete"):
+            self.new_tls = True
 
     async def async_call(self, event: str, info: Mapping[str, Any]) -> None:
         self(event, info)
@@ -157,7 +161,44 @@ class _Trace:
         return self.sending or not self.traced
 
 
-# -- the sync deadline: a network backend that clamps each socket operation to the attempt's deadline --
+# -- network backends under httpx2's pools: the attempt's deadline, and bytes left over after an answer --
+
+
+class _Framing:
+    """A shadow HTTP/1.1 parser (h11) over one connection's bytes. httpcore2 reuses a connection whose
+    parser still holds bytes that came after a complete answer (a middlebox gluing a second answer on),
+    and would read them as the next answer: the next send would get another send's id. A connection
+    seen with such leftovers reports itself readable, which makes the pool drop it instead."""
+
+    __slots__ = ("_parser", "dirty")
+
+    def __init__(self) -> None:
+        self._parser: h11.Connection | None = None
+        self.dirty = False
+
+    def wrote(self) -> None:
+        if self._parser is None:  # the first bytes of a new request: expect one answer to it
+            parser = h11.Connection(h11.CLIENT)
+            parser.send(h11.Request(method="POST", target="/", headers=[("Host", "-"), ("Content-Length", "0")]))
+            parser.send(h11.EndOfMessage())
+            self._parser = parser
+
+    def read(self, data: bytes) -> None:
+        parser = self._parser
+        if parser is None or not data:
+            return
+        try:
+            parser.receive_data(data)
+            while True:
+                event = parser.next_event()
+                if event is h11.NEED_DATA or event is h11.PAUSED:
+                    return
+                if isinstance(event, h11.EndOfMessage):
+                    self.dirty = self.dirty or bool(parser.trailing_data[0])
+                    self._parser = None
+                    return
+        except h11.ProtocolError:
+            self._parser = None  # httpcore2's own parser reports broken answers; this one only watches
 
 
 def _left(timeout: float | None, error: type[Exception]) -> float | None:
@@ -170,16 +211,22 @@ def _left(timeout: float | None, error: type[Exception]) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
-class _DeadlineStream(httpcore2.NetworkStream):
-    __slots__ = ("_stream",)
+class _GuardedStream(httpcore2.NetworkStream):
+    """Every socket operation clamped to the attempt's deadline; answers watched by :class:`_Framing`."""
+
+    __slots__ = ("_framing", "_stream")
 
     def __init__(self, stream: httpcore2.NetworkStream) -> None:
         self._stream = stream
+        self._framing = _Framing()
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes, _left(timeout, httpcore2.ReadTimeout))
+        data = self._stream.read(max_bytes, _left(timeout, httpcore2.ReadTimeout))
+        self._framing.read(data)
+        return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._framing.wrote()
         self._stream.write(buffer, _left(timeout, httpcore2.WriteTimeout))
 
     def close(self) -> None:
@@ -189,13 +236,15 @@ class _DeadlineStream(httpcore2.NetworkStream):
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore2.NetworkStream:
         stream = self._stream.start_tls(ssl_context, server_hostname, _left(timeout, httpcore2.ConnectTimeout))
-        return _DeadlineStream(stream)
+        return _GuardedStream(stream)
 
     def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self._framing.dirty:
+            return True
         return self._stream.get_extra_info(info)
 
 
-class _DeadlineBackend(httpcore2.NetworkBackend):
+class _GuardedBackend(httpcore2.NetworkBackend):
     def __init__(self, backend: httpcore2.NetworkBackend) -> None:
         self._backend = backend
 
@@ -208,27 +257,92 @@ class _DeadlineBackend(httpcore2.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.NetworkStream:
         timeout = _left(timeout, httpcore2.ConnectTimeout)
-        return _DeadlineStream(self._backend.connect_tcp(host, port, timeout, local_address, socket_options))
+        return _GuardedStream(self._backend.connect_tcp(host, port, timeout, local_address, socket_options))
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
     ) -> httpcore2.NetworkStream:
         timeout = _left(timeout, httpcore2.ConnectTimeout)
-        return _DeadlineStream(self._backend.connect_unix_socket(path, timeout, socket_options))
+        return _GuardedStream(self._backend.connect_unix_socket(path, timeout, socket_options))
 
     def sleep(self, seconds: float) -> None:
         self._backend.sleep(seconds)
 
 
-class _DeadlineTransport(httpx2.HTTPTransport):
-    """httpx2's own transport, its connection pool on the deadline-clamping backend."""
+class _AsyncGuardedStream(httpcore2.AsyncNetworkStream):
+    """The async twin of :class:`_GuardedStream`; time is bounded by the attempt's cancel scope."""
+
+    __slots__ = ("_framing", "_stream")
+
+    def __init__(self, stream: httpcore2.AsyncNetworkStream) -> None:
+        self._stream = stream
+        self._framing = _Framing()
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        data = await self._stream.read(max_bytes, timeout)
+        self._framing.read(data)
+        return data
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._framing.wrote()
+        await self._stream.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore2.AsyncNetworkStream:
+        return _AsyncGuardedStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self._framing.dirty:
+            return True
+        return self._stream.get_extra_info(info)
+
+
+class _AsyncGuardedBackend(httpcore2.AsyncNetworkBackend):
+    def __init__(self, backend: httpcore2.AsyncNetworkBackend) -> None:
+        self._backend = backend
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        stream = await self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _AsyncGuardedStream(stream)
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore2.AsyncNetworkStream:
+        return _AsyncGuardedStream(await self._backend.connect_unix_socket(path, timeout, socket_options))
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
+def _guard(pool: Any, wrap: Any) -> None:
+    # httpx2 builds its httpcore2 pool without a network-backend argument; the pool reads this attribute
+    # for every new connection. The trickle, endless-1xx and glued-answer tests fail if that changes.
+    pool._network_backend = wrap(pool._network_backend)
+
+
+class _GuardedTransport(httpx2.HTTPTransport):
+    """httpx2's own transport, its connection pool on the guarded backend."""
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        # httpx2 builds its httpcore2 pool without a network-backend argument; the pool reads this
-        # attribute for every new connection. The trickle and endless-1xx tests fail if that changes.
-        pool: Any = self._pool
-        pool._network_backend = _DeadlineBackend(pool._network_backend)
+        _guard(self._pool, _GuardedBackend)
+
+
+class _AsyncGuardedTransport(httpx2.AsyncHTTPTransport):
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        _guard(self._pool, _AsyncGuardedBackend)
 
 
 # -- error mapping, one place for both shells -----------------------------------------------------------
@@ -246,7 +360,8 @@ def _tls_cause(exc: BaseException) -> ssl.SSLError | None:
 
 
 def map_error(exc: Exception, *, sending: bool) -> WinicError:
-    """The typed error for an httpx2 failure. ``sending``: the request's first bytes were started."""
+    """The typed error for an httpx2 failure (or an OSError an async backend let through unwrapped, as
+    anyio does with TLS alerts). ``sending``: the request's first bytes may have been written."""
     tls = _tls_cause(exc)
     if tls is not None and (not sending or "ALERT" in str(tls.reason or "").upper()):
         # A handshake failure, or a TLS alert (TLS 1.3 refuses a missing client certificate after the
@@ -258,7 +373,7 @@ def map_error(exc: Exception, *, sending: bool) -> WinicError:
         return ConnectError("could not connect: timed out before the request was sent")
     if isinstance(exc, httpx2.ProxyError):
         return ConnectError(f"the proxy refused the connection ({exc})")
-    if isinstance(exc, httpx2.ConnectError) or (isinstance(exc, httpx2.NetworkError) and not sending):
+    if isinstance(exc, httpx2.ConnectError) or (isinstance(exc, httpx2.NetworkError | OSError) and not sending):
         return ConnectError(f"could not connect: {_reason(exc)}")
     if isinstance(exc, httpx2.TimeoutException):
         return ReadTimeoutError("no complete answer within the timeout after the request was sent")
@@ -270,7 +385,7 @@ def map_error(exc: Exception, *, sending: bool) -> WinicError:
         return ProtocolError(f"answer body cannot be decoded ({_reason(exc)})", processed=None)
     if isinstance(exc, (httpx2.UnsupportedProtocol, httpx2.LocalProtocolError, httpx2.InvalidURL)):
         return ConfigurationError(f"the request cannot be made: {exc}")
-    if isinstance(exc, httpx2.NetworkError):
+    if isinstance(exc, httpx2.NetworkError | OSError):
         return ConnectionLostError(f"connection error after the request was sent ({_reason(exc)})")
     return TransportError(f"HTTP failure ({type(exc).__name__})")
 
@@ -285,6 +400,31 @@ def _response(status: int, headers: httpx2.Headers, content: bytes) -> WireRespo
 
 
 _CAUGHT = (httpx2.HTTPError, httpx2.InvalidURL, OSError)
+_PROBE_WAIT = 1.0
+
+
+def _refused_tls(error: WinicError, trace: _Trace, probe: tuple[str, int] | None) -> bool:
+    """Whether a connection lost on a TLS connection opened in this attempt deserves a probe: under TLS 1.3
+    a server refusing our client certificate says so after the handshake, and when its reset overtakes
+    the alert the failure looks like any lost connection."""
+    return probe is not None and trace.new_tls and isinstance(error, ConnectionLostError)
+
+
+def _alert(exc: BaseException) -> bool:
+    tls = _tls_cause(exc)
+    return tls is not None and "ALERT" in str(tls.reason or "").upper()
+
+
+def _tls_error() -> TLSError:
+    return TLSError("TLS failed: the server refuses this client's certificate (or wants one); nothing was sent")
+
+
+def _probe_target(settings: Settings, owned: bool) -> tuple[str, int] | None:
+    """Host and port to probe for a refused TLS handshake: only on our own client, https, no proxy."""
+    parts = urlsplit(settings.endpoint)
+    if not owned or parts.scheme != "https" or proxy_for(settings.endpoint, settings) or not parts.hostname:
+        return None
+    return parts.hostname, parts.port or 443
 
 
 class SyncWire:
@@ -296,10 +436,29 @@ class SyncWire:
         self._verify = verify
         self._client = http_client if http_client is not None else self._build()
         self._closed = False
+        self._probe = _probe_target(settings, self._owned)
+
+    def _handshake_refused(self) -> bool:
+        """A handshake of our own that sends no request: does the TLS front refuse it with an alert?"""
+        assert self._probe is not None
+        host, port = self._probe
+        try:
+            stream = httpcore2.SyncBackend().connect_tcp(host, port, timeout=self._settings.connect_timeout)
+        except (httpcore2.ConnectError, httpcore2.ConnectTimeout):
+            return False
+        try:
+            context = ssl_context(self._settings, self._verify)
+            tls = stream.start_tls(context, server_hostname=host, timeout=self._settings.connect_timeout)
+            tls.read(1, timeout=_PROBE_WAIT)
+        except Exception as exc:
+            return _alert(exc)
+        finally:
+            stream.close()
+        return False
 
     def _build(self) -> httpx2.Client:
         s = self._settings
-        transport = _DeadlineTransport(
+        transport = _GuardedTransport(
             verify=ssl_context(s, self._verify),
             limits=_limits(s),
             proxy=proxy_for(s.endpoint, s),
@@ -341,9 +500,10 @@ class SyncWire:
                 _refuse_declared(response.headers, limit)
                 content = _read_capped(response.iter_bytes(), limit)
         except _CAUGHT as exc:
-            if isinstance(exc, httpx2.HTTPError | httpx2.InvalidURL):
-                raise map_error(exc, sending=trace.may_have_sent) from None
-            raise map_error(httpx2.NetworkError(str(exc)), sending=trace.may_have_sent) from None
+            error = map_error(exc, sending=trace.may_have_sent)
+            if _refused_tls(error, trace, self._probe) and self._handshake_refused():
+                error = _tls_error()
+            raise error from None
         finally:
             _deadline.reset(token)
         logger.debug("%s %s -> %d (%d bytes)", request.method, redact(request.url), response.status_code, len(content))
@@ -376,10 +536,29 @@ class AsyncWire:
         self._verify = verify
         self._client = http_client if http_client is not None else self._build()
         self._closed = False
+        self._probe = _probe_target(settings, self._owned)
+
+    async def _handshake_refused(self) -> bool:
+        """The async twin of :meth:`SyncWire._handshake_refused`."""
+        assert self._probe is not None
+        host, port = self._probe
+        try:
+            stream = await httpcore2.AnyIOBackend().connect_tcp(host, port, timeout=self._settings.connect_timeout)
+        except (httpcore2.ConnectError, httpcore2.ConnectTimeout):
+            return False
+        try:
+            context = ssl_context(self._settings, self._verify)
+            tls = await stream.start_tls(context, server_hostname=host, timeout=self._settings.connect_timeout)
+            await tls.read(1, timeout=_PROBE_WAIT)
+        except Exception as exc:
+            return _alert(exc)
+        finally:
+            await stream.aclose()
+        return False
 
     def _build(self) -> httpx2.AsyncClient:
         s = self._settings
-        transport = httpx2.AsyncHTTPTransport(
+        transport = _AsyncGuardedTransport(
             verify=ssl_context(s, self._verify),
             limits=_limits(s),
             proxy=proxy_for(s.endpoint, s),
@@ -429,9 +608,10 @@ class AsyncWire:
         except TimeoutError:
             raise map_error(httpx2.ReadTimeout("attempt timed out"), sending=trace.may_have_sent) from None
         except _CAUGHT as exc:
-            if isinstance(exc, httpx2.HTTPError | httpx2.InvalidURL):
-                raise map_error(exc, sending=trace.may_have_sent) from None
-            raise map_error(httpx2.NetworkError(str(exc)), sending=trace.may_have_sent) from None
+            error = map_error(exc, sending=trace.may_have_sent)
+            if _refused_tls(error, trace, self._probe) and await self._handshake_refused():
+                error = _tls_error()
+            raise error from None
         logger.debug("%s %s -> %d (%d bytes)", request.method, redact(request.url), response.status_code, len(content))
         return _response(response.status_code, response.headers, content)
 
