@@ -8,6 +8,7 @@ with no parsing and no business logic -- what the mock would be if its own work 
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import socketserver
 import subprocess
@@ -17,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["canned_process", "mock_process", "process_printing_url"]
+__all__ = ["PIDS", "canned_process", "cpu_seconds", "mock_process", "process_printing_url"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CANNED_BODY = (
@@ -32,6 +33,13 @@ CANNED_REPLY = (
     + b"\r\n\r\n"
     + CANNED_BODY
 )
+PIDS: dict[str, int] = {}  # URL -> pid of the server process serving it
+
+
+def cpu_seconds(url: str) -> float:
+    """CPU time (user + system) used so far by the server process behind ``url`` (Linux /proc)."""
+    fields = Path(f"/proc/{PIDS[url]}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -43,6 +51,7 @@ def process_printing_url(argv: Sequence[str]) -> Iterator[str]:
         url = proc.stdout.readline().strip()
         if not url.startswith("http://"):
             raise RuntimeError(f"server did not start: {url!r}")
+        PIDS[url] = proc.pid
         yield url
     finally:
         proc.terminate()
