@@ -7,10 +7,10 @@ parsing, no business logic), the "ideal infrastructure" that tells whether the m
 Contenders: ours (``WinicClient`` / ``AsyncWinicClient``); bare httpx2 (``httpx2.Client`` /
 ``httpx2.AsyncClient`` posting a hand-built envelope, the answer parsed with lxml: what our layers cost
 above the HTTP library); zeep used raw (its default ``requests`` transport on the cached WSDL).
-Sequential figures come from interleaved rounds, so drift hits all contenders alike; CPU is
-``time.process_time`` of this process only (the servers run elsewhere). Everything is printed and
-written as JSON (--json, default benchmarks/results/latest.json). The machine is shared and noisy:
-compare ratios from one run.
+Sequential figures come from interleaved rounds (the median round is shown), so drift hits all
+contenders alike; CPU is ``time.process_time`` of this process only (the servers run elsewhere).
+Everything is printed and written as JSON (--json, default benchmarks/results/latest.json). The
+machine is shared and noisy: compare ratios from one run.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -116,13 +116,33 @@ def bare_async(url: str, pool: int = 8) -> tuple[Any, Callable[[str], Awaitable[
 
 
 # -- measuring ----------------------------------------------------------------------------------------
-def _figures(calls: int, wall: float, cpu: float) -> dict[str, float]:
-    return {"calls": calls, "calls_per_s": calls / wall, "cpu_us_per_call": cpu / calls * 1e6}
+class Rounds:
+    """Per-round figures of each contender; the median round is what the table shows (robust to the
+    bursts of other work on a shared machine), the totals are kept in the JSON too."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.rounds: dict[str, list[tuple[int, float, float]]] = {name: [] for name in names}
+
+    def add(self, name: str, calls: int, wall: float, cpu: float) -> None:
+        self.rounds[name].append((calls, wall, cpu))
+
+    def figures(self) -> dict[str, dict[str, float]]:
+        out = {}
+        for name, rows in self.rounds.items():
+            calls, wall, cpu = (sum(r[i] for r in rows) for i in range(3))
+            out[name] = {
+                "calls": calls,
+                "calls_per_s": statistics.median(n / w for n, w, _ in rows),
+                "cpu_us_per_call": statistics.median(c / n * 1e6 for n, _, c in rows),
+                "total_calls_per_s": calls / wall,
+                "total_cpu_us_per_call": cpu / calls * 1e6,
+            }
+        return out
 
 
 def interleaved(contenders: dict[str, tuple[Callable[[], Any], int]], rounds: int) -> dict[str, dict[str, float]]:
-    """Each contender's calls split into ``rounds`` rounds, run in turn; totals over all rounds."""
-    totals = {name: [0, 0.0, 0.0] for name in contenders}
+    """Each contender's calls split into ``rounds`` rounds, run in turn, so drift hits all alike."""
+    record = Rounds(contenders)
     for call, _ in contenders.values():
         for _ in range(30):
             call()  # warm up: connections, caches, lazy imports
@@ -132,16 +152,14 @@ def interleaved(contenders: dict[str, tuple[Callable[[], Any], int]], rounds: in
             wall, cpu = time.perf_counter(), time.process_time()
             for _ in range(per):
                 call()
-            totals[name][0] += per
-            totals[name][1] += time.perf_counter() - wall
-            totals[name][2] += time.process_time() - cpu
-    return {name: _figures(int(n), wall, cpu) for name, (n, wall, cpu) in totals.items()}
+            record.add(name, per, time.perf_counter() - wall, time.process_time() - cpu)
+    return record.figures()
 
 
 async def interleaved_async(
     contenders: dict[str, tuple[Callable[[], Awaitable[Any]], int]], rounds: int
 ) -> dict[str, dict[str, float]]:
-    totals = {name: [0, 0.0, 0.0] for name in contenders}
+    record = Rounds(contenders)
     for call, _ in contenders.values():
         for _ in range(30):
             await call()
@@ -151,10 +169,8 @@ async def interleaved_async(
             wall, cpu = time.perf_counter(), time.process_time()
             for _ in range(per):
                 await call()
-            totals[name][0] += per
-            totals[name][1] += time.perf_counter() - wall
-            totals[name][2] += time.process_time() - cpu
-    return {name: _figures(int(n), wall, cpu) for name, (n, wall, cpu) in totals.items()}
+            record.add(name, per, time.perf_counter() - wall, time.process_time() - cpu)
+    return record.figures()
 
 
 def admin(url: str, action: str, payload: dict[str, Any] | None = None) -> Any:
@@ -464,6 +480,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the script runs (no figures)")
     parser.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "latest.json"))
     args = parser.parse_args()
+    if os.environ.get("PYTHONPATH"):  # the subprocesses below run elsewhere: a relative entry must still work
+        entries = os.environ["PYTHONPATH"].split(os.pathsep)
+        os.environ["PYTHONPATH"] = os.pathsep.join(str(Path(e).resolve()) for e in entries if e)
     sizes = (
         {"calls": 40, "rounds": 2, "bulk": 1000, "cold": 1, "decode": 500, "rss": 50}
         if args.quick
