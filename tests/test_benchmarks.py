@@ -21,12 +21,17 @@ def test_client_benchmark_runs_quick(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     data = json.loads(out.read_text(encoding="utf-8"))
-    for section in ("1_soap11_sequential", "2_soap11_8_threads", "3_http_post_sequential"):
-        assert set(data[section]) == {"ours", "zeep_raw", "raw_limit"}
-        assert all(row["calls_per_s"] > 0 for row in data[section].values())
-    assert data["4_bulk"]["requests"] == 10
-    assert data["6_decode"]["records"] == 500
-    assert set(data["targets"]) and "ours/zeep" in result.stdout
+    assert set(data["1_sync_sequential"]) == {"ours", "bare_httpx2", "zeep_raw"}
+    assert set(data["2_async_sequential"]) == {"ours", "bare_httpx2"}
+    for section in ("1_sync_sequential", "2_async_sequential"):
+        assert all(row["calls_per_s"] > 0 and row["cpu_us_per_call"] > 0 for row in data[section].values())
+    for key in ("ours_mock", "ours_canned", "bare_httpx2_mock", "bare_httpx2_canned"):
+        assert data["3_async_bulk"][key]["requests"] == 10
+    assert data["4_sync_bulk"]["ours_mock"]["requests"] == data["4_sync_bulk"]["ours_canned"]["requests"] == 10
+    assert set(data["5_cold_start"]) >= {"ours", "zeep_raw", "bare_httpx2"}
+    assert all(data["6_rss"][f"{name}_kb"] > 0 for name in ("ours", "zeep_raw", "bare_httpx2"))
+    assert data["7_decode"]["records"] == 500
+    assert set(data["targets"]) and "ours/bare" in result.stdout and "targets:" in result.stdout
 
 
 def test_mock_benchmark_runs_quick(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -22,6 +21,7 @@ from winic_soap.models import AccountInfo, CostEstimate, DeliveryReport, Reply, 
 from winic_soap.retry import RetryPolicy
 
 if TYPE_CHECKING:
+    import asyncio
     import ssl
 
     from winic_soap.http import AsyncHttpClient
@@ -91,6 +91,8 @@ class AsyncWinicClient(BaseClient):
         if self._contract is not None:
             return
         if self._loading is None:
+            import asyncio  # here, not at the top: a sync-only program never imports asyncio (cold start)
+
             self._loading = asyncio.Lock()
         async with self._loading:
             if self._contract is None:
@@ -187,6 +189,8 @@ class AsyncWinicClient(BaseClient):
         if workers == 1:
             await worker()
         else:
+            import asyncio
+
             async with asyncio.TaskGroup() as group:
                 for _ in range(workers):
                     group.create_task(worker())
