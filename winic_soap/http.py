@@ -21,7 +21,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
-import h11
 import httpcore2
 import httpx2
 
@@ -165,40 +164,50 @@ class _Trace:
 
 
 class _Framing:
-    """A shadow HTTP/1.1 parser (h11) over one connection's bytes. httpcore2 reuses a connection whose
-    parser still holds bytes that came after a complete answer (a middlebox gluing a second answer on),
-    and would read them as the next answer: the next send would get another send's id. A connection
-    seen with such leftovers reports itself readable, which makes the pool drop it instead."""
+    """What one connection received for its current answer. httpcore2 reuses a connection whose parser
+    still holds bytes that came after a complete answer (a middlebox gluing a second answer on), and
+    would read them as the next answer: the next send would get another send's id. Once an answer is
+    read, :meth:`check` compares the bytes received with the answer's own framing; a connection with
+    leftovers reports itself readable, which makes the pool drop it instead of reusing it."""
 
-    __slots__ = ("_parser", "dirty")
+    __slots__ = ("_count", "_fresh", "_head", "_tail", "dirty")
+
+    _KEEP = 64 * 1024  # enough for any header block; past it only the count and the last bytes are kept
 
     def __init__(self) -> None:
-        self._parser: h11.Connection | None = None
+        self._head = b""
+        self._tail = b""
+        self._count = 0
+        self._fresh = True
         self.dirty = False
 
     def wrote(self) -> None:
-        if self._parser is None:  # the first bytes of a new request: expect one answer to it
-            parser = h11.Connection(h11.CLIENT)
-            parser.send(h11.Request(method="POST", target="/", headers=[("Host", "-"), ("Content-Length", "0")]))
-            parser.send(h11.EndOfMessage())
-            self._parser = parser
+        if self._fresh:  # the first bytes of a new request: a new answer will follow
+            self._head, self._tail, self._count, self._fresh = b"", b"", 0, False
 
     def read(self, data: bytes) -> None:
-        parser = self._parser
-        if parser is None or not data:
+        self._count += len(data)
+        self._tail = data
+        if len(self._head) < self._KEEP:
+            self._head += data
+
+    def check(self, status: int, length: str | None, chunked: bool) -> None:
+        """The answer is complete: were more bytes received than it is made of?"""
+        self._fresh = True
+        if status in (204, 304) or not self._count:
             return
-        try:
-            parser.receive_data(data)
-            while True:
-                event = parser.next_event()
-                if event is h11.NEED_DATA or event is h11.PAUSED:
-                    return
-                if isinstance(event, h11.EndOfMessage):
-                    self.dirty = self.dirty or bool(parser.trailing_data[0])
-                    self._parser = None
-                    return
-        except h11.ProtocolError:
-            self._parser = None  # httpcore2's own parser reports broken answers; this one only watches
+        head, start = self._head, 0
+        while True:  # skip interim 1xx answers to the final header block
+            end = head.find(b"\r\n\r\n", start)
+            if end < 0:
+                return  # a header block we did not keep, or bare-LF lines: nothing to tell
+            if head[start + 9 : start + 10] != b"1":
+                break
+            start = end + 4
+        if chunked:
+            self.dirty = self.dirty or not self._tail.endswith(b"\r\n\r\n")
+        elif length is not None and length.isdigit():
+            self.dirty = self.dirty or end + 4 + int(length) != self._count
 
 
 def _left(timeout: float | None, error: type[Exception]) -> float | None:
@@ -241,6 +250,8 @@ class _GuardedStream(httpcore2.NetworkStream):
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable" and self._framing.dirty:
             return True
+        if info == "winic_framing":
+            return self._framing
         return self._stream.get_extra_info(info)
 
 
@@ -298,6 +309,8 @@ class _AsyncGuardedStream(httpcore2.AsyncNetworkStream):
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable" and self._framing.dirty:
             return True
+        if info == "winic_framing":
+            return self._framing
         return self._stream.get_extra_info(info)
 
 
@@ -323,6 +336,16 @@ class _AsyncGuardedBackend(httpcore2.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._backend.sleep(seconds)
+
+
+def _check_framing(response: httpx2.Response) -> None:
+    """Tell the connection under ``response`` (when it is one of ours) that its answer is complete."""
+    stream = response.extensions.get("network_stream")
+    framing = stream.get_extra_info("winic_framing") if stream is not None else None
+    if isinstance(framing, _Framing):
+        headers = response.headers
+        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        framing.check(response.status_code, headers.get("content-length"), chunked)
 
 
 def _guard(pool: Any, wrap: Any) -> None:
@@ -499,6 +522,7 @@ class SyncWire:
             ) as response:
                 _refuse_declared(response.headers, limit)
                 content = _read_capped(response.iter_bytes(), limit)
+                _check_framing(response)
         except _CAUGHT as exc:
             error = map_error(exc, sending=trace.may_have_sent)
             if _refused_tls(error, trace, self._probe) and self._handshake_refused():
@@ -605,6 +629,7 @@ class AsyncWire:
                             raise ProtocolError(f"answer larger than {limit} bytes; refused", processed=None)
                         chunks.append(chunk)
                     content = b"".join(chunks)
+                    _check_framing(response)
         except TimeoutError:
             raise map_error(httpx2.ReadTimeout("attempt timed out"), sending=trace.may_have_sent) from None
         except _CAUGHT as exc:
