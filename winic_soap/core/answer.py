@@ -17,11 +17,11 @@ __all__ = ["Scrubber", "WireRequest", "WireResponse", "check_answer", "xml_bytes
 
 # ASP.NET answers 500 text/plain both when it refused a request before the web method ran and when the
 # method itself threw (a database pool timeout is also a System.InvalidOperationException). Only these
-# texts prove the former; any other 500 may come from inside the method.
+# exceptions, as the first line of the page, prove the former: anywhere else (a method's own exception
+# quoting the request, an inner exception) the same words prove nothing.
 _REFUSED_BEFORE_METHOD = re.compile(
-    r"Missing parameter|Request format is unrecognized|A potentially dangerous Request\.\w+ value was detected"
-    r"|HttpRequestValidationException|Request format is invalid",
-    re.IGNORECASE,
+    r"(?:System\.InvalidOperationException: )?(?:Missing parameter|Request format is (?:unrecognized|invalid))"
+    r"|(?:System\.Web\.HttpRequestValidationException: )?A potentially dangerous Request\.\w+ value was detected",
 )
 _XML_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*encoding=", re.IGNORECASE)
 _CHARSET = re.compile(r"charset\s*=\s*\"?([\w.:-]+)", re.IGNORECASE)
@@ -97,7 +97,7 @@ def check_answer(response: WireResponse, *, fault_status: bool) -> None:
         raise ProtocolError(f"answer has content type {ctype or 'none'!r}, not XML", processed=None)
     if status == 500 and ctype.startswith("text/plain"):
         first = response.first_line()
-        if _REFUSED_BEFORE_METHOD.search(response.content[:4096].decode("utf-8", "replace")):
+        if _REFUSED_BEFORE_METHOD.match(first.lstrip("\ufeff")):
             raise HTTPStatusError(500, f"service refused the request: {first}", processed=False, body=response.content)
         raise HTTPStatusError(500, f"HTTP 500: {first}", processed=None, body=response.content)
     raise HTTPStatusError(
