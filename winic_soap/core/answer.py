@@ -6,6 +6,7 @@ No I/O here: the shells (``client.py``, ``async_client.py``) move these objects 
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -108,6 +109,17 @@ def check_answer(response: WireResponse, *, fault_status: bool) -> None:
     )
 
 
+# ASP.NET request validation quotes only a window of the offending value (10 characters before the
+# dangerous one, 20 after: ``pwd="...ng-secret-<Zebra-20..."``), which no form of the whole secret
+# matches; its error page shows the same HTML-encoded, and IIS's detailed errors the URL with ``pwd=``.
+# So whatever follows a secret parameter's name is masked, up to the end of the quote.
+_ECHOES = (
+    (re.compile(r'((?:new)?pwd=")[^\r\n]*(?="\))', re.IGNORECASE), r"\1***"),
+    (re.compile(r"((?:new)?pwd=&quot;)[^\r\n]*(?=&quot;\))", re.IGNORECASE), r"\1***"),
+    (re.compile(r"((?:new)?pwd=)[^&\s\"'<]+", re.IGNORECASE), r"\1***"),
+)
+
+
 class Scrubber:
     """Removes the client's secrets from text the server sent back (ASP.NET request validation echoes
     ``pwd="…"``; a fault or error page may quote the request) before it reaches an error or a log."""
@@ -120,16 +132,19 @@ class Scrubber:
             if secret and len(secret) >= 2:
                 forms.update({secret, quote(secret, safe=""), quote_plus(secret, safe="")})
                 forms.update({secret.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")})
+                forms.update({html.escape(secret), html.escape(secret).replace("&#x27;", "&apos;")})
         ordered = sorted(forms, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
 
     def text(self, value: str) -> str:
-        return value if self._pattern is None else self._pattern.sub("***", value)
+        if self._pattern is not None:
+            value = self._pattern.sub("***", value)
+        for pattern, replacement in _ECHOES:
+            value = pattern.sub(replacement, value)
+        return value
 
     def error(self, exc: WinicError) -> WinicError:
         """The same error with every server-sent text scrubbed (in place; returned for ``raise``)."""
-        if self._pattern is None:
-            return exc
         exc.args = tuple(self.text(a) if isinstance(a, str) else a for a in exc.args)
         for name in ("body", "raw"):
             value = getattr(exc, name, None)
