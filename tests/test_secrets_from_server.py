@@ -153,6 +153,20 @@ def test_error_pages_echoing_a_secret(
     assert "***" in _everything_in(error)  # the page is still there to read, minus the secret
 
 
+@pytest.mark.parametrize("transport", ["soap11", "soap12"])
+@pytest.mark.parametrize("write", WRITES, ids=WRITES.keys())
+def test_soap_fault_echoing_a_secret(
+    mock: MockService, caplog: pytest.LogCaptureFixture, transport: str, write: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    operation, key, value, action = WRITES[write]
+    mock.fail("reply", operation=operation, **_fault(transport, key, value))
+    error = _run(mock, transport, action)
+    assert "SoapFaultError" in _everything_in(error)
+    _assert_clean(_everything_in(error))
+    _assert_clean(_logged(caplog))
+
+
 @pytest.mark.parametrize("transport", ["soap11", "http-post"])
 def test_a_read_retried_after_an_echoing_page(
     mock: MockService, caplog: pytest.LogCaptureFixture, transport: str

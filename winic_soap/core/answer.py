@@ -152,6 +152,10 @@ class Scrubber:
                 setattr(exc, name, self.text(value.decode("utf-8", "replace")).encode("utf-8"))
             elif isinstance(value, str):
                 setattr(exc, name, self.text(value))
+        if exc.__suppress_context__:
+            # ``raise ... from None`` hides the foreign error we translated (zeep's Fault quoting the server's
+            # text) from tracebacks, but it still rides along on ``__context__``: drop it
+            exc.__context__ = None
         cause = getattr(exc, "cause", None) or getattr(exc, "error", None)
         if isinstance(cause, WinicError) and cause is not exc:
             self.error(cause)
