@@ -130,7 +130,10 @@ class Scrubber:
         forms: set[str] = set()
         for secret in secrets:
             if secret and len(secret) >= 2:
-                forms.update({secret, quote(secret, safe=""), quote_plus(secret, safe="")})
+                # surrogatepass: a secret that cannot be encoded is refused later, as an InputError, by the
+                # check that knows which field it is; building the scrubber must not fail first
+                forms.update({secret, quote(secret, safe="", errors="surrogatepass")})
+                forms.add(quote_plus(secret, safe="", errors="surrogatepass"))
                 forms.update({secret.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")})
                 forms.update({html.escape(secret), html.escape(secret).replace("&#x27;", "&apos;")})
         ordered = sorted(forms, key=len, reverse=True)
