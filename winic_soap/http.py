@@ -293,6 +293,14 @@ def _response(status: int, headers: httpx2.Headers, content: bytes) -> WireRespo
 _CAUGHT = (httpx2.HTTPError, httpx2.InvalidURL, OSError)
 
 
+def _network_error(exc: OSError) -> httpx2.NetworkError:
+    """An OSError that httpx2 let through (the async TLS stream raises ``ssl.SSLError`` as is), as httpx2's
+    own, keeping the original as its cause: a TLS alert must still be told from a lost connection."""
+    error = httpx2.NetworkError(str(exc))
+    error.__cause__ = exc
+    return error
+
+
 class SyncWire:
     """A sync HTTP client for one winic client: ours (built from settings) or the user's."""
 
@@ -351,7 +359,7 @@ class SyncWire:
         except _CAUGHT as exc:
             if isinstance(exc, httpx2.HTTPError | httpx2.InvalidURL):
                 raise map_error(exc, sending=trace.sending) from None
-            raise map_error(httpx2.NetworkError(str(exc)), sending=trace.sending) from None
+            raise map_error(_network_error(exc), sending=trace.sending) from None
         finally:
             _deadline.reset(token)
         logger.debug("%s %s -> %d (%d bytes)", request.method, redact(request.url), response.status_code, len(content))
@@ -441,7 +449,7 @@ class AsyncWire:
         except _CAUGHT as exc:
             if isinstance(exc, httpx2.HTTPError | httpx2.InvalidURL):
                 raise map_error(exc, sending=trace.sending) from None
-            raise map_error(httpx2.NetworkError(str(exc)), sending=trace.sending) from None
+            raise map_error(_network_error(exc), sending=trace.sending) from None
         logger.debug("%s %s -> %d (%d bytes)", request.method, redact(request.url), response.status_code, len(content))
         return _response(response.status_code, response.headers, content)
 
