@@ -110,7 +110,9 @@ def test_callback_raising_on_the_last_batch(winic_mock: MockService, send: Any, 
 def test_unknown_outcome_mid_bulk(winic_mock: MockService, send: Any, concurrency: int) -> None:
     winic_mock.fail("close_after", operation="SendMessages", every=2, times=1)  # the 2nd request: sent, reply lost
     error = send(winic_mock, concurrency, None)
-    assert isinstance(error.error, OutcomeUnknown) and len(error.failed) == 100
+    assert isinstance(error.error, OutcomeUnknown)
+    if concurrency == 1:  # with four in flight, the second to arrive may be the last, shorter batch
+        assert error.failed == tuple(NUMBERS[100:200]) and error.unsent == tuple(NUMBERS[200:])
     assert_accounted(error, winic_mock)
 
 
