@@ -144,7 +144,7 @@ def test_error_raised_in_a_process_pool(winic_mock: Any) -> None:
     import multiprocessing
 
     winic_mock.fail("close_after", operation="SendMessages")
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         future = pool.submit(_fail_in_worker, winic_mock.url)
         error = future.exception(timeout=60)
     assert isinstance(error, tree.SendOutcomeUnknown)
