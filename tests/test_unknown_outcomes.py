@@ -231,3 +231,51 @@ def test_cli_exit_codes(winic_mock, tmp_path: Path, fault: dict[str, Any], code:
     assert human.returncode == code and human.stderr.startswith("error: ")
     assert ("check `winic-soap reports` before sending again" in human.stderr) == (code == 8)
     assert len(winic_mock.calls("SendMessages", processed=None)) == 2  # one per run, none repeated
+
+
+# -- the async client shares the rules ----------------------------------------------------------------
+ASYNC_CASES = {
+    "send, not an id": ("SendMessages", "OK", SendOutcomeUnknown),
+    "send, nil": ("SendMessages", NIL, SendOutcomeUnknown),
+    "send, pool timeout 500": ("SendMessages", _plain_500(THROWN_IN_METHOD["pool timeout"]), SendOutcomeUnknown),
+    "send, missing parameter 500": (
+        "SendMessages",
+        _plain_500(REFUSED_BEFORE_METHOD["missing parameter"]),
+        HTTPStatusError,
+    ),
+    "password, not 000": ("EditUserPwd", "OK", OutcomeUnknown),
+    "register, nil": ("RegineUser_", NIL, OutcomeUnknown),
+}
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize(("operation", "scripted", "expected"), ASYNC_CASES.values(), ids=ASYNC_CASES.keys())
+def test_async_client(winic_mock, transport: str, operation: str, scripted: Any, expected: type) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from winic_soap import AsyncWinicClient, RetryPolicy
+
+    fault = scripted if isinstance(scripted, dict) else answer(transport, operation, scripted)
+    winic_mock.fail("reply", **{**fault, "operation": operation})
+    waits: list[float] = []
+
+    async def no_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    async def run() -> None:
+        retry = RetryPolicy(sleep=waits.append, async_sleep=no_sleep)
+        async with AsyncWinicClient(
+            "demo", "demo-secret", endpoint=winic_mock.url, transport=transport, retry=retry
+        ) as c:
+            with pytest.raises(expected) as caught:
+                if operation == "SendMessages":
+                    await c.send("13800138000", "hello")
+                elif operation == "EditUserPwd":
+                    await c.change_password("N3w-Pw-4410")
+                else:
+                    await c.register("newcomer", "Pw-123456", company="ACME", contact="Li", mobile="13800138000")
+            if expected is HTTPStatusError:
+                assert not isinstance(caught.value, OutcomeUnknown) and caught.value.processed is False
+
+    asyncio.run(run())
+    assert waits == [] and len(winic_mock.calls(operation, processed=None)) == 1
