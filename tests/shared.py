@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 TRANSPORTS = ("soap11", "soap12", "http-post", "http-get")
 
 
@@ -13,3 +18,34 @@ class SleepRecorder:
 
     def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
+
+
+def cli_env(endpoint: str, home: Path, pwd: str = "demo-secret", uid: str = "demo") -> dict[str, str]:
+    """The environment for a ``winic-soap`` subprocess: a private HOME/XDG tree, credentials, one attempt."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WINIC_")}
+    env.update(
+        {
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / "config"),
+            "XDG_STATE_HOME": str(home / "state"),
+            "XDG_CACHE_HOME": str(home / "cache"),
+            "WINIC_UID": uid,
+            "WINIC_PWD": pwd,
+            "WINIC_ENDPOINT": endpoint,
+            "WINIC_MAX_ATTEMPTS": "1",
+        }
+    )
+    return env
+
+
+def run_cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """``python -m winic_soap ARGS`` as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "winic_soap", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )

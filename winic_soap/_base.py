@@ -86,6 +86,9 @@ class BulkRun:
     plan: SendPlan
     done: dict[int, Submission] = field(default_factory=dict)
     failure: tuple[int | None, BaseException] | None = None
+    # every batch that was attempted and failed: with several in flight, more than one can fail after the
+    # first, and their numbers were sent (maybe processed), never "unsent"
+    failures: dict[int, BaseException] = field(default_factory=dict)
 
     def may_start(self) -> bool:
         return self.failure is None
@@ -99,6 +102,7 @@ class BulkRun:
                 self.failure = (None, exc)
 
     def failed(self, index: int, error: BaseException) -> None:
+        self.failures[index] = error
         if self.failure is None:
             self.failure = (index, error)
 
@@ -110,9 +114,12 @@ class BulkRun:
         index, error = self.failure
         if index is not None and len(batches) == 1:
             raise error  # a single request: its own error, as for any other call
-        attempted = set(self.done) | ({index} if index is not None else set())
+        unknown = [e for e in self.failures.values() if isinstance(e, OutcomeUnknown)]
+        if unknown and not isinstance(error, OutcomeUnknown):
+            error = unknown[0]  # the one that tells the caller to check before sending again
+        attempted = set(self.done) | set(self.failures)
         unsent = [n for i, batch in enumerate(batches) if i not in attempted for n in batch]
-        failed = batches[index] if index is not None else []
+        failed = [n for i in sorted(self.failures) for n in batches[i]]
         receipts = [self.done[i] for i in sorted(self.done)]
         raise BulkSendError(receipts, error, failed, unsent) from error
 

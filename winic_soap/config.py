@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from winic_soap.exceptions import ConfigurationError
 
@@ -26,6 +26,20 @@ __all__ = [
 DEFAULT_ENDPOINT = "http://service2.winic.org/Service.asmx"
 TRANSPORTS = ("soap11", "soap12", "http-post", "http-get")
 ENV_PREFIX = "WINIC_"
+
+
+_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def _url(value: str, name: str) -> SplitResult:
+    """``value`` split, its port read: urllib raises ValueError only when asked for a broken host or port,
+    which would otherwise surface at the first call (or, out of range, connect somewhere else)."""
+    try:
+        parts = urlsplit(value)
+        _ = parts.port
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} is not a usable URL: {exc}") from None
+    return parts
 
 
 def default_config_path(env: Mapping[str, str] = os.environ) -> Path:
@@ -82,11 +96,17 @@ class Settings:
             raise ConfigurationError(f"transport must be one of {', '.join(TRANSPORTS)}, not {self.transport!r}")
         if not self.endpoint.isascii():
             raise ConfigurationError("endpoint must be ASCII (IDNA-encode a non-ASCII host name)")
-        parts = urlsplit(self.endpoint)
+        parts = _url(self.endpoint, "endpoint")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigurationError(f"endpoint must be an http(s) URL like {DEFAULT_ENDPOINT}, not {self.endpoint!r}")
         if parts.username or parts.password:
             raise ConfigurationError("endpoint must not embed credentials; pass uid and pwd")
+        if self.proxy:  # never echoed: a proxy URL may carry the proxy's own password
+            proxy = _url(self.proxy, "proxy")
+            if proxy.scheme not in _PROXY_SCHEMES or not proxy.hostname:
+                raise ConfigurationError(
+                    f"proxy must be a URL like http://proxy.example:3128 (schemes: {', '.join(_PROXY_SCHEMES)})"
+                )
         for name in ("connect_timeout", "timeout", "deadline", "backoff", "backoff_max", "keepalive_expiry"):
             if not getattr(self, name) > 0:
                 raise ConfigurationError(f"{name} must be a positive number of seconds")

@@ -280,9 +280,11 @@ class SendOutcomeUnknown(OutcomeUnknown):
 class BulkSendError(WinicError):
     """Raised when a send split into several requests stopped part-way.
 
-    ``receipts`` are the chunks the service accepted, ``error`` is what stopped the failed chunk (it may be
-    a :class:`SendOutcomeUnknown`, or the exception an ``on_progress`` callback raised, with ``failed``
-    empty), ``failed`` its recipients, and ``unsent`` the recipients never attempted.
+    ``receipts`` are the chunks the service accepted; ``failed`` the recipients of every chunk that was
+    attempted and did not succeed (with several in flight, more than one can fail); ``error`` is what
+    stopped the send (a :class:`SendOutcomeUnknown` when any failed chunk may have been processed, else the
+    first failure, or the exception an ``on_progress`` callback raised); ``unsent`` the recipients never
+    attempted. Every recipient is in exactly one of the three.
     """
 
     def __init__(

@@ -10,13 +10,14 @@ anyio cancel scope. A client given by the user (``http_client=``) keeps its own 
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import re
 import ssl
 import time
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -113,6 +114,18 @@ def ssl_context(settings: Settings, verify: bool | str | ssl.SSLContext | None =
     except (OSError, ssl.SSLError) as exc:
         raise ConfigurationError(f"TLS settings cannot be used: {type(exc).__name__}: {exc}") from None
     return context
+
+
+@contextlib.contextmanager
+def _proxy_checked() -> Iterator[None]:
+    """httpx2 raises a bare ValueError for a proxy it cannot use (one from ``HTTPS_PROXY`` is checked only
+    here); its message shows the URL, which may hold the proxy's password: ours does not."""
+    try:
+        yield
+    except ValueError:
+        raise ConfigurationError(
+            "the proxy (setting or HTTP(S)_PROXY/ALL_PROXY) cannot be used: use http://, https:// or socks5://"
+        ) from None
 
 
 def _is_dir(path: str) -> bool:
@@ -481,12 +494,14 @@ class SyncWire:
 
     def _build(self) -> httpx2.Client:
         s = self._settings
-        transport = _GuardedTransport(
-            verify=ssl_context(s, self._verify),
-            limits=_limits(s),
-            proxy=proxy_for(s.endpoint, s),
-            trust_env=s.trust_env,
-        )
+        verify = ssl_context(s, self._verify)
+        with _proxy_checked():
+            transport = _GuardedTransport(
+                verify=verify,
+                limits=_limits(s),
+                proxy=proxy_for(s.endpoint, s),
+                trust_env=s.trust_env,
+            )
         return httpx2.Client(
             transport=transport,
             trust_env=False,  # the environment was read above, for the transport we built
@@ -582,12 +597,14 @@ class AsyncWire:
 
     def _build(self) -> httpx2.AsyncClient:
         s = self._settings
-        transport = _AsyncGuardedTransport(
-            verify=ssl_context(s, self._verify),
-            limits=_limits(s),
-            proxy=proxy_for(s.endpoint, s),
-            trust_env=s.trust_env,
-        )
+        verify = ssl_context(s, self._verify)
+        with _proxy_checked():
+            transport = _AsyncGuardedTransport(
+                verify=verify,
+                limits=_limits(s),
+                proxy=proxy_for(s.endpoint, s),
+                trust_env=s.trust_env,
+            )
         return httpx2.AsyncClient(
             transport=transport,
             trust_env=False,

@@ -6,6 +6,7 @@ No I/O here: the shells (``client.py``, ``async_client.py``) move these objects 
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -17,11 +18,11 @@ __all__ = ["Scrubber", "WireRequest", "WireResponse", "check_answer", "xml_bytes
 
 # ASP.NET answers 500 text/plain both when it refused a request before the web method ran and when the
 # method itself threw (a database pool timeout is also a System.InvalidOperationException). Only these
-# texts prove the former; any other 500 may come from inside the method.
+# exceptions, as the first line of the page, prove the former: anywhere else (a method's own exception
+# quoting the request, an inner exception) the same words prove nothing.
 _REFUSED_BEFORE_METHOD = re.compile(
-    r"Missing parameter|Request format is unrecognized|A potentially dangerous Request\.\w+ value was detected"
-    r"|HttpRequestValidationException|Request format is invalid",
-    re.IGNORECASE,
+    r"(?:System\.InvalidOperationException: )?(?:Missing parameter|Request format is (?:unrecognized|invalid))"
+    r"|(?:System\.Web\.HttpRequestValidationException: )?A potentially dangerous Request\.\w+ value was detected",
 )
 _XML_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*encoding=", re.IGNORECASE)
 _CHARSET = re.compile(r"charset\s*=\s*\"?([\w.:-]+)", re.IGNORECASE)
@@ -97,7 +98,7 @@ def check_answer(response: WireResponse, *, fault_status: bool) -> None:
         raise ProtocolError(f"answer has content type {ctype or 'none'!r}, not XML", processed=None)
     if status == 500 and ctype.startswith("text/plain"):
         first = response.first_line()
-        if _REFUSED_BEFORE_METHOD.search(response.content[:4096].decode("utf-8", "replace")):
+        if _REFUSED_BEFORE_METHOD.match(first.lstrip("\ufeff")):
             raise HTTPStatusError(500, f"service refused the request: {first}", processed=False, body=response.content)
         raise HTTPStatusError(500, f"HTTP 500: {first}", processed=None, body=response.content)
     raise HTTPStatusError(
@@ -106,6 +107,17 @@ def check_answer(response: WireResponse, *, fault_status: bool) -> None:
         processed=False if 400 <= status < 500 else None,
         body=response.content,
     )
+
+
+# ASP.NET request validation quotes only a window of the offending value (10 characters before the
+# dangerous one, 20 after: ``pwd="...ng-secret-<Zebra-20..."``), which no form of the whole secret
+# matches; its error page shows the same HTML-encoded, and IIS's detailed errors the URL with ``pwd=``.
+# So whatever follows a secret parameter's name is masked, up to the end of the quote.
+_ECHOES = (
+    (re.compile(r'((?:new)?pwd=")[^\r\n]*(?="\))', re.IGNORECASE), r"\1***"),
+    (re.compile(r"((?:new)?pwd=&quot;)[^\r\n]*(?=&quot;\))", re.IGNORECASE), r"\1***"),
+    (re.compile(r"((?:new)?pwd=)[^&\s\"'<]+", re.IGNORECASE), r"\1***"),
+)
 
 
 class Scrubber:
@@ -118,18 +130,24 @@ class Scrubber:
         forms: set[str] = set()
         for secret in secrets:
             if secret and len(secret) >= 2:
-                forms.update({secret, quote(secret, safe=""), quote_plus(secret, safe="")})
+                # surrogatepass: a secret that cannot be encoded is refused later, as an InputError, by the
+                # check that knows which field it is; building the scrubber must not fail first
+                forms.update({secret, quote(secret, safe="", errors="surrogatepass")})
+                forms.add(quote_plus(secret, safe="", errors="surrogatepass"))
                 forms.update({secret.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")})
+                forms.update({html.escape(secret), html.escape(secret).replace("&#x27;", "&apos;")})
         ordered = sorted(forms, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
 
     def text(self, value: str) -> str:
-        return value if self._pattern is None else self._pattern.sub("***", value)
+        if self._pattern is not None:
+            value = self._pattern.sub("***", value)
+        for pattern, replacement in _ECHOES:
+            value = pattern.sub(replacement, value)
+        return value
 
     def error(self, exc: WinicError) -> WinicError:
         """The same error with every server-sent text scrubbed (in place; returned for ``raise``)."""
-        if self._pattern is None:
-            return exc
         exc.args = tuple(self.text(a) if isinstance(a, str) else a for a in exc.args)
         for name in ("body", "raw"):
             value = getattr(exc, name, None)
@@ -137,6 +155,10 @@ class Scrubber:
                 setattr(exc, name, self.text(value.decode("utf-8", "replace")).encode("utf-8"))
             elif isinstance(value, str):
                 setattr(exc, name, self.text(value))
+        if exc.__suppress_context__:
+            # ``raise ... from None`` hides the foreign error we translated (zeep's Fault quoting the server's
+            # text) from tracebacks, but it still rides along on ``__context__``: drop it
+            exc.__context__ = None
         cause = getattr(exc, "cause", None) or getattr(exc, "error", None)
         if isinstance(cause, WinicError) and cause is not exc:
             self.error(cause)

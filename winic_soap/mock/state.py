@@ -441,14 +441,25 @@ class MockState:
     def _message_record(self, params: dict[str, str | None], client_ip: str) -> str:
         """``GetMessageRecord``: the live layout is unknown; the mock lists ``id/numbers/text/time|``."""
         account = self._login(params, client_ip)
-        start = self._parse_otime(params.get("StartDate") or "") or datetime.min
-        end = self._parse_otime(params.get("EndDate") or "") or datetime.max
+        start = self._record_day(params.get("StartDate") or "", end=False) or datetime.min
+        end = self._record_day(params.get("EndDate") or "", end=True) or datetime.max
         rows = [s for s in self.sends if s.uid == account.uid and start <= s.accepted_at <= end]
         if not rows:
             return "null"
         return "".join(
             f"{s.message_id}/{','.join(s.recipients)}/{s.text}/{_service_time(s.accepted_at)}|" for s in rows
         )
+
+    def _record_day(self, raw: str, *, end: bool) -> datetime | None:
+        """A ``GetMessageRecord`` bound: a date alone is accepted, as .NET's ``DateTime.Parse`` accepts it
+        (as ``EndDate`` it covers that whole day); else a time as ``otime`` takes it."""
+        for layout in ("%Y-%m-%d", "%Y/%m/%d"):
+            try:
+                day = datetime.strptime(raw.strip(), layout)
+            except ValueError:
+                continue
+            return day + timedelta(days=1, microseconds=-1) if end else day
+        return self._parse_otime(raw)
 
     def _message_info(self, params: dict[str, str | None], client_ip: str) -> str:
         """``GetMessageInfo(snum)``: status of one send, ``id/uid/count/time`` (layout unknown live)."""
