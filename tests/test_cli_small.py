@@ -1,5 +1,5 @@
 """The small things operators trip on, through ``python -m winic_soap`` against the mock: ``wsdl diff``
-guards a CI job (exit 10 on drift, 0 without), ``send --dry-run`` says whether the send fits the balance,
+guards a CI job (exit 11 on drift, 0 without), ``send --dry-run`` says whether the send fits the balance,
 and a bulk send's progress bar (rate, time left) ends its line before an error is printed.
 """
 
@@ -39,7 +39,7 @@ def _copy(target: Path) -> Path:
 DIFF_CASES = {
     "the packaged copy itself": (lambda tmp: PACKAGED, 0, False),
     "a copy": (lambda tmp: _copy(tmp / "same.wsdl"), 0, False),
-    "one operation removed": (lambda tmp: _without("TelCall", tmp / "drift.wsdl"), 10, True),
+    "one operation removed": (lambda tmp: _without("TelCall", tmp / "drift.wsdl"), 11, True),
 }
 
 

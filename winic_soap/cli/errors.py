@@ -32,7 +32,7 @@ EXIT_CODES = {
     "transport": 7,
     "outcome-unknown": 8,
     "hand-off": 9,
-    "drift": 10,
+    "drift": 11,
 }
 EXIT_HELP = """exit codes:
   0  success
@@ -45,7 +45,7 @@ EXIT_HELP = """exit codes:
   7  transport failure (connection refused, timeout, error page, unreadable answer)
   8  outcome unknown: a send (or other write) may have been processed; it was NOT retried
   9  watcher: a record could not be handed on (it stays pending in the store)
- 10  wsdl diff: the WSDL differs from the packaged copy (operations or parameters)"""
+ 11  wsdl diff: the WSDL differs from the packaged copy (operations or parameters)"""
 
 
 def exit_code_for(exc: BaseException) -> int:
