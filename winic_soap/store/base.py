@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import platform
 import secrets
-import socket
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -132,7 +132,7 @@ def _start_ticks(pid: int) -> str | None:
 
 
 def _host() -> str:
-    return os.environ.get("WINIC_HOST_ID") or socket.gethostname()
+    return os.environ.get("WINIC_HOST_ID") or platform.node()
 
 
 def process_owner() -> str:
@@ -301,7 +301,6 @@ class Store(ABC):
         self.clock = clock
         self._lock = threading.RLock()
         self._journal: Any = None
-        self._holders_checked = float("-inf")
 
     # -- the backend's part ----------------------------------------------------------------
     @abstractmethod
@@ -368,7 +367,9 @@ class Store(ABC):
                 logger.warning("resolving unknown sends from reports failed: %s", exc)
         return ids
 
-    def claim(self, owner: str, *, limit: int = 100, lease: float | None = None) -> list[InboxRecord]:
+    def claim(
+        self, owner: str, *, limit: int = 100, lease: float | None = None, kind: str | None = None
+    ) -> list[InboxRecord]:
         """Lease up to ``limit`` pending records to ``owner``, oldest first. Records whose lease expired (or
         whose holder on this host died) come back; ones claimed ``max_handoffs`` times without an
         acknowledgement or a failure (their consumer died each time) go to the dead letters."""
@@ -385,16 +386,14 @@ class Store(ABC):
                 "UPDATE winic_inbox SET lease_owner = ?, lease_until = ?, attempts = attempts + 1 "
                 "WHERE seq IN (SELECT seq FROM winic_inbox WHERE state = 'pending' "
                 "AND (lease_until IS NULL OR lease_until < ?) AND attempts < ? "
+                "AND (CAST(? AS TEXT) IS NULL OR kind = ?) "
                 f"ORDER BY seq LIMIT ?{self._skip_locked}) RETURNING {_RECORD_COLUMNS}",
-                (owner, now + (lease or self.lease), now, self.max_handoffs, limit),
+                (owner, now + (lease or self.lease), now, self.max_handoffs, kind, kind, limit),
             )
             sends = self._sends_for(tx, {r[12] for r in rows if r[12]})
         return sorted((self._record(r, sends) for r in rows), key=lambda r: r.seq)
 
     def _free_dead_holders(self, now: float) -> None:
-        if now - self._holders_checked < 1.0:  # a process check per second is plenty
-            return
-        self._holders_checked = now
         with self._transaction() as tx:
             owners = tx.rows(
                 "SELECT DISTINCT lease_owner FROM winic_inbox WHERE state = 'pending' AND lease_until >= ?", (now,)
@@ -417,14 +416,16 @@ class Store(ABC):
             )
         return changed > 0
 
-    def fail(self, record_id: str, error: str) -> str:
-        """Note a failed hand-off and release the record: ``pending`` again, or ``dead`` after ``max_handoffs``."""
+    def fail(self, record_id: str, error: str, *, retry_after: float = 0.0) -> str:
+        """Note a failed hand-off and release the record, to be claimed again after ``retry_after`` seconds:
+        ``pending`` again, or ``dead`` once it was handed off ``max_handoffs`` times. Returns the state."""
+        until = self.clock() + retry_after if retry_after > 0 else None
         with self._transaction() as tx:
             rows = tx.rows(
-                "UPDATE winic_inbox SET last_error = ?, lease_owner = NULL, lease_until = NULL, "
+                "UPDATE winic_inbox SET last_error = ?, lease_owner = NULL, lease_until = ?, "
                 "state = CASE WHEN attempts >= ? THEN 'dead' ELSE 'pending' END "
                 "WHERE id = ? AND state = 'pending' RETURNING state",
-                (error[:500], self.max_handoffs, record_id),
+                (error[:500], until, self.max_handoffs, record_id),
             )
         return str(rows[0][0]) if rows else "gone"
 

@@ -54,12 +54,15 @@ class PostgresStore(Store):
         super().__init__(redact_url(conninfo), **options)
         self._conninfo = conninfo
         self._db: psycopg.Connection[Any] | None = None
+        self._closed = False
         with self._transaction() as tx:
             tx.run("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
             self._create_schema(tx, "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "DOUBLE PRECISION")
 
     def _connection(self) -> psycopg.Connection[Any]:
         """The connection, made again after it broke (a restarted server, a cut network)."""
+        if self._closed:
+            raise StoreError(f"store {self.url} is closed")
         if self._db is None or self._db.closed or self._db.broken:
             self._db = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10)
         return self._db
@@ -76,5 +79,6 @@ class PostgresStore(Store):
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._db is not None:
                 self._db.close()
