@@ -32,7 +32,6 @@ PULLS = ("SMS_Reports", "GET_SMS_MO")
 def _env(tmp_path: Path, host: str) -> dict[str, str]:
     return {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]),
         "HOME": str(tmp_path),
         "WINIC_HOST_ID": host,  # each watcher a host of its own: a dead holder is found by its lease expiring
     }
