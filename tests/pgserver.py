@@ -40,7 +40,7 @@ def _free_port() -> int:
 class PgServer:
     """One PostgreSQL cluster in a temporary folder; ``url`` is a SQLAlchemy-style URL for ``open_store``."""
 
-    def __init__(self, bin_dir: Path | None = None) -> None:
+    def __init__(self, bin_dir: Path | None = None, *, fsync: bool = False) -> None:
         found = bin_dir or find_pg_bin()
         if found is None:
             raise RuntimeError("pg_ctl not found: apt-get install postgresql")
@@ -54,6 +54,7 @@ class PgServer:
             os.chown(self.root, user.pw_uid, user.pw_gid)
             self._as_user = ["runuser", "-u", "postgres", "--"]
         self.started = False
+        self.fsync = fsync  # off for the tests (speed); on for the benchmark (a durable commit, as in production)
 
     @property
     def url(self) -> str:
@@ -65,7 +66,7 @@ class PgServer:
     def start(self) -> PgServer:
         self._run(str(self.bin_dir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
         options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync={'on' if self.fsync else 'off'} "
             "-c synchronous_commit=on -c max_connections=200"
         )
         self._run(
@@ -99,9 +100,9 @@ class PgServer:
 
 
 @contextlib.contextmanager
-def running_postgres() -> Iterator[PgServer]:
+def running_postgres(*, fsync: bool = False) -> Iterator[PgServer]:
     """Start a server, yield it, always stop it."""
-    server = PgServer()
+    server = PgServer(fsync=fsync)
     try:
         yield server.start()
     finally:
