@@ -44,8 +44,9 @@ def test_mock_benchmark_runs_quick(tmp_path: Path) -> None:
 
 def test_store_benchmark_runs_quick(tmp_path: Path, pg_server) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "store.json"
+    script = str(ROOT / "benchmarks" / "bench_store.py")
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_store.py"), "--records", "200", "--json", str(out)],
+        [sys.executable, script, "--records", "200", "--repeat", "1", "--json", str(out)],
         capture_output=True,
         text=True,
         timeout=300,

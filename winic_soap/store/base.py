@@ -304,8 +304,9 @@ class Store(ABC):
 
     # -- the backend's part ----------------------------------------------------------------
     @abstractmethod
-    def _transaction(self) -> AbstractContextManager[Tx]:
-        """A write transaction (SQLite ``BEGIN IMMEDIATE``; PostgreSQL read committed), errors as StoreError."""
+    def _transaction(self, *, single: bool = False) -> AbstractContextManager[Tx]:
+        """A write transaction (SQLite ``BEGIN IMMEDIATE``; PostgreSQL read committed), errors as StoreError.
+        ``single``: the block runs one statement, atomic by itself; no BEGIN/COMMIT round trips around it."""
 
     @abstractmethod
     def close(self) -> None:
@@ -408,7 +409,7 @@ class Store(ABC):
 
     def ack(self, record_id: str) -> bool:
         """Mark a record handed on: it is never handed on again. False if it was not pending."""
-        with self._transaction() as tx:
+        with self._transaction(single=True) as tx:
             changed = tx.run(
                 "UPDATE winic_inbox SET state = 'done', done_at = ?, lease_owner = NULL, lease_until = NULL "
                 "WHERE id = ? AND state = 'pending'",
@@ -420,7 +421,7 @@ class Store(ABC):
         """Note a failed hand-off and release the record, to be claimed again after ``retry_after`` seconds:
         ``pending`` again, or ``dead`` once it was handed off ``max_handoffs`` times. Returns the state."""
         until = self.clock() + retry_after if retry_after > 0 else None
-        with self._transaction() as tx:
+        with self._transaction(single=True) as tx:
             rows = tx.rows(
                 "UPDATE winic_inbox SET last_error = ?, lease_owner = NULL, lease_until = ?, "
                 "state = CASE WHEN attempts >= ? THEN 'dead' ELSE 'pending' END "
@@ -431,7 +432,7 @@ class Store(ABC):
 
     def retry(self, record_id: str) -> bool:
         """Put a dead letter back in line with a fresh count of hand-offs."""
-        with self._transaction() as tx:
+        with self._transaction(single=True) as tx:
             changed = tx.run(
                 "UPDATE winic_inbox SET state = 'pending', attempts = 0, lease_owner = NULL, lease_until = NULL "
                 "WHERE id = ? AND state = 'dead'",
@@ -523,7 +524,7 @@ class Store(ABC):
         now = self.clock()
         current = self.poller(endpoint, uid)
         dead = current.owner if current and current.owner != owner and owner_is_dead(current.owner) else None
-        with self._transaction() as tx:
+        with self._transaction(single=True) as tx:
             rows = tx.rows(
                 "INSERT INTO winic_pollers (endpoint, uid, owner, lease_until, since) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (endpoint, uid) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until, "
@@ -538,11 +539,11 @@ class Store(ABC):
 
     def release_poller(self, endpoint: str, uid: str, owner: str) -> None:
         """Give the poller lease up at once (a clean stop), so a stand-by takes over without waiting."""
-        with self._transaction() as tx:
+        with self._transaction(single=True) as tx:
             tx.run("DELETE FROM winic_pollers WHERE endpoint = ? AND uid = ? AND owner = ?", (endpoint, uid, owner))
 
     def poller(self, endpoint: str, uid: str) -> PollerLease | None:
-        with self._transaction() as tx:
+        with self._transaction(single=True) as tx:
             rows = tx.rows(
                 "SELECT owner, lease_until, since FROM winic_pollers WHERE endpoint = ? AND uid = ?", (endpoint, uid)
             )
@@ -613,7 +614,7 @@ class Store(ABC):
     def claim_batch(self, job_id: str, owner: str) -> Batch | None:
         """Take the job's next never-attempted batch and journal it ``sending``; None when none is left."""
         now = self.clock()
-        with self._transaction() as tx:
+        with self._transaction(single=True) as tx:
             rows = tx.rows(
                 "UPDATE winic_batches SET state = 'sending', owner = ?, started_at = ?, started_epoch = ? "
                 "WHERE job_id = ? AND state = 'new' AND idx = (SELECT idx FROM winic_batches "
@@ -643,7 +644,7 @@ class Store(ABC):
         error: str = "",
         source: str | None = None,
     ) -> bool:
-        with self._transaction() as tx:
+        with self._transaction(single=True) as tx:
             changed = tx.run(
                 "UPDATE winic_batches SET state = ?, message_id = ?, code = ?, error = ?, source = ?, finished_at = ? "
                 "WHERE job_id = ? AND idx = ? AND state IN ('sending', 'unknown')",

@@ -68,10 +68,14 @@ class PostgresStore(Store):
         return self._db
 
     @contextmanager
-    def _transaction(self) -> Iterator[Tx]:
+    def _transaction(self, *, single: bool = False) -> Iterator[Tx]:
         with self._lock:
             try:
                 db = self._connection()
+                if single:  # the connection is in autocommit: one statement, one transaction, one round trip
+                    with db.cursor() as cursor:
+                        yield _PgTx(cursor)
+                    return
                 with db.transaction(), db.cursor() as cursor:
                     yield _PgTx(cursor)
             except psycopg.Error as exc:

@@ -72,7 +72,14 @@ class SqliteStore(Store):
                 time.sleep(0.01)
 
     @contextmanager
-    def _transaction(self) -> Iterator[Tx]:
+    def _transaction(self, *, single: bool = False) -> Iterator[Tx]:
+        if single:  # autocommit: the one statement is its own transaction
+            with self._lock:
+                try:
+                    yield _SqliteTx(self._db)
+                except (sqlite3.Error, OSError) as exc:
+                    raise StoreError(f"store {self.url}: {exc}") from exc
+            return
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
