@@ -29,7 +29,7 @@ from winic_soap.models import Reply  # noqa: E402
 from winic_soap.store import open_store  # noqa: E402
 
 PULL = 100  # records per pull (one commit each), as the watcher stores them
-CLAIM = 20  # records per claim, the watcher's default
+CLAIM = 1  # records per claim: the watcher's default (each claim counts one hand-off attempt per record)
 BARE_TABLE = (
     "CREATE TABLE bare (id TEXT, kind TEXT, endpoint TEXT, uid TEXT, operation TEXT, message_id TEXT, mobile TEXT, "
     "status TEXT, payload TEXT, raw TEXT, pulled_at TEXT, pulled_epoch DOUBLE PRECISION)"

@@ -253,3 +253,17 @@ def test_store_errors_are_typed_and_pickle(store_url: str, tmp_path) -> None:  #
     store.close()
     with pytest.raises(StoreError):
         store.commit_pulled("GET_SMS_MO", [reply("13800138000", "x")])
+
+
+def test_a_dead_holders_exhausted_records_go_dead_not_stuck(store_url: str) -> None:
+    dead_owner = subprocess.run(
+        [sys.executable, "-c", "from winic_soap.store import process_owner; print(process_owner())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    with open_store(store_url, max_handoffs=1) as store:
+        [record_id] = store.commit_pulled("GET_SMS_MO", [reply("13800138000", "kills every consumer")])
+        assert [r.id for r in store.claim(dead_owner)] == [record_id]
+        assert store.claim(process_owner()) == []  # its one hand-off was used up by the dead consumer
+        assert [r.id for r in store.records("dead")] == [record_id] and store.pending() == []

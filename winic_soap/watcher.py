@@ -64,6 +64,8 @@ class Watcher:
 
     ``lease`` (seconds) bounds both the poller lease of the account and each claim of records: a stand-by
     takes over pulling within one lease after the puller died, and a hand-off should finish within it.
+    ``claim_size`` records are leased at a time; each claim counts as a hand-off attempt (towards the dead
+    letters) for every record in it, so more than 1 suits only fast hand-offs and rare crashes.
     """
 
     def __init__(
@@ -79,7 +81,7 @@ class Watcher:
         jitter: Callable[[float], float] = lambda limit: random.uniform(0, limit),
         lease: float | None = None,
         owner: str | None = None,
-        claim_size: int = 20,
+        claim_size: int = 1,
     ) -> None:
         if not MIN_INTERVAL <= interval <= MAX_INTERVAL:
             raise InputError(

@@ -375,12 +375,12 @@ class Store(ABC):
         whose holder on this host died) come back; ones claimed ``max_handoffs`` times without an
         acknowledgement or a failure (their consumer died each time) go to the dead letters."""
         now = self.clock()
-        self._free_dead_holders(now)
         with self._transaction() as tx:
+            self._free_dead_holders(tx, now)
             tx.run(
                 "UPDATE winic_inbox SET state = 'dead', lease_owner = NULL, lease_until = NULL, "
                 "last_error = COALESCE(last_error, 'hand-off never finished') "
-                "WHERE state = 'pending' AND attempts >= ? AND lease_until IS NOT NULL AND lease_until < ?",
+                "WHERE state = 'pending' AND attempts >= ? AND (lease_until IS NULL OR lease_until < ?)",
                 (self.max_handoffs, now),
             )
             rows = tx.rows(
@@ -394,18 +394,18 @@ class Store(ABC):
             sends = self._sends_for(tx, {r[12] for r in rows if r[12]})
         return sorted((self._record(r, sends) for r in rows), key=lambda r: r.seq)
 
-    def _free_dead_holders(self, now: float) -> None:
-        with self._transaction() as tx:
-            owners = tx.rows(
-                "SELECT DISTINCT lease_owner FROM winic_inbox WHERE state = 'pending' AND lease_until >= ?", (now,)
+    @staticmethod
+    def _free_dead_holders(tx: Tx, now: float) -> None:
+        owners = tx.rows(
+            "SELECT DISTINCT lease_owner FROM winic_inbox WHERE state = 'pending' AND lease_until >= ?", (now,)
+        )
+        dead = [o for (o,) in owners if o and owner_is_dead(o)]
+        if dead:
+            tx.run(
+                "UPDATE winic_inbox SET lease_until = NULL "
+                f"WHERE state = 'pending' AND lease_owner IN ({_marks(len(dead))})",
+                dead,
             )
-            dead = [o for (o,) in owners if o and owner_is_dead(o)]
-            if dead:
-                tx.run(
-                    "UPDATE winic_inbox SET lease_until = NULL "
-                    f"WHERE state = 'pending' AND lease_owner IN ({_marks(len(dead))})",
-                    dead,
-                )
 
     def ack(self, record_id: str) -> bool:
         """Mark a record handed on: it is never handed on again. False if it was not pending."""
