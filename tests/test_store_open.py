@@ -96,3 +96,29 @@ def test_concurrent_first_opens_on_postgresql(pg_server) -> None:  # type: ignor
     ]
     results = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0] * 8, [err.decode()[-500:] for _, err in results]
+
+
+def test_the_store_setting_comes_from_the_environment_as_given(tmp_path: Path) -> None:
+    from winic_soap.config import Settings, default_store_url
+
+    env = {
+        "WINIC_STORE": "postgresql://winic@db:5432/winic",
+        "WINIC_MAX_HANDOFFS": "7",
+        "WINIC_CONFIG": str(tmp_path / "none"),
+    }
+    settings = Settings.load(env=env, config=None)
+    assert settings.store == "postgresql://winic@db:5432/winic" and settings.max_handoffs == 7
+    assert default_store_url(env) == "postgresql://winic@db:5432/winic"  # never turned into a path
+    assert default_store_url({"XDG_STATE_HOME": str(tmp_path)}) == str(tmp_path / "winic-soap" / "inbox.sqlite3")
+    with pytest.raises(ConfigurationError):
+        Settings(max_handoffs=0)
+
+
+def test_watcher_errors_pickle() -> None:
+    import pickle
+
+    from winic_soap.watcher import HandOffError
+
+    error = HandOffError("01a2-id", RuntimeError("downstream is down"))
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is HandOffError and again.record_id == "01a2-id" and str(again) == str(error)
