@@ -17,10 +17,13 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from winic_soap.exceptions import InputError, StoreError
 from winic_soap.models import DeliveryReport, Reply, SendReceipt
+
+if TYPE_CHECKING:
+    from winic_soap.store.journal import Journal
 
 __all__ = [
     "BATCH_STATES",
@@ -300,7 +303,7 @@ class Store(ABC):
         self.resolve_window = resolve_window
         self.clock = clock
         self._lock = threading.RLock()
-        self._journal: Any = None
+        self._journal: Journal | None = None
 
     # -- the backend's part ----------------------------------------------------------------
     @abstractmethod
@@ -326,7 +329,7 @@ class Store(ABC):
         return f"{type(self).__name__}({self.url!r})"
 
     @property
-    def journal(self) -> Any:
+    def journal(self) -> Journal:
         """The send journal on this store (:class:`winic_soap.store.journal.Journal`)."""
         if self._journal is None:
             from winic_soap.store.journal import Journal
@@ -460,6 +463,7 @@ class Store(ABC):
         return self.records("pending", kind=kind, limit=-1 if limit is None else limit)
 
     def get(self, record_id: str) -> InboxRecord | None:
+        """One record by its id, whatever its state."""
         with self._transaction() as tx:
             rows = tx.rows(f"SELECT {_RECORD_COLUMNS} FROM winic_inbox WHERE id = ?", (record_id,))
             sends = self._sends_for(tx, {r[12] for r in rows if r[12]})
@@ -543,6 +547,7 @@ class Store(ABC):
             tx.run("DELETE FROM winic_pollers WHERE endpoint = ? AND uid = ? AND owner = ?", (endpoint, uid, owner))
 
     def poller(self, endpoint: str, uid: str) -> PollerLease | None:
+        """Who holds the account's poller lease, and until when (it may have expired)."""
         with self._transaction(single=True) as tx:
             rows = tx.rows(
                 "SELECT owner, lease_until, since FROM winic_pollers WHERE endpoint = ? AND uid = ?", (endpoint, uid)
@@ -625,12 +630,16 @@ class Store(ABC):
         return self._batch(rows[0]) if rows else None
 
     def mark_accepted(self, job_id: str, index: int, message_id: str | None, *, source: str = "send") -> bool:
+        """The service answered ``message_id`` (``source="reports"``: its reports proved it). False if the
+        batch was not ``sending``/``unknown`` (already settled)."""
         return self._finish(job_id, index, "accepted", message_id=message_id, source=source)
 
     def mark_failed(self, job_id: str, index: int, code: str | None, error: str = "") -> bool:
+        """The service refused the batch (``code``, e.g. ``-01``) or it provably never left."""
         return self._finish(job_id, index, "failed", code=code, error=error)
 
     def mark_unknown(self, job_id: str, index: int, error: str = "") -> bool:
+        """The batch may have been processed: it is never sent again; its reports may settle it."""
         return self._finish(job_id, index, "unknown", error=error)
 
     def _finish(
@@ -682,6 +691,7 @@ class Store(ABC):
         return job_id
 
     def job(self, job_id: str) -> JobSummary | None:
+        """One job with its batches counted per state; None if the store has no such job."""
         found = [j for j in self._job_summaries(job_id) if j.id == job_id]
         return found[0] if found else None
 
@@ -723,6 +733,7 @@ class Store(ABC):
         return list(summaries.values())
 
     def batches(self, job_id: str, states: Sequence[str] | None = None) -> list[Batch]:
+        """A job's batches in order, optionally only those in ``states``."""
         with self._transaction() as tx:
             rows = tx.rows(f"SELECT {_BATCH_COLUMNS} FROM winic_batches WHERE job_id = ? ORDER BY idx", (job_id,))
         batches = [self._batch(r) for r in rows]
