@@ -103,6 +103,7 @@ def test_a_poison_record_goes_dead_and_later_ones_flow_on(
             if not store.pending():
                 break
         assert watcher.poll_once()[1] >= 1  # nothing blocks the later ones
+        assert not winic_mock.state.pending_replies()  # nor the pulls
         [dead] = store.records("dead")
         assert dead.data["text"] == "poison" and dead.attempts == 3 and "cannot parse" in dead.last_error
         assert handed[0] == "fine" and "later 0" in handed and store.pending() == []
@@ -179,3 +180,24 @@ def test_records_that_cannot_be_stored_stay_in_memory_until_the_store_is_back(
     assert watcher.poll_once() == (1, 1)
     assert [r.data["text"] for r in handed] == ["must not vanish 424242"]
     store.close()
+
+
+def test_a_failing_handler_does_not_slow_the_pulls(make_client, winic_mock, inbox: Store) -> None:  # type: ignore[no-untyped-def]
+    client = make_client()
+    stop = threading.Event()
+    waits: list[float] = []
+
+    class Recorder(Watcher):
+        def next_wait(self) -> float:
+            waits.append(super().next_wait())
+            winic_mock.add_reply("13800138000", f"reply {len(waits)}")
+            if len(waits) == 3:
+                stop.set()
+            return 0.0
+
+    def refuse(record: InboxRecord) -> None:
+        raise RuntimeError("downstream is down")
+
+    Recorder(client, inbox, refuse, interval=5, sources=["replies"]).run(stop)
+    assert waits == [5.0, 5.0, 5.0]  # no backoff: the service is fine, the records wait their turn
+    assert len(inbox.pending()) == 2 and not winic_mock.state.pending_replies()[:-1]

@@ -163,6 +163,12 @@ class Watcher:
     def deliver_pending(self) -> int:
         """Claim stored records and hand each on; a failure releases the record for a later round and the
         records behind it flow on. Raises :class:`HandOffError` for the first failure, after the round."""
+        delivered, failure = self._deliver()
+        if failure is not None:
+            raise failure
+        return delivered
+
+    def _deliver(self) -> tuple[int, HandOffError | None]:
         delivered = 0
         failure: HandOffError | None = None
         while records := self.store.claim(self.owner, limit=self.claim_size, lease=self.lease):
@@ -184,15 +190,18 @@ class Watcher:
                     continue
                 self.store.ack(record.id)
                 delivered += 1
-        if failure is not None:
-            raise failure
-        return delivered
+        return delivered, failure
 
     def poll_once(self) -> tuple[int, int]:
-        """Hand on leftovers, pull (when holding the poller lease), hand on the new: (stored, delivered)."""
-        delivered = self.deliver_pending()
+        """Hand on leftovers, pull (when holding the poller lease), hand on the new: (stored, delivered).
+        A failed hand-off does not hold the pull back; its :class:`HandOffError` is raised at the end."""
+        before, failure = self._deliver()
         stored = self.pull_once()
-        return stored, delivered + self.deliver_pending()
+        after, later = self._deliver()
+        failure = failure or later
+        if failure is not None:
+            raise failure
+        return stored, before + after
 
     def next_wait(self) -> float:
         """The interval while pulling; a quarter lease at most on stand-by (to take over in time); a jittered
@@ -218,6 +227,11 @@ class Watcher:
                 try:
                     self.poll_once()
                     self.failures = 0
+                except HandOffError as exc:  # the record waits its turn; polling goes on at its pace
+                    self.failures = 0
+                    logger.warning("%s", exc)
+                    if once:
+                        raise
                 except (WinicError, OSError) as exc:
                     self.failures += 1
                     logger.warning("poll failed (%s: %s); backing off", type(exc).__name__, exc)
