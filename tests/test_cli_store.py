@@ -180,3 +180,10 @@ def test_inbox_list_show_dead_and_retry(cli, winic_mock) -> None:  # type: ignor
     assert json.loads(cli("inbox", "retry", "--all", "--json").stdout)["retried"] == [poison]
     assert len(json.loads(cli("inbox", "list", "--state", "all", "--json").stdout)) == 2
     assert cli("inbox").returncode == 2 and cli("jobs").returncode == 2
+
+
+def test_a_scheduled_send_shows_its_time_with_the_service_offset(cli, winic_mock) -> None:  # type: ignore[no-untyped-def]
+    result = cli("send", "13800138000", "-m", "later", "--at", "2099-01-02 03:04", "--json")
+    assert json.loads(result.stdout)["scheduled_at"] == "2099-01-02T03:04:00+08:00"
+    [job] = json.loads(cli("jobs", "list", "--json").stdout)
+    assert job["options"]["at"] == "2099-01-02T03:04:00+08:00" and job["created_at"].endswith("+00:00")

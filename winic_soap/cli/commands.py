@@ -132,13 +132,20 @@ def _progress(enabled: bool) -> Any:
     return show
 
 
+def _aware_service_time(at: datetime | None) -> str | None:
+    """A service time as ISO 8601 with its +08:00 offset (the client's naive times are Asia/Shanghai)."""
+    if at is None:
+        return None
+    return (at if at.tzinfo else at.replace(tzinfo=SERVICE_TZ)).isoformat()
+
+
 def _receipt_json(receipt: SendReceipt) -> dict[str, Any]:
     return {
         "operation": receipt.operation,
         "transport": receipt.transport,
         "parts": receipt.parts,
         "text": receipt.text,
-        "scheduled_at": receipt.scheduled_at,
+        "scheduled_at": _aware_service_time(receipt.scheduled_at),
         "submissions": [{"message_id": s.message_id, "recipients": list(s.recipients)} for s in receipt.submissions],
     }
 
@@ -252,7 +259,7 @@ def _send_journalled(args: argparse.Namespace, numbers: list[str], text: str, at
                 clean,
                 batches,
                 job_id=args.job,
-                options={"at": at.isoformat() if at else None, "ext": ext},
+                options={"at": _aware_service_time(at), "ext": ext},
                 endpoint=settings.endpoint,
                 uid=settings.uid,
             )
