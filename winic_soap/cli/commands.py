@@ -248,37 +248,37 @@ def _send_journalled(args: argparse.Namespace, numbers: list[str], text: str, at
     settings = _settings(args).with_(strict_text=args.strict)
     settings.require_credentials()
     batches = chunked(valid)
-    try:
-        store = open_cli_store(args, settings)
-    except StoreError as exc:
-        raise _nothing_sent(exc) from exc
-    with store:
+    with WinicClient(settings=settings) as client:  # built first: a bad setting leaves no job behind
         try:
-            job_id = store.create_job(
-                operation,
-                clean,
-                batches,
-                job_id=args.job,
-                options={"at": _aware_service_time(at), "ext": ext},
-                endpoint=settings.endpoint,
-                uid=settings.uid,
-            )
+            store = open_cli_store(args, settings)
         except StoreError as exc:
             raise _nothing_sent(exc) from exc
-        print(f"job {job_id}: {len(valid)} recipient(s) in {len(batches)} request(s)", file=sys.stderr, flush=True)
-        show = args.progress if args.progress is not None else sys.stderr.isatty()
-        progress = _progress(show and len(batches) > 1)
-        finished = [0]
+        with store:
+            try:
+                job_id = store.create_job(
+                    operation,
+                    clean,
+                    batches,
+                    job_id=args.job,
+                    options={"at": _aware_service_time(at), "ext": ext},
+                    endpoint=settings.endpoint,
+                    uid=settings.uid,
+                )
+            except StoreError as exc:
+                raise _nothing_sent(exc) from exc
+            print(f"job {job_id}: {len(valid)} recipient(s) in {len(batches)} request(s)", file=sys.stderr, flush=True)
+            show = args.progress if args.progress is not None else sys.stderr.isatty()
+            progress = _progress(show and len(batches) > 1)
+            finished = [0]
 
-        def on_batch(batch: Any, state: str) -> None:
-            finished[0] += 1
-            if progress:
-                progress(finished[0], len(batches))
+            def on_batch(batch: Any, state: str) -> None:
+                finished[0] += 1
+                if progress:
+                    progress(finished[0], len(batches))
 
-        with WinicClient(settings=settings) as client:
             run = run_job(client, store, job_id, concurrency=args.concurrency, on_batch=on_batch)
             transport = client.transport
-        unsent = [n for b in store.batches(job_id, ["new"]) for n in b.numbers]
+            unsent = [n for b in store.batches(job_id, ["new"]) for n in b.numbers]
     run.raise_for_error(unsent)
     scheduled = _service_local(at).replace(tzinfo=SERVICE_TZ) if at else None
     receipt = SendReceipt(tuple(run.accepted), operation, transport, clean, segments(clean), scheduled)
