@@ -81,3 +81,18 @@ def test_the_journal_wraps_a_send_the_caller_makes(store_url: str, make_client, 
             ("accepted", True),
             ("unknown", False),
         ]
+
+
+def test_journal_send_reads_like_client_send(store_url: str, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+    numbers = [f"+86 138{i:08d}" for i in range(150)]
+    with open_store(store_url) as store:
+        receipt = store.journal.send(make_client(), numbers, "促销 100%", job="promo", concurrency=2)
+        assert len(receipt.submissions) == 2 and receipt.text == "促销 100％" and receipt.transport == "soap11"
+        assert store.job("promo").batches["accepted"] == 2
+        winic_mock.fail("close_after", operation="SendMessages")
+        with pytest.raises(SendOutcomeUnknown):
+            store.journal.send(make_client(), ["13800138000"], "x", job="single")
+        assert store.job("single").batches["unknown"] == 1
+        with pytest.raises(InputError, match="already exists"):
+            store.journal.send(make_client(), ["13800138000"], "x", job="single")
+    assert len(winic_mock.calls("SendMessages")) == 3

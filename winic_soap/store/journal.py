@@ -55,8 +55,10 @@ def outcome_of(error: BaseException) -> tuple[str, str | None]:
 
 
 class Journal:
-    """What a sender calls around each request: ``begin_batch`` before it, a ``mark_*`` after it.
+    """The send journal of a store. ``send`` sends as ``client.send`` does, journalled; a sender of its own
+    calls ``begin_batch`` before each request and a ``mark_*`` after it, or wraps it in ``batch``.
 
+    >>> receipt = store.journal.send(client, numbers, "通知", job="notice-1")  # doctest: +SKIP
     >>> with store.journal.batch("job-1", 0, numbers, text, "SendMessages") as batch:  # doctest: +SKIP
     ...     batch.accepted(client.send(numbers, text).message_id)
     """
@@ -89,6 +91,45 @@ class Journal:
         else:
             self.mark_unknown(batch, text)
         return state
+
+    def send(
+        self,
+        client: _Sender,
+        recipients: Sequence[str] | str,
+        text: str,
+        *,
+        job: str | None = None,
+        at: datetime | None = None,
+        ext: str | None = None,
+        international: bool = False,
+        concurrency: int = 1,
+        strict: bool = False,
+    ) -> SendReceipt:
+        """Send as ``client.send`` does, through the journal: the job and its batches are written first
+        (``job`` names it, else one is made), then sent; errors as ``client.send`` raises them
+        (:class:`BulkSendError` for a job of several batches), and the job stays in the store to resume."""
+        from winic_soap.recipients import chunked, domestic_numbers, international_numbers
+        from winic_soap.store.base import SERVICE_TZ
+        from winic_soap.text import sanitize, segments
+
+        numbers = international_numbers(recipients) if international else domestic_numbers(recipients)
+        clean = sanitize(text, strict=strict)
+        operation = "SendInternationalMessages" if international else "SendMessages_Ext" if ext else "SendMessages"
+        settings = getattr(client, "settings", None)
+        job_id = self.store.create_job(
+            operation,
+            clean,
+            chunked(numbers),
+            job_id=job,
+            options={"at": at.isoformat() if at else None, "ext": ext},
+            endpoint=str(getattr(settings, "endpoint", "")),
+            uid=str(getattr(settings, "uid", "")),
+        )
+        run = run_job(client, self.store, job_id, concurrency=concurrency)
+        run.raise_for_error([n for b in self.store.batches(job_id, ["new"]) for n in b.numbers])
+        transport = str(getattr(client, "transport", ""))
+        local = at if at is None or at.tzinfo is None else at.astimezone(SERVICE_TZ).replace(tzinfo=None)
+        return SendReceipt(tuple(run.accepted), operation, transport, clean, segments(clean), local)
 
     @contextmanager
     def batch(self, job: str, index: int, numbers: Sequence[str], text: str, operation: str) -> Iterator[_BatchHandle]:
