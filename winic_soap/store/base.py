@@ -72,6 +72,9 @@ _SCHEMA = (
         done_at TEXT)""",
     "CREATE INDEX IF NOT EXISTS winic_inbox_ready ON winic_inbox (state, seq)",
     "CREATE INDEX IF NOT EXISTS winic_inbox_message ON winic_inbox (message_id)",
+    # each claim looks for leased and for exhausted records: without these it would scan every pending one
+    "CREATE INDEX IF NOT EXISTS winic_inbox_leases ON winic_inbox (state, lease_until)",
+    "CREATE INDEX IF NOT EXISTS winic_inbox_attempts ON winic_inbox (state, attempts)",
     """CREATE TABLE IF NOT EXISTS winic_pollers (
         endpoint TEXT NOT NULL,
         uid TEXT NOT NULL,
@@ -307,9 +310,11 @@ class Store(ABC):
 
     # -- the backend's part ----------------------------------------------------------------
     @abstractmethod
-    def _transaction(self, *, single: bool = False) -> AbstractContextManager[Tx]:
+    def _transaction(self, *, single: bool = False, durable: bool = True) -> AbstractContextManager[Tx]:
         """A write transaction (SQLite ``BEGIN IMMEDIATE``; PostgreSQL read committed), errors as StoreError.
-        ``single``: the block runs one statement, atomic by itself; no BEGIN/COMMIT round trips around it."""
+        ``single``: the block runs one statement, atomic by itself; no BEGIN/COMMIT round trips around it.
+        ``durable=False``: the commit need not survive a power loss (no fsync wait); only for writes whose
+        loss is harmless, like a claim's lease (the record is simply claimable again)."""
 
     @abstractmethod
     def close(self) -> None:
@@ -374,28 +379,33 @@ class Store(ABC):
     def claim(
         self, owner: str, *, limit: int = 100, lease: float | None = None, kind: str | None = None
     ) -> list[InboxRecord]:
-        """Lease up to ``limit`` pending records to ``owner``, oldest first. Records whose lease expired (or
-        whose holder on this host died) come back; ones claimed ``max_handoffs`` times without an
-        acknowledgement or a failure (their consumer died each time) go to the dead letters."""
+        """Lease up to ``limit`` pending records to ``owner``, oldest first. Records whose lease expired (or,
+        once nothing else is free, whose holder on this host died) come back; ones claimed ``max_handoffs``
+        times without an acknowledgement or a failure (their consumer died each time) go to the dead letters."""
         now = self.clock()
-        with self._transaction() as tx:
-            self._free_dead_holders(tx, now)
-            tx.run(
-                "UPDATE winic_inbox SET state = 'dead', lease_owner = NULL, lease_until = NULL, "
-                "last_error = COALESCE(last_error, 'hand-off never finished') "
-                "WHERE state = 'pending' AND attempts >= ? AND (lease_until IS NULL OR lease_until < ?)",
-                (self.max_handoffs, now),
-            )
-            rows = tx.rows(
-                "UPDATE winic_inbox SET lease_owner = ?, lease_until = ?, attempts = attempts + 1 "
-                "WHERE seq IN (SELECT seq FROM winic_inbox WHERE state = 'pending' "
-                "AND (lease_until IS NULL OR lease_until < ?) AND attempts < ? "
-                "AND (CAST(? AS TEXT) IS NULL OR kind = ?) "
-                f"ORDER BY seq LIMIT ?{self._skip_locked}) RETURNING {_RECORD_COLUMNS}",
-                (owner, now + (lease or self.lease), now, self.max_handoffs, kind, kind, limit),
-            )
+        args = (owner, now + (lease or self.lease), now, self.max_handoffs, kind, kind, limit)
+        with self._transaction(durable=False) as tx:  # a lost claim only makes the record claimable again
+            rows = tx.rows(self._CLAIM.format(skip_locked=self._skip_locked), args)
+            if not rows:  # nothing free: look for leases of dead holders and for exhausted records, then again
+                self._free_dead_holders(tx, now)
+                tx.run(
+                    "UPDATE winic_inbox SET state = 'dead', lease_owner = NULL, lease_until = NULL, "
+                    "last_error = COALESCE(last_error, 'hand-off never finished') "
+                    "WHERE state = 'pending' AND attempts >= ? AND (lease_until IS NULL OR lease_until < ?)",
+                    (self.max_handoffs, now),
+                )
+                rows = tx.rows(self._CLAIM.format(skip_locked=self._skip_locked), args)
             sends = self._sends_for(tx, {r[12] for r in rows if r[12]})
         return sorted((self._record(r, sends) for r in rows), key=lambda r: r.seq)
+
+    _CLAIM = (
+        "UPDATE winic_inbox SET lease_owner = ?, lease_until = ?, attempts = attempts + 1 "
+        "WHERE seq IN (SELECT seq FROM winic_inbox WHERE state = 'pending' "
+        # "+ 0": walk the (state, seq) index in order; the attempts index would sort every pending row
+        "AND (lease_until IS NULL OR lease_until < ?) AND attempts + 0 < ? "
+        "AND (CAST(? AS TEXT) IS NULL OR kind = ?) "
+        f"ORDER BY seq LIMIT ?{{skip_locked}}) RETURNING {_RECORD_COLUMNS}"
+    )
 
     @staticmethod
     def _free_dead_holders(tx: Tx, now: float) -> None:

@@ -68,7 +68,7 @@ class PostgresStore(Store):
         return self._db
 
     @contextmanager
-    def _transaction(self, *, single: bool = False) -> Iterator[Tx]:
+    def _transaction(self, *, single: bool = False, durable: bool = True) -> Iterator[Tx]:
         with self._lock:
             try:
                 db = self._connection()
@@ -77,6 +77,8 @@ class PostgresStore(Store):
                         yield _PgTx(cursor)
                     return
                 with db.transaction(), db.cursor() as cursor:
+                    if not durable:  # visible to all at commit, on disk a moment later (no WAL flush wait)
+                        cursor.execute("SET LOCAL synchronous_commit = off")
                     yield _PgTx(cursor)
             except psycopg.Error as exc:
                 raise StoreError(f"store {self.url}: {type(exc).__name__}: {exc}".strip()) from exc

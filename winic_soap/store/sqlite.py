@@ -72,7 +72,7 @@ class SqliteStore(Store):
                 time.sleep(0.01)
 
     @contextmanager
-    def _transaction(self, *, single: bool = False) -> Iterator[Tx]:
+    def _transaction(self, *, single: bool = False, durable: bool = True) -> Iterator[Tx]:
         if single:  # autocommit: the one statement is its own transaction
             with self._lock:
                 try:
@@ -82,6 +82,8 @@ class SqliteStore(Store):
             return
         with self._lock:
             try:
+                if not durable:  # WAL + NORMAL: committed for every reader, synced at the next durable commit
+                    self._db.execute("PRAGMA synchronous = NORMAL")
                 self._db.execute("BEGIN IMMEDIATE")
             except (sqlite3.Error, OSError) as exc:
                 raise StoreError(f"store {self.url}: {exc}") from exc
@@ -94,6 +96,10 @@ class SqliteStore(Store):
                 if isinstance(exc, (sqlite3.Error, OSError)):
                     raise StoreError(f"store {self.url}: {exc}") from exc
                 raise
+            finally:
+                if not durable:
+                    with suppress(sqlite3.Error):
+                        self._db.execute("PRAGMA synchronous = FULL")
 
     def close(self) -> None:
         with self._lock:
