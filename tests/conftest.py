@@ -47,3 +47,33 @@ def make_client(winic_mock: Any, sleeps: SleepRecorder) -> Iterator[Any]:
     yield factory
     for client in made:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """One PostgreSQL server for the whole run, started from the Debian binaries and always stopped."""
+    import os
+
+    from pgserver import PgServer, find_pg_bin
+
+    if find_pg_bin() is None:
+        if os.environ.get("CI"):
+            pytest.fail("pg_ctl not found: .ci/run installs postgresql")
+        pytest.skip("PostgreSQL binaries not installed (apt-get install postgresql)")
+    server = PgServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+_DATABASES = iter(range(1, 1 << 30))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """A fresh, empty store of each backend: the contract holds on both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    server = request.getfixturevalue("pg_server")
+    return str(server.create_database(f"t{next(_DATABASES)}"))

@@ -45,3 +45,21 @@ def test_mock_benchmark_runs_quick(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(out.read_text(encoding="utf-8"))["mock_soap11_send_calls_per_s"] > 0
+
+
+def test_store_benchmark_runs_quick(tmp_path: Path, pg_server) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "store.json"
+    script = str(ROOT / "benchmarks" / "bench_store.py")
+    result = subprocess.run(
+        [sys.executable, script, "--records", "200", "--repeat", "1", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    results = json.loads(out.read_text(encoding="utf-8"))["results"]
+    assert [r["backend"] for r in results] == ["sqlite", "postgresql"]
+    for r in results:
+        assert r["records"] == 200 and r["ratio_to_bare_insert"] > 0 and r["journal"]["per_batch_us"] > 0
+    assert "x autocommit" in result.stdout

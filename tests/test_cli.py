@@ -283,7 +283,7 @@ def test_password_prompt_on_a_terminal(winic_mock, tmp_path: Path) -> None:
 
 def test_help_documents_exit_codes(cli) -> None:  # type: ignore[no-untyped-def]
     text = cli("--help").stdout
-    for code in range(10):
+    for code in range(11):
         assert re.search(rf"^\s+{code}\s+\S", text, flags=re.M), code
     assert "outcome unknown" in cli("send", "--help").stdout
 

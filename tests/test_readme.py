@@ -37,3 +37,12 @@ def test_demo_command_exits_zero() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "outcome unknown" in result.stdout and "demo-secret" not in result.stdout + result.stderr
+
+
+def test_store_example_runs(capsys, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    code = next(b for b in _blocks("python") if "open_store" in b)
+    exec(compile(code, "README store example", "exec"), {})
+    out = capsys.readouterr().out
+    assert "'accepted': 250, 'delivered': 250" in out and out.rstrip().endswith("[]")
+    assert (tmp_path / "winic-example.sqlite3").is_file()

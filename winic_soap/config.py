@@ -20,6 +20,7 @@ __all__ = [
     "Settings",
     "default_config_path",
     "default_store_path",
+    "default_store_url",
     "default_wsdl_cache_path",
 ]
 
@@ -58,6 +59,14 @@ def default_store_path(env: Mapping[str, str] = os.environ) -> Path:
     return base / "winic-soap" / "inbox.sqlite3"
 
 
+def default_store_url(env: Mapping[str, str] = os.environ) -> str:
+    """The store's URL: ``$WINIC_STORE`` as given (a URL or a bare path), else the default SQLite file."""
+    if env.get("WINIC_STORE"):
+        return env["WINIC_STORE"]
+    base = Path(env.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return str(base / "winic-soap" / "inbox.sqlite3")
+
+
 def default_wsdl_cache_path(env: Mapping[str, str] = os.environ) -> Path:
     """Where ``winic-soap wsdl refresh`` keeps the live WSDL: ``$XDG_CACHE_HOME/winic-soap/Service.asmx.wsdl``."""
     base = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
@@ -90,6 +99,8 @@ class Settings:
     trust_env: bool = True  # read proxies and SSL_CERT_FILE/SSL_CERT_DIR from the environment
     strict_text: bool = False  # True: raise on % $ & # * instead of converting them to full width
     max_response_bytes: int = 16 * 1024 * 1024
+    store: str | None = None  # the store's URL (sqlite:///path, postgresql://...) or a bare path; None: default
+    max_handoffs: int = 5  # failed hand-offs of a stored record before it moves to the dead letters
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:
@@ -110,8 +121,8 @@ class Settings:
         for name in ("connect_timeout", "timeout", "deadline", "backoff", "backoff_max", "keepalive_expiry"):
             if not getattr(self, name) > 0:
                 raise ConfigurationError(f"{name} must be a positive number of seconds")
-        if self.max_attempts < 1 or self.pool_size < 1:
-            raise ConfigurationError("max_attempts and pool_size must be at least 1")
+        if self.max_attempts < 1 or self.pool_size < 1 or self.max_handoffs < 1:
+            raise ConfigurationError("max_attempts, pool_size and max_handoffs must be at least 1")
 
     def require_credentials(self) -> None:
         if not self.uid or not self.pwd:

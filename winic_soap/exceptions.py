@@ -20,8 +20,9 @@
     │   ├── HTTPStatusError       an HTTP error page or redirect instead of an answer (.status, .location)
     │   └── ProtocolError         an answer we cannot read: malformed, truncated, hostile, SOAP fault
     │       └── SoapFaultError    a SOAP fault (.fault_code)
-    └── OutcomeUnknown            a write may or may not have taken effect; never retried
-        └── SendOutcomeUnknown    ... and that write was a send (.recipients)
+    ├── OutcomeUnknown            a write may or may not have taken effect; never retried
+    │   └── SendOutcomeUnknown    ... and that write was a send (.recipients)
+    ├── StoreError                the store (SQLite file, PostgreSQL) cannot be opened, read or written
     ├── BulkSendError             a send of several chunks stopped part-way (.receipts, .unsent, .error)
     └── ClientClosedError         the client was closed; nothing was sent
 
@@ -57,6 +58,7 @@ __all__ = [
     "SendOutcomeUnknown",
     "ServiceError",
     "SoapFaultError",
+    "StoreError",
     "TLSError",
     "TransportError",
     "UnknownServiceError",
@@ -299,6 +301,10 @@ class BulkSendError(WinicError):
             f"{len(self.failed)} recipient(s) failed ({type(error).__name__}: {error}), "
             f"{len(self.unsent)} never attempted"
         )
+
+
+class StoreError(WinicError):
+    """Raised when the store cannot be opened, read or written; whatever depended on it (a send) did not go ahead."""
 
 
 _DESCRIPTIONS = {

@@ -1,20 +1,20 @@
-"""The durable poller: pulls reports and replies on an interval, commits them to the :class:`Inbox`,
-then hands each on; a record is acknowledged only after its handler returned."""
+"""The durable poller: pulls reports and replies on an interval, commits them to the store, then hands each
+on; a record is acknowledged only after its handler returned. Any number of watchers may share one store:
+one of them (the holder of the account's poller lease) pulls, all of them hand on what is stored."""
 
 from __future__ import annotations
 
 import logging
 import random
-import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
-from winic_soap.exceptions import InputError, WinicError
-from winic_soap.inbox import Inbox, InboxRecord
+from winic_soap.exceptions import InputError, StoreError, WinicError
 from winic_soap.models import DeliveryReport, Reply
+from winic_soap.store import InboxRecord, Store, process_owner
 
-__all__ = ["MAX_INTERVAL", "MIN_INTERVAL", "SOURCES", "HandOffError", "Watcher"]
+__all__ = ["MAX_INTERVAL", "MIN_INTERVAL", "SOURCES", "HandOffError", "Watcher", "redacted"]
 
 logger = logging.getLogger("winic_soap.watcher")
 MIN_INTERVAL, MAX_INTERVAL = 5.0, 30.0  # the service asks clients to poll every 5-30 s
@@ -25,9 +25,14 @@ Handler = Callable[[InboxRecord], None]
 class HandOffError(WinicError):
     """Raised when a handler failed on a record; the record stays pending and is handed on again later."""
 
-    def __init__(self, record_id: int, cause: BaseException) -> None:
+    def __init__(self, record_id: str, cause: BaseException | str) -> None:
         self.record_id = record_id
-        super().__init__(f"handing on record {record_id} failed: {type(cause).__name__}: {cause}")
+        detail = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
+        super().__init__(record_id, detail)
+        self.args = (f"handing on record {record_id} failed: {detail}",)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.record_id, str(self).split(" failed: ", 1)[-1]))
 
 
 class _Puller(Protocol):
@@ -36,13 +41,37 @@ class _Puller(Protocol):
     def replies_ext(self) -> list[Reply]: ...
 
 
+def _masked(mobile: str) -> str:
+    return mobile[:3] + "*" * max(len(mobile) - 7, 0) + mobile[-4:] if len(mobile) > 7 else "*" * len(mobile)
+
+
+def redacted(records: Sequence[Reply | DeliveryReport]) -> str:
+    """Records for a log line: numbers masked, reply texts (one-time codes) replaced by their length."""
+    parts = []
+    for r in records:
+        if isinstance(r, DeliveryReport):
+            parts.append(f"{r.message_id}/{_masked(r.mobile)}/{r.status}/{r.at and r.at.isoformat()}")
+        else:
+            parts.append(
+                f"{_masked(r.mobile)}/<{len(r.text)} chars>/{r.port}/{r.received_at and r.received_at.isoformat()}"
+            )
+    return " | ".join(parts)
+
+
 class Watcher:
-    """Poll, store, hand on. ``handler`` raising leaves the record pending for the next round."""
+    """Poll, store, hand on. ``handler`` raising leaves the record pending; it is handed on again after
+    ``interval`` seconds, and goes to the dead letters after the store's ``max_handoffs``.
+
+    ``lease`` (seconds) bounds both the poller lease of the account and each claim of records: a stand-by
+    takes over pulling within one lease after the puller died, and a hand-off should finish within it.
+    ``claim_size`` records are leased at a time; each claim counts as a hand-off attempt (towards the dead
+    letters) for every record in it, so more than 1 suits only fast hand-offs and rare crashes.
+    """
 
     def __init__(
         self,
         client: _Puller,
-        inbox: Inbox,
+        store: Store,
         handler: Handler,
         *,
         interval: float = 10.0,
@@ -50,6 +79,9 @@ class Watcher:
         port: str | None = None,
         max_backoff: float = 300.0,
         jitter: Callable[[float], float] = lambda limit: random.uniform(0, limit),
+        lease: float | None = None,
+        owner: str | None = None,
+        claim_size: int = 1,
     ) -> None:
         if not MIN_INTERVAL <= interval <= MAX_INTERVAL:
             raise InputError(
@@ -60,11 +92,23 @@ class Watcher:
         unknown = set(sources) - set(SOURCES)
         if unknown or not sources:
             raise InputError("sources", f"must be some of {', '.join(SOURCES)}", sorted(unknown))
-        self.client, self.inbox, self.handler = client, inbox, handler
+        settings = getattr(client, "settings", None)
+        deadline = float(getattr(settings, "deadline", 60.0))
+        # a pull must end inside the lease that allowed it, or two watchers could pull at once
+        self.lease = lease if lease is not None else max(3 * interval, deadline + interval)
+        if self.lease <= interval:
+            raise InputError("lease", f"must be longer than the interval ({interval:g} s)", self.lease)
+        self.endpoint = str(getattr(settings, "endpoint", ""))
+        self.uid = str(getattr(settings, "uid", ""))
+        self.client, self.store, self.handler = client, store, handler
         self.interval, self.sources, self.port = interval, tuple(sources), port
         self.max_backoff = max_backoff
+        self.owner = owner or process_owner()
+        self.claim_size = claim_size
         self._jitter = jitter
         self.failures = 0
+        self.holding = False
+        self._unstored: list[tuple[str, list[Reply] | list[DeliveryReport]]] = []
 
     def _pull(self, source: str) -> tuple[str, list[Reply] | list[DeliveryReport]]:
         if source == "reports":
@@ -73,65 +117,128 @@ class Watcher:
             return "GET_SMS_MO", self.client.replies(port=self.port)
         return "GET_SMS_MO_Ext", self.client.replies_ext()
 
-    def pull_once(self) -> int:
-        """Pull every source once and commit what came; returns how many records were stored."""
+    def _commit_unstored(self) -> int:
+        """Commit what was pulled and not yet stored, oldest first; on a store failure keep it in memory."""
         stored = 0
+        while self._unstored:
+            operation, records = self._unstored[0]
+            try:
+                self.store.commit_pulled(operation, records, endpoint=self.endpoint, uid=self.uid)
+            except StoreError as exc:
+                logger.error(
+                    "%s: %d pulled record(s) not stored yet (%s); kept in memory, retried with backoff, "
+                    "nothing new is pulled meanwhile: %s",
+                    operation,
+                    len(records),
+                    exc,
+                    redacted(records),
+                )
+                raise
+            self._unstored.pop(0)
+            stored += len(records)
+            logger.info("%s: stored %d record(s)", operation, len(records))
+        return stored
+
+    def hold(self) -> bool:
+        """Take or renew this account's poller lease; False while another watcher holds it."""
+        held = self.store.hold_poller(self.endpoint, self.uid, self.owner, self.lease)
+        if held != self.holding:
+            logger.info("%s the poller lease for %s", "took" if held else "stand-by: another watcher holds", self.uid)
+        self.holding = held
+        return held
+
+    def pull_once(self) -> int:
+        """Commit anything still unstored; then, holding the poller lease, pull every source once and commit
+        what came. Returns how many records were stored."""
+        stored = self._commit_unstored()
         for source in self.sources:
+            if not self.hold():  # renewed before each pull, so each pull ends inside its lease
+                break
             operation, records = self._pull(source)
             if records:
-                try:
-                    self.inbox.store(operation, records)  # committed before anything is handed on
-                except sqlite3.Error:
-                    # the service will not hand these out again: put them in the log before failing
-                    logger.critical(
-                        "%s: %d pulled record(s) could not be stored: %s",
-                        operation,
-                        len(records),
-                        " | ".join(r.raw for r in records),
-                    )
-                    raise
-                stored += len(records)
-                logger.info("%s: stored %d record(s)", operation, len(records))
+                self._unstored.append((operation, records))  # the service will not hand these out again
+                stored += self._commit_unstored()
         return stored
 
     def deliver_pending(self) -> int:
-        """Hand on pending records, oldest first; stop at the first handler failure (order is kept)."""
-        delivered = 0
-        for record in self.inbox.pending():
-            try:
-                self.handler(record)
-            except Exception as exc:
-                self.inbox.failed(record.id, f"{type(exc).__name__}: {exc}")
-                logger.warning("handing on record %d failed (%s); it stays pending", record.id, exc)
-                raise HandOffError(record.id, exc) from exc
-            self.inbox.ack(record.id)
-            delivered += 1
+        """Claim stored records and hand each on; a failure releases the record for a later round and the
+        records behind it flow on. Raises :class:`HandOffError` for the first failure, after the round."""
+        delivered, failure = self._deliver()
+        if failure is not None:
+            raise failure
         return delivered
 
+    def _deliver(self) -> tuple[int, HandOffError | None]:
+        delivered = 0
+        failure: HandOffError | None = None
+        while records := self.store.claim(self.owner, limit=self.claim_size, lease=self.lease):
+            for record in records:
+                try:
+                    self.handler(record)
+                except Exception as exc:
+                    state = self.store.fail(record.id, f"{type(exc).__name__}: {exc}", retry_after=self.interval)
+                    if state == "dead":
+                        logger.error(
+                            "record %s moved to the dead letters after %d hand-offs (%s)",
+                            record.id,
+                            record.attempts,
+                            exc,
+                        )
+                    else:
+                        logger.warning("handing on record %s failed (%s); it stays pending", record.id, exc)
+                    failure = failure or HandOffError(record.id, exc)
+                    continue
+                self.store.ack(record.id)
+                delivered += 1
+        return delivered, failure
+
     def poll_once(self) -> tuple[int, int]:
-        """Hand on leftovers, pull, hand on the new: (stored, delivered)."""
-        delivered = self.deliver_pending()
+        """Hand on leftovers, pull (when holding the poller lease), hand on the new: (stored, delivered).
+        A failed hand-off does not hold the pull back; its :class:`HandOffError` is raised at the end."""
+        before, failure = self._deliver()
         stored = self.pull_once()
-        return stored, delivered + self.deliver_pending()
+        after, later = self._deliver()
+        failure = failure or later
+        if failure is not None:
+            raise failure
+        return stored, before + after
 
     def next_wait(self) -> float:
-        """The normal interval, or a jittered exponential backoff after consecutive failures."""
+        """The interval while pulling; a quarter lease at most on stand-by (to take over in time); a jittered
+        exponential backoff after consecutive failures."""
         if not self.failures:
-            return self.interval
+            return self.interval if self.holding else min(self.interval, self.lease / 4)
         ceiling = min(self.max_backoff, self.interval * 2 ** min(self.failures, 10))
         return float(ceiling / 2 + self._jitter(ceiling / 2))
 
-    def run(self, stop: threading.Event, *, once: bool = False) -> None:
-        """Poll until ``stop`` is set (or one round with ``once``)."""
-        while not stop.is_set():
+    def release(self) -> None:
+        """Give the poller lease up (a clean stop), so a stand-by takes over at once."""
+        if self.holding:
             try:
-                self.poll_once()
-                self.failures = 0
-            except (WinicError, OSError) as exc:
-                self.failures += 1
-                logger.warning("poll failed (%s: %s); backing off", type(exc).__name__, exc)
+                self.store.release_poller(self.endpoint, self.uid, self.owner)
+            except StoreError as exc:
+                logger.warning("could not release the poller lease: %s", exc)
+            self.holding = False
+
+    def run(self, stop: threading.Event, *, once: bool = False) -> None:
+        """Poll until ``stop`` is set (or one round with ``once``); the poller lease is released at the end."""
+        try:
+            while not stop.is_set():
+                try:
+                    self.poll_once()
+                    self.failures = 0
+                except HandOffError as exc:  # the record waits its turn; polling goes on at its pace
+                    self.failures = 0
+                    logger.warning("%s", exc)
+                    if once:
+                        raise
+                except (WinicError, OSError) as exc:
+                    self.failures += 1
+                    logger.warning("poll failed (%s: %s); backing off", type(exc).__name__, exc)
+                    if once:
+                        raise
                 if once:
-                    raise
-            if once:
-                return
-            stop.wait(self.next_wait())
+                    return
+                stop.wait(self.next_wait())
+        finally:
+            self.release()

@@ -19,14 +19,14 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from winic_soap.client import WinicClient
-from winic_soap.config import Settings, default_store_path, default_wsdl_cache_path
+from winic_soap.client import SERVICE_TZ, WinicClient
+from winic_soap.config import Settings, default_store_url, default_wsdl_cache_path
 from winic_soap.core.contract import Contract, load_packaged_contract
 from winic_soap.demo import run_demo
-from winic_soap.exceptions import ConfigurationError, InputError
-from winic_soap.inbox import Inbox, InboxRecord
+from winic_soap.exceptions import ConfigurationError, InputError, StoreError
 from winic_soap.models import CostEstimate, OperationInfo, SendReceipt
 from winic_soap.recipients import chunked, domestic_numbers, international_numbers
+from winic_soap.store import InboxRecord, Store, open_store, process_owner, run_job
 from winic_soap.text import estimate_cost, sanitize, segments
 from winic_soap.watcher import Watcher
 
@@ -81,8 +81,15 @@ def _client(args: argparse.Namespace, **changes: Any) -> Iterator[WinicClient]:
         yield client
 
 
-def _store(args: argparse.Namespace) -> Inbox:
-    return Inbox(args.store or default_store_path())
+def open_cli_store(args: argparse.Namespace, settings: Settings | None = None) -> Store:
+    """The store named by ``--store``, else ``WINIC_STORE`` / the config file, else the default SQLite file."""
+    settings = settings or Settings.load(config=args.config, profile=args.profile)
+    max_handoffs = getattr(args, "max_handoffs", None) or settings.max_handoffs
+    return open_store(args.store or settings.store or default_store_url(), max_handoffs=max_handoffs)
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return open_cli_store(args)
 
 
 # -- send ---------------------------------------------------------------------------------------
@@ -134,13 +141,37 @@ class _Progress:
             self._bar = None
 
 
+def _aware_service_time(at: datetime | None) -> str | None:
+    """A service time as ISO 8601 with its +08:00 offset (the client's naive times are Asia/Shanghai)."""
+    if at is None:
+        return None
+    return (at if at.tzinfo else at.replace(tzinfo=SERVICE_TZ)).isoformat()
+
+
+def run_job_with_progress(args: argparse.Namespace, client: WinicClient, store: Store, job_id: str, total: int) -> Any:
+    """``run_job`` with the progress bar (on a terminal, or ``--progress``), its line ended before any error."""
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+    progress = _Progress(show and total > 1)
+    finished = [0]
+
+    def on_batch(batch: Any, state: str) -> None:
+        finished[0] += 1
+        if progress.enabled:
+            progress(min(finished[0], total), total)
+
+    try:
+        return run_job(client, store, job_id, concurrency=args.concurrency, on_batch=on_batch)
+    finally:
+        progress.close()
+
+
 def _receipt_json(receipt: SendReceipt) -> dict[str, Any]:
     return {
         "operation": receipt.operation,
         "transport": receipt.transport,
         "parts": receipt.parts,
         "text": receipt.text,
-        "scheduled_at": receipt.scheduled_at,
+        "scheduled_at": _aware_service_time(receipt.scheduled_at),
         "submissions": [{"message_id": s.message_id, "recipients": list(s.recipients)} for s in receipt.submissions],
     }
 
@@ -207,6 +238,8 @@ def send(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(args, numbers, text)
     at = _parse_at(args.at)
+    if not args.no_record:
+        return _send_journalled(args, numbers, text, at)
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     progress = _Progress(show and len(numbers) > 100)
     with _client(args, strict_text=args.strict) as client:
@@ -222,9 +255,6 @@ def send(args: argparse.Namespace) -> int:
                 )
         finally:
             progress.close()
-    if not args.no_record:
-        with _store(args) as store:
-            store.record_send(receipt)
     lines = [
         f"sent {receipt.parts} part(s) each to {len(receipt.recipients)} recipient(s) "
         f"in {len(receipt.submissions)} request(s) over {receipt.transport}"
@@ -233,6 +263,71 @@ def send(args: argparse.Namespace) -> int:
         f"message id {s.message_id or '(legacy 000)'}  {len(s.recipients)} recipient(s)" for s in receipt.submissions
     ]
     _emit(args, _receipt_json(receipt), lines)
+    return 0
+
+
+# -- send through the journal ---------------------------------------------------------------------
+def _service_local(at: datetime) -> datetime:
+    return at if at.tzinfo is None else at.astimezone(SERVICE_TZ).replace(tzinfo=None)
+
+
+def _checked_ext(ext: str | None) -> str | None:
+    if ext is not None and (not ext.isdigit() or not ext.isascii() or not 1 <= len(ext) <= 10):
+        raise InputError("ext", "must be 1-10 digits", ext)
+    return ext
+
+
+def _nothing_sent(exc: StoreError) -> StoreError:
+    return StoreError(f"{exc}; nothing was sent (the send is journalled before it goes out)")
+
+
+def _send_journalled(args: argparse.Namespace, numbers: list[str], text: str, at: datetime | None) -> int:
+    """Check the input, write the job and its batches to the store, and only then send: a store that cannot
+    be written stops the send before anything leaves (exit 10)."""
+    valid = international_numbers(numbers) if args.international else domestic_numbers(numbers)
+    clean = sanitize(text, strict=args.strict)
+    if at is not None and _service_local(at) <= datetime.now(SERVICE_TZ).replace(tzinfo=None):
+        raise InputError("at", "must be in the future (service time, Asia/Shanghai)", _service_local(at).isoformat(" "))
+    ext = None if args.international else _checked_ext(args.ext)
+    if not isinstance(args.concurrency, int) or args.concurrency < 1:
+        raise InputError("concurrency", "must be a positive integer", args.concurrency)
+    operation = "SendInternationalMessages" if args.international else "SendMessages_Ext" if ext else "SendMessages"
+    settings = _settings(args).with_(strict_text=args.strict)
+    settings.require_credentials()
+    batches = chunked(valid)
+    with WinicClient(settings=settings) as client:  # built first: a bad setting leaves no job behind
+        try:
+            store = open_cli_store(args, settings)
+        except StoreError as exc:
+            raise _nothing_sent(exc) from exc
+        with store:
+            try:
+                job_id = store.create_job(
+                    operation,
+                    clean,
+                    batches,
+                    job_id=args.job,
+                    options={"at": _aware_service_time(at), "ext": ext},
+                    endpoint=settings.endpoint,
+                    uid=settings.uid,
+                )
+            except StoreError as exc:
+                raise _nothing_sent(exc) from exc
+            print(f"job {job_id}: {len(valid)} recipient(s) in {len(batches)} request(s)", file=sys.stderr, flush=True)
+            run = run_job_with_progress(args, client, store, job_id, len(batches))
+            transport = client.transport
+            unsent = [n for b in store.batches(job_id, ["new"]) for n in b.numbers]
+    run.raise_for_error(unsent)
+    scheduled = _service_local(at).replace(tzinfo=SERVICE_TZ) if at else None
+    receipt = SendReceipt(tuple(run.accepted), operation, transport, clean, segments(clean), scheduled)
+    lines = [
+        f"sent {receipt.parts} part(s) each to {len(receipt.recipients)} recipient(s) "
+        f"in {len(receipt.submissions)} request(s) over {receipt.transport} (job {job_id})"
+    ]
+    lines += [
+        f"message id {s.message_id or '(legacy 000)'}  {len(s.recipients)} recipient(s)" for s in receipt.submissions
+    ]
+    _emit(args, {**_receipt_json(receipt), "job": job_id}, lines)
     return 0
 
 
@@ -249,8 +344,8 @@ def _pull_and_show(args: argparse.Namespace, operation: str, kind: str, pull: An
     """Store first, then print every pending record of this kind (earlier ones whose printing failed
     too), marking each done only once it is written: a pulled record is never only in memory."""
     with _client(args) as client, _store(args) as store:
-        store.store(operation, pull(client))
-        rows = store.pending(kind=kind)
+        store.commit_pulled(operation, pull(client), endpoint=client.settings.endpoint, uid=client.settings.uid)
+        rows = store.claim(process_owner(), limit=1 << 30, kind=kind)
         if args.json:
             _emit(args, [json.loads(r.as_json()) for r in rows], [])
             for row in rows:
@@ -437,9 +532,10 @@ def watch(args: argparse.Namespace) -> int:
                 interval=args.interval,
                 port=args.port,
                 sources=[s.strip() for s in args.sources.split(",") if s.strip()],
+                lease=args.lease,
             )
             print(
-                f"watching {client.settings.endpoint} every {args.interval:g}s; store {store.path}",
+                f"watching {client.settings.endpoint} every {args.interval:g}s; store {store.url}",
                 file=sys.stderr,
                 flush=True,
             )

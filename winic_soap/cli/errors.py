@@ -15,6 +15,7 @@ from winic_soap.exceptions import (
     OutcomeUnknown,
     SendOutcomeUnknown,
     ServiceError,
+    StoreError,
     TransportError,
     WinicError,
 )
@@ -32,6 +33,7 @@ EXIT_CODES = {
     "transport": 7,
     "outcome-unknown": 8,
     "hand-off": 9,
+    "store": 10,
     "drift": 11,
 }
 EXIT_HELP = """exit codes:
@@ -45,12 +47,15 @@ EXIT_HELP = """exit codes:
   7  transport failure (connection refused, timeout, error page, unreadable answer)
   8  outcome unknown: a send (or other write) may have been processed; it was NOT retried
   9  watcher: a record could not be handed on (it stays pending in the store)
+ 10  the store cannot be opened or written (send: nothing was sent)
  11  wsdl diff: the WSDL differs from the packaged copy (operations or parameters)"""
 
 
 def exit_code_for(exc: BaseException) -> int:
     if isinstance(exc, BulkSendError):
         return exit_code_for(exc.error)
+    if isinstance(exc, StoreError):
+        return EXIT_CODES["store"]
     if isinstance(exc, ConfigurationError):
         return EXIT_CODES["usage"]
     if isinstance(exc, InputError):

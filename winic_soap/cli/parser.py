@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from winic_soap import __version__
-from winic_soap.cli import commands
+from winic_soap.cli import commands, store_commands
 from winic_soap.cli.errors import EXIT_HELP
 from winic_soap.config import TRANSPORTS
 from winic_soap.mock import __main__ as mock_main
@@ -40,8 +41,9 @@ def _connection_options() -> argparse.ArgumentParser:
     group.add_argument("--cert-key", help="the client certificate's key, when not in --cert (else WINIC_CERT_KEY)")
     group.add_argument(
         "--store",
-        help="SQLite inbox for pulled records and sends "
-        "(default: $WINIC_STORE or ~/.local/state/winic-soap/inbox.sqlite3)",
+        help="store URL for pulled records, leases and the send journal: sqlite:///path, sqlite:////abs/path, "
+        "postgresql://user@host:port/db, or a bare path (default: $WINIC_STORE, the config file's store, "
+        "else ~/.local/state/winic-soap/inbox.sqlite3)",
     )
     group.add_argument("--json", action="store_true", help="machine-readable output")
     group.add_argument(
@@ -97,7 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="progress bar on stderr (default: when stderr is a terminal)",
     )
-    send.add_argument("--no-record", action="store_true", help="do not record the send in the store")
+    send.add_argument(
+        "--job",
+        help="name of the job in the store's journal (default: made up and printed); resume it with jobs resume",
+    )
+    send.add_argument(
+        "--no-record",
+        action="store_true",
+        help="send without the journal: no job, no resume, no join of reports (not recommended)",
+    )
 
     account = command("account", "show balance, price and signature (GetUserInfo)", commands.account)
     account.add_argument("--personal", action="store_true", help="include company and contact (GetUserInfo_)")
@@ -137,9 +147,73 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--port", help="only replies to this port (GET_SMS_MO IDtype)")
     watch.add_argument("--sources", default=",".join(SOURCES), help=f"comma-separated, of {', '.join(SOURCES)}")
     watch.add_argument("--once", action="store_true", help="hand on pending records, poll once, exit")
+    watch.add_argument(
+        "--lease",
+        type=float,
+        help="seconds of the account's poller lease and of each claim of records "
+        "(default: the larger of 3 intervals and the client deadline + 1 interval)",
+    )
+    watch.add_argument(
+        "--max-handoffs", type=int, help="failed hand-offs before a record goes to the dead letters (default 5)"
+    )
+    _store_commands(sub, common)
 
     mock = command("mock", "run the bundled fake service on this machine", mock_main.serve, connect=False)
     mock_main.add_arguments(mock)
 
     command("demo", "walk through the main job against the bundled mock (offline)", commands.demo, connect=False)
     return parser
+
+
+def _store_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``inbox`` and ``jobs``: what is in the store, and the actions a person takes on it."""
+
+    def group(name: str, help_text: str, run: object) -> Any:
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=EXIT_HELP,
+            parents=[common],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        p.set_defaults(run=run, json=False)
+        return p.add_subparsers(dest=f"{name}_command", metavar="ACTION")
+
+    def action(actions: Any, name: str, help_text: str, run: object) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = actions.add_parser(name, help=help_text, description=help_text, parents=[common])
+        p.set_defaults(run=run)
+        return p
+
+    inbox = group("inbox", "stored reports and replies: list, show, retry dead letters", store_commands.inbox_help)
+    listing = action(inbox, "list", "records in the store, oldest first", store_commands.inbox_list)
+    listing.add_argument("--state", choices=("pending", "done", "dead", "all"), default="pending")
+    dead = action(inbox, "dead", "records that failed every hand-off (dead letters)", store_commands.inbox_dead)
+    for p in (listing, dead):
+        p.add_argument("--kind", choices=("report", "reply"), help="only this kind")
+        p.add_argument("--limit", type=int, default=-1, help="at most this many")
+    show = action(inbox, "show", "one record with its hand-off history", store_commands.inbox_show)
+    show.add_argument("id")
+    retry = action(inbox, "retry", "put dead letters back in line for hand-off", store_commands.inbox_retry)
+    retry.add_argument("ids", nargs="*", metavar="ID")
+    retry.add_argument("--all", action="store_true", help="every dead letter")
+
+    jobs = group("jobs", "bulk sends in the journal: list, show, resume", store_commands.jobs_help)
+    action(jobs, "list", "jobs, newest first, with their batches per state", store_commands.jobs_list)
+    show_job = action(
+        jobs, "show", "a job's delivery picture and the batches that need a person", store_commands.jobs_show
+    )
+    show_job.add_argument("job")
+    show_job.add_argument("--batches", action="store_true", help="list every batch")
+    resume = action(
+        jobs,
+        "resume",
+        "send the job's never-attempted batches (sending/unknown ones are never re-sent); "
+        "several processes may resume one job together",
+        store_commands.jobs_resume,
+    )
+    resume.add_argument("job")
+    resume.add_argument("--concurrency", type=int, default=1, help="requests in flight")
+    resume.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar on stderr"
+    )

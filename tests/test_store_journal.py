@@ -1,0 +1,98 @@
+"""The send journal from Python: ``run_job`` with the real client against the mock, the ``batch`` context
+manager, and how each error is journalled. On both backends."""
+
+from __future__ import annotations
+
+import pytest
+
+from winic_soap import (
+    BalanceError,
+    ConnectError,
+    InputError,
+    ProtocolError,
+    SendOutcomeUnknown,
+    StoreError,
+)
+from winic_soap.recipients import chunked
+from winic_soap.store import open_store, outcome_of, run_job
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome"),
+    [
+        (BalanceError("-01", "SendMessages"), ("failed", "-01")),
+        (ConnectError("refused"), ("failed", "ConnectError")),
+        (InputError("recipients", "bad"), ("failed", "InputError")),
+        (SendOutcomeUnknown("SendMessages", OSError("reset"), recipients=["13800138000"], text="x"), ("unknown", None)),
+        (ProtocolError("garbled"), ("unknown", None)),
+        (ProtocolError("refused before the method ran", processed=False), ("failed", "ProtocolError")),
+        (RuntimeError("anything else"), ("unknown", None)),
+    ],
+)
+def test_what_each_error_proves(error: BaseException, outcome: tuple[str, str | None]) -> None:
+    assert outcome_of(error) == outcome
+
+
+def test_run_job_sends_each_batch_once_with_concurrency(store_url: str, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+    numbers = [f"138{i:08d}" for i in range(450)]
+    with open_store(store_url) as store:
+        job = store.create_job("SendMessages_Ext", "通知", chunked(numbers), options={"ext": "12"})
+        run = run_job(make_client(), store, job, concurrency=3)
+        assert run.error is None and run.attempted == 5
+        assert [s.recipients[0] for s in run.accepted] == [numbers[i] for i in range(0, 450, 100)]
+        assert store.job(job).batches["accepted"] == 5
+        assert run_job(make_client(), store, job).attempted == 0  # nothing left: nothing sent again
+    sends = winic_mock.calls("SendMessages_Ext")
+    assert len(sends) == 5 and {s.params["extno"] for s in sends} == {"12"}
+    assert sorted(b.message_id for b in run.accepted) == sorted(s.message_id for s in winic_mock.state.sends)
+
+
+def test_run_job_stops_at_a_refusal_and_keeps_the_rest(store_url: str, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+    numbers = [f"138{i:08d}" for i in range(300)]
+    winic_mock.fail("code", code="-01", every=2, times=1, operation="SendMessages")
+    with open_store(store_url) as store:
+        job = store.create_job("SendMessages", "x", chunked(numbers))
+        run = run_job(make_client(), store, job)
+        assert isinstance(run.error, BalanceError) and run.failed_batch.index == 1
+        assert [b.state for b in store.batches(job)] == ["accepted", "failed", "new"]
+        assert store.batches(job)[1].code == "-01"
+        unsent = [n for b in store.batches(job, ["new"]) for n in b.numbers]
+        with pytest.raises(Exception, match="bulk send stopped") as caught:
+            run.raise_for_error(unsent)
+        assert caught.value.unsent == tuple(numbers[200:])  # type: ignore[attr-defined]
+        assert run_job(make_client(), store, job).error is None  # the resume sends batch 2 only
+        assert [b.state for b in store.batches(job)] == ["accepted", "failed", "accepted"]
+
+
+def test_the_journal_wraps_a_send_the_caller_makes(store_url: str, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+    client = make_client()
+    with open_store(store_url) as store:
+        with store.journal.batch("mine", 0, ["13800138000"], "hi", "SendMessages") as batch:
+            batch.accepted(client.send(["13800138000"], "hi").message_id)
+        winic_mock.fail("close_after", operation="SendMessages")
+        with (
+            pytest.raises(SendOutcomeUnknown),
+            store.journal.batch("mine", 1, ["13900139000"], "hi", "SendMessages"),
+        ):
+            client.send(["13900139000"], "hi")
+        with pytest.raises(StoreError, match="attempted before"):  # never twice, whoever asks
+            store.journal.begin_batch("mine", 1, ["13900139000"], "hi", "SendMessages")
+        assert [(b.state, b.message_id is not None) for b in store.batches("mine")] == [
+            ("accepted", True),
+            ("unknown", False),
+        ]
+
+
+def test_journal_send_reads_like_client_send(store_url: str, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+    numbers = [f"+86 138{i:08d}" for i in range(150)]
+    with open_store(store_url) as store:
+        receipt = store.journal.send(make_client(), numbers, "促销 100%", job="promo", concurrency=2)
+        assert len(receipt.submissions) == 2 and receipt.text == "促销 100％" and receipt.transport == "soap11"
+        assert store.job("promo").batches["accepted"] == 2
+        winic_mock.fail("close_after", operation="SendMessages")
+        with pytest.raises(SendOutcomeUnknown):
+            store.journal.send(make_client(), ["13800138000"], "x", job="single")
+        assert store.job("single").batches["unknown"] == 1
+        with pytest.raises(InputError, match="already exists"):
+            store.journal.send(make_client(), ["13800138000"], "x", job="single")
+    assert len(winic_mock.calls("SendMessages")) == 3

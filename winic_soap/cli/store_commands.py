@@ -1,0 +1,175 @@
+"""``winic-soap inbox`` and ``winic-soap jobs``: look into the store and act on it (retry dead letters,
+resume a job's never-attempted batches)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from winic_soap.cli.commands import _client, _emit, open_cli_store, run_job_with_progress
+from winic_soap.exceptions import ConfigurationError, InputError
+from winic_soap.store import BATCH_STATES, Batch, InboxRecord, JobSummary
+
+__all__ = [
+    "inbox_dead",
+    "inbox_help",
+    "inbox_list",
+    "inbox_retry",
+    "inbox_show",
+    "jobs_help",
+    "jobs_list",
+    "jobs_resume",
+    "jobs_show",
+]
+
+
+def inbox_help(args: argparse.Namespace) -> int:
+    raise ConfigurationError("inbox needs an action: list, show, retry or dead")
+
+
+def jobs_help(args: argparse.Namespace) -> int:
+    raise ConfigurationError("jobs needs an action: list, show or resume")
+
+
+def _record_json(record: InboxRecord) -> dict[str, Any]:
+    return {**record.as_dict(), "state": record.state, "attempts": record.attempts, "last_error": record.last_error}
+
+
+def _record_line(record: InboxRecord) -> str:
+    d = record.data
+    what = (
+        f"{d.get('mobile')} port {d.get('port')} {d.get('text')!r}"
+        if record.kind == "reply"
+        else f"{d.get('message_id')} {d.get('mobile')} {d.get('status')}"
+    )
+    error = f"  last error: {record.last_error}" if record.last_error and record.state != "done" else ""
+    return f"{record.id}  {record.state:<7} {record.kind:<6} {record.attempts}x  {record.pulled_at}  {what}{error}"
+
+
+def _list(args: argparse.Namespace, state: str | None) -> int:
+    with open_cli_store(args) as store:
+        rows = store.records(state, kind=args.kind, limit=args.limit)
+    _emit(
+        args,
+        [_record_json(r) for r in rows],
+        [_record_line(r) for r in rows] or [f"no {state or ''} records".replace("  ", " ")],
+    )
+    return 0
+
+
+def inbox_list(args: argparse.Namespace) -> int:
+    return _list(args, None if args.state == "all" else args.state)
+
+
+def inbox_dead(args: argparse.Namespace) -> int:
+    return _list(args, "dead")
+
+
+def inbox_show(args: argparse.Namespace) -> int:
+    with open_cli_store(args) as store:
+        record = store.get(args.id)
+    if record is None:
+        raise InputError("id", "no such record in the store", args.id)
+    data = _record_json(record)
+    _emit(args, data, [f"{k:<12}{v}" for k, v in data.items()])
+    return 0
+
+
+def inbox_retry(args: argparse.Namespace) -> int:
+    with open_cli_store(args) as store:
+        ids = [r.id for r in store.records("dead")] if args.all else list(args.ids)
+        if not ids:
+            raise InputError("id", "name dead records to retry, or --all")
+        retried = [i for i in ids if store.retry(i)]
+    missing = sorted(set(ids) - set(retried))
+    _emit(
+        args,
+        {"retried": retried, "not_dead": missing},
+        [f"back in line: {i}" for i in retried] + [f"not a dead letter: {i}" for i in missing],
+    )
+    return 0 if retried or not missing else 3
+
+
+def _job_line(job: JobSummary) -> str:
+    counts = ", ".join(f"{state} {job.batches.get(state, 0)}" for state in BATCH_STATES if job.batches.get(state))
+    return f"{job.id}  {job.created_at}  {job.operation}  {sum(job.recipients.values())} recipient(s): {counts}"
+
+
+def jobs_list(args: argparse.Namespace) -> int:
+    with open_cli_store(args) as store:
+        jobs = store.jobs()
+    _emit(args, [j.as_dict() for j in jobs], [_job_line(j) for j in jobs] or ["no jobs"])
+    return 0
+
+
+def _batch_line(batch: Batch) -> str:
+    detail = batch.message_id or batch.code or batch.error or ""
+    source = " (from reports)" if batch.source == "reports" else ""
+    started = batch.started_at or ""
+    return f"  #{batch.index:<5} {batch.state:<9}{source} {len(batch.numbers):>3} number(s)  {started}  {detail}"
+
+
+def jobs_show(args: argparse.Namespace) -> int:
+    with open_cli_store(args) as store:
+        job = store.job(args.job)
+        if job is None:
+            raise InputError("job", "no such job in the store", args.job)
+        picture = store.delivery(args.job)
+        batches = store.batches(args.job)
+    attention = [b for b in batches if b.state in ("sending", "unknown")]
+    data = {
+        "job": job.as_dict(),
+        "delivery": picture,
+        "needs_a_person": [b.as_dict() for b in attention],
+        "failed": [b.as_dict() for b in batches if b.state == "failed"],
+    }
+    if args.batches:
+        data["batches"] = [b.as_dict() for b in batches]
+    lines = [
+        _job_line(job),
+        f"text         {job.text}",
+        f"accepted     {picture['accepted']} recipient(s): delivered {picture['delivered']}, "
+        f"waiting for a report {picture['waiting_for_report']}",
+        "undelivered  " + (", ".join(f"{k} {v}" for k, v in picture["undelivered"].items()) or "none"),
+        f"unknown      {picture['unknown']} recipient(s); sending (in flight or its worker died) {picture['sending']}",
+        "failed       " + (", ".join(f"{k} {v}" for k, v in picture["failed"].items()) or "none"),
+        f"never sent   {picture['never_attempted']} recipient(s)"
+        + (" (jobs resume sends them)" if picture["never_attempted"] else ""),
+    ]
+    if attention:
+        lines.append("never re-sent automatically; check `winic-soap reports` and decide:")
+        lines += [_batch_line(b) for b in attention]
+    if args.batches:
+        lines += [_batch_line(b) for b in batches]
+    _emit(args, data, lines)
+    return 0
+
+
+def jobs_resume(args: argparse.Namespace) -> int:
+    """Send the job's never-attempted batches (several processes may resume one job at once)."""
+    with open_cli_store(args) as store:
+        job = store.job(args.job)
+        if job is None:
+            raise InputError("job", "no such job in the store", args.job)
+        total = job.batches.get("new", 0)
+        with _client(args) as client:
+            run = run_job_with_progress(args, client, store, args.job, total)
+        after = store.job(args.job)
+        unsent = [n for b in store.batches(args.job, ["new"]) for n in b.numbers]
+    assert after is not None
+    data = {
+        "job": args.job,
+        "sent_now": run.attempted,
+        "accepted_now": len(run.accepted),
+        "batches": after.batches,
+    }
+    _emit(
+        args,
+        data,
+        [
+            f"job {args.job}: {run.attempted} batch(es) attempted now, {len(run.accepted)} accepted",
+            "batches: " + ", ".join(f"{k} {v}" for k, v in after.batches.items() if v),
+        ],
+    )
+    run.raise_for_error(unsent)
+    return 0

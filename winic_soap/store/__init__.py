@@ -1,0 +1,89 @@
+"""The durable store: inbox, poller leases and send journal behind one interface, on SQLite (the default,
+embedded) or PostgreSQL (shared by a fleet), chosen by a URL written as SQLAlchemy writes them.
+
+``open_store("sqlite:///inbox.sqlite3")``, ``open_store("sqlite:////var/lib/winic/inbox.sqlite3")``,
+``open_store("postgresql://winic@db.internal:5432/winic")``; a bare path means SQLite.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from winic_soap.exceptions import ConfigurationError
+from winic_soap.store.base import (
+    BATCH_STATES,
+    RECORD_STATES,
+    Batch,
+    InboxRecord,
+    JobSummary,
+    PollerLease,
+    Store,
+    new_id,
+    new_job_id,
+    process_owner,
+)
+from winic_soap.store.journal import JobRun, Journal, outcome_of, run_job
+
+__all__ = [
+    "BATCH_STATES",
+    "RECORD_STATES",
+    "Batch",
+    "InboxRecord",
+    "JobRun",
+    "JobSummary",
+    "Journal",
+    "PollerLease",
+    "Store",
+    "new_id",
+    "new_job_id",
+    "open_store",
+    "outcome_of",
+    "parse_store_url",
+    "process_owner",
+    "run_job",
+]
+
+_POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
+
+
+def parse_store_url(url: str | Path) -> tuple[str, str]:
+    """``(backend, target)``: ``("sqlite", path)`` or ``("postgresql", libpq URL)``; a bare path is SQLite.
+    An unknown scheme is a :class:`ConfigurationError` (it must never become a folder named after it)."""
+    text = str(url).strip()
+    if not text:
+        raise ConfigurationError("store URL is empty")
+    if isinstance(url, Path) or "://" not in text:
+        return "sqlite", text
+    scheme = urlsplit(text).scheme.lower()
+    if scheme == "sqlite":
+        path = text[len("sqlite:///") :] if text.lower().startswith("sqlite:///") else ""
+        if not path or path in (":memory:",):
+            raise ConfigurationError(
+                f"a SQLite store needs a file: sqlite:///relative/path or sqlite:////absolute/path, not {text!r}"
+            )
+        return "sqlite", path
+    if scheme in _POSTGRES_SCHEMES:
+        return "postgresql", "postgresql" + text[len(scheme) :]
+    raise ConfigurationError(
+        f"unknown store scheme {scheme!r}: use sqlite:///path, sqlite:////abs/path, postgresql://user@host/db "
+        "or a bare path"
+    )
+
+
+def open_store(url: str | Path, **options: Any) -> Store:
+    """Open (and create on first use) the store at ``url``. ``options``: ``max_handoffs`` (default 5),
+    ``lease`` (seconds a claim lasts, default 60), ``resolve_window``, ``clock``."""
+    backend, target = parse_store_url(url)
+    if backend == "sqlite":
+        from winic_soap.store.sqlite import SqliteStore
+
+        return SqliteStore(target, **options)
+    try:
+        from winic_soap.store.postgres import PostgresStore
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"a PostgreSQL store needs psycopg 3: pip install 'winic-soap[postgres]' ({exc})"
+        ) from None
+    return PostgresStore(target, **options)

@@ -1,0 +1,870 @@
+"""The store interface and everything both backends share: the schema, the SQL (written once, with ``?``
+placeholders), the records it returns, lease owners, and the rules (claims, dead letters, journal states,
+unknown outcomes resolved from reports). A backend only supplies a connection and its transactions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import secrets
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Protocol
+
+from winic_soap.exceptions import InputError, StoreError
+from winic_soap.models import DeliveryReport, Reply, SendReceipt
+
+if TYPE_CHECKING:
+    from winic_soap.store.journal import Journal
+
+__all__ = [
+    "BATCH_STATES",
+    "RECORD_STATES",
+    "SERVICE_TZ",
+    "Batch",
+    "InboxRecord",
+    "JobSummary",
+    "PollerLease",
+    "Store",
+    "new_id",
+    "new_job_id",
+    "owner_is_dead",
+    "process_owner",
+    "utc_iso",
+]
+
+logger = logging.getLogger("winic_soap.store")
+SERVICE_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # the service's clock; no DST since 1991
+RECORD_STATES = ("pending", "done", "dead")
+# new: never attempted; sending: written before the request and nothing known since (in flight, or its
+# worker died); accepted: the service answered a message id (or reports proved it did); failed: the
+# service refused it (a code) or it provably never left; unknown: it may have been processed.
+BATCH_STATES = ("new", "sending", "accepted", "failed", "unknown")
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS winic_inbox (
+        seq {seq},
+        id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        uid TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        message_id TEXT,
+        mobile TEXT,
+        status TEXT,
+        payload TEXT NOT NULL,
+        raw TEXT NOT NULL,
+        pulled_at TEXT NOT NULL,
+        pulled_epoch {real} NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        lease_owner TEXT,
+        lease_until {real},
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        done_at TEXT)""",
+    "CREATE INDEX IF NOT EXISTS winic_inbox_ready ON winic_inbox (state, seq)",
+    "CREATE INDEX IF NOT EXISTS winic_inbox_message ON winic_inbox (message_id)",
+    # each claim looks for leased and for exhausted records: without these it would scan every pending one
+    "CREATE INDEX IF NOT EXISTS winic_inbox_leases ON winic_inbox (state, lease_until)",
+    "CREATE INDEX IF NOT EXISTS winic_inbox_attempts ON winic_inbox (state, attempts)",
+    """CREATE TABLE IF NOT EXISTS winic_pollers (
+        endpoint TEXT NOT NULL,
+        uid TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        lease_until {real} NOT NULL,
+        since TEXT NOT NULL,
+        PRIMARY KEY (endpoint, uid))""",
+    """CREATE TABLE IF NOT EXISTS winic_jobs (
+        id TEXT PRIMARY KEY,
+        operation TEXT NOT NULL,
+        text TEXT NOT NULL,
+        options TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        uid TEXT NOT NULL,
+        created_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS winic_batches (
+        job_id TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        numbers TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        message_id TEXT,
+        code TEXT,
+        error TEXT,
+        source TEXT,
+        owner TEXT,
+        started_at TEXT,
+        started_epoch {real},
+        finished_at TEXT,
+        PRIMARY KEY (job_id, idx))""",
+    "CREATE INDEX IF NOT EXISTS winic_batches_message ON winic_batches (message_id)",
+    "CREATE INDEX IF NOT EXISTS winic_batches_state ON winic_batches (state, job_id, idx)",
+)
+_RECORD_COLUMNS = (
+    "id, seq, kind, endpoint, uid, operation, payload, raw, pulled_at, state, attempts, last_error, message_id"
+)
+_BATCH_COLUMNS = "job_id, idx, numbers, state, message_id, code, error, source, started_at, finished_at, owner"
+
+
+def utc_iso(epoch: float) -> str:
+    """Our own times: ISO 8601 in UTC with its offset."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
+
+
+def new_id(epoch: float | None = None) -> str:
+    """A UUIDv7-layout id: 48 bits of milliseconds then 74 random bits. Unique across hosts and stores
+    with no coordination, sortable by time, and (unlike a hash of the record) says nothing of its text."""
+    millis = int((time.time() if epoch is None else epoch) * 1000) & ((1 << 48) - 1)
+    rand = secrets.randbits(74)
+    value = (millis << 80) | (0x7 << 76) | ((rand >> 62) << 64) | (0b10 << 62) | (rand & ((1 << 62) - 1))
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def _start_ticks(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]  # field 22: start time, guards against pid reuse
+    except (OSError, IndexError):
+        return None
+
+
+def _host() -> str:
+    return os.environ.get("WINIC_HOST_ID") or platform.node()
+
+
+def process_owner() -> str:
+    """Who holds a lease: ``host/pid/start-ticks/random``; the host part is ``$WINIC_HOST_ID`` or the hostname."""
+    pid = os.getpid()
+    return f"{_host()}/{pid}/{_start_ticks(pid) or '-'}/{secrets.token_hex(3)}"
+
+
+def owner_is_dead(owner: str) -> bool:
+    """True only when ``owner`` ran on this host and its process is gone: a dead holder on this host frees its
+    leases at once; one on another host cannot be checked and frees them when they expire."""
+    parts = owner.split("/")
+    if len(parts) != 4 or parts[0] != _host() or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False
+    ticks = _start_ticks(pid)
+    if ticks is None:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return parts[2] != "-" and os.path.isdir("/proc")  # alive, but /proc says nothing: treat as reused
+    return parts[2] != "-" and ticks != parts[2]
+
+
+def _service_aware(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=SERVICE_TZ)).isoformat()
+    return value
+
+
+def _payload(record: Reply | DeliveryReport) -> dict[str, Any]:
+    data = asdict(record)
+    data.pop("raw", None)
+    return {k: _service_aware(v) for k, v in data.items()}
+
+
+@dataclass(frozen=True)
+class InboxRecord:
+    """A stored report or reply. ``id`` is unique across hosts and stores: use it to drop a repeat."""
+
+    id: str
+    seq: int
+    kind: str
+    endpoint: str
+    uid: str
+    operation: str
+    data: dict[str, Any]
+    raw: str
+    pulled_at: str
+    state: str
+    attempts: int
+    last_error: str | None = None
+    send: dict[str, Any] | None = None  # for reports: the journalled send of its message id, if any
+
+    @property
+    def done(self) -> bool:
+        return self.state == "done"
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"id": self.id, "kind": self.kind, "operation": self.operation, **self.data}
+        body.update(raw=self.raw, pulled_at=self.pulled_at)
+        if self.send is not None:
+            body["send"] = self.send
+        return body
+
+    def as_json(self) -> str:
+        return json.dumps(self.as_dict(), ensure_ascii=False, default=str)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One request of a job (at most 100 numbers) and what the journal knows of it."""
+
+    job_id: str
+    index: int
+    numbers: tuple[str, ...]
+    state: str
+    message_id: str | None = None
+    code: str | None = None
+    error: str | None = None
+    source: str | None = None  # "send", or "reports" when reports proved an unknown batch accepted
+    started_at: str | None = None
+    finished_at: str | None = None
+    owner: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["numbers"] = list(self.numbers)
+        return data
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """A job of batches: its text and operation, and how many batches (and recipients) are in each state."""
+
+    id: str
+    operation: str
+    text: str
+    created_at: str
+    options: dict[str, Any]
+    endpoint: str
+    uid: str
+    batches: dict[str, int] = field(default_factory=dict)
+    recipients: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PollerLease:
+    """Who pulls for one account (endpoint, uid) and until when (epoch seconds)."""
+
+    endpoint: str
+    uid: str
+    owner: str
+    until: float
+    since: str
+
+
+class Tx(Protocol):
+    """One transaction of a backend, SQL with ``?`` placeholders."""
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+class Store(ABC):
+    """The durable inbox, the poller leases and the send journal, on one database.
+
+    Thread-safe (one connection per store object, guarded by a lock); any number of processes and hosts
+    may open the same database. Every failure of the database is a :class:`StoreError`.
+    """
+
+    backend: str = ""
+    #: appended to the sub-selects that pick rows to claim (PostgreSQL: FOR UPDATE SKIP LOCKED)
+    _skip_locked: str = ""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_handoffs: int = 5,
+        lease: float = 60.0,
+        resolve_window: float = 3 * 86400.0,
+        clock: Any = time.time,
+    ) -> None:
+        if max_handoffs < 1:
+            raise InputError("max_handoffs", "must be at least 1", max_handoffs)
+        if lease <= 0:
+            raise InputError("lease", "must be a positive number of seconds", lease)
+        self.url = url
+        self.max_handoffs = max_handoffs
+        self.lease = lease
+        self.resolve_window = resolve_window
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._journal: Journal | None = None
+
+    # -- the backend's part ----------------------------------------------------------------
+    @abstractmethod
+    def _transaction(self, *, single: bool = False, durable: bool = True) -> AbstractContextManager[Tx]:
+        """A write transaction (SQLite ``BEGIN IMMEDIATE``; PostgreSQL read committed), errors as StoreError.
+        ``single``: the block runs one statement, atomic by itself; no BEGIN/COMMIT round trips around it.
+        ``durable=False``: the commit need not survive a power loss (no fsync wait); only for writes whose
+        loss is harmless, like a claim's lease (the record is simply claimable again)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the connection; the store object cannot be used afterwards."""
+
+    def _create_schema(self, tx: Tx, seq: str, real: str) -> None:
+        for statement in _SCHEMA:
+            tx.run(statement.format(seq=seq, real=real))
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+    @property
+    def journal(self) -> Journal:
+        """The send journal on this store (:class:`winic_soap.store.journal.Journal`)."""
+        if self._journal is None:
+            from winic_soap.store.journal import Journal
+
+            self._journal = Journal(self)
+        return self._journal
+
+    # -- inbox: writes ---------------------------------------------------------------------
+    def commit_pulled(
+        self, operation: str, records: Sequence[Reply | DeliveryReport], *, endpoint: str = "", uid: str = ""
+    ) -> list[str]:
+        """Commit pulled records in one transaction and return their ids. Call before handing anything on."""
+        if not records:
+            return []
+        now = self.clock()
+        pulled_at = utc_iso(now)
+        rows, ids, message_ids = [], [], set()
+        for record in records:
+            record_id = new_id(now)
+            ids.append(record_id)
+            if isinstance(record, DeliveryReport):
+                kind, message_id, status = "report", record.message_id, record.status
+                message_ids.add(record.message_id)
+            else:
+                kind, message_id, status = "reply", None, None
+            payload = json.dumps(_payload(record), ensure_ascii=False)
+            row = (record_id, kind, endpoint, uid, operation, message_id, record.mobile, status, payload)
+            rows.append((*row, record.raw, pulled_at, now))
+        with self._transaction() as tx:
+            tx.many(
+                "INSERT INTO winic_inbox (id, kind, endpoint, uid, operation, message_id, mobile, status, payload, "
+                "raw, pulled_at, pulled_epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        if message_ids:
+            try:
+                self.resolve_unknown(message_ids)
+            except StoreError as exc:  # the records are safe; resolving can wait for the next reports
+                logger.warning("resolving unknown sends from reports failed: %s", exc)
+        return ids
+
+    def claim(
+        self, owner: str, *, limit: int = 100, lease: float | None = None, kind: str | None = None
+    ) -> list[InboxRecord]:
+        """Lease up to ``limit`` pending records to ``owner``, oldest first. Records whose lease expired (or,
+        once nothing else is free, whose holder on this host died) come back; ones claimed ``max_handoffs``
+        times without an acknowledgement or a failure (their consumer died each time) go to the dead letters."""
+        now = self.clock()
+        args = (owner, now + (lease or self.lease), now, self.max_handoffs, kind, kind, limit)
+        with self._transaction(durable=False) as tx:  # a lost claim only makes the record claimable again
+            rows = tx.rows(self._CLAIM.format(skip_locked=self._skip_locked), args)
+            if not rows:  # nothing free: look for leases of dead holders and for exhausted records, then again
+                self._free_dead_holders(tx, now)
+                tx.run(
+                    "UPDATE winic_inbox SET state = 'dead', lease_owner = NULL, lease_until = NULL, "
+                    "last_error = COALESCE(last_error, 'hand-off never finished') "
+                    "WHERE state = 'pending' AND attempts >= ? AND (lease_until IS NULL OR lease_until < ?)",
+                    (self.max_handoffs, now),
+                )
+                rows = tx.rows(self._CLAIM.format(skip_locked=self._skip_locked), args)
+            sends = self._sends_for(tx, {r[12] for r in rows if r[12]})
+        return sorted((self._record(r, sends) for r in rows), key=lambda r: r.seq)
+
+    _CLAIM = (
+        "UPDATE winic_inbox SET lease_owner = ?, lease_until = ?, attempts = attempts + 1 "
+        "WHERE seq IN (SELECT seq FROM winic_inbox WHERE state = 'pending' "
+        # "+ 0": walk the (state, seq) index in order; the attempts index would sort every pending row
+        "AND (lease_until IS NULL OR lease_until < ?) AND attempts + 0 < ? "
+        "AND (CAST(? AS TEXT) IS NULL OR kind = ?) "
+        f"ORDER BY seq LIMIT ?{{skip_locked}}) RETURNING {_RECORD_COLUMNS}"
+    )
+
+    @staticmethod
+    def _free_dead_holders(tx: Tx, now: float) -> None:
+        owners = tx.rows(
+            "SELECT DISTINCT lease_owner FROM winic_inbox WHERE state = 'pending' AND lease_until >= ?", (now,)
+        )
+        dead = [o for (o,) in owners if o and owner_is_dead(o)]
+        if dead:
+            tx.run(
+                "UPDATE winic_inbox SET lease_until = NULL "
+                f"WHERE state = 'pending' AND lease_owner IN ({_marks(len(dead))})",
+                dead,
+            )
+
+    def ack(self, record_id: str) -> bool:
+        """Mark a record handed on: it is never handed on again. False if it was not pending."""
+        with self._transaction(single=True) as tx:
+            changed = tx.run(
+                "UPDATE winic_inbox SET state = 'done', done_at = ?, lease_owner = NULL, lease_until = NULL "
+                "WHERE id = ? AND state = 'pending'",
+                (utc_iso(self.clock()), record_id),
+            )
+        return changed > 0
+
+    def fail(self, record_id: str, error: str, *, retry_after: float = 0.0) -> str:
+        """Note a failed hand-off and release the record, to be claimed again after ``retry_after`` seconds:
+        ``pending`` again, or ``dead`` once it was handed off ``max_handoffs`` times. Returns the state."""
+        until = self.clock() + retry_after if retry_after > 0 else None
+        with self._transaction(single=True) as tx:
+            rows = tx.rows(
+                "UPDATE winic_inbox SET last_error = ?, lease_owner = NULL, lease_until = ?, "
+                "state = CASE WHEN attempts >= ? THEN 'dead' ELSE 'pending' END "
+                "WHERE id = ? AND state = 'pending' RETURNING state",
+                (error[:500], until, self.max_handoffs, record_id),
+            )
+        return str(rows[0][0]) if rows else "gone"
+
+    def retry(self, record_id: str) -> bool:
+        """Put a dead letter back in line with a fresh count of hand-offs."""
+        with self._transaction(single=True) as tx:
+            changed = tx.run(
+                "UPDATE winic_inbox SET state = 'pending', attempts = 0, lease_owner = NULL, lease_until = NULL "
+                "WHERE id = ? AND state = 'dead'",
+                (record_id,),
+            )
+        return changed > 0
+
+    # -- inbox: reads ----------------------------------------------------------------------
+    def records(self, state: str | None = "pending", *, kind: str | None = None, limit: int = -1) -> list[InboxRecord]:
+        """Stored records, oldest first; ``state`` None means all."""
+        if state is not None and state not in RECORD_STATES:
+            raise InputError("state", f"must be one of {', '.join(RECORD_STATES)}", state)
+        with self._transaction() as tx:
+            rows = tx.rows(
+                f"SELECT {_RECORD_COLUMNS} FROM winic_inbox "
+                "WHERE (CAST(? AS TEXT) IS NULL OR state = ?) AND (CAST(? AS TEXT) IS NULL OR kind = ?) "
+                "ORDER BY seq LIMIT ?",
+                (state, state, kind, kind, limit if limit >= 0 else 1 << 62),
+            )
+            sends = self._sends_for(tx, {r[12] for r in rows if r[12]})
+        return [self._record(r, sends) for r in rows]
+
+    def pending(self, kind: str | None = None, limit: int | None = None) -> list[InboxRecord]:
+        """Records not yet handed on, oldest first (claimed or not)."""
+        return self.records("pending", kind=kind, limit=-1 if limit is None else limit)
+
+    def get(self, record_id: str) -> InboxRecord | None:
+        """One record by its id, whatever its state."""
+        with self._transaction() as tx:
+            rows = tx.rows(f"SELECT {_RECORD_COLUMNS} FROM winic_inbox WHERE id = ?", (record_id,))
+            sends = self._sends_for(tx, {r[12] for r in rows if r[12]})
+        return self._record(rows[0], sends) if rows else None
+
+    def by_message_id(self, message_id: str) -> list[InboxRecord]:
+        """Every report stored for one message id, whatever its state."""
+        with self._transaction() as tx:
+            rows = tx.rows(
+                f"SELECT {_RECORD_COLUMNS} FROM winic_inbox WHERE message_id = ? ORDER BY seq", (message_id,)
+            )
+            sends = self._sends_for(tx, {message_id})
+        return [self._record(r, sends) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Records per state, and the batches the journal holds."""
+        with self._transaction() as tx:
+            by_state = dict(tx.rows("SELECT state, COUNT(*) FROM winic_inbox GROUP BY state"))
+            (batches,) = tx.rows("SELECT COUNT(*) FROM winic_batches")[0]
+        counts = {state: int(by_state.get(state, 0)) for state in RECORD_STATES}
+        counts["records"] = sum(counts.values())
+        counts["batches"] = int(batches)
+        return counts
+
+    def _sends_for(self, tx: Tx, message_ids: set[str]) -> dict[str, dict[str, Any]]:
+        if not message_ids:
+            return {}
+        ids = sorted(message_ids)
+        rows = tx.rows(
+            "SELECT b.message_id, j.text, b.started_at, j.operation, b.size, j.id, b.idx, b.source "
+            f"FROM winic_batches b JOIN winic_jobs j ON j.id = b.job_id WHERE b.message_id IN ({_marks(len(ids))})",
+            ids,
+        )
+        return {
+            r[0]: {"text": r[1], "sent_at": r[2], "operation": r[3], "recipients": r[4], "job": r[5], "batch": r[6]}
+            | ({"from": r[7]} if r[7] == "reports" else {})
+            for r in rows
+        }
+
+    @staticmethod
+    def _record(row: Sequence[Any], sends: Mapping[str, dict[str, Any]]) -> InboxRecord:
+        return InboxRecord(
+            id=row[0],
+            seq=int(row[1]),
+            kind=row[2],
+            endpoint=row[3],
+            uid=row[4],
+            operation=row[5],
+            data=json.loads(row[6]),
+            raw=row[7],
+            pulled_at=row[8],
+            state=row[9],
+            attempts=int(row[10]),
+            last_error=row[11],
+            send=sends.get(row[12]) if row[12] else None,
+        )
+
+    # -- one poller per account ------------------------------------------------------------
+    def hold_poller(self, endpoint: str, uid: str, owner: str, lease: float | None = None) -> bool:
+        """Take or renew the right to pull for (endpoint, uid) until now + ``lease``; False while another
+        live holder has it. One statement, so two contenders can never both win."""
+        now = self.clock()
+        current = self.poller(endpoint, uid)
+        dead = current.owner if current and current.owner != owner and owner_is_dead(current.owner) else None
+        with self._transaction(single=True) as tx:
+            rows = tx.rows(
+                "INSERT INTO winic_pollers (endpoint, uid, owner, lease_until, since) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (endpoint, uid) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until, "
+                "since = CASE WHEN winic_pollers.owner = excluded.owner "
+                "THEN winic_pollers.since ELSE excluded.since END "
+                "WHERE winic_pollers.owner = excluded.owner OR winic_pollers.lease_until < ? "
+                "OR winic_pollers.owner = CAST(? AS TEXT) "
+                "RETURNING owner",
+                (endpoint, uid, owner, now + (lease or self.lease), utc_iso(now), now, dead),
+            )
+        return bool(rows) and rows[0][0] == owner
+
+    def release_poller(self, endpoint: str, uid: str, owner: str) -> None:
+        """Give the poller lease up at once (a clean stop), so a stand-by takes over without waiting."""
+        with self._transaction(single=True) as tx:
+            tx.run("DELETE FROM winic_pollers WHERE endpoint = ? AND uid = ? AND owner = ?", (endpoint, uid, owner))
+
+    def poller(self, endpoint: str, uid: str) -> PollerLease | None:
+        """Who holds the account's poller lease, and until when (it may have expired)."""
+        with self._transaction(single=True) as tx:
+            rows = tx.rows(
+                "SELECT owner, lease_until, since FROM winic_pollers WHERE endpoint = ? AND uid = ?", (endpoint, uid)
+            )
+        return PollerLease(endpoint, uid, rows[0][0], float(rows[0][1]), rows[0][2]) if rows else None
+
+    # -- the send journal ------------------------------------------------------------------
+    def create_job(
+        self,
+        operation: str,
+        text: str,
+        batches: Sequence[Sequence[str]],
+        *,
+        job_id: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        endpoint: str = "",
+        uid: str = "",
+    ) -> str:
+        """Write a job and its batches (all ``new``) in one transaction, before anything is sent."""
+        job_id = job_id or new_job_id()
+        now = self.clock()
+        with self._transaction() as tx:
+            created = tx.rows(
+                "INSERT INTO winic_jobs (id, operation, text, options, endpoint, uid, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING id",
+                (job_id, operation, text, json.dumps(dict(options or {}), default=str), endpoint, uid, utc_iso(now)),
+            )
+            if not created:
+                raise InputError(
+                    "job", "already exists in the store: resume it (jobs resume) or pick a new name", job_id
+                )
+            tx.many(
+                "INSERT INTO winic_batches (job_id, idx, numbers, size, state) VALUES (?, ?, ?, ?, 'new')",
+                [(job_id, i, ",".join(numbers), len(numbers)) for i, numbers in enumerate(batches)],
+            )
+        return job_id
+
+    def begin_batch(
+        self,
+        job_id: str,
+        index: int,
+        numbers: Sequence[str],
+        text: str,
+        operation: str,
+        *,
+        owner: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> Batch:
+        """Journal one batch as ``sending`` before its request (the job is created on first use). Refuses,
+        with :class:`StoreError`, a batch that was attempted before: it is never sent twice."""
+        now = self.clock()
+        with self._transaction() as tx:
+            tx.run(
+                "INSERT INTO winic_jobs (id, operation, text, options, endpoint, uid, created_at) "
+                "VALUES (?, ?, ?, ?, '', '', ?) ON CONFLICT (id) DO NOTHING",
+                (job_id, operation, text, json.dumps(dict(options or {}), default=str), utc_iso(now)),
+            )
+            rows = tx.rows(
+                "INSERT INTO winic_batches (job_id, idx, numbers, size, state, owner, started_at, started_epoch) "
+                "VALUES (?, ?, ?, ?, 'sending', ?, ?, ?) ON CONFLICT (job_id, idx) DO UPDATE SET state = 'sending', "
+                "owner = excluded.owner, started_at = excluded.started_at, started_epoch = excluded.started_epoch "
+                f"WHERE winic_batches.state = 'new' RETURNING {_BATCH_COLUMNS}",
+                (job_id, index, ",".join(numbers), len(numbers), owner or process_owner(), utc_iso(now), now),
+            )
+        if not rows:
+            raise StoreError(f"batch {index} of job {job_id} was attempted before; it is not sent again")
+        return self._batch(rows[0])
+
+    def claim_batch(self, job_id: str, owner: str) -> Batch | None:
+        """Take the job's next never-attempted batch and journal it ``sending``; None when none is left."""
+        now = self.clock()
+        with self._transaction(single=True) as tx:
+            rows = tx.rows(
+                "UPDATE winic_batches SET state = 'sending', owner = ?, started_at = ?, started_epoch = ? "
+                "WHERE job_id = ? AND state = 'new' AND idx = (SELECT idx FROM winic_batches "
+                f"WHERE job_id = ? AND state = 'new' ORDER BY idx LIMIT 1{self._skip_locked}) "
+                f"RETURNING {_BATCH_COLUMNS}",
+                (owner, utc_iso(now), now, job_id, job_id),
+            )
+        return self._batch(rows[0]) if rows else None
+
+    def mark_accepted(self, job_id: str, index: int, message_id: str | None, *, source: str = "send") -> bool:
+        """The service answered ``message_id`` (``source="reports"``: its reports proved it). False if the
+        batch was not ``sending``/``unknown`` (already settled)."""
+        return self._finish(job_id, index, "accepted", message_id=message_id, source=source)
+
+    def mark_failed(self, job_id: str, index: int, code: str | None, error: str = "") -> bool:
+        """The service refused the batch (``code``, e.g. ``-01``) or it provably never left."""
+        return self._finish(job_id, index, "failed", code=code, error=error)
+
+    def mark_unknown(self, job_id: str, index: int, error: str = "") -> bool:
+        """The batch may have been processed: it is never sent again; its reports may settle it."""
+        return self._finish(job_id, index, "unknown", error=error)
+
+    def _finish(
+        self,
+        job_id: str,
+        index: int,
+        state: str,
+        *,
+        message_id: str | None = None,
+        code: str | None = None,
+        error: str = "",
+        source: str | None = None,
+    ) -> bool:
+        with self._transaction(single=True) as tx:
+            changed = tx.run(
+                "UPDATE winic_batches SET state = ?, message_id = ?, code = ?, error = ?, source = ?, finished_at = ? "
+                "WHERE job_id = ? AND idx = ? AND state IN ('sending', 'unknown')",
+                (state, message_id, code, error[:500] or None, source, utc_iso(self.clock()), job_id, index),
+            )
+        return changed > 0
+
+    def record_send(self, receipt: SendReceipt, *, job_id: str | None = None) -> str:
+        """Journal a send made without the journal (already accepted), so its reports join it."""
+        job_id = job_id or new_job_id()
+        now = self.clock()
+        with self._transaction() as tx:
+            tx.run(
+                "INSERT INTO winic_jobs (id, operation, text, options, endpoint, uid, created_at) "
+                "VALUES (?, ?, ?, '{}', '', '', ?) ON CONFLICT (id) DO NOTHING",
+                (job_id, receipt.operation, receipt.text, utc_iso(now)),
+            )
+            tx.many(
+                "INSERT INTO winic_batches (job_id, idx, numbers, size, state, message_id, source, started_at, "
+                "started_epoch, finished_at) VALUES (?, ?, ?, ?, 'accepted', ?, 'send', ?, ?, ?)",
+                [
+                    (
+                        job_id,
+                        i,
+                        ",".join(s.recipients),
+                        len(s.recipients),
+                        s.message_id,
+                        utc_iso(now),
+                        now,
+                        utc_iso(now),
+                    )
+                    for i, s in enumerate(receipt.submissions)
+                ],
+            )
+        return job_id
+
+    def job(self, job_id: str) -> JobSummary | None:
+        """One job with its batches counted per state; None if the store has no such job."""
+        found = [j for j in self._job_summaries(job_id) if j.id == job_id]
+        return found[0] if found else None
+
+    def jobs(self) -> list[JobSummary]:
+        """Every job, newest first, with its batches counted per state."""
+        return sorted(self._job_summaries(None), key=lambda j: j.created_at, reverse=True)
+
+    def _job_summaries(self, job_id: str | None) -> list[JobSummary]:
+        with self._transaction() as tx:
+            jobs = tx.rows(
+                "SELECT id, operation, text, created_at, options, endpoint, uid FROM winic_jobs "
+                "WHERE (CAST(? AS TEXT) IS NULL OR id = ?)",
+                (job_id, job_id),
+            )
+            counts = tx.rows(
+                "SELECT job_id, state, COUNT(*), SUM(size) FROM winic_batches "
+                "WHERE (CAST(? AS TEXT) IS NULL OR job_id = ?) "
+                "GROUP BY job_id, state",
+                (job_id, job_id),
+            )
+        summaries = {
+            j[0]: JobSummary(
+                j[0],
+                j[1],
+                j[2],
+                j[3],
+                json.loads(j[4]),
+                j[5],
+                j[6],
+                dict.fromkeys(BATCH_STATES, 0),
+                dict.fromkeys(BATCH_STATES, 0),
+            )
+            for j in jobs
+        }
+        for jid, state, batches, recipients in counts:
+            if jid in summaries:
+                summaries[jid].batches[state] = int(batches)
+                summaries[jid].recipients[state] = int(recipients or 0)
+        return list(summaries.values())
+
+    def batches(self, job_id: str, states: Sequence[str] | None = None) -> list[Batch]:
+        """A job's batches in order, optionally only those in ``states``."""
+        with self._transaction() as tx:
+            rows = tx.rows(f"SELECT {_BATCH_COLUMNS} FROM winic_batches WHERE job_id = ? ORDER BY idx", (job_id,))
+        batches = [self._batch(r) for r in rows]
+        return [b for b in batches if states is None or b.state in states]
+
+    @staticmethod
+    def _batch(row: Sequence[Any]) -> Batch:
+        return Batch(
+            job_id=row[0],
+            index=int(row[1]),
+            numbers=tuple(n for n in row[2].split(",") if n),
+            state=row[3],
+            message_id=row[4],
+            code=row[5],
+            error=row[6],
+            source=row[7],
+            started_at=row[8],
+            finished_at=row[9],
+            owner=row[10],
+        )
+
+    def delivery(self, job_id: str) -> dict[str, Any]:
+        """A job's delivery picture from its batches and the reports joined to them (recipients counted)."""
+        summary = self.job(job_id)
+        if summary is None:
+            raise InputError("job", "no such job in the store", job_id)
+        with self._transaction() as tx:
+            reports = tx.rows(
+                "SELECT b.idx, r.mobile, r.status FROM winic_inbox r "
+                "JOIN winic_batches b ON b.message_id = r.message_id "
+                "WHERE b.job_id = ? AND r.kind = 'report' ORDER BY r.seq",
+                (job_id,),
+            )
+        latest: dict[tuple[int, str], str] = {}
+        for idx, mobile, status in reports:
+            latest[(int(idx), mobile)] = status
+        delivered = sum(1 for s in latest.values() if s == "DELIVRD")
+        undelivered: dict[str, int] = {}
+        for status in latest.values():
+            if status != "DELIVRD":
+                undelivered[status] = undelivered.get(status, 0) + 1
+        accepted = summary.recipients.get("accepted", 0)
+        failed_codes: dict[str, int] = {}
+        for batch in self.batches(job_id, ["failed"]):
+            failed_codes[batch.code or "not sent"] = failed_codes.get(batch.code or "not sent", 0) + len(batch.numbers)
+        return {
+            "job": job_id,
+            "recipients": sum(summary.recipients.values()),
+            "accepted": accepted,
+            "delivered": delivered,
+            "undelivered": dict(sorted(undelivered.items())),
+            "waiting_for_report": max(accepted - len(latest), 0),
+            "unknown": summary.recipients.get("unknown", 0),
+            "sending": summary.recipients.get("sending", 0),
+            "failed": dict(sorted(failed_codes.items())),
+            "never_attempted": summary.recipients.get("new", 0),
+        }
+
+    # -- unknown outcomes, resolved by their reports --------------------------------------
+    def resolve_unknown(self, message_ids: set[str] | None = None) -> list[Batch]:
+        """Reports carrying a message id the journal does not know, all of whose numbers fall in exactly one
+        ``unknown`` (or dead ``sending``) batch started before them: that batch was accepted under this id.
+        Two candidate batches (shared numbers) leave both unknown. Returns the batches resolved."""
+        now = self.clock()
+        with self._transaction() as tx:
+            candidates = [
+                (self._batch(r[:-1]), float(r[-1]))
+                for r in tx.rows(
+                    f"SELECT {_BATCH_COLUMNS}, started_epoch FROM winic_batches "
+                    "WHERE state IN ('unknown', 'sending') AND started_epoch >= ?",
+                    (now - self.resolve_window,),
+                )
+            ]
+            if not candidates:
+                return []
+            if message_ids is None:
+                message_ids = {
+                    m
+                    for (m,) in tx.rows(
+                        "SELECT DISTINCT r.message_id FROM winic_inbox r LEFT JOIN winic_batches b "
+                        "ON b.message_id = r.message_id WHERE r.kind = 'report' AND b.message_id IS NULL "
+                        "AND r.pulled_epoch >= ?",
+                        (now - self.resolve_window,),
+                    )
+                }
+            ids = sorted(message_ids)
+            if not ids:
+                return []
+            known = {
+                m
+                for (m,) in tx.rows(
+                    f"SELECT DISTINCT message_id FROM winic_batches WHERE message_id IN ({_marks(len(ids))})", ids
+                )
+            }
+            reports = tx.rows(
+                "SELECT message_id, mobile, pulled_epoch FROM winic_inbox "
+                f"WHERE kind = 'report' AND message_id IN ({_marks(len(ids))})",
+                ids,
+            )
+        seen: dict[str, tuple[set[str], float]] = {}
+        for message_id, mobile, pulled in reports:
+            if message_id in known:
+                continue
+            mobiles, first = seen.get(message_id, (set(), float("inf")))
+            mobiles.add(mobile)
+            seen[message_id] = (mobiles, min(first, float(pulled)))
+        resolved = []
+        for message_id, (mobiles, first) in sorted(seen.items()):
+            matches = [b for b, started in candidates if mobiles <= set(b.numbers) and started <= first]
+            if len(matches) != 1:
+                if matches:
+                    logger.info("reports for %s match %d unknown batches; left unknown", message_id, len(matches))
+                continue
+            batch = matches[0]
+            if self.mark_accepted(batch.job_id, batch.index, message_id, source="reports"):
+                logger.info("batch %d of job %s: accepted (from reports) as %s", batch.index, batch.job_id, message_id)
+                resolved.append(batch)
+                candidates = [(b, s) for b, s in candidates if b is not batch]
+        return resolved
+
+
+def new_job_id() -> str:
+    """A readable job id: UTC time to the second and 6 random hex digits."""
+    return "job-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)

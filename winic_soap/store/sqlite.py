@@ -1,0 +1,106 @@
+"""The embedded backend: one SQLite file in WAL mode, created private (mode 0600), shared by the threads and
+processes of one host. Writers queue on SQLite's own lock (``BEGIN IMMEDIATE``, a 30 s busy timeout)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from winic_soap.exceptions import StoreError
+from winic_soap.store.base import Store, Tx
+
+__all__ = ["SqliteStore"]
+
+BUSY_TIMEOUT = 30.0
+
+
+class _SqliteTx:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._db.execute(sql, tuple(params)).fetchall()
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._db.execute(sql, tuple(params)).rowcount
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._db.executemany(sql, rows)
+
+
+class SqliteStore(Store):
+    """The store in one SQLite file (``sqlite:///relative/path`` or ``sqlite:////absolute/path``)."""
+
+    backend = "sqlite"
+
+    def __init__(self, path: str | Path, **options: Any) -> None:
+        self.path = Path(path).expanduser()
+        super().__init__(f"sqlite:///{self.path}", **options)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # created private before SQLite opens it: stored texts carry one-time codes (WAL files inherit it)
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, check_same_thread=False, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the store {self.url}: {exc}") from exc
+        try:
+            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+            self._switch_to_wal()
+            self._db.execute("PRAGMA synchronous = FULL")  # a committed record survives power loss, not just kill -9
+            with self._transaction() as tx:
+                self._create_schema(tx, "INTEGER PRIMARY KEY", "REAL")
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _switch_to_wal(self) -> None:
+        """Concurrent first opens race for the WAL switch, which SQLite may refuse at once with
+        'database is locked' whatever the busy timeout: retry it for as long as the busy timeout."""
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                    raise StoreError(f"cannot open the store {self.url}: {exc}") from exc
+                time.sleep(0.01)
+
+    @contextmanager
+    def _transaction(self, *, single: bool = False, durable: bool = True) -> Iterator[Tx]:
+        if single:  # autocommit: the one statement is its own transaction
+            with self._lock:
+                try:
+                    yield _SqliteTx(self._db)
+                except (sqlite3.Error, OSError) as exc:
+                    raise StoreError(f"store {self.url}: {exc}") from exc
+            return
+        with self._lock:
+            try:
+                if not durable:  # WAL + NORMAL: committed for every reader, synced at the next durable commit
+                    self._db.execute("PRAGMA synchronous = NORMAL")
+                self._db.execute("BEGIN IMMEDIATE")
+            except (sqlite3.Error, OSError) as exc:
+                raise StoreError(f"store {self.url}: {exc}") from exc
+            try:
+                yield _SqliteTx(self._db)
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                with suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, (sqlite3.Error, OSError)):
+                    raise StoreError(f"store {self.url}: {exc}") from exc
+                raise
+            finally:
+                if not durable:
+                    with suppress(sqlite3.Error):
+                        self._db.execute("PRAGMA synchronous = FULL")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
