@@ -51,6 +51,7 @@ BUILT: dict[str, tree.WinicError] = {
         ["13600136000", "13500135000"],
     ),
     "ClientClosedError": tree.ClientClosedError("the client is closed"),
+    "StoreError": tree.StoreError("the store cannot be written: disk full"),
 }
 
 

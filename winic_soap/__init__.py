@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from winic_soap._base import SendPlan
 from winic_soap.async_client import AsyncWinicClient
 from winic_soap.client import WinicClient
 from winic_soap.config import Settings
@@ -74,6 +75,7 @@ __all__ = [
     "Reply",
     "RetryPolicy",
     "SendOutcomeUnknown",
+    "SendPlan",
     "SendReceipt",
     "ServiceError",
     "Settings",

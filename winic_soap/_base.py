@@ -72,7 +72,7 @@ class SendPlan:
     operation: str
     batches: list[list[str]]
     text: str
-    params: dict[str, str | None]
+    params: dict[str, str | None] = field(repr=False)  # the credentials are in it
     at: datetime | None
     concurrency: int
     on_progress: Callable[[int, int], None] | None
@@ -305,6 +305,25 @@ class BaseClient:
             concurrency=concurrency,
             on_progress=on_progress,
         )
+
+    def plan_send(
+        self,
+        recipients: Iterable[str] | str,
+        text: str,
+        *,
+        at: datetime | None = None,
+        ext: str | int | None = None,
+        international: bool = False,
+        concurrency: int = 1,
+    ) -> SendPlan:
+        """Check a send as :meth:`send` would and split it into its requests, sending nothing: the
+        operation, the batches of at most 100 numbers and the text as it will go out (for a journal
+        written before the send, or a preview)."""
+        if international:
+            if ext is not None:
+                raise InputError("ext", "international sends take no extension number", ext)
+            return self._plan_international(recipients, text, at=at, concurrency=concurrency, on_progress=None)
+        return self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency, on_progress=None)
 
     def _batch_call(self, plan: SendPlan, batch: list[str]) -> Call:
         return self._call(plan.operation, {**plan.params, "tos": ",".join(batch)}, recipients=batch, text=plan.text)

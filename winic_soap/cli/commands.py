@@ -155,6 +155,8 @@ def run_job_with_progress(args: argparse.Namespace, client: WinicClient, store: 
     finished = [0]
 
     def on_batch(batch: Any, state: str) -> None:
+        if state != "accepted":
+            return  # the bar counts what went out, as the library's on_progress does
         finished[0] += 1
         if progress.enabled:
             progress(min(finished[0], total), total)
@@ -271,31 +273,22 @@ def _service_local(at: datetime) -> datetime:
     return at if at.tzinfo is None else at.astimezone(SERVICE_TZ).replace(tzinfo=None)
 
 
-def _checked_ext(ext: str | None) -> str | None:
-    if ext is not None and (not ext.isdigit() or not ext.isascii() or not 1 <= len(ext) <= 10):
-        raise InputError("ext", "must be 1-10 digits", ext)
-    return ext
-
-
 def _nothing_sent(exc: StoreError) -> StoreError:
     return StoreError(f"{exc}; nothing was sent (the send is journalled before it goes out)")
 
 
 def _send_journalled(args: argparse.Namespace, numbers: list[str], text: str, at: datetime | None) -> int:
-    """Check the input, write the job and its batches to the store, and only then send: a store that cannot
-    be written stops the send before anything leaves (exit 10)."""
-    valid = international_numbers(numbers) if args.international else domestic_numbers(numbers)
-    clean = sanitize(text, strict=args.strict)
-    if at is not None and _service_local(at) <= datetime.now(SERVICE_TZ).replace(tzinfo=None):
-        raise InputError("at", "must be in the future (service time, Asia/Shanghai)", _service_local(at).isoformat(" "))
-    ext = None if args.international else _checked_ext(args.ext)
-    if not isinstance(args.concurrency, int) or args.concurrency < 1:
-        raise InputError("concurrency", "must be a positive integer", args.concurrency)
-    operation = "SendInternationalMessages" if args.international else "SendMessages_Ext" if ext else "SendMessages"
+    """Check the input (the library's own checks), write the job and its batches to the store, and only
+    then send: a store that cannot be written stops the send before anything leaves (exit 10)."""
     settings = _settings(args).with_(strict_text=args.strict)
     settings.require_credentials()
-    batches = chunked(valid)
     with WinicClient(settings=settings) as client:  # built first: a bad setting leaves no job behind
+        ext = None if args.international else args.ext
+        plan = client.plan_send(
+            numbers, text, at=at, ext=ext, international=args.international, concurrency=args.concurrency
+        )
+        operation, clean, batches = plan.operation, plan.text, plan.batches
+        valid = [n for batch in batches for n in batch]
         try:
             store = open_cli_store(args, settings)
         except StoreError as exc:
