@@ -56,7 +56,7 @@ logger = logging.getLogger("winic_soap.http")
 HttpClient = httpx2.Client  # what ``http_client=`` takes, named here so no other module imports httpx2
 AsyncHttpClient = httpx2.AsyncClient
 USER_AGENT = f"winic-soap/{__version__}"
-_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("winic_attempt_deadline", default=None)
+_current: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar("winic_attempt", default=None)
 
 
 def redact(url: str) -> str:
@@ -146,16 +146,18 @@ def _timeout(settings: Settings, seconds: float) -> httpx2.Timeout:
     return httpx2.Timeout(seconds, connect=min(settings.connect_timeout, seconds))
 
 
-class _Trace:
-    """Which phase an attempt reached, from httpcore's trace events: a request whose headers were never
-    started on the wire provably did not reach the server. A transport that emits no events at all (a
-    user's mock, say) proves nothing, so its failures count as maybe-sent."""
+class _Attempt:
+    """Which phase one attempt reached, and when its time runs out. On our own client the network streams
+    below httpx2 report it (a request whose first byte was never written provably did not reach the
+    server); on a user's client httpcore's trace events do, and a transport that reports nothing at
+    all (a user's mock, say) proves nothing, so its failures count as maybe-sent."""
 
-    __slots__ = ("new_tls", "sending", "traced")
+    __slots__ = ("deadline", "new_tls", "sending", "traced")
 
-    def __init__(self) -> None:
+    def __init__(self, deadline: float | None, *, traced: bool) -> None:
+        self.deadline = deadline
         self.sending = False
-        self.traced = False
+        self.traced = traced
         self.new_tls = False
 
     def __call__(self, event: str, info: Mapping[str, Any]) -> None:
@@ -224,13 +226,26 @@ class _Framing:
 
 
 def _left(timeout: float | None, error: type[Exception]) -> float | None:
-    deadline = _deadline.get()
+    attempt = _current.get()
+    deadline = attempt.deadline if attempt is not None else None
     if deadline is None:
         return timeout
     left = deadline - time.monotonic()
     if left <= 0:
         raise error("the attempt's time ran out")
     return left if timeout is None else min(timeout, left)
+
+
+def _mark_sending() -> None:
+    attempt = _current.get()
+    if attempt is not None:
+        attempt.sending = True
+
+
+def _mark_new_tls() -> None:
+    attempt = _current.get()
+    if attempt is not None:
+        attempt.new_tls = True
 
 
 class _GuardedStream(httpcore2.NetworkStream):
@@ -249,6 +264,7 @@ class _GuardedStream(httpcore2.NetworkStream):
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self._framing.wrote()
+        _mark_sending()
         self._stream.write(buffer, _left(timeout, httpcore2.WriteTimeout))
 
     def close(self) -> None:
@@ -258,6 +274,7 @@ class _GuardedStream(httpcore2.NetworkStream):
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore2.NetworkStream:
         stream = self._stream.start_tls(ssl_context, server_hostname, _left(timeout, httpcore2.ConnectTimeout))
+        _mark_new_tls()
         return _GuardedStream(stream)
 
     def get_extra_info(self, info: str) -> Any:
@@ -309,6 +326,7 @@ class _AsyncGuardedStream(httpcore2.AsyncNetworkStream):
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self._framing.wrote()
+        _mark_sending()
         await self._stream.write(buffer, timeout)
 
     async def aclose(self) -> None:
@@ -317,7 +335,9 @@ class _AsyncGuardedStream(httpcore2.AsyncNetworkStream):
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore2.AsyncNetworkStream:
-        return _AsyncGuardedStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
+        stream = await self._stream.start_tls(ssl_context, server_hostname, timeout)
+        _mark_new_tls()
+        return _AsyncGuardedStream(stream)
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable" and self._framing.dirty:
@@ -439,7 +459,7 @@ _CAUGHT = (httpx2.HTTPError, httpx2.InvalidURL, OSError)
 _PROBE_WAIT = 1.0
 
 
-def _refused_tls(error: WinicError, trace: _Trace, probe: tuple[str, int] | None) -> bool:
+def _refused_tls(error: WinicError, trace: _Attempt, probe: tuple[str, int] | None) -> bool:
     """Whether a connection lost on a TLS connection opened in this attempt deserves a probe: under TLS 1.3
     a server refusing our client certificate says so after the handshake, and when its reset overtakes
     the alert the failure looks like any lost connection."""
@@ -523,8 +543,9 @@ class SyncWire:
         """One attempt, bounded by ``timeout`` as a whole; failures raise a :class:`TransportError`."""
         if self._closed:
             raise ClientClosedError("the client is closed")
-        trace = _Trace()
-        token = _deadline.set(time.monotonic() + timeout if self._owned else None)
+        owned = self._owned
+        trace = _Attempt(time.monotonic() + timeout if owned else None, traced=owned)
+        token = _current.set(trace)
         limit = self._settings.max_response_bytes
         try:
             with self._client.stream(
@@ -532,8 +553,7 @@ class SyncWire:
                 request.url,
                 headers=request.headers,
                 content=request.body,
-                timeout=_timeout(self._settings, timeout),
-                extensions={"trace": trace},
+                extensions=None if owned else {"trace": trace},
             ) as response:
                 _refuse_declared(response.headers, limit)
                 content = _read_capped(response.iter_bytes(), limit)
@@ -544,7 +564,7 @@ class SyncWire:
                 error = _tls_error()
             raise error from None
         finally:
-            _deadline.reset(token)
+            _current.reset(token)
         logger.debug("%s %s -> %d (%d bytes)", request.method, redact(request.url), response.status_code, len(content))
         return _response(response.status_code, response.headers, content)
 
@@ -625,7 +645,9 @@ class AsyncWire:
         """One attempt in a cancel scope of ``timeout`` seconds; failures raise a :class:`TransportError`."""
         if self._closed:
             raise ClientClosedError("the client is closed")
-        trace = _Trace()
+        owned = self._owned
+        trace = _Attempt(None, traced=owned)
+        token = _current.set(trace)
         limit = self._settings.max_response_bytes
         try:
             with anyio.fail_after(timeout):
@@ -634,8 +656,7 @@ class AsyncWire:
                     request.url,
                     headers=request.headers,
                     content=request.body,
-                    timeout=_timeout(self._settings, timeout),
-                    extensions={"trace": trace.async_call},
+                    extensions=None if owned else {"trace": trace.async_call},
                 ) as response:
                     _refuse_declared(response.headers, limit)
                     chunks: list[bytes] = []
@@ -654,6 +675,8 @@ class AsyncWire:
             if _refused_tls(error, trace, self._probe) and await self._handshake_refused():
                 error = _tls_error()
             raise error from None
+        finally:
+            _current.reset(token)
         logger.debug("%s %s -> %d (%d bytes)", request.method, redact(request.url), response.status_code, len(content))
         return _response(response.status_code, response.headers, content)
 
