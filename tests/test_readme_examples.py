@@ -32,7 +32,7 @@ SKIPPED: dict[str, str] = {
     r"^export WINIC_": "placeholder credentials (…): the test sets WINIC_UID/WINIC_PWD/WINIC_ENDPOINT to the mock",
     r"^winic-soap mock\b": "serves until Ctrl-C; `MockService` and the CLI tests start the same server",
     r"^winic-soap watch\b(?!.*--once)": "polls until stopped; tests/test_watcher*.py drive it with --once and kill -9",
-    r"^createuser\b|^createdb\b": "administers a real PostgreSQL cluster; tests/pgserver.py starts one for the store tests",
+    r"^createuser\b|^createdb\b": "administers a real PostgreSQL cluster; tests/pgserver.py starts one for the tests",
 }
 # Files a reader of the README has at hand for the examples, made in the scratch directory.
 FILES = {"numbers.txt": "13800138000\n13900139000, 13700137000\n# a comment\n"}
