@@ -23,10 +23,10 @@ TEXTS = {"high surrogate": f"验证码 {LONE}123", "low surrogate": f"abc{LOW}",
 
 CALLS: dict[str, tuple[str, Callable[[WinicClient, str], Any]]] = {
     # which field is bad, and the call that carries it
-    "send text": ("msg", lambda c, bad: c.send("13800138000", bad)),
-    "send_international text": ("msg", lambda c, bad: c.send_international("447911123456", bad)),
-    "send text with ext": ("msg", lambda c, bad: c.send("13800138000", bad, ext="12")),
-    "bulk send text": ("msg", lambda c, bad: c.send([f"138{i:08d}" for i in range(150)], bad, concurrency=2)),
+    "send text": ("text", lambda c, bad: c.send("13800138000", bad)),
+    "send_international text": ("text", lambda c, bad: c.send_international("447911123456", bad)),
+    "send text with ext": ("text", lambda c, bad: c.send("13800138000", bad, ext="12")),
+    "bulk send text": ("text", lambda c, bad: c.send([f"138{i:08d}" for i in range(150)], bad, concurrency=2)),
     "new password": ("newpwd", lambda c, bad: c.change_password(f"pw{bad}")),
     "register company": (
         "co_name",

@@ -45,6 +45,7 @@ logger = logging.getLogger("winic_soap.client")
 SERVICE_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST since 1991
 _CREDENTIALS = ("uid", "pwd")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_FIELDS = {"msg": "text", "tos": "recipients", "extno": "ext"}  # wire names -> the arguments users wrote
 
 
 def _service_now() -> datetime:
@@ -230,8 +231,8 @@ class BaseClient:
             raise ConfigurationError(f"the loaded WSDL has no operation {operation!r}")
         for name, value in params.items():
             if value is not None and _SURROGATE.search(value):
-                shown = "the password" if name in ("pwd", "newpwd") else name
-                raise InputError(name, f"{shown} contains characters that cannot be encoded (a lone surrogate)")
+                field = _FIELDS.get(name, name)
+                raise InputError(field, "contains characters that cannot be encoded (a lone surrogate)")
         return Call(op, params, **send)
 
     def _pull_call(self, operation: str, port: str | None = None) -> Call:
@@ -361,6 +362,8 @@ class BaseClient:
             value = params.get(name)
             if value is None and name in _CREDENTIALS:
                 value = self._credentials()[name]
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)  # num=10 means "10" on the wire
             if value is not None and not isinstance(value, str):
                 raise InputError(name, "must be a string", type(value).__name__)
             values[name] = "" if value is None else value

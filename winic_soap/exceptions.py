@@ -296,9 +296,11 @@ class BulkSendError(WinicError):
         self.error = error
         self.failed = tuple(failed)
         self.unsent = tuple(unsent)
+        # an unknown outcome is not a failure: those recipients may have been sent to, never re-send them
+        fate = "with an unknown outcome (may have been sent)" if isinstance(error, OutcomeUnknown) else "failed"
         super().__init__(
             f"bulk send stopped: {len(self.receipts)} request(s) accepted, "
-            f"{len(self.failed)} recipient(s) failed ({type(error).__name__}: {error}), "
+            f"{len(self.failed)} recipient(s) {fate} ({type(error).__name__}: {error}), "
             f"{len(self.unsent)} never attempted"
         )
 

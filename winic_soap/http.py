@@ -109,10 +109,19 @@ def ssl_context(settings: Settings, verify: bool | str | ssl.SSLContext | None =
             )
         else:
             context = httpx2.create_ssl_context(verify=verify, trust_env=settings.trust_env)
-        if settings.cert:
-            context.load_cert_chain(settings.cert, settings.cert_key or None)
     except (OSError, ssl.SSLError) as exc:
-        raise ConfigurationError(f"TLS settings cannot be used: {type(exc).__name__}: {exc}") from None
+        raise ConfigurationError(
+            f"verify: the CA bundle {verify!r} cannot be read ({type(exc).__name__}: {exc.strerror or exc})"
+        ) from None
+    if settings.cert:
+        try:
+            context.load_cert_chain(settings.cert, settings.cert_key or None)
+        except (OSError, ssl.SSLError) as exc:
+            named = f"{settings.cert!r}" + (f" with key {settings.cert_key!r}" if settings.cert_key else "")
+            raise ConfigurationError(
+                f"cert: the client certificate {named} cannot be loaded: it must be PEM with its key "
+                f"(or the key in cert_key) ({type(exc).__name__}: {exc.strerror or exc})"
+            ) from None
     return context
 
 
@@ -124,7 +133,11 @@ def _proxy_checked() -> Iterator[None]:
         yield
     except ValueError:
         raise ConfigurationError(
-            "the proxy (setting or HTTP(S)_PROXY/ALL_PROXY) cannot be used: use http://, https:// or socks5://"
+            "the proxy (setting or HTTP(S)_PROXY/ALL_PROXY) cannot be used: use http:// or https://"
+        ) from None
+    except ImportError:  # httpx2 wants the optional socksio package for socks5:// proxies
+        raise ConfigurationError(
+            "a socks5:// proxy needs the socksio package (pip install socksio); or use an http(s):// proxy"
         ) from None
 
 
@@ -422,7 +435,10 @@ def map_error(exc: Exception, *, sending: bool) -> WinicError:
     if tls is not None and (not sending or "ALERT" in str(tls.reason or "").upper()):
         # A handshake failure, or a TLS alert (TLS 1.3 refuses a missing client certificate after the
         # handshake, at the first read): the TLS front refused us, the service never saw the request.
-        return TLSError(f"TLS failed: {tls.reason or type(tls).__name__} (certificate or client certificate)")
+        reason = str(tls.reason or type(tls).__name__)
+        if "WRONG_VERSION_NUMBER" in reason.upper():
+            return TLSError("TLS failed: the server does not speak TLS on this port (an http:// endpoint?)")
+        return TLSError(f"TLS failed: {reason} (certificate or client certificate)")
     if isinstance(exc, (httpx2.ConnectTimeout, httpx2.PoolTimeout)) or (
         isinstance(exc, httpx2.TimeoutException) and not sending
     ):
@@ -475,6 +491,19 @@ def _tls_error() -> TLSError:
     return TLSError("TLS failed: the server refuses this client's certificate (or wants one); nothing was sent")
 
 
+def _hostport(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+
+
+def _located(error: WinicError, url: str, proxy: str | None) -> WinicError:
+    """A connect failure names where it tried: the service's host, or the proxy's (never its password)."""
+    if isinstance(error, ConnectError) and not isinstance(error, TLSError):
+        where = f"the proxy {_hostport(proxy)}" if proxy else _hostport(url)
+        error.args = (f"{error.args[0]} ({where})",)
+    return error
+
+
 def _probe_target(settings: Settings, owned: bool) -> tuple[str, int] | None:
     """Host and port to probe for a refused TLS handshake: only on our own client, https, no proxy."""
     parts = urlsplit(settings.endpoint)
@@ -493,6 +522,9 @@ class SyncWire:
         self._client = http_client if http_client is not None else self._build()
         self._closed = False
         self._probe = _probe_target(settings, self._owned)
+        self._proxy = proxy_for(settings.endpoint, settings) if self._owned else None
+        if self._proxy:
+            logger.debug("requests to %s go through the proxy %s", _hostport(settings.endpoint), _hostport(self._proxy))
 
     def _handshake_refused(self) -> bool:
         """A handshake of our own that sends no request: does the TLS front refuse it with an alert?"""
@@ -562,7 +594,7 @@ class SyncWire:
             error = map_error(exc, sending=trace.may_have_sent)
             if _refused_tls(error, trace, self._probe) and self._handshake_refused():
                 error = _tls_error()
-            raise error from None
+            raise _located(error, request.url, self._proxy) from None
         finally:
             _current.reset(token)
         logger.debug("%s %s -> %d (%d bytes)", request.method, redact(request.url), response.status_code, len(content))
@@ -596,6 +628,9 @@ class AsyncWire:
         self._client = http_client if http_client is not None else self._build()
         self._closed = False
         self._probe = _probe_target(settings, self._owned)
+        self._proxy = proxy_for(settings.endpoint, settings) if self._owned else None
+        if self._proxy:
+            logger.debug("requests to %s go through the proxy %s", _hostport(settings.endpoint), _hostport(self._proxy))
 
     async def _handshake_refused(self) -> bool:
         """The async twin of :meth:`SyncWire._handshake_refused`."""
@@ -674,7 +709,7 @@ class AsyncWire:
             error = map_error(exc, sending=trace.may_have_sent)
             if _refused_tls(error, trace, self._probe) and await self._handshake_refused():
                 error = _tls_error()
-            raise error from None
+            raise _located(error, request.url, self._proxy) from None
         finally:
             _current.reset(token)
         logger.debug("%s %s -> %d (%d bytes)", request.method, redact(request.url), response.status_code, len(content))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import hashlib
+import itertools
 import json
 import shlex
 import signal
@@ -126,19 +127,23 @@ class _Progress:
 
     def __init__(self, enabled: bool) -> None:
         self._bar: Any = None
+        self._lock = threading.Lock()  # batches finish on several threads at once
         self.enabled = enabled
 
     def __call__(self, done: int, total: int) -> None:
-        if self._bar is None:
-            from tqdm import tqdm
+        with self._lock:
+            if self._bar is None:
+                from tqdm import tqdm
 
-            self._bar = tqdm(total=total, unit="req", desc="sending", file=sys.stderr, dynamic_ncols=True)
-        self._bar.update(done - self._bar.n)
+                self._bar = tqdm(total=total, unit="req", desc="sending", file=sys.stderr, dynamic_ncols=True)
+            if done > self._bar.n:
+                self._bar.update(done - self._bar.n)
 
     def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
+        with self._lock:
+            if self._bar is not None:
+                self._bar.close()
+                self._bar = None
 
 
 def _aware_service_time(at: datetime | None) -> str | None:
@@ -152,14 +157,11 @@ def run_job_with_progress(args: argparse.Namespace, client: WinicClient, store: 
     """``run_job`` with the progress bar (on a terminal, or ``--progress``), its line ended before any error."""
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     progress = _Progress(show and total > 1)
-    finished = [0]
+    finished = itertools.count(1)
 
     def on_batch(batch: Any, state: str) -> None:
-        if state != "accepted":
-            return  # the bar counts what went out, as the library's on_progress does
-        finished[0] += 1
-        if progress.enabled:
-            progress(min(finished[0], total), total)
+        if state == "accepted" and progress.enabled:  # the bar counts what went out, as on_progress does
+            progress(min(next(finished), total), total)
 
     try:
         return run_job(client, store, job_id, concurrency=args.concurrency, on_batch=on_batch)
