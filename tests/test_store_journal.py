@@ -53,7 +53,7 @@ def test_run_job_stops_at_a_refusal_and_keeps_the_rest(store_url: str, make_clie
     with open_store(store_url) as store:
         job = store.create_job("SendMessages", "x", chunked(numbers))
         run = run_job(make_client(), store, job)
-        assert isinstance(run.error, BalanceError) and run.failed_batch.index == 1
+        assert isinstance(run.error, BalanceError) and [b.index for b in run.failed_batches] == [1]
         assert [b.state for b in store.batches(job)] == ["accepted", "failed", "new"]
         assert store.batches(job)[1].code == "-01"
         unsent = [n for b in store.batches(job, ["new"]) for n in b.numbers]

@@ -57,7 +57,7 @@ class Call:
     """One operation to make: its contract, parameters, and for a send its recipients and text."""
 
     op: OperationContract
-    params: Mapping[str, str | None]
+    params: Mapping[str, str | None] = field(repr=False)  # the credentials are in it
     recipients: list[str] | None = None
     text: str = ""
 
@@ -328,6 +328,10 @@ class BaseClient:
 
     def _batch_call(self, plan: SendPlan, batch: list[str]) -> Call:
         return self._call(plan.operation, {**plan.params, "tos": ",".join(batch)}, recipients=batch, text=plan.text)
+
+    def receipt_of(self, plan: SendPlan, submissions: list[Submission]) -> SendReceipt:
+        """The receipt of a planned send whose requests were made elsewhere (a journal's job runner)."""
+        return self._receipt(plan, submissions)
 
     def _receipt(self, plan: SendPlan, submissions: list[Submission]) -> SendReceipt:
         at = plan.at and self._local(plan.at)

@@ -69,16 +69,25 @@ class _RedactSecrets(logging.Filter):
     handler sees it."""
 
     _PATTERN = re.compile(r"((?:new)?pwd=)[^&\s\"']*", re.IGNORECASE)
+    _USERINFO = re.compile(r"(://[^:/@\s]*):[^@/\s]*@")  # a proxy URL's password
+    _AUTH = re.compile(r"(auth=\(b?'[^']*', )b?'[^']*'\)")  # httpcore2's SOCKS trace: auth=(b'user', b'pass')
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = self._PATTERN.sub(r"\1***", message)
+        masked = self._AUTH.sub(r"\1'***')", self._USERINFO.sub(r"\1:***@", self._PATTERN.sub(r"\1***", message)))
         if masked != message:
             record.msg, record.args = masked, None
         return True
 
 
-for _name in ("httpx2", "httpcore2.connection", "httpcore2.http11", "httpcore2.http2", "httpcore2.proxy"):
+for _name in (
+    "httpx2",
+    "httpcore2.connection",
+    "httpcore2.http11",
+    "httpcore2.http2",
+    "httpcore2.proxy",
+    "httpcore2.socks",
+):
     logging.getLogger(_name).addFilter(_RedactSecrets())
 
 
@@ -276,9 +285,10 @@ class _GuardedStream(httpcore2.NetworkStream):
         return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        left = _left(timeout, httpcore2.WriteTimeout)  # out of time: provably nothing written
         self._framing.wrote()
         _mark_sending()
-        self._stream.write(buffer, _left(timeout, httpcore2.WriteTimeout))
+        self._stream.write(buffer, left)
 
     def close(self) -> None:
         self._stream.close()
@@ -428,13 +438,15 @@ def _tls_cause(exc: BaseException) -> ssl.SSLError | None:
     return None
 
 
-def map_error(exc: Exception, *, sending: bool) -> WinicError:
+def map_error(exc: Exception, *, sending: bool, new_tls: bool = False) -> WinicError:
     """The typed error for an httpx2 failure (or an OSError an async backend let through unwrapped, as
-    anyio does with TLS alerts). ``sending``: the request's first bytes may have been written."""
+    anyio does with TLS alerts). ``sending``: the request's first bytes may have been written;
+    ``new_tls``: this attempt opened the TLS connection (a reused one has long passed its handshake)."""
     tls = _tls_cause(exc)
-    if tls is not None and (not sending or "ALERT" in str(tls.reason or "").upper()):
-        # A handshake failure, or a TLS alert (TLS 1.3 refuses a missing client certificate after the
-        # handshake, at the first read): the TLS front refused us, the service never saw the request.
+    if tls is not None and (not sending or (new_tls and _certificate_alert(tls))):
+        # A handshake failure, or a certificate alert on a connection opened for this request (TLS 1.3
+        # refuses a client certificate after the handshake, at the first read): the TLS front refused
+        # us, the service never saw the request. Any other alert after sending proves nothing.
         reason = str(tls.reason or type(tls).__name__)
         if "WRONG_VERSION_NUMBER" in reason.upper():
             return TLSError("TLS failed: the server does not speak TLS on this port (an http:// endpoint?)")
@@ -482,9 +494,20 @@ def _refused_tls(error: WinicError, trace: _Attempt, probe: tuple[str, int] | No
     return probe is not None and trace.new_tls and isinstance(error, ConnectionLostError)
 
 
+_CERTIFICATE_ALERTS = ("CERTIFICATE_REQUIRED", "BAD_CERTIFICATE", "UNKNOWN_CA", "CERTIFICATE_UNKNOWN",
+                       "ACCESS_DENIED", "HANDSHAKE_FAILURE", "CERTIFICATE_REVOKED", "CERTIFICATE_EXPIRED",
+                       "UNSUPPORTED_CERTIFICATE")  # fmt: skip
+
+
+def _certificate_alert(tls: ssl.SSLError) -> bool:
+    reason = str(tls.reason or "").upper()
+    return "ALERT" in reason and any(name in reason for name in _CERTIFICATE_ALERTS)
+
+
 def _alert(exc: BaseException) -> bool:
+    """The probe's verdict: only an alert about our certificate proves the front refuses us."""
     tls = _tls_cause(exc)
-    return tls is not None and "ALERT" in str(tls.reason or "").upper()
+    return tls is not None and _certificate_alert(tls)
 
 
 def _tls_error() -> TLSError:
@@ -591,7 +614,7 @@ class SyncWire:
                 content = _read_capped(response.iter_bytes(), limit)
                 _check_framing(response)
         except _CAUGHT as exc:
-            error = map_error(exc, sending=trace.may_have_sent)
+            error = map_error(exc, sending=trace.may_have_sent, new_tls=trace.new_tls)
             if _refused_tls(error, trace, self._probe) and self._handshake_refused():
                 error = _tls_error()
             raise _located(error, request.url, self._proxy) from None
@@ -706,7 +729,7 @@ class AsyncWire:
         except TimeoutError:
             raise map_error(httpx2.ReadTimeout("attempt timed out"), sending=trace.may_have_sent) from None
         except _CAUGHT as exc:
-            error = map_error(exc, sending=trace.may_have_sent)
+            error = map_error(exc, sending=trace.may_have_sent, new_tls=trace.new_tls)
             if _refused_tls(error, trace, self._probe) and await self._handshake_refused():
                 error = _tls_error()
             raise _located(error, request.url, self._proxy) from None

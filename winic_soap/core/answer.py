@@ -33,9 +33,9 @@ class WireRequest:
     """One HTTP request as the core built it: method, absolute URL, headers, body."""
 
     method: str
-    url: str
+    url: str = field(repr=False)  # HTTP GET carries the password in the query
     headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes | None = None
+    body: bytes | None = field(default=None, repr=False)  # so does every other body
 
 
 @dataclass(frozen=True, slots=True)

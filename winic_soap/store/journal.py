@@ -26,6 +26,7 @@ from winic_soap.exceptions import (
 from winic_soap.models import SendReceipt, Submission
 
 if TYPE_CHECKING:
+    from winic_soap.client import WinicClient
     from winic_soap.store.base import Batch, Store
 
 __all__ = ["JobRun", "Journal", "outcome_of", "run_job"]
@@ -94,7 +95,7 @@ class Journal:
 
     def send(
         self,
-        client: _Sender,
+        client: WinicClient,
         recipients: Sequence[str] | str,
         text: str,
         *,
@@ -103,33 +104,26 @@ class Journal:
         ext: str | None = None,
         international: bool = False,
         concurrency: int = 1,
-        strict: bool = False,
     ) -> SendReceipt:
         """Send as ``client.send`` does, through the journal: the job and its batches are written first
         (``job`` names it, else one is made), then sent; errors as ``client.send`` raises them
         (:class:`BulkSendError` for a job of several batches), and the job stays in the store to resume."""
-        from winic_soap.recipients import chunked, domestic_numbers, international_numbers
-        from winic_soap.store.base import SERVICE_TZ
-        from winic_soap.text import sanitize, segments
-
-        numbers = international_numbers(recipients) if international else domestic_numbers(recipients)
-        clean = sanitize(text, strict=strict)
-        operation = "SendInternationalMessages" if international else "SendMessages_Ext" if ext else "SendMessages"
-        settings = getattr(client, "settings", None)
+        plan = client.plan_send(
+            recipients, text, at=at, ext=ext, international=international, concurrency=concurrency
+        )  # the client's own checks and split, nothing sent
+        settings = client.settings
         job_id = self.store.create_job(
-            operation,
-            clean,
-            chunked(numbers),
+            plan.operation,
+            plan.text,
+            plan.batches,
             job_id=job,
             options={"at": at.isoformat() if at else None, "ext": ext},
-            endpoint=str(getattr(settings, "endpoint", "")),
-            uid=str(getattr(settings, "uid", "")),
+            endpoint=settings.endpoint,
+            uid=settings.uid,
         )
         run = run_job(client, self.store, job_id, concurrency=concurrency)
         run.raise_for_error([n for b in self.store.batches(job_id, ["new"]) for n in b.numbers])
-        transport = str(getattr(client, "transport", ""))
-        local = at if at is None or at.tzinfo is None else at.astimezone(SERVICE_TZ).replace(tzinfo=None)
-        return SendReceipt(tuple(run.accepted), operation, transport, clean, segments(clean), local)
+        return client.receipt_of(plan, run.accepted)
 
     @contextmanager
     def batch(self, job: str, index: int, numbers: Sequence[str], text: str, operation: str) -> Iterator[_BatchHandle]:
@@ -163,16 +157,18 @@ class JobRun:
     accepted: list[Submission] = field(default_factory=list)
     attempted: int = 0
     error: WinicError | None = None
-    failed_batch: Batch | None = None
+    failed_batches: list[Batch] = field(default_factory=list)
 
     def raise_for_error(self, unsent: Sequence[str] = ()) -> None:
-        """Raise the stopping error as the plain client would: itself for a one-batch job, else a
-        :class:`BulkSendError` with the accepted submissions and the never-attempted numbers."""
+        """Raise the stopping error as the plain client would: itself for a one-batch job that nothing
+        else happened to, else a :class:`BulkSendError` with the accepted submissions, every batch that
+        failed or may have been processed, and the never-attempted numbers. A store failure is raised as
+        itself only when nothing was sent: after an acceptance, "nothing was sent" would be a lie."""
         if self.error is None:
             return
-        if isinstance(self.error, StoreError) or (not self.accepted and not unsent):
+        failed = [n for batch in self.failed_batches for n in batch.numbers]
+        if not self.accepted and (isinstance(self.error, StoreError) or (not unsent and len(self.failed_batches) <= 1)):
             raise self.error
-        failed = self.failed_batch.numbers if self.failed_batch else ()
         raise BulkSendError(self.accepted, self.error, failed, unsent) from self.error
 
 
@@ -211,8 +207,11 @@ def run_job(
 
     def stopped(error: WinicError, batch: Batch | None) -> None:
         with lock:
-            if run.error is None:
-                run.error, run.failed_batch = error, batch
+            # an unknown outcome outranks any other error: it is what keeps a caller from re-sending
+            if run.error is None or (isinstance(error, OutcomeUnknown) and not isinstance(run.error, OutcomeUnknown)):
+                run.error = error
+            if batch is not None:
+                run.failed_batches.append(batch)
         halt.set()
 
     def worker() -> None:

@@ -3,10 +3,10 @@ watchers and senders on several hosts. The only module that imports psycopg."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import psycopg
 
@@ -19,8 +19,17 @@ _SCHEMA_LOCK = 0x77696E6963  # advisory lock id ("winic"): concurrent first open
 
 
 def redact_url(url: str) -> str:
-    """The URL without its password, fit for messages and logs."""
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+    """The URL without its password (in the user part or as ``?password=``), fit for messages and logs."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, _, host = netloc.rpartition("@")
+        netloc = (user.split(":", 1)[0] + ":***" if ":" in user else user) + "@" + host
+    query = "&".join(
+        f"{k}=***" if k.lower() in ("password", "passfile", "sslpassword") else f"{k}={v}"
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 class _PgTx:
