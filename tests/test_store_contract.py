@@ -63,6 +63,16 @@ def test_committed_records_are_claimed_once_and_acked_for_good(store, clock) -> 
     assert store.counts() == {"pending": 2, "done": 3, "dead": 0, "records": 5, "batches": 0}
 
 
+def test_a_consumer_whose_lease_ran_out_cannot_put_back_a_record_another_holds(store, clock) -> None:  # type: ignore[no-untyped-def]
+    [record_id] = store.commit_pulled("GET_SMS_MO", [reply("13800138000", "slow")], endpoint="e", uid="u")
+    assert [r.id for r in store.claim("A")] == [record_id]
+    clock.now += 31  # A's handler is still running when its lease runs out; B takes the record
+    assert [r.id for r in store.claim("B")] == [record_id]
+    assert store.fail(record_id, "A's handler failed late", owner="A") == "lost"
+    assert store.claim("C") == []  # still B's: A did not put it back in line for a third hand-off
+    assert store.fail(record_id, "B's handler failed", owner="B") == "pending"
+
+
 def test_times_are_aware_and_the_record_keeps_its_raw_form(store) -> None:  # type: ignore[no-untyped-def]
     [record_id] = store.commit_pulled("GET_SMS_MO", [reply("13800138000", "好的/ok")])
     record = store.get(record_id)

@@ -176,7 +176,9 @@ class Watcher:
                 try:
                     self.handler(record)
                 except Exception as exc:
-                    state = self.store.fail(record.id, f"{type(exc).__name__}: {exc}", retry_after=self.interval)
+                    state = self.store.fail(
+                        record.id, f"{type(exc).__name__}: {exc}", retry_after=self.interval, owner=self.owner
+                    )
                     if state == "dead":
                         logger.error(
                             "record %s moved to the dead letters after %d hand-offs (%s)",
@@ -188,7 +190,12 @@ class Watcher:
                         logger.warning("handing on record %s failed (%s); it stays pending", record.id, exc)
                     failure = failure or HandOffError(record.id, exc)
                     continue
-                self.store.ack(record.id)
+                if not self.store.ack(record.id):
+                    logger.warning(
+                        "record %s was handed on after its lease ran out: another consumer may hand it on too "
+                        "(make the handler faster or the lease longer)",
+                        record.id,
+                    )
                 delivered += 1
         return delivered, failure
 

@@ -430,18 +430,23 @@ class Store(ABC):
             )
         return changed > 0
 
-    def fail(self, record_id: str, error: str, *, retry_after: float = 0.0) -> str:
+    def fail(self, record_id: str, error: str, *, retry_after: float = 0.0, owner: str | None = None) -> str:
         """Note a failed hand-off and release the record, to be claimed again after ``retry_after`` seconds:
-        ``pending`` again, or ``dead`` once it was handed off ``max_handoffs`` times. Returns the state."""
+        ``pending`` again, or ``dead`` once it was handed off ``max_handoffs`` times. Returns the state.
+
+        With ``owner``, only while that owner still holds the record's lease: a consumer whose lease ran
+        out must not put back a record another consumer now holds ("lost" is returned then)."""
         until = self.clock() + retry_after if retry_after > 0 else None
         with self._transaction(single=True) as tx:
             rows = tx.rows(
                 "UPDATE winic_inbox SET last_error = ?, lease_owner = NULL, lease_until = ?, "
                 "state = CASE WHEN attempts >= ? THEN 'dead' ELSE 'pending' END "
-                "WHERE id = ? AND state = 'pending' RETURNING state",
-                (error[:500], until, self.max_handoffs, record_id),
+                "WHERE id = ? AND state = 'pending' AND (CAST(? AS TEXT) IS NULL OR lease_owner = ?) RETURNING state",
+                (error[:500], until, self.max_handoffs, record_id, owner, owner),
             )
-        return str(rows[0][0]) if rows else "gone"
+        if rows:
+            return str(rows[0][0])
+        return "lost" if owner is not None and self.get(record_id) is not None else "gone"
 
     def retry(self, record_id: str) -> bool:
         """Put a dead letter back in line with a fresh count of hand-offs."""
