@@ -12,12 +12,10 @@ import argparse
 import http.client
 import json
 import socket
-import socketserver
-import sys
 import time
 from urllib.parse import urlsplit
 
-from _servers import mock_process, process_printing_url
+from _servers import canned_process, mock_process
 
 ENVELOPE = (
     '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
@@ -43,33 +41,6 @@ def drive(host: str, port: int, calls: int) -> float:
     return calls / elapsed
 
 
-class _Canned(socketserver.StreamRequestHandler):
-    """Baseline: read one request, answer a fixed 200, keep-alive; nothing else."""
-
-    reply = b"HTTP/1.1 200 OK\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: 2\r\n\r\nok"
-
-    def handle(self) -> None:
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        while True:
-            length = 0
-            line = self.rfile.readline()
-            if not line:
-                return
-            while line not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-                line = self.rfile.readline()
-            self.rfile.read(length)
-            self.wfile.write(self.reply)
-
-
-def serve_canned() -> None:
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Canned)
-    server.daemon_threads = True
-    print(f"http://127.0.0.1:{server.server_address[1]}/Service.asmx", flush=True)
-    server.serve_forever()
-
-
 def measure(url: str, calls: int) -> float:
     parts = urlsplit(url)
     assert parts.hostname and parts.port
@@ -81,13 +52,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=5000)
     parser.add_argument("--json", help="also write the figures to this file")
-    parser.add_argument("--serve-canned", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_canned:
-        serve_canned()
-        return
 
-    with process_printing_url([sys.executable, __file__, "--serve-canned"]) as url:
+    with canned_process() as url:  # the same canned-answer server as the client benchmark's baseline
         baseline = measure(url, args.calls)
     with mock_process("bench:bench-pwd:1000000000") as url:
         mock_rate = measure(url, args.calls)

@@ -4,12 +4,11 @@ sends that their reports resolve. Subprocesses against the mock, as an operator 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from shared import cli_env, run_cli
 
 from winic_soap.store import open_store
 
@@ -18,30 +17,11 @@ PWD = "demo-secret"
 
 @pytest.fixture
 def cli(winic_mock, tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WINIC_")}
-    env.update(
-        {
-            "HOME": str(tmp_path),
-            "XDG_CONFIG_HOME": str(tmp_path / "config"),
-            "XDG_STATE_HOME": str(tmp_path / "state"),
-            "WINIC_UID": "demo",
-            "WINIC_PWD": PWD,
-            "WINIC_ENDPOINT": winic_mock.url,
-            "WINIC_MAX_ATTEMPTS": "1",
-            "WINIC_STORE": f"sqlite:///{tmp_path / 'store.sqlite3'}",
-        }
-    )
+    """``winic-soap`` as a subprocess (see ``shared.cli_env``) with a SQLite store of its own."""
+    env = {**cli_env(winic_mock.url, tmp_path, PWD), "WINIC_STORE": f"sqlite:///{tmp_path / 'store.sqlite3'}"}
 
     def run(*args: str, stdin: str = "", extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "winic_soap", *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env={**env, **(extra_env or {})},
-            timeout=120,
-            check=False,
-        )
+        result = run_cli({**env, **(extra_env or {})}, *args, stdin=stdin)
         assert PWD not in result.stdout + result.stderr
         return result
 

@@ -17,7 +17,7 @@ import re
 import ssl
 import time
 import urllib.request
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -228,6 +228,15 @@ class _Framing:
         if len(self._head) < self._KEEP:
             self._head += data
 
+    def extra_info(self, info: str, inner: Callable[[str], Any]) -> Any:
+        """A stream's ``get_extra_info``: a connection with leftovers is "readable" (the pool then drops
+        it), and the framing itself is how the wire shell reaches it; anything else is the inner stream's."""
+        if info == "is_readable" and self.dirty:
+            return True
+        if info == "winic_framing":
+            return self
+        return inner(info)
+
     def check(self, status: int, length: str | None, chunked: bool) -> None:
         """The answer is complete: were more bytes received than it is made of?"""
         self._fresh = True
@@ -301,11 +310,7 @@ class _GuardedStream(httpcore2.NetworkStream):
         return _GuardedStream(stream)
 
     def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable" and self._framing.dirty:
-            return True
-        if info == "winic_framing":
-            return self._framing
-        return self._stream.get_extra_info(info)
+        return self._framing.extra_info(info, self._stream.get_extra_info)
 
 
 class _GuardedBackend(httpcore2.NetworkBackend):
@@ -363,11 +368,7 @@ class _AsyncGuardedStream(httpcore2.AsyncNetworkStream):
         return _AsyncGuardedStream(stream)
 
     def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable" and self._framing.dirty:
-            return True
-        if info == "winic_framing":
-            return self._framing
-        return self._stream.get_extra_info(info)
+        return self._framing.extra_info(info, self._stream.get_extra_info)
 
 
 class _AsyncGuardedBackend(httpcore2.AsyncNetworkBackend):
