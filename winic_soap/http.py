@@ -33,6 +33,7 @@ from winic_soap.exceptions import (
     ConfigurationError,
     ConnectError,
     ConnectionLostError,
+    HTTPStatusError,
     ProtocolError,
     ReadTimeoutError,
     TLSError,
@@ -480,10 +481,6 @@ def _reason(exc: BaseException) -> str:
     return text[:200] if text else type(exc).__name__
 
 
-def _response(status: int, headers: httpx2.Headers, content: bytes) -> WireResponse:
-    return WireResponse(status, headers, content)  # httpx2.Headers: case-insensitive .get
-
-
 _CAUGHT = (httpx2.HTTPError, httpx2.InvalidURL, OSError)
 _PROBE_WAIT = 1.0
 
@@ -528,27 +525,72 @@ def _located(error: WinicError, url: str, proxy: str | None) -> WinicError:
     return error
 
 
-def _probe_target(settings: Settings, owned: bool) -> tuple[str, int] | None:
-    """Host and port to probe for a refused TLS handshake: only on our own client, https, no proxy."""
-    parts = urlsplit(settings.endpoint)
-    if not owned or parts.scheme != "https" or proxy_for(settings.endpoint, settings) or not parts.hostname:
+def _probe_target(endpoint: str, proxy: str | None) -> tuple[str, int] | None:
+    """Host and port to probe for a refused TLS handshake: https, no proxy in between."""
+    parts = urlsplit(endpoint)
+    if parts.scheme != "https" or proxy or not parts.hostname:
         return None
     return parts.hostname, parts.port or 443
 
 
-class SyncWire:
-    """A sync HTTP client for one winic client: ours (built from settings) or the user's."""
+class _Wire:
+    """What both wires share: the client, ours (built from settings) or the user's, and its proxy,
+    probe target and closed state. The subclasses move bytes; ``_transport``/``_client_class`` say how."""
 
-    def __init__(self, settings: Settings, *, http_client: httpx2.Client | None = None, verify: Any = None) -> None:
+    _transport: type[httpx2.HTTPTransport | httpx2.AsyncHTTPTransport]
+    _client_class: type[httpx2.Client | httpx2.AsyncClient]
+
+    def __init__(self, settings: Settings, http_client: Any, verify: Any) -> None:
         self._settings = settings
         self._owned = http_client is None
         self._verify = verify
-        self._client = http_client if http_client is not None else self._build()
-        self._closed = False
-        self._probe = _probe_target(settings, self._owned)
         self._proxy = proxy_for(settings.endpoint, settings) if self._owned else None
+        self._probe = _probe_target(settings.endpoint, self._proxy) if self._owned else None
+        self._client: Any = http_client if http_client is not None else self._build()
+        self._closed = False
         if self._proxy:
             logger.debug("requests to %s go through the proxy %s", _hostport(settings.endpoint), _hostport(self._proxy))
+
+    def _build(self) -> Any:
+        s = self._settings
+        verify = ssl_context(s, self._verify)
+        with _proxy_checked():
+            transport = self._transport(verify=verify, limits=_limits(s), proxy=self._proxy, trust_env=s.trust_env)
+        return self._client_class(
+            transport=transport,  # type: ignore[arg-type]
+            trust_env=False,  # the environment was read above, for the transport we built
+            follow_redirects=False,
+            timeout=_timeout(s, s.timeout),
+            headers={"User-Agent": USER_AGENT},
+        )
+
+    def renew(self) -> None:
+        """Drop every pooled connection without touching them (after ``os.fork()``: they are the parent's)."""
+        if self._owned:
+            self._client = self._build()
+
+    def _open(self) -> _Attempt:
+        if self._closed:
+            raise ClientClosedError("the client is closed")
+        return _Attempt(None, traced=self._owned)
+
+    def _failed(self, error: WinicError, url: str) -> WinicError:
+        return _located(error, url, self._proxy)
+
+    def _fetched(self, url: str, response: WireResponse) -> bytes:
+        if response.status != 200:
+            raise HTTPStatusError(response.status, f"fetching {redact(url)} answered HTTP {response.status}")
+        return response.content
+
+
+class SyncWire(_Wire):
+    """A sync HTTP client for one winic client: ours (built from settings) or the user's."""
+
+    _transport = _GuardedTransport
+    _client_class = httpx2.Client
+
+    def __init__(self, settings: Settings, *, http_client: httpx2.Client | None = None, verify: Any = None) -> None:
+        super().__init__(settings, http_client, verify)
 
     def _handshake_refused(self) -> bool:
         """A handshake of our own that sends no request: does the TLS front refuse it with an alert?"""
@@ -568,70 +610,37 @@ class SyncWire:
             stream.close()
         return False
 
-    def _build(self) -> httpx2.Client:
-        s = self._settings
-        verify = ssl_context(s, self._verify)
-        with _proxy_checked():
-            transport = _GuardedTransport(
-                verify=verify,
-                limits=_limits(s),
-                proxy=proxy_for(s.endpoint, s),
-                trust_env=s.trust_env,
-            )
-        return httpx2.Client(
-            transport=transport,
-            trust_env=False,  # the environment was read above, for the transport we built
-            follow_redirects=False,
-            timeout=_timeout(s, s.timeout),
-            headers={"User-Agent": USER_AGENT},
-        )
-
-    @property
-    def owned(self) -> bool:
-        return self._owned
-
-    def renew(self) -> None:
-        """Drop every pooled connection without touching them (after ``os.fork()``: they are the parent's)."""
-        if self._owned:
-            self._client = self._build()
-
     def send(self, request: WireRequest, *, timeout: float) -> WireResponse:
         """One attempt, bounded by ``timeout`` as a whole; failures raise a :class:`TransportError`."""
-        if self._closed:
-            raise ClientClosedError("the client is closed")
-        owned = self._owned
-        trace = _Attempt(time.monotonic() + timeout if owned else None, traced=owned)
+        trace = self._open()
+        if self._owned:
+            trace.deadline = time.monotonic() + timeout
         token = _current.set(trace)
-        limit = self._settings.max_response_bytes
+        body = _Body(self._settings.max_response_bytes)
         try:
             with self._client.stream(
                 request.method,
                 request.url,
                 headers=request.headers,
                 content=request.body,
-                extensions=None if owned else {"trace": trace},
+                extensions=None if self._owned else {"trace": trace},
             ) as response:
-                _refuse_declared(response.headers, limit)
-                content = _read_capped(response.iter_bytes(), limit)
+                body.declared(response.headers)
+                for chunk in response.iter_bytes():
+                    body.add(chunk)
                 _check_framing(response)
         except _CAUGHT as exc:
             error = map_error(exc, sending=trace.may_have_sent, new_tls=trace.new_tls)
             if _refused_tls(error, trace, self._probe) and self._handshake_refused():
                 error = _tls_error()
-            raise _located(error, request.url, self._proxy) from None
+            raise self._failed(error, request.url) from None
         finally:
             _current.reset(token)
-        logger.debug("%s %s -> %d (%d bytes)", request.method, redact(request.url), response.status_code, len(content))
-        return _response(response.status_code, response.headers, content)
+        return body.response(request, response)
 
     def fetch(self, url: str) -> bytes:
         """GET a document (the WSDL) through the same client, so proxies and certificates apply."""
-        from winic_soap.exceptions import HTTPStatusError
-
-        response = self.send(WireRequest("GET", url), timeout=self._settings.timeout)
-        if response.status != 200:
-            raise HTTPStatusError(response.status, f"fetching {redact(url)} answered HTTP {response.status}")
-        return response.content
+        return self._fetched(url, self.send(WireRequest("GET", url), timeout=self._settings.timeout))
 
     def close(self) -> None:
         """Close our client (a user's client stays open: it is the user's to close)."""
@@ -640,21 +649,16 @@ class SyncWire:
             self._client.close()
 
 
-class AsyncWire:
+class AsyncWire(_Wire):
     """An async HTTP client for one winic client: ours (built from settings) or the user's."""
+
+    _transport = _AsyncGuardedTransport
+    _client_class = httpx2.AsyncClient
 
     def __init__(
         self, settings: Settings, *, http_client: httpx2.AsyncClient | None = None, verify: Any = None
     ) -> None:
-        self._settings = settings
-        self._owned = http_client is None
-        self._verify = verify
-        self._client = http_client if http_client is not None else self._build()
-        self._closed = False
-        self._probe = _probe_target(settings, self._owned)
-        self._proxy = proxy_for(settings.endpoint, settings) if self._owned else None
-        if self._proxy:
-            logger.debug("requests to %s go through the proxy %s", _hostport(settings.endpoint), _hostport(self._proxy))
+        super().__init__(settings, http_client, verify)
 
     async def _handshake_refused(self) -> bool:
         """The async twin of :meth:`SyncWire._handshake_refused`."""
@@ -674,40 +678,11 @@ class AsyncWire:
             await stream.aclose()
         return False
 
-    def _build(self) -> httpx2.AsyncClient:
-        s = self._settings
-        verify = ssl_context(s, self._verify)
-        with _proxy_checked():
-            transport = _AsyncGuardedTransport(
-                verify=verify,
-                limits=_limits(s),
-                proxy=proxy_for(s.endpoint, s),
-                trust_env=s.trust_env,
-            )
-        return httpx2.AsyncClient(
-            transport=transport,
-            trust_env=False,
-            follow_redirects=False,
-            timeout=_timeout(s, s.timeout),
-            headers={"User-Agent": USER_AGENT},
-        )
-
-    @property
-    def owned(self) -> bool:
-        return self._owned
-
-    def renew(self) -> None:
-        if self._owned:
-            self._client = self._build()
-
     async def send(self, request: WireRequest, *, timeout: float) -> WireResponse:
         """One attempt in a cancel scope of ``timeout`` seconds; failures raise a :class:`TransportError`."""
-        if self._closed:
-            raise ClientClosedError("the client is closed")
-        owned = self._owned
-        trace = _Attempt(None, traced=owned)
+        trace = self._open()
         token = _current.set(trace)
-        limit = self._settings.max_response_bytes
+        body = _Body(self._settings.max_response_bytes)
         try:
             with anyio.fail_after(timeout):
                 async with self._client.stream(
@@ -715,58 +690,58 @@ class AsyncWire:
                     request.url,
                     headers=request.headers,
                     content=request.body,
-                    extensions=None if owned else {"trace": trace.async_call},
+                    extensions=None if self._owned else {"trace": trace.async_call},
                 ) as response:
-                    _refuse_declared(response.headers, limit)
-                    chunks: list[bytes] = []
-                    total = 0
+                    body.declared(response.headers)
                     async for chunk in response.aiter_bytes():
-                        total += len(chunk)
-                        if total > limit:
-                            raise ProtocolError(f"answer larger than {limit} bytes; refused", processed=None)
-                        chunks.append(chunk)
-                    content = b"".join(chunks)
+                        body.add(chunk)
                     _check_framing(response)
         except TimeoutError:
-            raise map_error(httpx2.ReadTimeout("attempt timed out"), sending=trace.may_have_sent) from None
+            timed_out = map_error(httpx2.ReadTimeout("attempt timed out"), sending=trace.may_have_sent)
+            raise self._failed(timed_out, request.url) from None
         except _CAUGHT as exc:
             error = map_error(exc, sending=trace.may_have_sent, new_tls=trace.new_tls)
             if _refused_tls(error, trace, self._probe) and await self._handshake_refused():
                 error = _tls_error()
-            raise _located(error, request.url, self._proxy) from None
+            raise self._failed(error, request.url) from None
         finally:
             _current.reset(token)
-        logger.debug("%s %s -> %d (%d bytes)", request.method, redact(request.url), response.status_code, len(content))
-        return _response(response.status_code, response.headers, content)
+        return body.response(request, response)
 
     async def fetch(self, url: str) -> bytes:
-        from winic_soap.exceptions import HTTPStatusError
-
-        response = await self.send(WireRequest("GET", url), timeout=self._settings.timeout)
-        if response.status != 200:
-            raise HTTPStatusError(response.status, f"fetching {redact(url)} answered HTTP {response.status}")
-        return response.content
+        """GET a document (the WSDL) through the same client, so proxies and certificates apply."""
+        return self._fetched(url, await self.send(WireRequest("GET", url), timeout=self._settings.timeout))
 
     async def aclose(self) -> None:
+        """Close our client (a user's client stays open)."""
         self._closed = True
         if self._owned:
             await self._client.aclose()
 
 
-def _refuse_declared(headers: httpx2.Headers, limit: int) -> None:
-    """Refuse an answer whose declared length is over the limit before reading any of it."""
-    declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise ProtocolError(f"answer of {declared} bytes is larger than {limit}; refused", processed=None)
+class _Body:
+    """An answer's (decompressed) body, refused past ``limit`` bytes: a gzip bomb is refused too."""
 
+    __slots__ = ("_limit", "_parts", "_total")
 
-def _read_capped(chunks: Iterable[bytes], limit: int) -> bytes:
-    """The whole (decompressed) body, refusing more than ``limit`` bytes: a gzip bomb is refused too."""
-    parts: list[bytes] = []
-    total = 0
-    for chunk in chunks:
-        total += len(chunk)
-        if total > limit:
-            raise ProtocolError(f"answer larger than {limit} bytes; refused", processed=None)
-        parts.append(chunk)
-    return b"".join(parts)
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._parts: list[bytes] = []
+        self._total = 0
+
+    def declared(self, headers: httpx2.Headers) -> None:
+        """Refuse an answer whose declared length is over the limit before reading any of it."""
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._limit:
+            raise ProtocolError(f"answer of {declared} bytes is larger than {self._limit}; refused", processed=None)
+
+    def add(self, chunk: bytes) -> None:
+        self._total += len(chunk)
+        if self._total > self._limit:
+            raise ProtocolError(f"answer larger than {self._limit} bytes; refused", processed=None)
+        self._parts.append(chunk)
+
+    def response(self, request: WireRequest, response: httpx2.Response) -> WireResponse:
+        content = b"".join(self._parts)
+        logger.debug("%s %s -> %d (%d bytes)", request.method, redact(request.url), response.status_code, len(content))
+        return WireResponse(response.status_code, response.headers, content)  # httpx2.Headers: case-insensitive
