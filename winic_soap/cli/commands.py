@@ -259,22 +259,23 @@ def send(args: argparse.Namespace) -> int:
                 )
         finally:
             progress.close()
+    return _show_receipt(args, receipt)
+
+
+def _show_receipt(args: argparse.Namespace, receipt: SendReceipt, job: str | None = None) -> int:
+    """What a send printed: the receipt, human or JSON, with its job when it was journalled."""
     lines = [
         f"sent {receipt.parts} part(s) each to {len(receipt.recipients)} recipient(s) "
-        f"in {len(receipt.submissions)} request(s) over {receipt.transport}"
+        f"in {len(receipt.submissions)} request(s) over {receipt.transport}" + (f" (job {job})" if job else "")
     ]
     lines += [
         f"message id {s.message_id or '(legacy 000)'}  {len(s.recipients)} recipient(s)" for s in receipt.submissions
     ]
-    _emit(args, _receipt_json(receipt), lines)
+    _emit(args, {**_receipt_json(receipt), **({"job": job} if job else {})}, lines)
     return 0
 
 
 # -- send through the journal ---------------------------------------------------------------------
-def _service_local(at: datetime) -> datetime:
-    return at if at.tzinfo is None else at.astimezone(SERVICE_TZ).replace(tzinfo=None)
-
-
 def _nothing_sent(exc: StoreError) -> StoreError:
     return StoreError(f"{exc}; nothing was sent (the send is journalled before it goes out)")
 
@@ -289,8 +290,7 @@ def _send_journalled(args: argparse.Namespace, numbers: list[str], text: str, at
         plan = client.plan_send(
             numbers, text, at=at, ext=ext, international=args.international, concurrency=args.concurrency
         )
-        operation, clean, batches = plan.operation, plan.text, plan.batches
-        valid = [n for batch in batches for n in batch]
+        batches = plan.batches
         try:
             store = open_cli_store(args, settings)
         except StoreError as exc:
@@ -298,8 +298,8 @@ def _send_journalled(args: argparse.Namespace, numbers: list[str], text: str, at
         with store:
             try:
                 job_id = store.create_job(
-                    operation,
-                    clean,
+                    plan.operation,
+                    plan.text,
                     batches,
                     job_id=args.job,
                     options={"at": _aware_service_time(at), "ext": ext},
@@ -308,22 +308,12 @@ def _send_journalled(args: argparse.Namespace, numbers: list[str], text: str, at
                 )
             except StoreError as exc:
                 raise _nothing_sent(exc) from exc
-            print(f"job {job_id}: {len(valid)} recipient(s) in {len(batches)} request(s)", file=sys.stderr, flush=True)
+            recipients = sum(map(len, batches))
+            print(f"job {job_id}: {recipients} recipient(s) in {len(batches)} request(s)", file=sys.stderr, flush=True)
             run = run_job_with_progress(args, client, store, job_id, len(batches))
-            transport = client.transport
             unsent = [n for b in store.batches(job_id, ["new"]) for n in b.numbers]
     run.raise_for_error(unsent)
-    scheduled = _service_local(at).replace(tzinfo=SERVICE_TZ) if at else None
-    receipt = SendReceipt(tuple(run.accepted), operation, transport, clean, segments(clean), scheduled)
-    lines = [
-        f"sent {receipt.parts} part(s) each to {len(receipt.recipients)} recipient(s) "
-        f"in {len(receipt.submissions)} request(s) over {receipt.transport} (job {job_id})"
-    ]
-    lines += [
-        f"message id {s.message_id or '(legacy 000)'}  {len(s.recipients)} recipient(s)" for s in receipt.submissions
-    ]
-    _emit(args, {**_receipt_json(receipt), "job": job_id}, lines)
-    return 0
+    return _show_receipt(args, client.receipt_of(plan, run.accepted), job_id)
 
 
 # -- reads ---------------------------------------------------------------------------------------
