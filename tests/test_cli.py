@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from shared import cli_env
 
 PWD = "demo-secret"
 
@@ -17,19 +18,7 @@ PWD = "demo-secret"
 @pytest.fixture
 def cli(winic_mock, tmp_path: Path):  # type: ignore[no-untyped-def]
     """Run the CLI with a private HOME/XDG tree and credentials from the environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WINIC_")}
-    env.update(
-        {
-            "HOME": str(tmp_path),
-            "XDG_CONFIG_HOME": str(tmp_path / "config"),
-            "XDG_STATE_HOME": str(tmp_path / "state"),
-            "XDG_CACHE_HOME": str(tmp_path / "cache"),
-            "WINIC_UID": "demo",
-            "WINIC_PWD": PWD,
-            "WINIC_ENDPOINT": winic_mock.url,
-            "WINIC_MAX_ATTEMPTS": "1",
-        }
-    )
+    env = cli_env(winic_mock.url, tmp_path, PWD)
 
     def run(
         *args: str, stdin: str | None = None, extra_env: dict[str, str] | None = None, drop: tuple[str, ...] = ()
