@@ -70,16 +70,18 @@ SENDERS: dict[str, tuple[Callable[..., BulkSendError], int]] = {
 
 
 def assert_accounted(error: BulkSendError, mock: MockService) -> None:
-    """Every number is in exactly one of accepted / failed / unsent, and the ledger agrees with each."""
+    """Every number is in exactly one of accepted / unknown / failed / unsent, and the ledger agrees with each:
+    a number called failed never reached the service."""
     accepted = [n for s in error.receipts for n in s.recipients]
-    listed = Counter(accepted + list(error.failed) + list(error.unsent))
+    listed = Counter(accepted + list(error.unknown) + list(error.failed) + list(error.unsent))
     assert sorted(listed) == sorted(NUMBERS) and set(listed.values()) == {1}, "a number lost or listed twice"
     attempted = Counter(
         n for e in mock.ledger if e.operation == "SendMessages" for n in (e.params["tos"] or "").split(",")
     )
     assert set(attempted.values()) <= {1}, "a number went to the service twice"
     assert not set(error.unsent) & set(attempted), "a number reported never attempted reached the service"
-    assert set(accepted) | set(error.failed) == set(attempted)
+    assert not set(error.failed) & set(attempted), "a number reported failed (not sent) reached the service"
+    assert set(accepted) | set(error.unknown) == set(attempted)
     ids = {s.message_id for s in error.receipts}
     assert None not in ids and ids <= {s.message_id for s in mock.state.sends}
     for submission in error.receipts:  # each receipt carries the id the service gave those very numbers
@@ -90,7 +92,7 @@ def assert_accounted(error: BulkSendError, mock: MockService) -> None:
 @pytest.mark.parametrize(("send", "concurrency"), SENDERS.values(), ids=SENDERS.keys())
 def test_callback_raising_keeps_every_receipt(winic_mock: MockService, send: Any, concurrency: int) -> None:
     error = send(winic_mock, concurrency, raise_on(2))
-    assert isinstance(error.error, CallbackFailed) and error.failed == ()
+    assert isinstance(error.error, CallbackFailed) and error.failed == () and error.unknown == ()
     assert len(error.receipts) >= 2 and len(winic_mock.state.sends) == len(error.receipts)
     assert_accounted(error, winic_mock)
     if concurrency == 1:  # it stopped: no new request after the callback raised
@@ -112,7 +114,8 @@ def test_unknown_outcome_mid_bulk(winic_mock: MockService, send: Any, concurrenc
     error = send(winic_mock, concurrency, None)
     assert isinstance(error.error, OutcomeUnknown)
     if concurrency == 1:  # with four in flight, the second to arrive may be the last, shorter batch
-        assert error.failed == tuple(NUMBERS[100:200]) and error.unsent == tuple(NUMBERS[200:])
+        assert error.unknown == tuple(NUMBERS[100:200]) and error.unsent == tuple(NUMBERS[200:])
+    assert error.failed == ()
     assert_accounted(error, winic_mock)
 
 
@@ -124,7 +127,7 @@ def test_two_batches_failing_at_once(winic_mock: MockService, send: Any, concurr
     assert isinstance(error.error, OutcomeUnknown)
     assert_accounted(error, winic_mock)
     if concurrency == 4:
-        assert len(error.failed) == 200
+        assert len(error.unknown) == 200
 
 
 @pytest.mark.parametrize(("send", "concurrency"), SENDERS.values(), ids=SENDERS.keys())

@@ -185,7 +185,8 @@ def test_bulk_failure_in_one_chunk_never_resends_another(make_client, winic_mock
         make_client().send(numbers, "bulk")
     error = caught.value
     assert [s.recipients for s in error.receipts] == [tuple(numbers[:100])]
-    assert isinstance(error.error, SendOutcomeUnknown) and error.failed == tuple(numbers[100:200])
+    assert isinstance(error.error, SendOutcomeUnknown) and error.unknown == tuple(numbers[100:200])
+    assert error.failed == ()
     assert error.unsent == tuple(numbers[200:])
     assert [len(s.recipients) for s in winic_mock.state.sends] == [100, 100]
 

@@ -49,9 +49,12 @@ BUILT: dict[str, tree.WinicError] = {
         _UNKNOWN,
         ["13700137000"],
         ["13600136000", "13500135000"],
+        ["13400134000"],
+        job="job-1",
     ),
     "ClientClosedError": tree.ClientClosedError("the client is closed"),
     "StoreError": tree.StoreError("the store cannot be written: disk full"),
+    "JournalError": tree.JournalError("accepted, but the journal could not record it"),
 }
 
 

@@ -1,4 +1,4 @@
-"""The send journal from Python: ``run_job`` with the real client against the mock, the ``batch`` context
+"""The send journal from Python: ``journal.send`` / ``journal.resume`` with the real client against the mock, the ``batch`` context
 manager, and how each error is journalled. On both backends."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import pytest
 
 from winic_soap import (
     BalanceError,
+    BulkSendError,
     ConnectError,
     InputError,
     ProtocolError,
@@ -14,7 +15,7 @@ from winic_soap import (
     StoreError,
 )
 from winic_soap.recipients import chunked
-from winic_soap.store import open_store, outcome_of, run_job
+from winic_soap.store import open_store, outcome_of
 
 
 @pytest.mark.parametrize(
@@ -33,35 +34,36 @@ def test_what_each_error_proves(error: BaseException, outcome: tuple[str, str | 
     assert outcome_of(error) == outcome
 
 
-def test_run_job_sends_each_batch_once_with_concurrency(store_url: str, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_resume_sends_each_batch_once_with_concurrency(store_url: str, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
     numbers = [f"138{i:08d}" for i in range(450)]
     with open_store(store_url) as store:
         job = store.create_job("SendMessages_Ext", "通知", chunked(numbers), options={"ext": "12"})
-        run = run_job(make_client(), store, job, concurrency=3)
-        assert run.error is None and run.attempted == 5
-        assert [s.recipients[0] for s in run.accepted] == [numbers[i] for i in range(0, 450, 100)]
+        receipt = store.journal.resume(make_client(), job, concurrency=3)
+        assert [s.recipients[0] for s in receipt.submissions] == [numbers[i] for i in range(0, 450, 100)]
         assert store.job(job).batches["accepted"] == 5
-        assert run_job(make_client(), store, job).attempted == 0  # nothing left: nothing sent again
+        again = store.journal.resume(make_client(), job)  # nothing left: nothing sent again, the same receipt
+        assert again.message_ids == receipt.message_ids
     sends = winic_mock.calls("SendMessages_Ext")
     assert len(sends) == 5 and {s.params["extno"] for s in sends} == {"12"}
-    assert sorted(b.message_id for b in run.accepted) == sorted(s.message_id for s in winic_mock.state.sends)
+    assert sorted(receipt.message_ids) == sorted(s.message_id for s in winic_mock.state.sends)
 
 
-def test_run_job_stops_at_a_refusal_and_keeps_the_rest(store_url: str, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_resume_stops_at_a_refusal_and_keeps_the_rest(store_url: str, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
     numbers = [f"138{i:08d}" for i in range(300)]
     winic_mock.fail("code", code="-01", every=2, times=1, operation="SendMessages")
     with open_store(store_url) as store:
         job = store.create_job("SendMessages", "x", chunked(numbers))
-        run = run_job(make_client(), store, job)
-        assert isinstance(run.error, BalanceError) and [b.index for b in run.failed_batches] == [1]
+        with pytest.raises(BulkSendError) as caught:
+            store.journal.resume(make_client(), job)
+        assert isinstance(caught.value.error, BalanceError) and caught.value.failed == tuple(numbers[100:200])
+        assert caught.value.unsent == tuple(numbers[200:]) and caught.value.job == job
         assert [b.state for b in store.batches(job)] == ["accepted", "failed", "new"]
         assert store.batches(job)[1].code == "-01"
-        unsent = [n for b in store.batches(job, ["new"]) for n in b.numbers]
-        with pytest.raises(Exception, match="bulk send stopped") as caught:
-            run.raise_for_error(unsent)
-        assert caught.value.unsent == tuple(numbers[200:])  # type: ignore[attr-defined]
-        assert run_job(make_client(), store, job).error is None  # the resume sends batch 2 only
+        with pytest.raises(BulkSendError) as again:  # the resume sends batch 2 only; batch 1 stays refused
+            store.journal.resume(make_client(), job)
+        assert isinstance(again.value.error, BalanceError) and again.value.unsent == ()
         assert [b.state for b in store.batches(job)] == ["accepted", "failed", "accepted"]
+    assert len(winic_mock.calls("SendMessages")) == 2  # processed: batches 0 and 2; batch 1 was refused
 
 
 def test_the_journal_wraps_a_send_the_caller_makes(store_url: str, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
@@ -76,7 +78,7 @@ def test_the_journal_wraps_a_send_the_caller_makes(store_url: str, make_client, 
         ):
             client.send(["13900139000"], "hi")
         with pytest.raises(StoreError, match="attempted before"):  # never twice, whoever asks
-            store.journal.begin_batch("mine", 1, ["13900139000"], "hi", "SendMessages")
+            store.begin_batch("mine", 1, ["13900139000"], "hi", "SendMessages")
         assert [(b.state, b.message_id is not None) for b in store.batches("mine")] == [
             ("accepted", True),
             ("unknown", False),
@@ -93,6 +95,8 @@ def test_journal_send_reads_like_client_send(store_url: str, make_client, winic_
         with pytest.raises(SendOutcomeUnknown):
             store.journal.send(make_client(), ["13800138000"], "x", job="single")
         assert store.job("single").batches["unknown"] == 1
-        with pytest.raises(InputError, match="already exists"):
+        with pytest.raises(SendOutcomeUnknown):  # a replay: nothing sent again, the first call's error again
             store.journal.send(make_client(), ["13800138000"], "x", job="single")
+        with pytest.raises(InputError, match="single.*other|text differ"):
+            store.journal.send(make_client(), ["13800138000"], "another text", job="single")
     assert len(winic_mock.calls("SendMessages")) == 3

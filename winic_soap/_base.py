@@ -14,16 +14,15 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from winic_soap import decoding
+from winic_soap.bulk import BulkRun
 from winic_soap.config import Settings
 from winic_soap.core import envelope, form
 from winic_soap.core.answer import Scrubber, WireRequest, WireResponse
 from winic_soap.core.contract import Contract, OperationContract, load_packaged_contract
 from winic_soap.events import Emit, Hook, emitter
 from winic_soap.exceptions import (
-    BulkSendError,
     ConfigurationError,
     InputError,
     OutcomeUnknown,
@@ -39,13 +38,15 @@ from winic_soap.text import estimate_cost, sanitize, segments
 if TYPE_CHECKING:
     from winic_soap.wsdl import Fetch, ZeepEngine
 
-__all__ = ["SERVICE_TZ", "BaseClient", "BulkRun", "Call", "SendPlan"]
+__all__ = ["SERVICE_TZ", "BaseClient", "Call", "Decode", "SendPlan"]
 
 logger = logging.getLogger("winic_soap.client")
 SERVICE_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST since 1991
 _CREDENTIALS = ("uid", "pwd")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _FIELDS = {"msg": "text", "tos": "recipients", "extno": "ext"}  # wire names -> the arguments users wrote
+T = TypeVar("T")
+Decode = Callable[[str, str | None, str], T]  # (operation, raw answer, transport) -> result; raises its error
 
 
 def _service_now() -> datetime:
@@ -68,7 +69,8 @@ class Call:
 
 @dataclass(slots=True)
 class SendPlan:
-    """A checked send: the operation, its batches of at most 100 numbers, and the parameters they share."""
+    """A checked send: the operation, its batches of at most 100 numbers, and the parameters they share.
+    A plan is what :meth:`BaseClient.send_batch` sends, batch by batch, exactly as planned."""
 
     operation: str
     batches: list[list[str]]
@@ -76,53 +78,14 @@ class SendPlan:
     params: dict[str, str | None] = field(repr=False)  # the credentials are in it
     at: datetime | None
     concurrency: int
-    on_progress: Callable[[int, int], None] | None
 
+    def recipients(self) -> list[str]:
+        """Every number of the plan, checked and de-duplicated, in order."""
+        return [n for batch in self.batches for n in batch]
 
-@dataclass(slots=True)
-class BulkRun:
-    """The state of a send split into batches, shared by the thread pool and the asyncio task group:
-    no new batch starts after a failure, and whatever happens every accepted id stays reachable."""
-
-    plan: SendPlan
-    done: dict[int, Submission] = field(default_factory=dict)
-    failure: tuple[int | None, BaseException] | None = None
-    # every batch that was attempted and failed: with several in flight, more than one can fail after the
-    # first, and their numbers were sent (maybe processed), never "unsent"
-    failures: dict[int, BaseException] = field(default_factory=dict)
-
-    def may_start(self) -> bool:
-        return self.failure is None
-
-    def accepted(self, index: int, submission: Submission) -> None:
-        self.done[index] = submission
-        if self.plan.on_progress is not None and self.failure is None:
-            try:
-                self.plan.on_progress(len(self.done), len(self.plan.batches))
-            except Exception as exc:  # the caller's callback: stop starting batches, keep every receipt
-                self.failure = (None, exc)
-
-    def failed(self, index: int, error: BaseException) -> None:
-        self.failures[index] = error
-        if self.failure is None:
-            self.failure = (index, error)
-
-    def result(self) -> list[Submission]:
-        """The submissions in order, or the :class:`BulkSendError` that tells what was and was not sent."""
-        batches = self.plan.batches
-        if self.failure is None:
-            return [self.done[i] for i in range(len(batches))]
-        index, error = self.failure
-        if index is not None and len(batches) == 1:
-            raise error  # a single request: its own error, as for any other call
-        unknown = [e for e in self.failures.values() if isinstance(e, OutcomeUnknown)]
-        if unknown and not isinstance(error, OutcomeUnknown):
-            error = unknown[0]  # the one that tells the caller to check before sending again
-        attempted = set(self.done) | set(self.failures)
-        unsent = [n for i, batch in enumerate(batches) if i not in attempted for n in batch]
-        failed = [n for i in sorted(self.failures) for n in batches[i]]
-        receipts = [self.done[i] for i in sorted(self.done)]
-        raise BulkSendError(receipts, error, failed, unsent) from error
+    def __repr__(self) -> str:
+        recipients = sum(map(len, self.batches))
+        return f"SendPlan({self.operation}, {recipients} recipient(s) in {len(self.batches)} batch(es), at={self.at})"
 
 
 class BaseClient:
@@ -247,65 +210,41 @@ class BaseClient:
         return self._call("GetUserInfo_" if personal else "GetUserInfo", self._credentials())
 
     def _plan_send(
-        self,
-        operation: str,
-        numbers: list[str],
-        text: str,
-        *,
-        at: datetime | None,
-        extra: dict[str, str | None],
+        self, operation: str, numbers: list[str], text: str, *, at: datetime | None, extra: dict[str, str | None],
         concurrency: int,
-        on_progress: Callable[[int, int], None] | None,
-    ) -> SendPlan:
+    ) -> SendPlan:  # fmt: skip
         clean = sanitize(text, strict=self._settings.strict_text)
         otime = self._otime(at)
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
             raise InputError("concurrency", "must be a positive integer", concurrency)
         params = {**self._credentials(), "msg": clean, "otime": otime, **extra}
         self._call(operation, params)  # the operation exists and every value can be encoded
-        return SendPlan(operation, chunked(numbers), clean, params, at, concurrency, on_progress)
+        return SendPlan(operation, chunked(numbers), clean, params, at, concurrency)
 
     def _plan_domestic(
-        self,
-        recipients: Iterable[str] | str,
-        text: str,
-        *,
-        at: datetime | None,
-        ext: str | int | None,
+        self, recipients: Iterable[str] | str, text: str, *, at: datetime | None, ext: str | int | None,
         concurrency: int,
-        on_progress: Callable[[int, int], None] | None,
-    ) -> SendPlan:
+    ) -> SendPlan:  # fmt: skip
         numbers = domestic_numbers(recipients)
-        extra: dict[str, str | None] = {}
-        operation = "SendMessages"
-        if ext is not None:
-            extno = str(ext)
-            if not extno.isdigit() or not 1 <= len(extno) <= 10 or not extno.isascii():
-                raise InputError("ext", "must be 1-10 digits", ext)
-            operation, extra["extno"] = "SendMessages_Ext", extno
-        return self._plan_send(
-            operation, numbers, text, at=at, extra=extra, concurrency=concurrency, on_progress=on_progress
-        )
+        operation, extra = "SendMessages", self._extension(ext)
+        if extra:
+            operation = "SendMessages_Ext"
+        return self._plan_send(operation, numbers, text, at=at, extra=extra, concurrency=concurrency)
 
     def _plan_international(
-        self,
-        recipients: Iterable[str] | str,
-        text: str,
-        *,
-        at: datetime | None,
-        concurrency: int,
-        on_progress: Callable[[int, int], None] | None,
+        self, recipients: Iterable[str] | str, text: str, *, at: datetime | None, concurrency: int
     ) -> SendPlan:
         numbers = international_numbers(recipients)
-        return self._plan_send(
-            "SendInternationalMessages",
-            numbers,
-            text,
-            at=at,
-            extra={},
-            concurrency=concurrency,
-            on_progress=on_progress,
-        )
+        return self._plan_send("SendInternationalMessages", numbers, text, at=at, extra={}, concurrency=concurrency)
+
+    @staticmethod
+    def _extension(ext: str | int | None) -> dict[str, str | None]:
+        if ext is None:
+            return {}
+        extno = str(ext)
+        if not extno.isdigit() or not 1 <= len(extno) <= 10 or not extno.isascii():
+            raise InputError("ext", "must be 1-10 digits", ext)
+        return {"extno": extno}
 
     def plan_send(
         self,
@@ -323,17 +262,30 @@ class BaseClient:
         if international:
             if ext is not None:
                 raise InputError("ext", "international sends take no extension number", ext)
-            return self._plan_international(recipients, text, at=at, concurrency=concurrency, on_progress=None)
-        return self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency, on_progress=None)
+            return self._plan_international(recipients, text, at=at, concurrency=concurrency)
+        return self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency)
 
-    def _batch_call(self, plan: SendPlan, batch: list[str]) -> Call:
-        return self._call(plan.operation, {**plan.params, "tos": ",".join(batch)}, recipients=batch, text=plan.text)
+    def stored_plan(
+        self, operation: str, text: str, *, at: datetime | None = None, ext: str | None = None, concurrency: int = 1
+    ) -> SendPlan:
+        """The plan of a send checked earlier (a journalled job): its stored text and options as they were,
+        without its batches (the journal hands them out). Only the schedule is checked again: ``at`` must
+        still be in the future, or None to send now."""
+        params = {**self._credentials(), "msg": text, "otime": self._otime(at), **self._extension(ext)}
+        self._call(operation, params)
+        return SendPlan(operation, [], text, params, at, concurrency)
 
-    def receipt_of(self, plan: SendPlan, submissions: list[Submission]) -> SendReceipt:
-        """The receipt of a planned send whose requests were made elsewhere (a journal's job runner)."""
-        return self._receipt(plan, submissions)
+    def _batch_call(self, plan: SendPlan, batch: Sequence[str]) -> Call:
+        numbers = list(batch)
+        return self._call(plan.operation, {**plan.params, "tos": ",".join(numbers)}, recipients=numbers, text=plan.text)
 
-    def _receipt(self, plan: SendPlan, submissions: list[Submission]) -> SendReceipt:
+    def _bulk(self, plan: SendPlan, total: int, on_progress: Callable[[int, int], None] | None) -> BulkRun:
+        return BulkRun(
+            total, operation=plan.operation, text=plan.text, transport=self._transport_name, on_progress=on_progress
+        )
+
+    def receipt_of(self, plan: SendPlan, submissions: Sequence[Submission]) -> SendReceipt:
+        """The receipt of a planned send whose requests were made batch by batch (the send journal)."""
         at = plan.at and self._local(plan.at)
         return SendReceipt(tuple(submissions), plan.operation, self._transport_name, plan.text, segments(plan.text), at)
 
@@ -417,13 +369,11 @@ class BaseClient:
         return self._zeep().request(op.name, call.params)
 
     def answer(self, call: Call, response: WireResponse) -> str | None:
-        """The answer string, error codes raised as typed errors (inside the retried attempt, so that a
-        read's ``-09`` is retried)."""
+        """The answer string as the service wrote it (decoded, error codes included, by the caller's decoder
+        inside the retried attempt, so that a read's ``-09`` is retried)."""
         if self._soap:
-            raw = envelope.read_answer(call.op, self._transport_name, response, self._zeep_reader)
-        else:
-            raw = form.read_answer(response)
-        return decoding.check(call.operation, raw, self._transport_name)
+            return envelope.read_answer(call.op, self._transport_name, response, self._zeep_reader)
+        return form.read_answer(response)
 
     def _zeep_reader(self, operation: str, response: WireResponse) -> str | None:
         return self._zeep().process_reply(operation, response)
@@ -435,8 +385,9 @@ class BaseClient:
         return Scrubber([self._pwd, *secrets])
 
     def failure(self, call: Call, exc: WinicError) -> WinicError:
-        """Context and scrubbing for the error of one attempt, before the retry layer logs it: every
-        error carries the operation and transport, and no server text carries a secret."""
+        """What one failed attempt raises, before the retry layer logs it: the error with the operation and
+        transport, scrubbed of every secret the server may have echoed, and for a write that may have been
+        processed, the unknown outcome (so the attempt's event already says so)."""
         if isinstance(exc, TransportError):
             exc.operation, exc.transport = call.operation, self._transport_name
             if call.op.is_pull and exc.processed is None:
@@ -446,10 +397,10 @@ class BaseClient:
                     "carried (if any) were handed out and cannot be pulled again",
                     call.operation,
                 )
-        return self._scrubber_for(call).error(exc)
+        return self.outcome(call, self._scrubber_for(call).error(exc))
 
     def outcome(self, call: Call, exc: WinicError) -> WinicError:
-        """What a failed call raises: a write that may have been processed is an unknown outcome."""
+        """A write that may have been processed is an unknown outcome; every other error stays itself."""
         if call.op.is_read or not isinstance(exc, TransportError) or exc.processed is not None:
             return exc
         if call.recipients is not None:
@@ -458,20 +409,11 @@ class BaseClient:
             )
         return OutcomeUnknown(call.operation, exc, transport=self._transport_name)
 
-    def decoded(self, call: Call, raw: str | None, decode: Callable[[str, str | None, str], Any]) -> Any:
-        """``decode(raw)``; for a write, an answer that arrived but is not a valid result (``OK``, 17 digits,
-        nil) may still have been processed: it is an unknown outcome, never a plain error."""
-        try:
-            return decode(call.operation, raw, self._transport_name)
-        except TransportError as exc:
-            raise self.outcome(call, self._scrubber_for(call).error(exc)) from exc
-
-    def submission(self, call: Call, raw: str | None) -> Submission:
-        message_id = self.decoded(call, raw, decoding.decode_message_id)
+    def _submission(self, call: Call, message_id: str | None) -> Submission:
         recipients = call.recipients or []
         logger.info("%s accepted for %d recipient(s): %s", call.operation, len(recipients), message_id)
         return Submission(message_id, tuple(recipients))
 
-    def password_changed(self, new: str) -> None:
+    def _password_changed(self, new: str) -> None:
         self._pwd = new
         self._scrubber = Scrubber([self._settings.pwd, new])

@@ -8,11 +8,13 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from winic_soap import decoding
-from winic_soap._base import BaseClient, BulkRun, Call, SendPlan, _service_now
+from winic_soap._base import BaseClient, Call, Decode, SendPlan, T, _service_now
+from winic_soap.bulk import PlanBatches, run_tasks
 from winic_soap.config import Settings
 from winic_soap.events import Hook
 from winic_soap.exceptions import ConfigurationError, WinicError
@@ -62,6 +64,7 @@ class AsyncWinicClient(BaseClient):
         self._wire = AsyncWire(self._settings, http_client=http_client, verify=self._tls_context)
         self._pid = os.getpid()
         self._loading: asyncio.Lock | None = None
+        self._changing: asyncio.Lock | None = None
 
     @classmethod
     def from_env(
@@ -109,31 +112,29 @@ class AsyncWinicClient(BaseClient):
                 self._contract = self._load_contract(fetch)
 
     # -- the one place bytes move ------------------------------------------------------------------
-    async def _execute(self, call: Call) -> str | None:
+    async def _execute(self, call: Call, decode: Decode[T]) -> T:
+        """One call under the retry policy; each attempt sends, reads and decodes (see ``WinicClient``)."""
         if os.getpid() != self._pid:
             self._pid = os.getpid()
             self._wire.renew()
         attempts = self._attempts(call)
         count = 0
 
-        async def attempt() -> str | None:
+        async def attempt() -> T:
             nonlocal count
             count += 1
             began = time.monotonic()
             try:
                 response = await self._wire.send(self.request(call), timeout=attempts.time_left())
-                raw = self.answer(call, response)
+                value = decode(call.operation, self.answer(call, response), self._transport_name)
             except WinicError as exc:
                 error = self.failure(call, exc)
                 attempts.failed(count, began, error)
                 raise error from None
-            attempts.succeeded(count, began, raw if call.recipients is not None else None)
-            return raw
+            attempts.succeeded(count, began, value if isinstance(value, str) and call.recipients is not None else None)
+            return value
 
-        try:
-            return await attempts.run_async(attempt)
-        except WinicError as exc:
-            raise self.outcome(call, exc) from exc
+        return await attempts.run_async(attempt)
 
     # -- sends ---------------------------------------------------------------------------------------
     async def send(
@@ -148,9 +149,8 @@ class AsyncWinicClient(BaseClient):
     ) -> SendReceipt:
         """Send ``text`` to mainland China mobiles; see :meth:`WinicClient.send`."""
         await self._ready()
-        return await self._send(
-            self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency, on_progress=on_progress)
-        )
+        plan = self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency)
+        return await self._run(plan, on_progress)
 
     async def send_international(
         self,
@@ -163,63 +163,38 @@ class AsyncWinicClient(BaseClient):
     ) -> SendReceipt:
         """Send to international numbers; see :meth:`WinicClient.send_international`."""
         await self._ready()
-        return await self._send(
-            self._plan_international(recipients, text, at=at, concurrency=concurrency, on_progress=on_progress)
-        )
+        return await self._run(self._plan_international(recipients, text, at=at, concurrency=concurrency), on_progress)
 
-    async def _send_batch(self, plan: SendPlan, batch: list[str]) -> Submission:
-        call = self._batch_call(plan, batch)
-        return self.submission(call, await self._execute(call))
+    async def send_batch(self, plan: SendPlan, numbers: Sequence[str]) -> Submission:
+        """Send one batch of ``plan`` exactly as planned; see :meth:`WinicClient.send_batch`."""
+        call = self._batch_call(plan, numbers)
+        return self._submission(call, await self._execute(call, decoding.decode_message_id))
 
-    async def _send(self, plan: SendPlan) -> SendReceipt:
-        """At most ``concurrency`` batches in flight as tasks; after a failure no new one starts."""
-        run = BulkRun(plan)
-        queue = iter(enumerate(plan.batches))
-
-        async def worker() -> None:
-            for index, batch in queue:  # the shared iterator hands each batch to one worker
-                if not run.may_start():
-                    return
-                try:
-                    run.accepted(index, await self._send_batch(plan, batch))
-                except WinicError as exc:
-                    run.failed(index, exc)
-
-        workers = min(plan.concurrency, len(plan.batches))
-        if workers == 1:
-            await worker()
-        else:
-            import asyncio
-
-            async with asyncio.TaskGroup() as group:
-                for _ in range(workers):
-                    group.create_task(worker())
-        return self._receipt(plan, run.result())
+    async def _run(self, plan: SendPlan, on_progress: Callable[[int, int], None] | None) -> SendReceipt:
+        run, batches = self._bulk(plan, len(plan.batches), on_progress), PlanBatches(plan.batches)
+        await run_tasks(run, batches, partial(self.send_batch, plan), plan.concurrency)
+        return self.receipt_of(plan, run.outcome(batches.unsent()))
 
     # -- pulls and account ---------------------------------------------------------------------------
     async def replies(self, port: str | None = None) -> list[Reply]:
         """Pull replies (``GET_SMS_MO``), only those to ``port`` when given. Each is handed out once."""
         await self._ready()
-        call = self._pull_call("GET_SMS_MO", port)
-        return decoding.decode_replies(call.operation, await self._execute(call), self.transport)
+        return await self._execute(self._pull_call("GET_SMS_MO", port), decoding.decode_replies)
 
     async def replies_ext(self) -> list[Reply]:
         """Pull replies with extension ports (``GET_SMS_MO_Ext``). Each is handed out once."""
         await self._ready()
-        call = self._pull_call("GET_SMS_MO_Ext")
-        return decoding.decode_replies(call.operation, await self._execute(call), self.transport)
+        return await self._execute(self._pull_call("GET_SMS_MO_Ext"), decoding.decode_replies)
 
     async def reports(self) -> list[DeliveryReport]:
         """Pull delivery reports (``SMS_Reports``). Each is handed out once."""
         await self._ready()
-        call = self._pull_call("SMS_Reports")
-        return decoding.decode_reports(call.operation, await self._execute(call), self.transport)
+        return await self._execute(self._pull_call("SMS_Reports"), decoding.decode_reports)
 
     async def account(self, *, personal: bool = False) -> AccountInfo:
         """Balance, price, signature... (``GetUserInfo``; ``GetUserInfo_`` with ``personal=True``)."""
         await self._ready()
-        call = self._account_call(personal)
-        return decoding.decode_account(call.operation, await self._execute(call), self.transport)
+        return await self._execute(self._account_call(personal), decoding.decode_account)
 
     async def estimate(
         self, recipients: int | Iterable[str], text: str, *, account: AccountInfo | None = None
@@ -232,17 +207,25 @@ class AsyncWinicClient(BaseClient):
         """Register a new account (``RegineUser_``, or ``RegineUser`` when the WSDL only has that)."""
         await self._ready()
         call = self._register_call(uid, pwd, company=company, contact=contact, mobile=mobile, agent=agent)
-        self.decoded(call, await self._execute(call), decoding.decode_ack)
+        await self._execute(call, decoding.decode_ack)
 
     async def change_password(self, new: str) -> None:
-        """Change this account's password (``EditUserPwd``); the client uses the new one afterwards."""
+        """Change this account's password (``EditUserPwd``); the client uses the new one afterwards.
+        One change at a time, as on the sync client."""
         await self._ready()
-        call = self._password_call(new)
-        self.decoded(call, await self._execute(call), decoding.decode_ack)
-        self.password_changed(new)
+        async with self._password_lock():
+            await self._execute(self._password_call(new), decoding.decode_ack)
+            self._password_changed(new)
+
+    def _password_lock(self) -> asyncio.Lock:
+        if self._changing is None:
+            import asyncio
+
+            self._changing = asyncio.Lock()
+        return self._changing
 
     # -- anything else -------------------------------------------------------------------------------
     async def call(self, operation: str, /, **params: str) -> str | None:
         """Call any operation of the loaded WSDL with string parameters; ``uid``/``pwd`` are filled in."""
         await self._ready()
-        return await self._execute(self._any_call(operation, params))
+        return await self._execute(self._any_call(operation, params), decoding.check)

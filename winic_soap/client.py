@@ -8,11 +8,13 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from winic_soap import decoding
-from winic_soap._base import SERVICE_TZ, BaseClient, BulkRun, Call, SendPlan, _service_now
+from winic_soap._base import SERVICE_TZ, BaseClient, Call, Decode, SendPlan, T, _service_now
+from winic_soap.bulk import PlanBatches, run_threads
 from winic_soap.config import Settings
 from winic_soap.events import Hook
 from winic_soap.exceptions import WinicError
@@ -92,31 +94,30 @@ class WinicClient(BaseClient):
         self.close()
 
     # -- the one place bytes move ------------------------------------------------------------------
-    def _execute(self, call: Call) -> str | None:
+    def _execute(self, call: Call, decode: Decode[T]) -> T:
+        """One call under the retry policy: each attempt sends, reads and decodes, so its event says what
+        the call returns (a send answered with no message id is ``unknown``, never ``ok``)."""
         if os.getpid() != self._pid:  # forked: the pooled sockets are the parent's, never share them
             self._pid = os.getpid()
             self._wire.renew()
         attempts = self._attempts(call)
         count = 0
 
-        def attempt() -> str | None:
+        def attempt() -> T:
             nonlocal count
             count += 1
             began = time.monotonic()
             try:
                 response = self._wire.send(self.request(call), timeout=attempts.time_left())
-                raw = self.answer(call, response)
+                value = decode(call.operation, self.answer(call, response), self._transport_name)
             except WinicError as exc:
                 error = self.failure(call, exc)
                 attempts.failed(count, began, error)
                 raise error from None
-            attempts.succeeded(count, began, raw if call.recipients is not None else None)
-            return raw
+            attempts.succeeded(count, began, value if isinstance(value, str) and call.recipients is not None else None)
+            return value
 
-        try:
-            return attempts.run(attempt)
-        except WinicError as exc:
-            raise self.outcome(call, exc) from exc
+        return attempts.run(attempt)
 
     # -- sends ---------------------------------------------------------------------------------------
     def send(
@@ -134,9 +135,7 @@ class WinicClient(BaseClient):
         Numbers are normalised (``+86``, spaces) and de-duplicated; more than 100 are split into requests
         of 100 (``concurrency`` of them in flight); ``at`` schedules the send (naive = Asia/Shanghai).
         """
-        return self._send(
-            self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency, on_progress=on_progress)
-        )
+        return self._run(self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency), on_progress)
 
     def send_international(
         self,
@@ -148,75 +147,35 @@ class WinicClient(BaseClient):
         on_progress: Callable[[int, int], None] | None = None,
     ) -> SendReceipt:
         """Send to international numbers (country code first, all in one country): ``SendInternationalMessages``."""
-        return self._send(
-            self._plan_international(recipients, text, at=at, concurrency=concurrency, on_progress=on_progress)
-        )
+        return self._run(self._plan_international(recipients, text, at=at, concurrency=concurrency), on_progress)
 
-    def _send_batch(self, plan: SendPlan, batch: list[str]) -> Submission:
-        call = self._batch_call(plan, batch)
-        return self.submission(call, self._execute(call))
+    def send_batch(self, plan: SendPlan, numbers: Sequence[str]) -> Submission:
+        """Send one batch (at most 100 numbers) of ``plan`` exactly as planned, checked against nothing
+        again (not even today's clock): the request under :meth:`send` and the send journal."""
+        call = self._batch_call(plan, numbers)
+        return self._submission(call, self._execute(call, decoding.decode_message_id))
 
-    def _send(self, plan: SendPlan) -> SendReceipt:
-        run = BulkRun(plan)
-        if plan.concurrency == 1 or len(plan.batches) == 1:
-            for index, batch in enumerate(plan.batches):
-                if not run.may_start():
-                    break
-                try:
-                    run.accepted(index, self._send_batch(plan, batch))
-                except WinicError as exc:
-                    run.failed(index, exc)
-        else:
-            self._run_pool(run)
-        return self._receipt(plan, run.result())
-
-    def _run_pool(self, run: BulkRun) -> None:
-        """At most ``concurrency`` requests in flight; after a failure no new one starts."""
-        from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-
-        plan = run.plan
-        with ThreadPoolExecutor(max_workers=plan.concurrency, thread_name_prefix="winic-send") as pool:
-            pending: dict[Future[Submission], int] = {}
-            queue = iter(enumerate(plan.batches))
-            while True:
-                while run.may_start() and len(pending) < plan.concurrency:
-                    item = next(queue, None)
-                    if item is None:
-                        break
-                    pending[pool.submit(self._send_batch, plan, item[1])] = item[0]
-                if not pending:
-                    break
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    index = pending.pop(future)
-                    error = future.exception()
-                    if error is None:
-                        run.accepted(index, future.result())
-                    elif isinstance(error, WinicError):
-                        run.failed(index, error)
-                    else:
-                        raise error
+    def _run(self, plan: SendPlan, on_progress: Callable[[int, int], None] | None) -> SendReceipt:
+        run, batches = self._bulk(plan, len(plan.batches), on_progress), PlanBatches(plan.batches)
+        run_threads(run, batches, partial(self.send_batch, plan), plan.concurrency, grace=self._retry.deadline)
+        return self.receipt_of(plan, run.outcome(batches.unsent()))
 
     # -- pulls and account ---------------------------------------------------------------------------
     def replies(self, port: str | None = None) -> list[Reply]:
         """Pull replies (``GET_SMS_MO``), only those to ``port`` when given. Each is handed out once."""
-        call = self._pull_call("GET_SMS_MO", port)
-        return decoding.decode_replies(call.operation, self._execute(call), self.transport)
+        return self._execute(self._pull_call("GET_SMS_MO", port), decoding.decode_replies)
 
     def replies_ext(self) -> list[Reply]:
         """Pull replies with extension ports (``GET_SMS_MO_Ext``). Each is handed out once."""
-        call = self._pull_call("GET_SMS_MO_Ext")
-        return decoding.decode_replies(call.operation, self._execute(call), self.transport)
+        return self._execute(self._pull_call("GET_SMS_MO_Ext"), decoding.decode_replies)
 
     def reports(self) -> list[DeliveryReport]:
         """Pull delivery reports (``SMS_Reports``). Each is handed out once."""
-        call = self._pull_call("SMS_Reports")
-        return decoding.decode_reports(call.operation, self._execute(call), self.transport)
+        return self._execute(self._pull_call("SMS_Reports"), decoding.decode_reports)
 
     def account(self, *, personal: bool = False) -> AccountInfo:
         """Balance, price, signature... (``GetUserInfo``; ``GetUserInfo_`` with ``personal=True``)."""
-        call = self._account_call(personal)
-        return decoding.decode_account(call.operation, self._execute(call), self.transport)
+        return self._execute(self._account_call(personal), decoding.decode_account)
 
     def estimate(
         self, recipients: int | Iterable[str], text: str, *, account: AccountInfo | None = None
@@ -228,14 +187,13 @@ class WinicClient(BaseClient):
     def register(self, uid: str, pwd: str, *, company: str, contact: str, mobile: str, agent: str = "") -> None:
         """Register a new account (``RegineUser_``, or ``RegineUser`` when the WSDL only has that)."""
         call = self._register_call(uid, pwd, company=company, contact=contact, mobile=mobile, agent=agent)
-        self.decoded(call, self._execute(call), decoding.decode_ack)
+        self._execute(call, decoding.decode_ack)
 
     def change_password(self, new: str) -> None:
         """Change this account's password (``EditUserPwd``); the client uses the new one afterwards."""
         with self._lock:
-            call = self._password_call(new)
-            self.decoded(call, self._execute(call), decoding.decode_ack)
-            self.password_changed(new)
+            self._execute(self._password_call(new), decoding.decode_ack)
+            self._password_changed(new)
 
     # -- anything else -------------------------------------------------------------------------------
     def call(self, operation: str, /, **params: str) -> str | None:
@@ -244,4 +202,4 @@ class WinicClient(BaseClient):
         Returns the answer string (error codes raise). Operations not known to be reads are never
         retried after they may have reached the server.
         """
-        return self._execute(self._any_call(operation, params))
+        return self._execute(self._any_call(operation, params), decoding.check)

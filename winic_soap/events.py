@@ -14,8 +14,9 @@ logger = logging.getLogger("winic_soap.calls")
 
 @dataclass(frozen=True, slots=True)
 class CallEvent:
-    """What one attempt of one operation did. ``outcome`` is ``"ok"`` or the error's class name;
-    ``retry_in`` is the wait before the next attempt when one follows. Carries no secret."""
+    """What one attempt of one operation did. ``outcome`` is ``"ok"`` (the answer decoded to a result: a
+    send's message id), ``"unknown"`` (a write that may have been processed: never retried), or the error's
+    class name; ``retry_in`` is the wait before the next attempt when one follows. Carries no secret."""
 
     operation: str
     transport: str

@@ -23,7 +23,8 @@
     ├── OutcomeUnknown            a write may or may not have taken effect; never retried
     │   └── SendOutcomeUnknown    ... and that write was a send (.recipients)
     ├── StoreError                the store (SQLite file, PostgreSQL) cannot be opened, read or written
-    ├── BulkSendError             a send of several chunks stopped part-way (.receipts, .unsent, .error)
+    │   └── JournalError          ... after the service accepted what the journal could not record
+    ├── BulkSendError             a send of several chunks stopped part-way (.receipts, .unknown, .failed, .unsent)
     └── ClientClosedError         the client was closed; nothing was sent
 
 No error carries a password: messages are built from operation names, codes and safe fields, and text the
@@ -50,6 +51,7 @@ __all__ = [
     "ConnectionLostError",
     "HTTPStatusError",
     "InputError",
+    "JournalError",
     "MaintenanceError",
     "OutcomeUnknown",
     "ProtocolError",
@@ -280,33 +282,74 @@ class SendOutcomeUnknown(OutcomeUnknown):
 
 
 class BulkSendError(WinicError):
-    """Raised when a send split into several requests stopped part-way.
+    """Raised when a send split into several requests stopped part-way, and what every recipient became.
 
-    ``receipts`` are the chunks the service accepted; ``failed`` the recipients of every chunk that was
-    attempted and did not succeed (with several in flight, more than one can fail); ``error`` is what
-    stopped the send (a :class:`SendOutcomeUnknown` when any failed chunk may have been processed, else the
-    first failure, or the exception an ``on_progress`` callback raised); ``unsent`` the recipients never
-    attempted. Every recipient is in exactly one of the three.
+    ``receipts``: the requests the service accepted (their message ids). ``unknown``: recipients of
+    requests that may have been processed (an answer lost, a request in flight when the run was
+    interrupted): never send to them again without checking reports. ``failed``: recipients of requests
+    that provably were not processed (the service refused them with a code, or they never left).
+    ``unsent``: recipients never attempted. Every recipient is in exactly one of the four. ``job``: the
+    send journal's job, when it was journalled (``jobs show`` has the details). ``error`` is
+    what stopped the send: an unknown outcome when there is one, else the first failure, the exception a
+    progress callback raised, a :class:`StoreError`, or the interrupt (KeyboardInterrupt, CancelledError).
+
+    An interrupted send re-raises the interrupt itself (so asyncio's and Python's semantics stay intact)
+    with this error as its ``__cause__``; :meth:`find` digs it out of whatever was raised.
     """
 
     def __init__(
-        self, receipts: Sequence[Submission], error: BaseException, failed: Sequence[str], unsent: Sequence[str]
+        self,
+        receipts: Sequence[Submission],
+        error: BaseException,
+        failed: Sequence[str],
+        unsent: Sequence[str],
+        unknown: Sequence[str] = (),
+        *,
+        job: str | None = None,
     ) -> None:
         self.receipts = tuple(receipts)
+        self.job = job
         self.error = error
         self.failed = tuple(failed)
         self.unsent = tuple(unsent)
-        # an unknown outcome is not a failure: those recipients may have been sent to, never re-send them
-        fate = "with an unknown outcome (may have been sent)" if isinstance(error, OutcomeUnknown) else "failed"
+        self.unknown = tuple(unknown)
         super().__init__(
-            f"bulk send stopped: {len(self.receipts)} request(s) accepted, "
-            f"{len(self.failed)} recipient(s) {fate} ({type(error).__name__}: {error}), "
-            f"{len(self.unsent)} never attempted"
+            f"bulk send stopped ({type(error).__name__}: {error}): {len(self.receipts)} request(s) accepted, "
+            f"{len(self.unknown)} recipient(s) with an unknown outcome (may have been sent), "
+            f"{len(self.failed)} failed (not sent), {len(self.unsent)} never attempted"
         )
+
+    def __repr__(self) -> str:
+        return (
+            f"BulkSendError(accepted={len(self.receipts)}, unknown={len(self.unknown)}, failed={len(self.failed)}, "
+            f"unsent={len(self.unsent)}, error={type(self.error).__name__})"
+        )
+
+    @property
+    def message_ids(self) -> tuple[str | None, ...]:
+        """The accepted requests' message ids, in order."""
+        return tuple(s.message_id for s in self.receipts)
+
+    @staticmethod
+    def find(exc: BaseException | None) -> BulkSendError | None:
+        """The :class:`BulkSendError` that ``exc`` is or was caused by (a ``TimeoutError`` from
+        ``asyncio.timeout``, a ``CancelledError``, a ``KeyboardInterrupt``), else None."""
+        seen: set[int] = set()
+        while exc is not None and id(exc) not in seen:
+            if isinstance(exc, BulkSendError):
+                return exc
+            seen.add(id(exc))
+            exc = exc.__cause__ or exc.__context__
+        return None
 
 
 class StoreError(WinicError):
     """Raised when the store cannot be opened, read or written; whatever depended on it (a send) did not go ahead."""
+
+
+class JournalError(StoreError):
+    """Raised when the service accepted requests that the send journal could not record (the store went
+    away mid-send): the SMS went out; the accepted ids are on the :class:`BulkSendError` it stops."""
 
 
 _DESCRIPTIONS = {

@@ -22,6 +22,7 @@ from winic_soap.exceptions import (
     ConnectionLostError,
     HTTPStatusError,
     MaintenanceError,
+    OutcomeUnknown,
     ProtocolError,
     ReadTimeoutError,
     SoapFaultError,
@@ -123,8 +124,9 @@ class Attempts:
 
     def failed(self, attempt: int, began: float, exc: BaseException) -> None:
         """Remember the failure; its event goes out once we know whether a retry follows, and after what wait."""
+        outcome = "unknown" if isinstance(exc, OutcomeUnknown) else type(exc).__name__
         self._failed = CallEvent(
-            self._operation, self._transport, attempt, time.monotonic() - began, type(exc).__name__, None, None
+            self._operation, self._transport, attempt, time.monotonic() - began, outcome, None, None
         )
 
     def _flush(self, wait: float | None) -> None:

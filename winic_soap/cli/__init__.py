@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from winic_soap.cli.errors import EXIT_CODES, exit_code_for, report_error
 from winic_soap.cli.parser import build_parser
-from winic_soap.exceptions import WinicError
+from winic_soap.exceptions import BulkSendError, WinicError
 
 __all__ = ["build_parser", "main"]
 
@@ -32,9 +32,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WinicError as exc:
         report_error(exc, as_json=getattr(args, "json", False))
         return exit_code_for(exc)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM during a send (commands.Terminated)
+        stopped = BulkSendError.find(exc)
+        if stopped is not None:
+            report_error(stopped, as_json=getattr(args, "json", False))
+        else:
+            print("interrupted" if exit_code_for(exc) == 130 else "terminated", file=sys.stderr)
+        return exit_code_for(exc)
     except BrokenPipeError:
         # the reader went away (e.g. `| head`): records not yet printed stay pending in the store
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

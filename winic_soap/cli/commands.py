@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import hashlib
-import itertools
 import json
 import shlex
 import signal
@@ -27,7 +26,7 @@ from winic_soap.demo import run_demo
 from winic_soap.exceptions import ConfigurationError, InputError, StoreError
 from winic_soap.models import CostEstimate, OperationInfo, SendReceipt
 from winic_soap.recipients import chunked, domestic_numbers, international_numbers
-from winic_soap.store import InboxRecord, Store, open_store, process_owner, run_job
+from winic_soap.store import InboxRecord, Store, new_job_id, open_store, process_owner
 from winic_soap.text import estimate_cost, sanitize, segments
 from winic_soap.watcher import Watcher
 
@@ -153,20 +152,38 @@ def _aware_service_time(at: datetime | None) -> str | None:
     return (at if at.tzinfo else at.replace(tzinfo=SERVICE_TZ)).isoformat()
 
 
-def run_job_with_progress(args: argparse.Namespace, client: WinicClient, store: Store, job_id: str, total: int) -> Any:
-    """``run_job`` with the progress bar (on a terminal, or ``--progress``), its line ended before any error."""
+@contextmanager
+def progress_bar(args: argparse.Namespace, total: int) -> Iterator[_Progress | None]:
+    """The bulk progress bar (on a terminal, or ``--progress``) for ``total`` requests, its line ended
+    before anything else is printed; None when it is not shown."""
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     progress = _Progress(show and total > 1)
-    finished = itertools.count(1)
-
-    def on_batch(batch: Any, state: str) -> None:
-        if state == "accepted" and progress.enabled:  # the bar counts what went out, as on_progress does
-            progress(min(next(finished), total), total)
-
     try:
-        return run_job(client, store, job_id, concurrency=args.concurrency, on_batch=on_batch)
+        yield progress if progress.enabled else None
     finally:
         progress.close()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so a send stops as on Ctrl-C: nothing new starts, every id is kept."""
+
+
+@contextmanager
+def stops_on_sigterm() -> Iterator[None]:
+    """SIGTERM raises :class:`Terminated` while a send runs (only the main thread can set a handler)."""
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread: nothing to install
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _receipt_json(receipt: SendReceipt) -> dict[str, Any]:
@@ -242,27 +259,23 @@ def send(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(args, numbers, text)
     at = _parse_at(args.at)
+    ext = None if args.international else args.ext
     if not args.no_record:
-        return _send_journalled(args, numbers, text, at)
-    show = args.progress if args.progress is not None else sys.stderr.isatty()
-    progress = _Progress(show and len(numbers) > 100)
+        return _send_journalled(args, numbers, text, at, ext)
     with _client(args, strict_text=args.strict) as client:
-        try:
-            on_progress = progress if progress.enabled else None
+        plan = client.plan_send(numbers, text, at=at, ext=ext, international=args.international)
+        with stops_on_sigterm(), progress_bar(args, len(plan.batches)) as progress:
             if args.international:
-                receipt = client.send_international(
-                    numbers, text, at=at, concurrency=args.concurrency, on_progress=on_progress
-                )
+                receipt = client.send_international(plan.recipients(), text, at=at, concurrency=args.concurrency,
+                                                    on_progress=progress)  # fmt: skip
             else:
                 receipt = client.send(
-                    numbers, text, at=at, ext=args.ext, concurrency=args.concurrency, on_progress=on_progress
+                    plan.recipients(), text, at=at, ext=ext, concurrency=args.concurrency, on_progress=progress
                 )
-        finally:
-            progress.close()
-    return _show_receipt(args, receipt)
+    return show_receipt(args, receipt)
 
 
-def _show_receipt(args: argparse.Namespace, receipt: SendReceipt, job: str | None = None) -> int:
+def show_receipt(args: argparse.Namespace, receipt: SendReceipt, job: str | None = None) -> int:
     """What a send printed: the receipt, human or JSON, with its job when it was journalled."""
     lines = [
         f"sent {receipt.parts} part(s) each to {len(receipt.recipients)} recipient(s) "
@@ -276,44 +289,37 @@ def _show_receipt(args: argparse.Namespace, receipt: SendReceipt, job: str | Non
 
 
 # -- send through the journal ---------------------------------------------------------------------
-def _nothing_sent(exc: StoreError) -> StoreError:
-    return StoreError(f"{exc}; nothing was sent (the send is journalled before it goes out)")
-
-
-def _send_journalled(args: argparse.Namespace, numbers: list[str], text: str, at: datetime | None) -> int:
-    """Check the input (the library's own checks), write the job and its batches to the store, and only
-    then send: a store that cannot be written stops the send before anything leaves (exit 10)."""
+def _send_journalled(
+    args: argparse.Namespace, numbers: list[str], text: str, at: datetime | None, ext: str | None
+) -> int:
+    """Check the input (the library's own checks), name the job and print its id, write it to the store, and
+    only then send: a store that cannot be written stops the send before anything leaves (exit 10), and
+    with the printed id a re-run (``--job ID``) is a replay that sends nothing twice."""
     settings = _settings(args).with_(strict_text=args.strict)
     settings.require_credentials()
     with WinicClient(settings=settings) as client:  # built first: a bad setting leaves no job behind
-        ext = None if args.international else args.ext
-        plan = client.plan_send(
-            numbers, text, at=at, ext=ext, international=args.international, concurrency=args.concurrency
-        )
-        batches = plan.batches
+        job_id = args.job or new_job_id()
+        print(f"job {job_id}", file=sys.stderr, flush=True)  # before anything is written: a lost commit leaves it
         try:
             store = open_cli_store(args, settings)
         except StoreError as exc:
-            raise _nothing_sent(exc) from exc
-        with store:
+            raise _nothing_sent(exc, job_id) from exc
+        with store, stops_on_sigterm(), progress_bar(args, -(-len(numbers) // 100)) as progress:
             try:
-                job_id = store.create_job(
-                    plan.operation,
-                    plan.text,
-                    batches,
-                    job_id=args.job,
-                    options={"at": _aware_service_time(at), "ext": ext},
-                    endpoint=settings.endpoint,
-                    uid=settings.uid,
-                )
-            except StoreError as exc:
-                raise _nothing_sent(exc) from exc
-            recipients = sum(map(len, batches))
-            print(f"job {job_id}: {recipients} recipient(s) in {len(batches)} request(s)", file=sys.stderr, flush=True)
-            run = run_job_with_progress(args, client, store, job_id, len(batches))
-            unsent = [n for b in store.batches(job_id, ["new"]) for n in b.numbers]
-    run.raise_for_error(unsent)
-    return _show_receipt(args, client.receipt_of(plan, run.accepted), job_id)
+                receipt = store.journal.send(
+                    client, numbers, text, job=job_id, at=at, ext=ext, international=args.international,
+                    concurrency=args.concurrency, on_progress=progress,
+                )  # fmt: skip
+            except StoreError as exc:  # raised as itself only when nothing was sent
+                raise _nothing_sent(exc, job_id) from exc
+    return show_receipt(args, receipt, job_id)
+
+
+def _nothing_sent(exc: StoreError, job: str) -> StoreError:
+    return StoreError(
+        f"{exc}; nothing was sent (the send is journalled before it goes out). Job {job} may have been "
+        f"written: re-run with --job {job} to send it exactly once"
+    )
 
 
 # -- reads ---------------------------------------------------------------------------------------

@@ -35,6 +35,9 @@ EXIT_CODES = {
     "hand-off": 9,
     "store": 10,
     "drift": 11,
+    "journal": 12,
+    "interrupted": 130,
+    "terminated": 143,
 }
 EXIT_HELP = """exit codes:
   0  success
@@ -48,12 +51,18 @@ EXIT_HELP = """exit codes:
   8  outcome unknown: a send (or other write) may have been processed; it was NOT retried
   9  watcher: a record could not be handed on (it stays pending in the store)
  10  the store cannot be opened or written (send: nothing was sent)
- 11  wsdl diff: the WSDL differs from the packaged copy (operations or parameters)"""
+ 11  wsdl diff: the WSDL differs from the packaged copy (operations or parameters)
+ 12  send: the service accepted requests (ids printed) that the journal could not record
+130  interrupted (Ctrl-C); 143: terminated (SIGTERM). A send prints what it did first: ids on stdout"""
 
 
 def exit_code_for(exc: BaseException) -> int:
     if isinstance(exc, BulkSendError):
+        if isinstance(exc.error, StoreError) and (exc.receipts or exc.unknown):
+            return EXIT_CODES["journal"]  # 10 says nothing was sent: here something was
         return exit_code_for(exc.error)
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_CODES["terminated" if type(exc).__name__ == "Terminated" else "interrupted"]
     if isinstance(exc, StoreError):
         return EXIT_CODES["store"]
     if isinstance(exc, ConfigurationError):
@@ -85,22 +94,40 @@ def _details(exc: BaseException) -> dict[str, object]:
         info["recipients"] = list(exc.recipients)
     if isinstance(exc, BulkSendError):
         info["accepted"] = [{"message_id": s.message_id, "recipients": list(s.recipients)} for s in exc.receipts]
+        info["unknown"] = list(exc.unknown)
         info["failed"] = list(exc.failed)
         info["unsent"] = list(exc.unsent)
+        if exc.job:
+            info["job"] = exc.job
         info["cause"] = _details(exc.error)
     return info
 
 
 def report_error(exc: WinicError, *, as_json: bool) -> None:
+    """An error on stderr in one line (JSON on stdout with ``--json``); a stopped bulk send prints its
+    accepted message ids on stdout and one summary line, never every number."""
     if as_json:
         print(json.dumps({"error": _details(exc)}, ensure_ascii=False), flush=True)
         return
-    print(f"error: {exc}", file=sys.stderr)
     if isinstance(exc, BulkSendError):
         for s in exc.receipts:
-            print(f"  accepted {s.message_id}: {len(s.recipients)} recipient(s)", file=sys.stderr)
-        print(f"  failed: {', '.join(exc.failed)}", file=sys.stderr)
-        if exc.unsent:
-            print(f"  never attempted: {', '.join(exc.unsent)}", file=sys.stderr)
-    if isinstance(exc, OutcomeUnknown) or (isinstance(exc, BulkSendError) and isinstance(exc.error, OutcomeUnknown)):
+            print(f"message id {s.message_id or '(legacy 000)'}  {len(s.recipients)} recipient(s)", flush=True)
+        print(f"error: {bulk_summary(exc)}", file=sys.stderr)
+        return
+    print(f"error: {exc}", file=sys.stderr)
+    if isinstance(exc, OutcomeUnknown):
         print("  the service may have processed it; check `winic-soap reports` before sending again", file=sys.stderr)
+
+
+def bulk_summary(exc: BulkSendError) -> str:
+    """One line: what stopped the send and what each recipient became (unknown is never called failed)."""
+    accepted = sum(len(s.recipients) for s in exc.receipts)
+    parts = [f"{len(exc.receipts)} request(s) accepted ({accepted} recipient(s))"]
+    if exc.unknown:
+        parts.append(f"{len(exc.unknown)} recipient(s) UNKNOWN (may have been sent: never re-send them blindly)")
+    if exc.failed:
+        parts.append(f"{len(exc.failed)} failed (not sent)")
+    if exc.unsent:
+        parts.append(f"{len(exc.unsent)} never attempted")
+    where = f"; job {exc.job}: `winic-soap jobs show {exc.job}`" if exc.job else ""
+    return f"send stopped by {type(exc.error).__name__}: {exc.error}: " + ", ".join(parts) + where

@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     send.add_argument(
         "--job",
-        help="name of the job in the store's journal (default: made up and printed); resume it with jobs resume",
+        help="the job's key in the store's journal (default: made up and printed before anything is written); "
+        "a re-run with a key already there sends nothing twice and prints the first run's receipt",
     )
     send.add_argument(
         "--no-record",
@@ -214,6 +215,11 @@ def _store_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     resume.add_argument("job")
     resume.add_argument("--concurrency", type=int, default=1, help="requests in flight")
+    resume.add_argument(
+        "--send-now",
+        action="store_true",
+        help="a job scheduled (--at) for a time that has passed: send its never-attempted batches now, unscheduled",
+    )
     resume.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar on stderr"
     )

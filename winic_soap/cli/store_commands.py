@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from winic_soap.cli.commands import _client, _emit, open_cli_store, run_job_with_progress
+from winic_soap.cli.commands import _client, _emit, open_cli_store, progress_bar, show_receipt, stops_on_sigterm
 from winic_soap.exceptions import ConfigurationError, InputError
 from winic_soap.store import BATCH_STATES, Batch, InboxRecord, JobSummary
 
@@ -146,30 +146,14 @@ def jobs_show(args: argparse.Namespace) -> int:
 
 
 def jobs_resume(args: argparse.Namespace) -> int:
-    """Send the job's never-attempted batches (several processes may resume one job at once)."""
+    """Send the job's never-attempted batches (several processes may resume one job at once), then print the
+    job's receipt as ``send`` does, or what stopped it."""
     with open_cli_store(args) as store:
         job = store.job(args.job)
         if job is None:
             raise InputError("job", "no such job in the store", args.job)
-        total = job.batches.get("new", 0)
-        with _client(args) as client:
-            run = run_job_with_progress(args, client, store, args.job, total)
-        after = store.job(args.job)
-        unsent = [n for b in store.batches(args.job, ["new"]) for n in b.numbers]
-    assert after is not None
-    data = {
-        "job": args.job,
-        "sent_now": run.attempted,
-        "accepted_now": len(run.accepted),
-        "batches": after.batches,
-    }
-    _emit(
-        args,
-        data,
-        [
-            f"job {args.job}: {run.attempted} batch(es) attempted now, {len(run.accepted)} accepted",
-            "batches: " + ", ".join(f"{k} {v}" for k, v in after.batches.items() if v),
-        ],
-    )
-    run.raise_for_error(unsent)
-    return 0
+        with _client(args) as client, stops_on_sigterm(), progress_bar(args, job.batches.get("new", 0)) as progress:
+            receipt = store.journal.resume(
+                client, args.job, concurrency=args.concurrency, on_progress=progress, send_now=args.send_now
+            )
+    return show_receipt(args, receipt, args.job)

@@ -24,14 +24,13 @@ from winic_soap.store.base import (
     new_job_id,
     process_owner,
 )
-from winic_soap.store.journal import JobRun, Journal, outcome_of, run_job
+from winic_soap.store.journal import Journal, outcome_of
 
 __all__ = [
     "BATCH_STATES",
     "RECORD_STATES",
     "Batch",
     "InboxRecord",
-    "JobRun",
     "JobSummary",
     "Journal",
     "PollerLease",
@@ -42,7 +41,6 @@ __all__ = [
     "outcome_of",
     "parse_store_url",
     "process_owner",
-    "run_job",
 ]
 
 _POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")

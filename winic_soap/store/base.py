@@ -644,6 +644,17 @@ class Store(ABC):
             )
         return self._batch(rows[0]) if rows else None
 
+    def release_batch(self, job_id: str, index: int, owner: str) -> bool:
+        """Put a batch ``owner`` claimed but never sent (interrupted between the claim and the request) back
+        to ``new``; False if it is not that owner's ``sending`` batch."""
+        with self._transaction(single=True) as tx:
+            changed = tx.run(
+                "UPDATE winic_batches SET state = 'new', owner = NULL, started_at = NULL, started_epoch = NULL "
+                "WHERE job_id = ? AND idx = ? AND state = 'sending' AND owner = ?",
+                (job_id, index, owner),
+            )
+        return changed > 0
+
     def mark_accepted(self, job_id: str, index: int, message_id: str | None, *, source: str = "send") -> bool:
         """The service answered ``message_id`` (``source="reports"``: its reports proved it). False if the
         batch was not ``sending``/``unknown`` (already settled)."""

@@ -1,101 +1,182 @@
-"""The send journal: each batch written ``sending`` before its request and its outcome after, so a send that
-stops half-way (a crash, an error, a lost reply) leaves a record of what was accepted, what may have been,
-and what was never attempted. ``run_job`` sends a job's never-attempted batches; several processes may run
-one job together, each batch claimed by exactly one of them."""
+"""The send journal: a job and its batches written before the first request, each batch claimed
+``sending`` before its request and settled after it, so a send that stops half-way (a crash, an error,
+a lost reply, Ctrl-C) leaves a record of what was accepted, what may have been, and what was never
+attempted. Sends run on the client's own bulk engine (``winic_soap.bulk``), fed by claims from the
+journal; several processes may run one job together, each batch claimed by exactly one of them.
+
+A job's key makes a send idempotent: a repeated send with a key already in the journal (a task engine's
+redelivery, an operator's re-run) sends nothing that was attempted before and answers with the first
+send's receipt, or raises what the first send raised.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
+from winic_soap.bulk import BulkRun, provably_unprocessed, run_tasks, run_threads
 from winic_soap.exceptions import (
-    BulkSendError,
-    ConfigurationError,
     InputError,
-    OutcomeUnknown,
+    JournalError,
+    ProtocolError,
+    SendOutcomeUnknown,
     ServiceError,
     StoreError,
     TransportError,
     WinicError,
+    error_for_code,
 )
 from winic_soap.models import SendReceipt, Submission
 
 if TYPE_CHECKING:
-    from winic_soap.client import WinicClient
-    from winic_soap.store.base import Batch, Store
+    from winic_soap._base import SendPlan
+    from winic_soap.config import Settings
+    from winic_soap.store.base import Batch, JobSummary, Store
 
-__all__ = ["JobRun", "Journal", "outcome_of", "run_job"]
+__all__ = ["Journal", "outcome_of"]
 
 logger = logging.getLogger("winic_soap.store")
+_SERVICE_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+Progress = Callable[[int, int], None]
+_WRITE_RETRIES = (0.2, 0.5, 1.0, 2.0)  # waits between retries of a journal write the store refused
 
 
-class _Sender(Protocol):
-    def send(
-        self, recipients: Sequence[str], text: str, *, at: datetime | None = ..., ext: str | None = ...
-    ) -> SendReceipt: ...
-    def send_international(self, recipients: Sequence[str], text: str, *, at: datetime | None = ...) -> SendReceipt: ...
+class _Client(Protocol):
+    """What the journal needs of a client (sync or async): planning, the receipt, its settings and clock."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def transport(self) -> str: ...
+    def plan_send(
+        self, recipients: Sequence[str] | str, text: str, *, at: datetime | None = ..., ext: str | int | None = ...,
+        international: bool = ..., concurrency: int = ...,
+    ) -> SendPlan: ...  # fmt: skip
+    def stored_plan(
+        self, operation: str, text: str, *, at: datetime | None = ..., ext: str | None = ..., concurrency: int = ...
+    ) -> SendPlan: ...
+    def receipt_of(self, plan: SendPlan, submissions: Sequence[Submission]) -> SendReceipt: ...
+
+
+class _SyncClient(_Client, Protocol):
+    def send_batch(self, plan: SendPlan, numbers: Sequence[str]) -> Submission: ...
+
+
+class _AsyncClient(_Client, Protocol):
+    def send_batch(self, plan: SendPlan, numbers: Sequence[str]) -> Awaitable[Submission]: ...
 
 
 def outcome_of(error: BaseException) -> tuple[str, str | None]:
     """How a failed send is journalled: ``("failed", code)`` when the service refused it or it provably never
     left (nothing to fear from sending it again), else ``("unknown", None)``: it may have been processed."""
-    if isinstance(error, ServiceError):
-        return "failed", error.code
-    if isinstance(error, (InputError, ConfigurationError)):
-        return "failed", type(error).__name__
-    if isinstance(error, TransportError) and error.processed is False:
-        return "failed", type(error).__name__
-    if isinstance(error, OutcomeUnknown):
+    if not provably_unprocessed(error):
         return "unknown", None
-    return "unknown", None
+    return "failed", error.code if isinstance(error, ServiceError) else type(error).__name__
+
+
+class _JobBatches:
+    """The bulk engine's batch source for one job: claims the job's never-attempted batches and settles
+    each after its request; a write the store refuses is kept, retried, and reported by :meth:`flush`."""
+
+    def __init__(self, store: Store, job_id: str, owner: str, new: dict[int, Sequence[str]]) -> None:
+        self.store, self.job_id, self.owner = store, job_id, owner
+        self._new = new  # never-attempted batches when the run began: what is unsent if the store goes away
+        self._taken: set[int] = set()
+        self._unwritten: list[tuple[int, Submission | None, WinicError | None]] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> tuple[int, Sequence[str]] | None:
+        batch = self.store.claim_batch(self.job_id, self.owner)
+        if batch is None:
+            return None
+        with self._lock:
+            self._taken.add(batch.index)
+        return batch.index, self._new.get(batch.index, batch.numbers)
+
+    def settle(
+        self, index: int, numbers: Sequence[str], submission: Submission | None, error: WinicError | None
+    ) -> None:
+        try:
+            self._write(index, submission, error)
+        except StoreError as exc:
+            what = f"accepted as {submission.message_id}" if submission else f"ended {outcome_of(error or exc)[0]}"
+            logger.warning("job %s batch %d %s, not journalled yet (%s); retrying", self.job_id, index, what, exc)
+            with self._lock:
+                self._unwritten.append((index, submission, error))
+
+    def _write(self, index: int, submission: Submission | None, error: WinicError | None) -> None:
+        if submission is not None:
+            self.store.mark_accepted(self.job_id, index, submission.message_id)
+            return
+        assert error is not None
+        state, code = outcome_of(error)
+        detail = f"{type(error).__name__}: {error}"
+        if state == "failed":
+            self.store.mark_failed(self.job_id, index, code, detail)
+        else:
+            self.store.mark_unknown(self.job_id, index, detail)
+
+    def flush(self) -> StoreError | None:
+        with self._lock:
+            left, self._unwritten = self._unwritten, []
+        for wait in (*_WRITE_RETRIES, None):
+            if not left:
+                return None
+            failed: list[tuple[int, Submission | None, WinicError | None]] = []
+            last: StoreError | None = None
+            for item in left:
+                try:
+                    self._write(*item)
+                except StoreError as exc:
+                    failed.append(item)
+                    last = exc
+            left = failed
+            if left and wait is not None:
+                time.sleep(wait)
+        ids = ", ".join(f"batch {i}: {s.message_id}" for i, s, _ in left if s is not None) or "none accepted"
+        logger.error("job %s: %d outcome(s) could not be journalled (%s): %s", self.job_id, len(left), ids, last)
+        return JournalError(
+            f"the service answered {len(left)} request(s) of job {self.job_id} that the journal could not "
+            f"record ({last}); they stay 'sending' there and are never sent again. Accepted: {ids}"
+        )
+
+    def release(self, started: set[int]) -> None:
+        try:
+            for batch in self.store.batches(self.job_id, ["sending"]):
+                if batch.owner == self.owner and batch.index not in started:
+                    self.store.release_batch(self.job_id, batch.index, self.owner)
+                    with self._lock:
+                        self._taken.discard(batch.index)
+        except StoreError as exc:  # it stays 'sending': read as maybe-processed, never sent again
+            logger.warning("job %s: claimed batches could not be given back (%s)", self.job_id, exc)
+
+    def unsent(self) -> list[str]:
+        try:
+            return [n for batch in self.store.batches(self.job_id, ["new"]) for n in batch.numbers]
+        except StoreError:
+            return [n for i, numbers in sorted(self._new.items()) if i not in self._taken for n in numbers]
 
 
 class Journal:
-    """The send journal of a store. ``send`` sends as ``client.send`` does, journalled; a sender of its own
-    calls ``begin_batch`` before each request and a ``mark_*`` after it, or wraps it in ``batch``.
+    """The send journal of a store: sends and resumes jobs with a sync or an async client.
 
     >>> receipt = store.journal.send(client, numbers, "通知", job="notice-1")  # doctest: +SKIP
-    >>> with store.journal.batch("job-1", 0, numbers, text, "SendMessages") as batch:  # doctest: +SKIP
-    ...     batch.accepted(client.send(numbers, text).message_id)
+    >>> receipt = await store.journal.asend(async_client, numbers, "通知", job=task_id)  # doctest: +SKIP
     """
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def begin_batch(
-        self, job: str, index: int, numbers: Sequence[str], text: str, operation: str, **options: Any
-    ) -> Batch:
-        """Journal the batch ``sending`` (committed) before the request; StoreError if it cannot, or if this
-        batch was attempted before. Send only after this returned."""
-        return self.store.begin_batch(job, index, numbers, text, operation, options=options)
-
-    def mark_accepted(self, batch: Batch, message_id: str | None) -> None:
-        self.store.mark_accepted(batch.job_id, batch.index, message_id)
-
-    def mark_failed(self, batch: Batch, code: str | None, error: str = "") -> None:
-        self.store.mark_failed(batch.job_id, batch.index, code, error)
-
-    def mark_unknown(self, batch: Batch, error: str = "") -> None:
-        self.store.mark_unknown(batch.job_id, batch.index, error)
-
-    def mark_error(self, batch: Batch, error: BaseException) -> str:
-        """Journal a failed request by what the error proves (see :func:`outcome_of`); returns the state."""
-        state, code = outcome_of(error)
-        text = f"{type(error).__name__}: {error}"
-        if state == "failed":
-            self.mark_failed(batch, code, text)
-        else:
-            self.mark_unknown(batch, text)
-        return state
-
+    # -- sync ----------------------------------------------------------------------------------------------
     def send(
         self,
-        client: WinicClient,
+        client: _SyncClient,
         recipients: Sequence[str] | str,
         text: str,
         *,
@@ -104,157 +185,296 @@ class Journal:
         ext: str | None = None,
         international: bool = False,
         concurrency: int = 1,
+        on_progress: Progress | None = None,
+        send_now: bool = False,
     ) -> SendReceipt:
-        """Send as ``client.send`` does, through the journal: the job and its batches are written first
-        (``job`` names it, else one is made), then sent; errors as ``client.send`` raises them
-        (:class:`BulkSendError` for a job of several batches), and the job stays in the store to resume."""
-        plan = client.plan_send(
-            recipients, text, at=at, ext=ext, international=international, concurrency=concurrency
-        )  # the client's own checks and split, nothing sent
-        settings = client.settings
-        job_id = self.store.create_job(
-            plan.operation,
-            plan.text,
-            plan.batches,
-            job_id=job,
-            options={"at": at.isoformat() if at else None, "ext": ext},
-            endpoint=settings.endpoint,
-            uid=settings.uid,
-        )
-        run = run_job(client, self.store, job_id, concurrency=concurrency)
-        run.raise_for_error([n for b in self.store.batches(job_id, ["new"]) for n in b.numbers])
-        return client.receipt_of(plan, run.accepted)
+        """Send as ``client.send`` does, through the journal: the job (``job`` names it, else one is made)
+        and its batches are written first, then sent. With a ``job`` already in the journal for the same
+        operation, numbers, text and schedule this is a replay: nothing attempted before is sent again, and
+        the first send's receipt is returned (or what it raised is raised); batches another live process is
+        sending are waited for, within the client's deadline. The same key for another send is an
+        :class:`InputError`."""
+        summary, plan = self._prepare(
+            client, recipients, text, job=job, at=at, ext=ext, international=international, concurrency=concurrency,
+            send_now=send_now,
+        )  # fmt: skip
+        run, batches = self._run_state(client, summary, plan, on_progress)
+        run_threads(run, batches, partial(client.send_batch, plan), concurrency, grace=client.settings.deadline)
+        return self._answer(client, summary, plan, run, batches, sleep=time.sleep)
 
+    def resume(
+        self,
+        client: _SyncClient,
+        job: str,
+        *,
+        concurrency: int = 1,
+        on_progress: Progress | None = None,
+        send_now: bool = False,
+    ) -> SendReceipt:
+        """Send the job's never-attempted batches (``jobs resume``), then answer as :meth:`send` does. A job
+        scheduled for a time that has passed is refused (:class:`InputError` naming the job and its time)
+        unless ``send_now``, which sends it now, unscheduled."""
+        summary = self._job(job)
+        plan = self._plan_of(client, summary, concurrency, send_now)
+        run, batches = self._run_state(client, summary, plan, on_progress)
+        run_threads(run, batches, partial(client.send_batch, plan), concurrency, grace=client.settings.deadline)
+        return self._answer(client, summary, plan, run, batches, sleep=time.sleep)
+
+    # -- async ---------------------------------------------------------------------------------------------
+    async def asend(
+        self,
+        client: _AsyncClient,
+        recipients: Sequence[str] | str,
+        text: str,
+        *,
+        job: str | None = None,
+        at: datetime | None = None,
+        ext: str | None = None,
+        international: bool = False,
+        concurrency: int = 1,
+        on_progress: Progress | None = None,
+        send_now: bool = False,
+    ) -> SendReceipt:
+        """:meth:`send` with an :class:`~winic_soap.AsyncWinicClient` (batches as tasks)."""
+        await _ready(client)
+        summary, plan = self._prepare(
+            client, recipients, text, job=job, at=at, ext=ext, international=international, concurrency=concurrency,
+            send_now=send_now,
+        )  # fmt: skip
+        return await self._arun(client, summary, plan, concurrency, on_progress)
+
+    async def aresume(
+        self,
+        client: _AsyncClient,
+        job: str,
+        *,
+        concurrency: int = 1,
+        on_progress: Progress | None = None,
+        send_now: bool = False,
+    ) -> SendReceipt:
+        """:meth:`resume` with an :class:`~winic_soap.AsyncWinicClient`."""
+        await _ready(client)
+        summary = self._job(job)
+        plan = self._plan_of(client, summary, concurrency, send_now)
+        return await self._arun(client, summary, plan, concurrency, on_progress)
+
+    async def _arun(
+        self, client: _AsyncClient, summary: JobSummary, plan: SendPlan, concurrency: int, on_progress: Progress | None
+    ) -> SendReceipt:
+        import asyncio
+
+        run, batches = self._run_state(client, summary, plan, on_progress)
+        await run_tasks(run, batches, partial(client.send_batch, plan), concurrency)
+        deadline = time.monotonic() + client.settings.deadline
+        while not run.interrupt and self._others_sending(summary.id, run) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        return self._answer(client, summary, plan, run, batches, sleep=None)
+
+    # -- a custom sender -----------------------------------------------------------------------------------
     @contextmanager
     def batch(self, job: str, index: int, numbers: Sequence[str], text: str, operation: str) -> Iterator[_BatchHandle]:
-        """``begin_batch`` on entry; an exception inside is journalled by :func:`outcome_of` and re-raised;
-        leaving without ``accepted()`` journals the batch unknown (we cannot tell what happened)."""
-        handle = _BatchHandle(self, self.begin_batch(job, index, numbers, text, operation))
+        """For a sender of your own: the batch journalled ``sending`` on entry (StoreError if it was attempted
+        before); an exception inside is journalled by :func:`outcome_of` and re-raised; leaving without
+        ``accepted()`` journals the batch unknown (nobody can tell what happened)."""
+        handle = _BatchHandle(self.store, self.store.begin_batch(job, index, numbers, text, operation))
         try:
             yield handle
         except BaseException as exc:
             if not handle.finished:
-                self.mark_error(handle.batch, exc)
+                state, code = outcome_of(exc)
+                if state == "failed":
+                    self.store.mark_failed(job, index, code, f"{type(exc).__name__}: {exc}")
+                else:
+                    self.store.mark_unknown(job, index, f"{type(exc).__name__}: {exc}")
             raise
         if not handle.finished:
-            self.mark_unknown(handle.batch, "no outcome was recorded")
+            self.store.mark_unknown(job, index, "no outcome was recorded")
+
+    # -- shared steps --------------------------------------------------------------------------------------
+    def _job(self, job_id: str) -> JobSummary:
+        summary = self.store.job(job_id)
+        if summary is None:
+            raise InputError("job", "no such job in the store", job_id)
+        return summary
+
+    def _prepare(
+        self,
+        client: _Client,
+        recipients: Sequence[str] | str,
+        text: str,
+        *,
+        job: str | None,
+        at: datetime | None,
+        ext: str | None,
+        international: bool,
+        concurrency: int,
+        send_now: bool,
+    ) -> tuple[JobSummary, SendPlan]:
+        """The job to run: written now (checked by the client, nothing sent), or the one already under ``job``
+        after checking it is the same send."""
+        from winic_soap.store.base import new_job_id
+
+        existing = self.store.job(job) if job else None
+        checked = client.plan_send(
+            recipients, text, at=None if existing else at, ext=ext, international=international, concurrency=concurrency
+        )
+        if existing is None:
+            job_id = job or new_job_id()
+            options = {"at": _aware(at), "ext": None if ext is None else str(ext)}
+            settings = client.settings
+            try:
+                self.store.create_job(
+                    checked.operation, checked.text, checked.batches, job_id=job_id, options=options,
+                    endpoint=settings.endpoint, uid=settings.uid,
+                )  # fmt: skip
+            except InputError:
+                existing = self.store.job(job_id)  # another process wrote the same key first
+                if existing is None:
+                    raise
+            else:
+                return self._job(job_id), checked
+        _check_same(existing, checked, at, ext, self.store.batches(existing.id))
+        return existing, self._plan_of(client, existing, concurrency, send_now)
+
+    def _plan_of(self, client: _Client, job: JobSummary, concurrency: int, send_now: bool) -> SendPlan:
+        """A stored job's plan, decided once before its first batch: a schedule that has passed (by the
+        client's clock) is refused while anything is left to send, unless ``send_now``."""
+        at, ext = _stored_at(job), job.options.get("ext")
+        try:
+            return client.stored_plan(job.operation, job.text, at=at, ext=ext, concurrency=concurrency)
+        except InputError as exc:
+            if exc.field != "at" or at is None:
+                raise
+        if job.batches.get("new", 0) and not send_now:
+            raise InputError(
+                "at",
+                f"job {job.id} was scheduled for {at.isoformat()}, which has passed; resume it with "
+                "send_now=True (--send-now) to send its never-attempted batches now, unscheduled",
+                job.id,
+            )
+        plan = client.stored_plan(job.operation, job.text, ext=ext, concurrency=concurrency)
+        if not send_now:
+            plan.at = at  # nothing is left to send: the schedule shows on the receipt only
+        return plan
+
+    def _run_state(
+        self, client: _Client, job: JobSummary, plan: SendPlan, on_progress: Progress | None
+    ) -> tuple[BulkRun, _JobBatches]:
+        from winic_soap.store.base import process_owner
+
+        total = sum(job.batches.values())
+        run = BulkRun(
+            total, operation=plan.operation, text=plan.text, transport=client.transport, on_progress=on_progress
+        )
+        run.job = job.id
+        if plan.batches:  # a job written just now: its batches are the plan's (no second copy of every number)
+            new: dict[int, Sequence[str]] = dict(enumerate(plan.batches))
+        elif job.batches.get("new"):
+            new = {b.index: b.numbers for b in self.store.batches(job.id, ["new"])}
+        else:
+            new = {}
+        return run, _JobBatches(self.store, job.id, process_owner(), new)
+
+    def _others_sending(self, job_id: str, run: BulkRun) -> bool:
+        """Whether a live process (or thread) other than this run is still sending one of the job's batches."""
+        from winic_soap.store.base import owner_is_dead
+
+        try:
+            batches = self.store.batches(job_id, ["sending"])
+        except StoreError:
+            return False
+        mine = set(run.done) | set(run.failures)
+        return any(b.index not in mine and b.owner and not owner_is_dead(b.owner) for b in batches)
+
+    def _answer(
+        self,
+        client: _Client,
+        job: JobSummary,
+        plan: SendPlan,
+        run: BulkRun,
+        batches: _JobBatches,
+        *,
+        sleep: Callable[[float], None] | None,
+    ) -> SendReceipt:
+        """The job's receipt from this run and the journal, after waiting (sync) for batches other live
+        processes are sending; raised by the engine's one rule when anything is not accepted."""
+        if sleep is not None:
+            deadline = time.monotonic() + client.settings.deadline
+            while not run.interrupt and self._others_sending(job.id, run) and time.monotonic() < deadline:
+                sleep(0.2)
+        try:
+            stored = self.store.batches(job.id)
+        except StoreError as exc:
+            logger.warning("job %s: the journal cannot be read (%s); answering from this run alone", job.id, exc)
+            stored = []
+        mine = set(run.done) | set(run.failures)
+        for batch in stored:
+            if batch.index not in mine and batch.state != "new":
+                run.known(batch.index, batch.numbers, *_settled(batch, run))
+        return client.receipt_of(plan, run.outcome(batches.unsent()))
 
 
 class _BatchHandle:
-    def __init__(self, journal: Journal, batch: Batch) -> None:
-        self.journal, self.batch, self.finished = journal, batch, False
+    def __init__(self, store: Store, batch: Batch) -> None:
+        self.store, self.batch, self.finished = store, batch, False
 
     def accepted(self, message_id: str | None) -> None:
-        self.journal.mark_accepted(self.batch, message_id)
+        self.store.mark_accepted(self.batch.job_id, self.batch.index, message_id)
         self.finished = True
 
 
-@dataclass
-class JobRun:
-    """What one :func:`run_job` call did: the batches it got accepted, and the error that stopped it."""
-
-    job_id: str
-    accepted: list[Submission] = field(default_factory=list)
-    attempted: int = 0
-    error: WinicError | None = None
-    failed_batches: list[Batch] = field(default_factory=list)
-
-    def raise_for_error(self, unsent: Sequence[str] = ()) -> None:
-        """Raise the stopping error as the plain client would: itself for a one-batch job that nothing
-        else happened to, else a :class:`BulkSendError` with the accepted submissions, every batch that
-        failed or may have been processed, and the never-attempted numbers. A store failure is raised as
-        itself only when nothing was sent: after an acceptance, "nothing was sent" would be a lie."""
-        if self.error is None:
-            return
-        failed = [n for batch in self.failed_batches for n in batch.numbers]
-        if not self.accepted and (isinstance(self.error, StoreError) or (not unsent and len(self.failed_batches) <= 1)):
-            raise self.error
-        raise BulkSendError(self.accepted, self.error, failed, unsent) from self.error
+def _settled(batch: Batch, run: BulkRun) -> tuple[Submission | None, WinicError | None]:
+    """What a journalled batch this run did not send ended as, in the engine's terms."""
+    if batch.state == "accepted":
+        return Submission(batch.message_id, batch.numbers), None
+    detail = batch.error or f"batch {batch.index} of job {batch.job_id} {batch.state}"
+    if batch.state == "failed":
+        if batch.code and batch.code.startswith("-"):
+            return None, error_for_code(batch.code, run.operation, None, run.transport)
+        refused = TransportError(f"batch {batch.index} failed earlier, never sent: {detail}")
+        refused.processed = False
+        return None, refused
+    cause = ProtocolError(f"batch {batch.index} ended {batch.state} earlier: {detail}", processed=None)
+    return None, SendOutcomeUnknown(run.operation, cause, recipients=batch.numbers, text=run.text)
 
 
-def run_job(
-    client: _Sender,
-    store: Store,
-    job_id: str,
-    *,
-    concurrency: int = 1,
-    owner: str | None = None,
-    on_batch: Callable[[Batch, str], None] | None = None,
-    stop: threading.Event | None = None,
-) -> JobRun:
-    """Send the job's never-attempted batches, ``concurrency`` at a time, each journalled ``sending`` before
-    its request. After a failed or unknown batch no new batch is started (the rest stay never-attempted, for
-    ``jobs resume``). Batches in ``sending`` or ``unknown`` are never sent again."""
-    from winic_soap.store.base import process_owner
+def _check_same(job: JobSummary, plan: SendPlan, at: datetime | None, ext: str | None, batches: list[Batch]) -> None:
+    """A key names one send: the same operation, numbers (in order), text, extension and schedule."""
+    stored = [n for b in batches for n in b.numbers]
+    planned = [n for b in plan.batches for n in b]
+    differs = [
+        name
+        for name, same in (
+            ("operation", job.operation == plan.operation),
+            ("numbers", stored == planned),
+            ("text", job.text == plan.text),
+            ("ext", job.options.get("ext") == (None if ext is None else str(ext))),
+            ("at", _stored_at(job) == (None if at is None else _aware_at(at))),
+        )
+        if not same
+    ]
+    if differs:
+        raise InputError(
+            "job", f"already used for another send (its {', '.join(differs)} differ): pick a new key", job.id
+        )
 
-    job = store.job(job_id)
-    if job is None:
-        raise InputError("job", "no such job in the store", job_id)
-    if concurrency < 1:
-        raise InputError("concurrency", "must be a positive integer", concurrency)
-    owner = owner or process_owner()
-    at = datetime.fromisoformat(job.options["at"]) if job.options.get("at") else None
-    ext = job.options.get("ext")
-    run = JobRun(job_id)
-    accepted: list[tuple[int, Submission]] = []
-    halt = stop or threading.Event()
-    lock = threading.Lock()
 
-    def send(batch: Batch) -> SendReceipt:
-        if job.operation == "SendInternationalMessages":
-            return client.send_international(list(batch.numbers), job.text, at=at)
-        return client.send(list(batch.numbers), job.text, at=at, ext=ext)
+def _aware_at(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=_SERVICE_TZ)  # naive means Asia/Shanghai
 
-    def stopped(error: WinicError, batch: Batch | None) -> None:
-        with lock:
-            # an unknown outcome outranks any other error: it is what keeps a caller from re-sending
-            if run.error is None or (isinstance(error, OutcomeUnknown) and not isinstance(run.error, OutcomeUnknown)):
-                run.error = error
-            if batch is not None:
-                run.failed_batches.append(batch)
-        halt.set()
 
-    def worker() -> None:
-        while not halt.is_set():
-            try:
-                batch = store.claim_batch(job_id, owner)
-            except StoreError as exc:
-                stopped(exc, None)
-                return
-            if batch is None:
-                return
-            with lock:
-                run.attempted += 1
-            try:
-                receipt = send(batch)
-            except WinicError as exc:
-                state = store.journal.mark_error(batch, exc)
-                logger.warning("job %s batch %d: %s (%s)", job_id, batch.index, state, exc)
-                if on_batch:
-                    on_batch(batch, state)
-                stopped(exc, batch)
-                return
-            message_id = receipt.message_id
-            try:
-                store.mark_accepted(job_id, batch.index, message_id)
-            except StoreError as exc:  # accepted, but the journal says sending: never re-sent; the id goes to the log
-                logger.error(
-                    "job %s batch %d accepted as %s but not journalled: %s", job_id, batch.index, message_id, exc
-                )
-                stopped(exc, batch)
-                return
-            with lock:
-                accepted.append((batch.index, Submission(message_id, batch.numbers)))
-            if on_batch:
-                on_batch(batch, "accepted")
+def _aware(at: datetime | None) -> str | None:
+    """A schedule as stored: ISO 8601 with its offset."""
+    return None if at is None else _aware_at(at).isoformat()
 
-    if concurrency == 1:
-        worker()
-    else:
-        threads = [threading.Thread(target=worker, name=f"winic-job-{i}") for i in range(concurrency)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    run.accepted = [submission for _, submission in sorted(accepted, key=lambda pair: pair[0])]
-    return run
+
+def _stored_at(job: JobSummary) -> datetime | None:
+    value = job.options.get("at")
+    return _aware_at(datetime.fromisoformat(value)) if value else None
+
+
+async def _ready(client: Any) -> None:
+    """A custom WSDL is loaded on the async client's first use; the journal plans before that."""
+    ready = getattr(client, "_ready", None)
+    if ready is not None:
+        await ready()
