@@ -49,11 +49,7 @@ def winic_mock() -> Iterator[MockService]:
 def sent_numbers(mock: MockService) -> Counter[str]:
     """How often each number reached the service in a send request (processed or not)."""
     return Counter(
-        n
-        for e in mock.ledger
-        if e.operation.startswith("Send")
-        for n in (e.params.get("tos") or "").split(",")
-        if n
+        n for e in mock.ledger if e.operation.startswith("Send") for n in (e.params.get("tos") or "").split(",") if n
     )
 
 
@@ -90,9 +86,11 @@ def test_an_attempt_answered_without_an_id_is_unknown_in_its_event(winic_mock: M
     winic_mock.fail("reply", operation="SendMessages", body=body)
     events: list[CallEvent] = []
     if kind == "sync":
-        with WinicClient("demo", "demo-secret", endpoint=winic_mock.url, hooks=[events.append]) as client:
-            with pytest.raises(SendOutcomeUnknown):
-                client.send("13800138000", "hi")
+        with (
+            WinicClient("demo", "demo-secret", endpoint=winic_mock.url, hooks=[events.append]) as client,
+            pytest.raises(SendOutcomeUnknown),
+        ):
+            client.send("13800138000", "hi")
     else:
 
         async def run() -> None:
@@ -148,9 +146,11 @@ def test_ctrl_c_in_a_sync_bulk_send_keeps_every_id(winic_mock: MockService, conc
     """SIGINT in the main thread, as a terminal's Ctrl-C delivers it, while threads send."""
     winic_mock.fail("latency", seconds=0.1, times=None, operation="SendMessages")
     threading.Thread(target=lambda: (wait_for_sends(winic_mock, 4), _thread.interrupt_main(signal.SIGINT))).start()
-    with WinicClient("demo", "demo-secret", endpoint=winic_mock.url) as client:
-        with pytest.raises(KeyboardInterrupt) as caught:
-            client.send(NUMBERS, "通知", concurrency=concurrency)
+    with (
+        WinicClient("demo", "demo-secret", endpoint=winic_mock.url) as client,
+        pytest.raises(KeyboardInterrupt) as caught,
+    ):
+        client.send(NUMBERS, "通知", concurrency=concurrency)
     settle(winic_mock)
     bulk = BulkSendError.find(caught.value)
     assert bulk is not None and isinstance(bulk.error, KeyboardInterrupt)

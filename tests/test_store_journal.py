@@ -1,5 +1,5 @@
-"""The send journal from Python: ``journal.send`` / ``journal.resume`` with the real client against the mock, the ``batch`` context
-manager, and how each error is journalled. On both backends."""
+"""The send journal from Python: ``journal.send`` / ``journal.resume`` with the real client against the mock,
+the ``batch`` context manager, and how each error is journalled. On both backends."""
 
 from __future__ import annotations
 
@@ -97,6 +97,6 @@ def test_journal_send_reads_like_client_send(store_url: str, make_client, winic_
         assert store.job("single").batches["unknown"] == 1
         with pytest.raises(SendOutcomeUnknown):  # a replay: nothing sent again, the first call's error again
             store.journal.send(make_client(), ["13800138000"], "x", job="single")
-        with pytest.raises(InputError, match="single.*other|text differ"):
+        with pytest.raises(InputError, match=r"single.*text differ"):
             store.journal.send(make_client(), ["13800138000"], "another text", job="single")
     assert len(winic_mock.calls("SendMessages")) == 3
