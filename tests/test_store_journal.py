@@ -97,6 +97,6 @@ def test_journal_send_reads_like_client_send(store_url: str, make_client, winic_
         assert store.job("single").batches["unknown"] == 1
         with pytest.raises(SendOutcomeUnknown):  # a replay: nothing sent again, the first call's error again
             store.journal.send(make_client(), ["13800138000"], "x", job="single")
-        with pytest.raises(InputError, match=r"single.*text differ"):
+        with pytest.raises(InputError, match=r"'single' is already used for another send \(text not the same\)"):
             store.journal.send(make_client(), ["13800138000"], "another text", job="single")
     assert len(winic_mock.calls("SendMessages")) == 3

@@ -455,7 +455,9 @@ def _check_same(job: JobSummary, plan: SendPlan, at: datetime | None, ext: str |
     ]
     if differs:
         raise InputError(
-            "job", f"already used for another send (its {', '.join(differs)} differ): pick a new key", job.id
+            "job",
+            f"{job.id!r} is already used for another send ({', '.join(differs)} not the same): pick a new key",
+            job.id,
         )
 
 
