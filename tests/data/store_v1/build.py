@@ -1,5 +1,6 @@
 """Build the release-1 store fixtures (schema version 1, before numbered migrations) with main's code at
-commit 7d69f8b (the last release before numbered migrations): a SQLite file, a PostgreSQL dump, and what both hold as JSON.
+commit 7d69f8b (the last release before numbered migrations): a SQLite file, a PostgreSQL dump, and
+what both hold as JSON.
 
 Run from a checkout of that commit, never from a later one (the point is a store the old code wrote):
     git worktree add /tmp/v1 7d69f8b && cd /tmp/v1 && \
