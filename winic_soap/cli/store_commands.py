@@ -131,7 +131,7 @@ def jobs_show(args: argparse.Namespace) -> int:
         data["batches"] = [b.as_dict() for b in batches]
     lines = [
         _job_line(job),
-        f"text         {job.text}",
+        f"text         {job.text}" if job.purged_at is None else f"text         (purged {job.purged_at})",
         f"accepted     {picture['accepted']} recipient(s): delivered {picture['delivered']}, "
         f"waiting for a report {picture['waiting_for_report']}",
         "undelivered  " + (", ".join(f"{k} {v}" for k, v in picture["undelivered"].items()) or "none"),

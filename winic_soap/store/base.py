@@ -193,6 +193,7 @@ class JobSummary:
     uid: str
     batches: dict[str, int] = field(default_factory=dict)
     recipients: dict[str, int] = field(default_factory=dict)
+    purged_at: str | None = None  # when retention blanked its text (store purge); batches and counts stay
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -705,7 +706,7 @@ class Store(ABC):
     def _job_summaries(self, job_id: str | None) -> list[JobSummary]:
         with self._transaction() as tx:
             jobs = tx.rows(
-                "SELECT id, operation, text, created_at, options, endpoint, uid FROM winic_jobs "
+                "SELECT id, operation, text, created_at, options, endpoint, uid, purged_at FROM winic_jobs "
                 "WHERE (CAST(? AS TEXT) IS NULL OR id = ?)",
                 (job_id, job_id),
             )
@@ -726,6 +727,7 @@ class Store(ABC):
                 j[6],
                 dict.fromkeys(BATCH_STATES, 0),
                 dict.fromkeys(BATCH_STATES, 0),
+                j[7],
             )
             for j in jobs
         }
