@@ -85,7 +85,7 @@ def test_purge_deletes_handed_on_records_and_blanks_finished_jobs_and_nothing_el
         assert store.purge("30d", dry_run=True) == {"records": 2, "jobs": 1}
         assert _snapshot(store) == before  # the dry run changed nothing
 
-        assert store.purge(30 * DAY) == {"records": 2, "jobs": 1}
+        assert store.purge(30 * DAY, chunk=1) == {"records": 2, "jobs": 1}  # one record per transaction
         after = _snapshot(store)
         assert sorted(after["records"]) == sorted(ids["kept"])
         assert all(store.get(i) is None for i in ids["old_done"])
@@ -167,3 +167,21 @@ def test_cli_watch_refuses_a_bad_retention_before_the_network(winic_mock, tmp_pa
     env["WINIC_RETENTION"] = "forever"
     assert run_cli(env, "watch", "--once", "--interval", "5").returncode == 3
     assert winic_mock.ledger == []
+
+
+def test_a_failed_purge_is_logged_and_tried_again_next_round(make_client, store_url: str, caplog) -> None:  # type: ignore[no-untyped-def]
+    """The store refuses the purge (its jobs table renamed away behind its back): the watcher logs it, goes on
+    polling, and purges at the next round once the store is whole again."""
+    from test_store_migrations import _sql
+
+    clock = Clock(T0)
+    with open_store(store_url, clock=clock, max_handoffs=2) as store:
+        ids = _fill(store, clock)
+        watcher = Watcher(make_client(), store, lambda record: None, sources=["reports"], retention="30d")
+        _sql(store_url, "ALTER TABLE winic_jobs RENAME TO winic_jobs_away")
+        watcher.run(threading.Event(), once=True)
+        assert "retention: purge failed" in caplog.text
+        assert all(store.get(i) is not None for i in ids["old_done"])
+        _sql(store_url, "ALTER TABLE winic_jobs_away RENAME TO winic_jobs")
+        assert watcher.apply_retention() == {"records": 2, "jobs": 1}
+        assert watcher.apply_retention() is None  # done for this hour

@@ -286,16 +286,30 @@ class Store(ABC):
             )
         return applied
 
-    def purge(self, older_than: float | str, *, dry_run: bool = False) -> dict[str, int]:
+    def purge(self, older_than: float | str, *, dry_run: bool = False, chunk: int = 5000) -> dict[str, int]:
         """Retention (:mod:`winic_soap.store.retention`): delete handed-on records older than ``older_than``
         (seconds, or an age like ``30d``) and blank the text of jobs finished before then; ``dry_run``
-        counts and changes nothing. Returns ``{"records": n, "jobs": n}``."""
+        counts and changes nothing. Returns ``{"records": n, "jobs": n}``. Records go ``chunk`` per
+        transaction, so a large purge never holds up the writers that commit pulled records."""
         seconds = retention.parse_age(older_than)
         if seconds is None:
             raise InputError("older_than", "must be an age like 30d (off purges nothing: skip the call)", older_than)
+        if chunk < 1:
+            raise InputError("chunk", "must be at least 1", chunk)
         now = self.clock()
+        cutoff, stamp = utc_iso(now - seconds), utc_iso(now)
+        if dry_run:
+            with self._transaction() as tx:
+                return retention.count(tx, cutoff)
         with self._transaction() as tx:
-            return retention.purge(tx, utc_iso(now - seconds), utc_iso(now), dry_run=dry_run)
+            jobs = retention.blank_jobs(tx, cutoff, stamp)
+        records = 0
+        while True:
+            with self._transaction() as tx:
+                deleted = retention.delete_records(tx, cutoff, chunk)
+            records += deleted
+            if deleted < chunk:
+                return {"records": records, "jobs": jobs}
 
     def schema_version(self) -> int:
         """The version the store's schema is at (:data:`winic_soap.store.schema.LATEST` once migrated)."""

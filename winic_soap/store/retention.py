@@ -1,4 +1,5 @@
-"""Retention: what ``store purge`` and the watcher's ``retention`` setting delete, and how an age is written.
+"""Retention: what ``store purge`` and the watcher's ``retention`` setting (default in :mod:`winic_soap.config`)
+delete, and how an age is written.
 
 Handed-on (``done``) records older than the age are deleted whole (their payload and raw text carry one-time
 codes); finished jobs (every batch ``accepted`` or ``failed``) whose last batch finished before it keep their
@@ -16,9 +17,8 @@ from winic_soap.exceptions import InputError
 if TYPE_CHECKING:
     from winic_soap.store.schema import Tx
 
-__all__ = ["DEFAULT_RETENTION", "parse_age", "purge"]
+__all__ = ["blank_jobs", "count", "delete_records", "parse_age"]
 
-DEFAULT_RETENTION = "30d"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _AGE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
 
@@ -47,15 +47,22 @@ def parse_age(value: str | float, field: str = "older_than") -> float | None:
     return seconds
 
 
-def purge(tx: Tx, cutoff: str, now: str, *, dry_run: bool = False) -> dict[str, int]:
-    """In ``tx``: delete done records handed on before ``cutoff`` and blank the text of jobs finished before
-    it (ISO 8601 UTC, as the store writes times). Returns how many of each (would be, with ``dry_run``)."""
-    if dry_run:
-        records = tx.rows(f"SELECT COUNT(*) {_DONE_RECORDS}", (cutoff,))[0][0]
-        jobs = tx.rows(f"SELECT COUNT(*) FROM ({_FINISHED_JOBS}) AS finished", (cutoff, cutoff))[0][0]
-    else:
-        records = tx.run(f"DELETE {_DONE_RECORDS}", (cutoff,))
-        jobs = tx.run(
-            f"UPDATE winic_jobs SET text = '', purged_at = ? WHERE id IN ({_FINISHED_JOBS})", (now, cutoff, cutoff)
-        )
+def count(tx: Tx, cutoff: str) -> dict[str, int]:
+    """What a purge with ``cutoff`` (ISO 8601 UTC, as the store writes times) would delete and blank."""
+    records = tx.rows(f"SELECT COUNT(*) {_DONE_RECORDS}", (cutoff,))[0][0]
+    jobs = tx.rows(f"SELECT COUNT(*) FROM ({_FINISHED_JOBS}) AS finished", (cutoff, cutoff))[0][0]
     return {"records": int(records), "jobs": int(jobs)}
+
+
+def blank_jobs(tx: Tx, cutoff: str, now: str) -> int:
+    """Blank the text of jobs finished before ``cutoff``, stamping ``purged_at``; returns how many."""
+    return tx.run(
+        f"UPDATE winic_jobs SET text = '', purged_at = ? WHERE id IN ({_FINISHED_JOBS})", (now, cutoff, cutoff)
+    )
+
+
+def delete_records(tx: Tx, cutoff: str, limit: int) -> int:
+    """Delete up to ``limit`` records handed on before ``cutoff``, oldest first; returns how many."""
+    return tx.run(
+        f"DELETE FROM winic_inbox WHERE seq IN (SELECT seq {_DONE_RECORDS} ORDER BY seq LIMIT ?)", (cutoff, limit)
+    )
