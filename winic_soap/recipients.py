@@ -229,8 +229,12 @@ def check_numbers(
         if len(problems) == 1:
             only = problems[0]
             raise InputError(only.label, only.rule, only.value, problems=problems)
-        why = "no valid number" if len(problems) == count else "invalid number(s)"
-        raise InputError(field, f"{len(problems)} {why} of {count}", problems=problems)
+        why = (
+            f"no valid number (all {count} invalid)"
+            if len(problems) == count
+            else f"{len(problems)} of {count} invalid"
+        )
+        raise InputError(field, why, problems=problems)
     if len(countries) > 1:
         raise InputError(
             field,
