@@ -124,3 +124,20 @@ def test_a_submission_is_a_value() -> None:
     with pytest.raises(AttributeError):
         first.message_id = "x"  # type: ignore[misc]
     assert str(Problem("line 3", 3, "12", "not a number")) == "line 3 '12': not a number"
+
+
+def test_a_bulk_list_is_checked_and_deduplicated_like_a_short_one(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+    """Past 50,000 numbers the plan keeps them compact (integers, sorted in slices to find repeats): the
+    same numbers, order and skips as the short path."""
+    numbers = [f"13{3 + i % 60_000 % 7}{i % 60_000 * 997:08d}" for i in range(120_000)]  # each one twice
+    numbers[5], numbers[70_000] = "12345", "＋８６ 138 0000 0001"
+    cleaned = [n for n in numbers if n != "12345"]
+    cleaned[70_000 - 1] = "13800000001"
+    expected = list(dict.fromkeys(cleaned))
+    plan = make_client().plan_send(numbers, "hi", skip_invalid=True)
+    assert list(plan.recipients()) == expected and 60_000 <= len(expected) < 61_000
+    assert [list(b) for b in plan.batches] == [expected[i : i + 100] for i in range(0, len(expected), 100)]
+    assert [(p.position, p.value) for p in plan.skipped] == [(5, "12345")]
+    short = make_client().plan_send(expected[:300], "hi")
+    assert short.recipients() == plan.recipients()[:300] and list(short.recipients()) == expected[:300]
+    assert winic_mock.ledger == []

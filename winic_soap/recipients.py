@@ -32,6 +32,7 @@ _INTERNATIONAL = re.compile(r"[1-9][0-9]{6,14}")
 _DOMESTIC_RULE = "not a mainland China mobile number (1[3-9] and 9 more digits)"
 _INTERNATIONAL_RULE = "not an international number with a country code (7-15 digits, e.g. 447911123456)"
 _BUCKETS = 256  # de-duplication sorts this many slices of the numbers, one at a time
+_SMALL = 50_000  # up to this many numbers stay strings (de-duplicated by a plain dict)
 
 
 def ascii_digits(value: str) -> str:
@@ -44,12 +45,13 @@ def ascii_digits(value: str) -> str:
 
 
 class Numbers(Sequence[str]):
-    """Checked, de-duplicated numbers in order, stored as integers (every accepted number is digits with no
-    leading zero, so the string comes back exactly): a million take 8 MB instead of 70."""
+    """Checked, de-duplicated numbers in order. Many are stored as integers (every accepted number is digits
+    with no leading zero, so the string comes back exactly): a million take 8 MB instead of 70; a few
+    thousand stay strings, which is quicker to send."""
 
     __slots__ = ("_values", "international")
 
-    def __init__(self, values: array[int], *, international: bool) -> None:
+    def __init__(self, values: array[int] | list[str], *, international: bool) -> None:
         self._values = values
         self.international = international
 
@@ -61,15 +63,18 @@ class Numbers(Sequence[str]):
     @overload
     def __getitem__(self, index: slice) -> list[str]: ...
     def __getitem__(self, index: int | slice) -> str | list[str]:
+        values = self._values
+        if isinstance(values, list):
+            return values[index]
         if isinstance(index, slice):
-            return [str(v) for v in self._values[index]]
-        return str(self._values[index])
+            return [str(v) for v in values[index]]
+        return str(values[index])
 
     def __iter__(self) -> Iterator[str]:
-        return map(str, self._values)
+        return iter(self._values) if isinstance(self._values, list) else map(str, self._values)
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, Numbers):
+        if isinstance(other, Numbers) and type(self._values) is type(other._values):
             return self._values == other._values
         return isinstance(other, Sequence) and not isinstance(other, str) and list(self) == list(other)
 
@@ -198,7 +203,7 @@ def check_numbers(
     fast = _INTERNATIONAL if international else _DOMESTIC
     normalise = _international if international else _domestic
     rule = _INTERNATIONAL_RULE if international else _DOMESTIC_RULE
-    values = array("Q")
+    values: list[str] | array[int] = []
     problems: list[Problem] = []
     countries: dict[str, int] = {}
     count = 0
@@ -222,7 +227,12 @@ def check_numbers(
             where, position = label(index) if label else (f"{field}[{index}]", index)
             problems.append(Problem(where, position, raw if isinstance(raw, str) else type(raw).__name__, problem))
             continue
-        values.append(int(number))
+        if isinstance(values, list):
+            values.append(number)
+            if len(values) > _SMALL:  # a bulk list: compact from here on
+                values = array("Q", map(int, values))
+        else:
+            values.append(int(number))
     if not count:
         raise InputError(field, "at least one number is required")
     if problems and (not skip_invalid or len(problems) == count):
@@ -241,7 +251,8 @@ def check_numbers(
             "all numbers of one international send must be in the same country "
             f"(found country codes {', '.join(sorted(countries))})",
         )
-    return Checked(Numbers(_first_seen(values), international=international), tuple(problems))
+    unique = list(dict.fromkeys(values)) if isinstance(values, list) else _first_seen(values)
+    return Checked(Numbers(unique, international=international), tuple(problems))
 
 
 def domestic_numbers(numbers: Iterable[str] | str, field: str = "recipients") -> Numbers:
