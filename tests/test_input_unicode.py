@@ -98,6 +98,7 @@ def test_control_characters_in_any_value(make_client, winic_mock, transport: str
         with pytest.raises(InputError) as caught:
             call()
         assert caught.value.field == field and "control character" in caught.value.rule
+        assert ("U+" in caught.value.rule) == (field != "newpwd")  # nothing of a password is told
     _nothing_sent(winic_mock)
 
 

@@ -43,6 +43,7 @@ __all__ = ["SERVICE_TZ", "BaseClient", "Call", "Decode", "SendPlan"]
 logger = logging.getLogger("winic_soap.client")
 SERVICE_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST since 1991
 _CREDENTIALS = ("uid", "pwd")
+_SECRETS = ("pwd", "newpwd")
 _DIGITS = re.compile("[0-9]+")
 _FIELDS = {"msg": "text", "tos": "recipients", "extno": "ext"}  # wire names -> the arguments users wrote
 T = TypeVar("T")
@@ -203,7 +204,7 @@ class BaseClient:
         if op is None:
             raise ConfigurationError(f"the loaded WSDL has no operation {operation!r}")
         for name, value in params.items():
-            broken = None if value is None else unsendable(value)
+            broken = None if value is None else unsendable(value, secret=name in _SECRETS)
             if broken:  # the same refusal on every transport (XML could not carry it; a form could)
                 raise InputError(_FIELDS.get(name, name), broken)
         return Call(op, params, **send)

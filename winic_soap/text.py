@@ -21,8 +21,9 @@ _UNSENDABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd
 _INVISIBLE = frozenset(("Cc", "Cf", "Zs", "Zl", "Zp"))  # spaces, and zero-width and other format characters
 
 
-def unsendable(value: str) -> str | None:
-    """The rule ``value`` breaks when it holds a character no transport may carry; None when it holds none."""
+def unsendable(value: str, *, secret: bool = False) -> str | None:
+    """The rule ``value`` breaks when it holds a character no transport may carry; None when it holds none.
+    Which character, and where, is said unless the value is a ``secret`` (a password)."""
     found = _UNSENDABLE.search(value)
     if found is None:
         return None
@@ -30,7 +31,7 @@ def unsendable(value: str) -> str | None:
     if "\ud800" <= char <= "\udfff":
         return "contains characters that cannot be encoded (a lone surrogate)"
     kind = "a control character" if unicodedata.category(char) == "Cc" else "a Unicode noncharacter"
-    return f"contains {kind} (U+{ord(char):04X} at position {found.start()})"
+    return f"contains {kind}" + ("" if secret else f" (U+{ord(char):04X} at position {found.start()})")
 
 
 def sanitize(text: str, *, strict: bool = False, field: str = "text", max_parts: int | None = None) -> str:

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from functools import partial
+from itertools import zip_longest
 from typing import TYPE_CHECKING, Any, Protocol
 
 from winic_soap.bulk import BulkRun, provably_unprocessed, run_tasks, run_threads
@@ -462,13 +463,13 @@ def _settled(batch: Batch, run: BulkRun) -> tuple[Submission | None, WinicError 
 
 def _check_same(job: JobSummary, plan: SendPlan, at: datetime | None, ext: str | None, batches: list[Batch]) -> None:
     """A key names one send: the same operation, numbers (in order), text, extension and schedule."""
-    stored = [n for b in batches for n in b.numbers]
-    planned = [n for b in plan.batches for n in b]
+    stored = (n for b in batches for n in b.numbers)
+    planned = (n for b in plan.batches for n in b)  # a batch at a time: a million numbers are not copied
     differs = [
         name
         for name, same in (
             ("operation", job.operation == plan.operation),
-            ("numbers", stored == planned),
+            ("numbers", all(a == b for a, b in zip_longest(stored, planned))),
             ("text", job.text == plan.text),
             ("ext", job.options.get("ext") == (None if ext is None else str(ext))),
             ("at", _stored_at(job) == (None if at is None else _aware_at(at))),
