@@ -134,7 +134,7 @@ class NumberSource:
     def __init__(self, args: argparse.Namespace) -> None:
         self._args = args
         self._encoding = _encoding(args)
-        self._lines = array("L")  # the line (or argument) number of every number read so far
+        self._lines = array("I")  # the line (or argument) number of every number read so far
         self._sources: list[tuple[int, str]] = []  # (index of its first number, what it is)
         given = [n for n in args.numbers if n != "-"]
         self._files = [args.numbers_file] if args.numbers_file else []
@@ -175,14 +175,9 @@ def _read_numbers(args: argparse.Namespace) -> Checked:
     """Every number given, checked and de-duplicated: an invalid one named by its line, all in one error, or
     skipped and listed with ``--skip-invalid``."""
     source = NumberSource(args)
-    try:
-        checked = check_numbers(source, international=args.international, skip_invalid=args.skip_invalid,
-                                field="numbers", label=source.label)  # fmt: skip
-    except InputError as exc:
-        if exc.field == "numbers" and exc.rule == "at least one number is required":
-            raise InputError("numbers", "no number found in the input (blank lines and # comments only)") from None
-        raise
-    return checked
+    return check_numbers(
+        source, international=args.international, skip_invalid=args.skip_invalid, field="numbers", label=source.label
+    )
 
 
 def _read_text(args: argparse.Namespace) -> str:
