@@ -121,6 +121,8 @@ def test_a_submission_is_a_value() -> None:
     )
     assert pickle.loads(pickle.dumps(first)) == first
     assert Submission(None, ()).recipients == () and Submission(None, ()).count == 0
+    assert Submission("1", "13800138000").recipients == ("13800138000",)
+    assert Submission("1", "13800138000,13900139000") == Submission("1", ["13800138000", "13900139000"])
     with pytest.raises(AttributeError):
         first.message_id = "x"  # type: ignore[misc]
     assert str(Problem("line 3", 3, "12", "not a number")) == "line 3 '12': not a number"

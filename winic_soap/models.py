@@ -42,9 +42,10 @@ class Submission:
     message_id: str | None
     _numbers: str
 
-    def __init__(self, message_id: str | None, recipients: Iterable[str]) -> None:
+    def __init__(self, message_id: str | None, recipients: Iterable[str] | str) -> None:
+        """``recipients``: the numbers, or as the wire carried them (one string, comma-separated)."""
         object.__setattr__(self, "message_id", message_id)
-        object.__setattr__(self, "_numbers", ",".join(recipients))
+        object.__setattr__(self, "_numbers", recipients if isinstance(recipients, str) else ",".join(recipients))
 
     @property
     def recipients(self) -> tuple[str, ...]:
