@@ -100,11 +100,12 @@ def test_a_gbk_text_file_and_stdin(winic_mock: MockService, tmp_path: Path) -> N
     assert [m.text for m in winic_mock.state.sends] == ["您的验证码是 123456"]
 
 
-def test_a_utf8_file_with_a_byte_order_mark(winic_mock: MockService, tmp_path: Path) -> None:
-    numbers = _file(tmp_path, "bom.txt", f"\ufeff{GOOD[0]}\n{GOOD[1]}\n")
-    result = run_cli(cli_env(winic_mock.url, tmp_path), "send", "-f", str(numbers), "-m", "hi")
+def test_utf8_files_with_a_byte_order_mark_and_crlf(winic_mock: MockService, tmp_path: Path) -> None:
+    numbers = _file(tmp_path, "bom.txt", f"\ufeff{GOOD[0]}\r\n{GOOD[1]}\r\n")
+    text = _file(tmp_path, "text.txt", "\ufeff第一行\r\n第二行\r\n")
+    result = run_cli(cli_env(winic_mock.url, tmp_path), "send", "-f", str(numbers), "--text-file", str(text))
     assert result.returncode == 0, result.stderr
-    assert [s.recipients for s in winic_mock.state.sends] == [(GOOD[0], GOOD[1])]
+    assert [(s.recipients, s.text) for s in winic_mock.state.sends] == [((GOOD[0], GOOD[1]), "第一行\r\n第二行")]
 
 
 @pytest.mark.parametrize(

@@ -185,7 +185,7 @@ def _read_text(args: argparse.Namespace) -> str:
         return str(args.text)
     with _open(args.text_file, "--text-file") as handle:
         data = handle.read()
-    return _decode(data, _encoding(args), "--text-file", args.text_file).rstrip("\n")
+    return _decode(data, _encoding(args), "--text-file", args.text_file).rstrip("\r\n")  # the file's last line break
 
 
 def _parse_at(value: str | None) -> datetime | None:
