@@ -118,8 +118,8 @@ class BaseClient:
             for k, v in {"uid": uid, "pwd": pwd, "endpoint": endpoint, "transport": transport, **options}.items()
             if v is not None
         }
-        try:
-            self._settings = (settings or Settings()).with_(**changes)
+        try:  # without ``settings``, what is not passed comes from WINIC_* and the TOML file, as in from_env
+            self._settings = settings.with_(**changes) if settings is not None else Settings.load(**changes)
         except TypeError as exc:
             raise ConfigurationError(str(exc)) from None
         s = self._settings
