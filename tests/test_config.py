@@ -172,7 +172,7 @@ def test_values_of_the_right_type_pass(tmp_path: Path) -> None:
     settings = Settings.load(config=path, env={"WINIC_POOL_SIZE": "3", "WINIC_STRICT_TEXT": "yes"})
     assert (settings.pwd, settings.timeout, settings.deadline, settings.pool_size) == ("654321", 2, 2.5, 3)
     assert (settings.verify, settings.trust_env, settings.strict_text) == ("/etc/ssl/certs", False, True)
-    with pytest.raises(ConfigurationError, match="pool_size must be a whole number, not 2.5"):
+    with pytest.raises(ConfigurationError, match=r"pool_size must be a whole number, not 2\.5"):
         WinicClient("u", "p", pool_size=2.5)  # arguments are checked as files are
     with pytest.raises(ConfigurationError, match="timeout must be a finite positive"):
         WinicClient("u", "p", settings=Settings(), timeout=float("inf"))

@@ -13,7 +13,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from winic_soap.bulk import BulkRun
@@ -30,7 +30,15 @@ from winic_soap.exceptions import (
     TransportError,
     WinicError,
 )
-from winic_soap.models import AccountInfo, CostEstimate, OperationInfo, SendReceipt, Submission
+from winic_soap.models import (
+    SERVICE_TZ,
+    AccountInfo,
+    CostEstimate,
+    OperationInfo,
+    SendReceipt,
+    Submission,
+    service_time,
+)
 from winic_soap.recipients import chunked, domestic_numbers, international_numbers
 from winic_soap.retry import Attempts, RetryPolicy
 from winic_soap.text import estimate_cost, sanitize, segments
@@ -41,7 +49,6 @@ if TYPE_CHECKING:
 __all__ = ["SERVICE_TZ", "BaseClient", "Call", "Decode", "SendPlan"]
 
 logger = logging.getLogger("winic_soap.client")
-SERVICE_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST since 1991
 _CREDENTIALS = ("uid", "pwd")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _FIELDS = {"msg": "text", "tos": "recipients", "extno": "ext"}  # wire names -> the arguments users wrote
@@ -286,7 +293,7 @@ class BaseClient:
 
     def receipt_of(self, plan: SendPlan, submissions: Sequence[Submission]) -> SendReceipt:
         """The receipt of a planned send whose requests were made batch by batch (the send journal)."""
-        at = plan.at and self._local(plan.at)
+        at = plan.at and service_time(plan.at).replace(microsecond=0)  # to the second, as ``otime`` carried it
         return SendReceipt(tuple(submissions), plan.operation, self._transport_name, plan.text, segments(plan.text), at)
 
     def _register_call(self, uid: str, pwd: str, *, company: str, contact: str, mobile: str, agent: str) -> Call:

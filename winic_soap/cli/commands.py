@@ -19,12 +19,12 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from winic_soap.client import SERVICE_TZ, WinicClient
+from winic_soap.client import WinicClient
 from winic_soap.config import Settings, default_store_url, default_wsdl_cache_path
 from winic_soap.core.contract import Contract, load_packaged_contract
 from winic_soap.demo import run_demo
 from winic_soap.exceptions import ConfigurationError, InputError, StoreError
-from winic_soap.models import CostEstimate, OperationInfo, SendReceipt
+from winic_soap.models import CostEstimate, OperationInfo, SendReceipt, service_time
 from winic_soap.recipients import chunked, domestic_numbers, international_numbers
 from winic_soap.store import InboxRecord, Store, new_job_id, open_store, process_owner
 from winic_soap.text import estimate_cost, sanitize, segments
@@ -146,10 +146,8 @@ class _Progress:
 
 
 def _aware_service_time(at: datetime | None) -> str | None:
-    """A service time as ISO 8601 with its +08:00 offset (the client's naive times are Asia/Shanghai)."""
-    if at is None:
-        return None
-    return (at if at.tzinfo else at.replace(tzinfo=SERVICE_TZ)).isoformat()
+    """A service time as ISO 8601 with its +08:00 offset."""
+    return None if at is None else service_time(at).isoformat()
 
 
 @contextmanager

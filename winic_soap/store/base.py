@@ -16,11 +16,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from winic_soap.exceptions import InputError, StoreError
-from winic_soap.models import DeliveryReport, Reply, SendReceipt
+from winic_soap.models import SERVICE_TZ, DeliveryReport, Reply, SendReceipt, service_time
 
 if TYPE_CHECKING:
     from winic_soap.store.journal import Journal
@@ -42,7 +42,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("winic_soap.store")
-SERVICE_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # the service's clock; no DST since 1991
 RECORD_STATES = ("pending", "done", "dead")
 # new: never attempted; sending: written before the request and nothing known since (in flight, or its
 # worker died); accepted: the service answered a message id (or reports proved it did); failed: the
@@ -170,7 +169,7 @@ def owner_is_dead(owner: str) -> bool:
 
 def _service_aware(value: Any) -> Any:
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=SERVICE_TZ)).isoformat()
+        return service_time(value).isoformat()
     return value
 
 
