@@ -436,16 +436,19 @@ def _wsdl_client(args: argparse.Namespace) -> WinicClient:
 
 
 def wsdl_refresh(args: argparse.Namespace) -> int:
+    """Fetch the live WSDL and read it as the client would (its imports under the client's rules: same
+    host over HTTP(S), bounded size, no local path) before anything is written."""
     from winic_soap.wsdl import diff as wsdl_diff_of
+    from winic_soap.wsdl import introspect, load_document
 
     output = Path(args.output).expanduser() if args.output else default_wsdl_cache_path()
     with _wsdl_client(args) as client:
         url = args.url or f"{client.settings.endpoint}?WSDL"
-        raw = client.fetch_wsdl(url)
+        document, raw = load_document(url, fetch=client.fetch_wsdl)
+        fetched = introspect(document, raw)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_suffix(".partial")
     partial.write_bytes(raw)
-    fetched = _contract(str(partial))
     partial.replace(output)
     diff = wsdl_diff_of(_contract(None), fetched)
     data = {
