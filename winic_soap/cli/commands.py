@@ -1,4 +1,8 @@
-"""What each ``winic-soap`` sub-command does; output is human lines by default, JSON with ``--json``."""
+"""What each ``winic-soap`` sub-command does; output is human lines by default, JSON with ``--json``.
+
+The client, the watcher and the demo are imported where a command uses them: commands that never touch
+the wire (``jobs list``, ``inbox list``, ``--help``) do not load httpx2, zeep or lxml.
+"""
 
 from __future__ import annotations
 
@@ -17,18 +21,18 @@ from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from winic_soap.client import WinicClient
 from winic_soap.config import Settings, default_store_url, default_wsdl_cache_path
 from winic_soap.core.contract import Contract, load_packaged_contract
-from winic_soap.demo import run_demo
 from winic_soap.exceptions import ConfigurationError, InputError, StoreError
 from winic_soap.models import CostEstimate, OperationInfo, SendReceipt, service_time
 from winic_soap.recipients import chunked, domestic_numbers, international_numbers
 from winic_soap.store import InboxRecord, Store, new_job_id, open_store, process_owner
 from winic_soap.text import estimate_cost, sanitize, segments
-from winic_soap.watcher import Watcher
+
+if TYPE_CHECKING:
+    from winic_soap.client import WinicClient
 
 __all__ = [
     "account",
@@ -43,6 +47,13 @@ __all__ = [
     "wsdl_help",
     "wsdl_refresh",
 ]
+
+
+def _new_client(settings: Settings) -> WinicClient:
+    """A client for ``settings``; the wire's libraries are loaded here, by the commands that use it."""
+    from winic_soap.client import WinicClient
+
+    return WinicClient(settings=settings)
 
 
 def _emit(args: argparse.Namespace, data: Any, human: list[str]) -> None:
@@ -77,7 +88,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _client(args: argparse.Namespace, **changes: Any) -> Iterator[WinicClient]:
     settings = _settings(args).with_(**changes)
     settings.require_credentials()
-    with WinicClient(settings=settings) as client:
+    with _new_client(settings) as client:
         yield client
 
 
@@ -295,7 +306,7 @@ def _send_journalled(
     with the printed id a re-run (``--job ID``) is a replay that sends nothing twice."""
     settings = _settings(args).with_(strict_text=args.strict)
     settings.require_credentials()
-    with WinicClient(settings=settings) as client:  # built first: a bad setting leaves no job behind
+    with _new_client(settings) as client:  # built first: a bad setting leaves no job behind
         job_id = args.job or new_job_id()
         print(f"job {job_id}", file=sys.stderr, flush=True)  # before anything is written: a lost commit leaves it
         try:
@@ -402,7 +413,7 @@ def ops(args: argparse.Namespace) -> int:
     if settings.wsdl is None:
         listed = sorted((op.info for op in _contract(None).operations.values()), key=lambda o: o.name)
     else:
-        with WinicClient(settings=settings) as client:
+        with _new_client(settings) as client:
             listed = client.operations()
     _emit(
         args,
@@ -432,7 +443,7 @@ def _drift(diff: dict[str, Any]) -> bool:
 def _wsdl_client(args: argparse.Namespace) -> WinicClient:
     """A client for fetching documents only: settings (proxy, TLS) without credentials."""
     settings = _settings(args)
-    return WinicClient(settings=settings.with_(wsdl=None))
+    return _new_client(settings.with_(wsdl=None))
 
 
 def wsdl_refresh(args: argparse.Namespace) -> int:
@@ -516,6 +527,8 @@ def watch(args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
+        from winic_soap.watcher import Watcher
+
         with _client(args) as client, _store(args) as store:
             watcher = Watcher(
                 client,
@@ -539,4 +552,6 @@ def watch(args: argparse.Namespace) -> int:
 
 
 def demo(args: argparse.Namespace) -> int:
+    from winic_soap.demo import run_demo
+
     return run_demo()

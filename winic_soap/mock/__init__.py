@@ -9,9 +9,45 @@ asked for). ``service`` holds them together as :class:`MockService`.
 
 from __future__ import annotations
 
-from winic_soap.mock.faults import FAULT_KINDS, FaultRule
-from winic_soap.mock.service import DEFAULT_ACCOUNT, MockService, parse_account
-from winic_soap.mock.state import Account, LedgerEntry, MockState, SentMessage, segments
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from winic_soap.mock.faults import FAULT_KINDS, FaultRule
+    from winic_soap.mock.service import MockService
+    from winic_soap.mock.state import (
+        DEFAULT_ACCOUNT,
+        Account,
+        LedgerEntry,
+        MockState,
+        SentMessage,
+        parse_account,
+        segments,
+    )
+
+# loaded on first use (PEP 562): the CLI builds ``winic-soap mock``'s arguments without the wire server
+_EXPORTS: dict[str, str] = {
+    "Account": "winic_soap.mock.state",
+    "DEFAULT_ACCOUNT": "winic_soap.mock.state",
+    "FAULT_KINDS": "winic_soap.mock.faults",
+    "FaultRule": "winic_soap.mock.faults",
+    "LedgerEntry": "winic_soap.mock.state",
+    "MockService": "winic_soap.mock.service",
+    "MockState": "winic_soap.mock.state",
+    "parse_account": "winic_soap.mock.state",
+    "segments": "winic_soap.mock.state",
+    "SentMessage": "winic_soap.mock.state",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_ACCOUNT",

@@ -8,7 +8,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from winic_soap.mock.service import DEFAULT_ACCOUNT, MockService, parse_account
+from winic_soap.mock.state import DEFAULT_ACCOUNT, parse_account  # light: `winic-soap --help` builds this parser
 
 __all__ = ["add_arguments", "main", "serve"]
 
@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     """Start the mock, print its URL as the first line, block until SIGINT/SIGTERM."""
+    from winic_soap.mock.service import MockService
+
     stop = threading.Event()
     mock = MockService(args.account or [DEFAULT_ACCOUNT], host=args.host, port=args.port, pull_limit=args.pull_limit)
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
