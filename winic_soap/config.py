@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -277,6 +276,8 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _from_file(path: Path, profile: str | None) -> dict[str, Any]:
+    import tomllib  # only when there is a file: clients and commands without one start faster
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:

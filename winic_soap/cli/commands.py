@@ -12,7 +12,6 @@ import hashlib
 import json
 import shlex
 import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -24,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from winic_soap.config import Settings, default_store_url, default_wsdl_cache_path
-from winic_soap.core.contract import Contract, load_packaged_contract
 from winic_soap.exceptions import ConfigurationError, InputError, StoreError
 from winic_soap.models import CostEstimate, OperationInfo, SendReceipt, service_time
 from winic_soap.recipients import chunked, domestic_numbers, international_numbers
@@ -33,6 +31,7 @@ from winic_soap.text import estimate_cost, sanitize, segments
 
 if TYPE_CHECKING:
     from winic_soap.client import WinicClient
+    from winic_soap.core.contract import Contract
 
 __all__ = [
     "account",
@@ -396,6 +395,8 @@ def _ops_json(ops: list[OperationInfo]) -> list[dict[str, Any]]:
 
 def _contract(location: str | None, client: WinicClient | None = None) -> Contract:
     """The packaged contract (no zeep), or zeep's introspection of another WSDL (URLs through ``client``)."""
+    from winic_soap.core.contract import load_packaged_contract
+
     contract = load_packaged_contract() if location is None else None
     if contract is None:
         from winic_soap.wsdl import load_contract  # zeep, only for the commands that read other WSDLs
@@ -504,6 +505,8 @@ def wsdl_diff(args: argparse.Namespace) -> int:
 
 # -- watch ---------------------------------------------------------------------------------------
 def _exec_handler(command: str) -> Any:
+    import subprocess
+
     argv = shlex.split(command)
     if not argv:
         raise InputError("--exec", "must name a command")

@@ -6,18 +6,29 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from winic_soap.mock.admin import AdminAPI
 from winic_soap.mock.faults import FaultPlan, FaultRule
 from winic_soap.mock.routing import Router
-from winic_soap.mock.state import DEFAULT_ACCOUNT, Account, LedgerEntry, MockState, parse_account, service_now
+from winic_soap.mock.state import Account, LedgerEntry, MockState, service_now
 from winic_soap.mock.wire import ConnectionStats, Limits, WireServer
 
 if TYPE_CHECKING:
     from winic_soap.mock.transport import InProcessTransport
 
 __all__ = ["DEFAULT_ACCOUNT", "MockService", "parse_account"]
+
+DEFAULT_ACCOUNT = Account("demo", "demo-secret", balance=Decimal("100"))
+
+
+def parse_account(spec: str) -> Account:
+    """``UID:PWD[:BALANCE]`` as given to ``winic-soap mock --account``."""
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+        raise ValueError(f"account must be UID:PWD[:BALANCE], got {parts[0]!r}:…")
+    return Account(parts[0], parts[1], balance=Decimal(parts[2]) if len(parts) == 3 else Decimal("100"))
 
 
 def _coerce(account: Account | tuple[Any, ...] | str) -> Account:

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from winic_soap.mock.transport import InProcessTransport
 
 __all__ = [
-    "DEFAULT_ACCOUNT",
     "SECRET_PARAMS",
     "Account",
     "LedgerEntry",
@@ -31,7 +30,6 @@ __all__ = [
     "PendingReply",
     "PendingReport",
     "SentMessage",
-    "parse_account",
     "segments",
     "service_now",
 ]
@@ -94,17 +92,6 @@ class Account:
 
     def __repr__(self) -> str:  # the password never shows
         return f"Account(uid={self.uid!r}, balance={_money(self.balance)})"
-
-
-DEFAULT_ACCOUNT = Account("demo", "demo-secret", balance=Decimal("100"))
-
-
-def parse_account(spec: str) -> Account:
-    """``UID:PWD[:BALANCE]`` as given to ``winic-soap mock --account``."""
-    parts = spec.split(":")
-    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-        raise ValueError(f"account must be UID:PWD[:BALANCE], got {parts[0]!r}:…")
-    return Account(parts[0], parts[1], balance=Decimal(parts[2]) if len(parts) == 3 else Decimal("100"))
 
 
 @dataclass(frozen=True)
