@@ -69,4 +69,4 @@ def test_lazy_names_are_the_real_ones() -> None:
     assert winic_soap.WinicClient is WinicClient and winic_soap.WinicError is WinicError
     assert set(winic_soap.__all__) <= set(dir(winic_soap))
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
-        winic_soap.Nope  # type: ignore[attr-defined]  # noqa: B018
+        winic_soap.Nope  # noqa: B018

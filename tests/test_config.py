@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,7 +95,7 @@ def test_from_env_swaps_transport_by_one_setting(winic_mock, monkeypatch, tmp_pa
     assert winic_mock.ledger[-1].transport == "http-post"
 
 
-SECRETS = {
+SECRETS: dict[str, Any] = {
     "pwd": "pw-S3cret",
     "cert_password": "key-S3cret",
     "proxy": "http://proxyuser:proxy-S3cret@127.0.0.1:3128",
@@ -194,11 +195,11 @@ def test_constructor_falls_back_to_environment_then_file(
         if shell == "sync":
             with WinicClient(*args, **kwargs) as client:  # type: ignore[arg-type]
                 return client.settings
-        client = AsyncWinicClient(*args, **kwargs)  # type: ignore[arg-type]
+        made = AsyncWinicClient(*args, **kwargs)  # type: ignore[arg-type]
         import asyncio
 
-        asyncio.run(client.aclose())
-        return client.settings
+        asyncio.run(made.aclose())
+        return made.settings
 
     found = settings()  # nothing passed: env over file
     assert (found.uid, found.pwd, found.transport, found.timeout) == ("file-user", "env-pwd", "soap12", 12.0)
