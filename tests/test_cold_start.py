@@ -68,5 +68,6 @@ def test_lazy_names_are_the_real_ones() -> None:
 
     assert winic_soap.WinicClient is WinicClient and winic_soap.WinicError is WinicError
     assert set(winic_soap.__all__) <= set(dir(winic_soap))
+    assert set(winic_soap._EXPORTS) == set(winic_soap.__all__) - {"__version__"}  # each public name, loadable
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         winic_soap.Nope  # noqa: B018

@@ -9,8 +9,9 @@ asked for). ``service`` holds them together as :class:`MockService`.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from winic_soap._lazy import exports
 
 if TYPE_CHECKING:
     from winic_soap.mock.faults import FAULT_KINDS, FaultRule
@@ -32,13 +33,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports(globals(), _EXPORTS)
 
 
 __all__ = [
