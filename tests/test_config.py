@@ -131,9 +131,9 @@ def test_no_secret_in_client_settings_repr() -> None:
     [
         ("pwd = 654321", r"pwd must be a string \(quote it in TOML\)$"),
         ("uid = 1_000", r"uid must be a string \(quote it in TOML\), not 1000"),
-        ("timeout = inf", "timeout must be a finite positive number of seconds, not inf"),
-        ("deadline = nan", "deadline must be a finite positive number"),
-        ("connect_timeout = -1", "connect_timeout must be a finite positive number"),
+        ("timeout = inf", "timeout must be a positive, finite number of seconds, not inf"),
+        ("deadline = nan", "deadline must be a positive, finite number"),
+        ("connect_timeout = -1", "connect_timeout must be a positive, finite number"),
         ("timeout = true", "timeout must be a number of seconds, not True"),
         ('timeout = "soon"', "timeout must be a number, not 'soon'"),
         ("pool_size = 2.5", "pool_size must be a whole number, not 2.5"),
@@ -158,7 +158,7 @@ def test_config_values_checked_by_type_and_range(toml: str, match: str, tmp_path
     ("env", "match"),
     [
         ({"WINIC_POOL_SIZE": "2.5"}, "pool_size must be a whole number, not '2.5'"),
-        ({"WINIC_TIMEOUT": "inf"}, "timeout must be a finite positive number of seconds, not inf"),
+        ({"WINIC_TIMEOUT": "inf"}, "timeout must be a positive, finite number of seconds, not inf"),
         ({"WINIC_TRUST_ENV": "perhaps"}, "trust_env must be true or false"),
     ],
 )
@@ -175,7 +175,7 @@ def test_values_of_the_right_type_pass(tmp_path: Path) -> None:
     assert (settings.verify, settings.trust_env, settings.strict_text) == ("/etc/ssl/certs", False, True)
     with pytest.raises(ConfigurationError, match=r"pool_size must be a whole number, not 2\.5"):
         WinicClient("u", "p", pool_size=2.5)  # arguments are checked as files are
-    with pytest.raises(ConfigurationError, match="timeout must be a finite positive"):
+    with pytest.raises(ConfigurationError, match="timeout must be a positive, finite"):
         WinicClient("u", "p", settings=Settings(), timeout=float("inf"))
     with pytest.raises(ConfigurationError, match="timeout must be a number of seconds, not '30'"):
         Settings(timeout="30")  # type: ignore[arg-type]

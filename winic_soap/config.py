@@ -163,7 +163,7 @@ class Settings:
         for name in ("connect_timeout", "timeout", "deadline", "backoff", "backoff_max", "keepalive_expiry"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
-                raise ConfigurationError(f"{name} must be a finite positive number of seconds, not {value!r}")
+                raise ConfigurationError(f"{name} must be a positive, finite number of seconds, not {value!r}")
         for name in ("max_attempts", "pool_size", "max_handoffs", "max_response_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{name} must be a whole number of at least 1, not {getattr(self, name)!r}")

@@ -119,7 +119,7 @@ class _Loader(zeep.Transport):
                     raise ConfigurationError(f"{url} is not a regular file; a WSDL must be one")
                 return handle.read(MAX_DOCUMENT_BYTES + 1)
         except OSError as exc:
-            raise ConfigurationError(f"cannot read WSDL {url}: {exc.strerror or exc}") from None
+            raise ConfigurationError(f"cannot load WSDL {url}: {exc.strerror or exc}") from None
 
     def post(self, address: str, message: bytes, headers: Mapping[str, str]) -> Any:
         raise ConfigurationError("zeep does not post here: the client's HTTP layer carries every call")
