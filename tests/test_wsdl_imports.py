@@ -163,3 +163,21 @@ def test_a_local_wsdl_may_import_files_beside_it(tmp_path: Path) -> None:
     (tmp_path / "main.wsdl").write_bytes(with_import("extra.wsdl"))
     result = refresh("", tmp_path, "diff", str(tmp_path / "main.wsdl"))
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", ["file-url", "other-host"])
+def test_the_async_client_applies_the_same_rules(name: str, documents: Documents) -> None:
+    import asyncio
+
+    from winic_soap import AsyncWinicClient
+
+    body, rule = HOSTILE[name]
+    documents.pages["/Service.asmx"] = body
+    url = f"{documents.url}/Service.asmx?WSDL&async={name}"
+
+    async def main() -> None:
+        async with AsyncWinicClient("demo", "pw", endpoint=f"{documents.url}/Service.asmx", wsdl=url):
+            pass
+
+    with pytest.raises(ConfigurationError, match=re.escape(rule)):
+        asyncio.run(main())
