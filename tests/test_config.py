@@ -129,7 +129,7 @@ def test_no_secret_in_client_settings_repr() -> None:
 @pytest.mark.parametrize(
     ("toml", "match"),
     [
-        ("pwd = 654321", r"pwd must be a string \(quote it in TOML\)$"),
+        ("pwd = 654321", r"pwd must be a string \(quote it in TOML\) \(from .*config\.toml\)$"),
         ("uid = 1_000", r"uid must be a string \(quote it in TOML\), not 1000"),
         ("timeout = inf", "timeout must be a positive, finite number of seconds, not inf"),
         ("deadline = nan", "deadline must be a positive, finite number"),
@@ -142,8 +142,8 @@ def test_no_secret_in_client_settings_repr() -> None:
         ('strict_text = "maybe"', "strict_text must be true or false"),
         ("trust_env = 1", "trust_env must be true or false, not 1"),
         ("verify = 3", "verify must be true, false or a CA file/folder path"),
-        ("cert_password = 1234", r"cert_password must be a string \(quote it in TOML\)$"),
-        ("proxy = 8080", r"proxy must be a string \(quote it in TOML\)$"),
+        ("cert_password = 1234", r"cert_password must be a string \(quote it in TOML\) \(from .*config\.toml\)$"),
+        ("proxy = 8080", r"proxy must be a string \(quote it in TOML\) \(from .*config\.toml\)$"),
     ],
 )
 def test_config_values_checked_by_type_and_range(toml: str, match: str, tmp_path: Path) -> None:
@@ -157,7 +157,7 @@ def test_config_values_checked_by_type_and_range(toml: str, match: str, tmp_path
 @pytest.mark.parametrize(
     ("env", "match"),
     [
-        ({"WINIC_POOL_SIZE": "2.5"}, "pool_size must be a whole number, not '2.5'"),
+        ({"WINIC_POOL_SIZE": "2.5"}, r"pool_size must be a whole number, not '2\.5' \(from WINIC_POOL_SIZE\)$"),
         ({"WINIC_TIMEOUT": "inf"}, "timeout must be a positive, finite number of seconds, not inf"),
         ({"WINIC_TRUST_ENV": "perhaps"}, "trust_env must be true or false"),
     ],

@@ -190,22 +190,27 @@ class Settings:
         """Resolve settings: ``overrides`` (None values ignored) > environment > the TOML file's profile."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
+        origins: dict[str, str] = {}  # where each value came from, for the error that names it
         path = Path(config).expanduser() if config else default_config_path(env)
         if path.is_file():
             values.update(_from_file(path, profile or env.get("WINIC_PROFILE")))
+            origins.update(dict.fromkeys(values, str(path)))
         elif config:
             raise ConfigurationError(f"config file {path} does not exist")
-        values.update(_from_env(env))
+        from_env = _from_env(env)
+        values.update(from_env)
+        origins.update({name: ENV_PREFIX + name.upper() for name in from_env})
         values.update({k: v for k, v in overrides.items() if v is not None})
+        origins.update({k: "arguments" for k, v in overrides.items() if v is not None})
         unknown = set(values) - {f.name for f in fields(cls)}
         if unknown:
             raise ConfigurationError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         try:
             return cls(**{k: _coerce(k, v) for k, v in values.items()})
         except (TypeError, ValueError) as exc:
-            if isinstance(exc, ConfigurationError):
-                raise
-            raise ConfigurationError(str(exc)) from None
+            key = str(exc).split(" ", 1)[0]
+            origin = f" (from {origins[key]})" if origins.get(key, "arguments") != "arguments" else ""
+            raise ConfigurationError(f"{exc}{origin}") from None
 
 
 _TYPES = {f.name: str(f.type) for f in fields(Settings)}
