@@ -129,6 +129,7 @@ class Settings:
     max_response_bytes: int = 16 * 1024 * 1024
     store: str | None = None  # the store's URL (sqlite:///path, postgresql://...) or a bare path; None: default
     max_handoffs: int = 5  # failed hand-offs of a stored record before it moves to the dead letters
+    retention: str = "30d"  # watch purges records handed on (and jobs finished) longer ago; "off" keeps all
 
     def __repr__(self) -> str:
         shown = []

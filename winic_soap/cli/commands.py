@@ -91,11 +91,12 @@ def _client(args: argparse.Namespace, **changes: Any) -> Iterator[WinicClient]:
         yield client
 
 
-def open_cli_store(args: argparse.Namespace, settings: Settings | None = None) -> Store:
-    """The store named by ``--store``, else ``WINIC_STORE`` / the config file, else the default SQLite file."""
+def open_cli_store(args: argparse.Namespace, settings: Settings | None = None, *, migrate: bool = True) -> Store:
+    """The store named by ``--store``, else ``WINIC_STORE`` / the config file, else the default SQLite file.
+    ``migrate=False``: open without bringing the schema up to date (``store migrate`` does that itself)."""
     settings = settings or Settings.load(config=args.config, profile=args.profile)
     max_handoffs = getattr(args, "max_handoffs", None) or settings.max_handoffs
-    return open_store(args.store or settings.store or default_store_url(), max_handoffs=max_handoffs)
+    return open_store(args.store or settings.store or default_store_url(), max_handoffs=max_handoffs, migrate=migrate)
 
 
 def _store(args: argparse.Namespace) -> Store:
@@ -541,6 +542,7 @@ def watch(args: argparse.Namespace) -> int:
                 port=args.port,
                 sources=[s.strip() for s in args.sources.split(",") if s.strip()],
                 lease=args.lease,
+                retention=args.retention or client.settings.retention,
             )
             print(
                 f"watching {client.settings.endpoint} every {args.interval:g}s; store {store.url}",

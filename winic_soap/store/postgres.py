@@ -15,8 +15,6 @@ from winic_soap.store.base import Store, Tx
 
 __all__ = ["PostgresStore", "redact_url"]
 
-_SCHEMA_LOCK = 0x77696E6963  # advisory lock id ("winic"): concurrent first opens create the schema one at a time
-
 
 class _PgTx:
     def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
@@ -50,9 +48,7 @@ class PostgresStore(Store):
         self._conninfo = conninfo
         self._db: psycopg.Connection[Any] | None = None
         self._closed = False
-        with self._transaction() as tx:
-            tx.run("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
-            self._create_schema(tx, "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "DOUBLE PRECISION")
+        self._open_schema()
 
     def _connection(self) -> psycopg.Connection[Any]:
         """The connection, made again after it broke (a restarted server, a cut network)."""
