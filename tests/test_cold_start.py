@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from shared import cli_env
 
-WIRE = ("httpx2", "httpcore2", "zeep", "lxml")
+WIRE = ("httpx2", "httpcore2", "zeep", "lxml", "opentelemetry")
 
 PROBE = """
 import json, sys
@@ -57,7 +57,8 @@ def test_commands_that_do_not_touch_the_wire(argv: list[str], tmp_path: Path) ->
 def test_the_client_still_loads_what_it_needs(tmp_path: Path) -> None:
     """The probe can fail: a client (and the mock's server) load the wire's libraries on first access."""
     body = "import winic_soap\nwinic_soap.WinicClient('u', 'p', endpoint='http://127.0.0.1:9/Service.asmx').close()"
-    assert "httpx2" in loaded(body, tmp_path)
+    wire = loaded(body, tmp_path)
+    assert "httpx2" in wire and "opentelemetry" not in wire  # opentelemetry: only through winic_soap.otel
     assert "lxml" in loaded("from winic_soap.mock import MockService", tmp_path)
 
 

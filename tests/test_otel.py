@@ -1,7 +1,8 @@
 """OpenTelemetry with the real SDK and an in-memory exporter, as the README's recipe wires it: what
 opentelemetry-instrumentation-httpx ships for httpx2 gives one CLIENT span per HTTP request, under the
-span that is current around the call (one per operation), and our hook puts each attempt's outcome on
-that span. Bulk sends' requests, on worker threads or asyncio tasks, are parented to the send's span."""
+span that is current around the call (one per operation), and winic_soap.otel's hook puts each attempt's
+outcome on that span. Bulk sends' requests, on worker threads or asyncio tasks, are parented to the
+send's span; the request hooks keep HTTP GET's ``pwd=`` out of span URLs."""
 
 from __future__ import annotations
 
@@ -11,27 +12,16 @@ from typing import Any
 
 import httpx2
 import pytest
-from opentelemetry import trace
 from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from winic_soap import AsyncWinicClient, CallEvent, RetryPolicy, WinicClient
+from winic_soap import AsyncWinicClient, RetryPolicy, WinicClient
+from winic_soap.otel import async_url_without_query, record_attempt, url_without_query
 
 NUMBERS = [f"1380013{i:04d}" for i in range(350)]  # four requests of at most 100
-
-
-def record_attempt(event: CallEvent) -> None:
-    """The README's hook: each attempt's outcome on the span current where the attempt ran."""
-    span = trace.get_current_span()
-    attributes: dict[str, Any] = {"winic.attempt": event.attempt, "winic.outcome": event.outcome}
-    if event.message_id:
-        attributes["winic.message_id"] = event.message_id
-    span.add_event(f"winic {event.operation}", attributes)
-    if event.outcome != "ok" and event.retry_in is None:  # the call's last attempt failed
-        span.set_status(StatusCode.ERROR, event.outcome)
 
 
 class Spans:
@@ -125,7 +115,9 @@ def test_bulk_send_on_tasks_with_a_client_you_hand_in(spans: Spans, winic_mock) 
 
     async def main() -> tuple[Any, int]:
         async with httpx2.AsyncClient() as http:
-            HTTPX2ClientInstrumentor.instrument_client(http, tracer_provider=spans.provider)
+            HTTPX2ClientInstrumentor.instrument_client(
+                http, tracer_provider=spans.provider, request_hook=async_url_without_query
+            )
             client = AsyncWinicClient(
                 "demo", "demo-secret", endpoint=winic_mock.url, http_client=http, hooks=[record_attempt]
             )
@@ -145,12 +137,6 @@ def test_bulk_send_on_tasks_with_a_client_you_hand_in(spans: Spans, winic_mock) 
     assert len(send.events) == 4 and {s.context.trace_id for s in spans.requests_under(send)} == {send.context.trace_id}
 
 
-def url_without_query(span: Any, request: Any) -> None:
-    """The README's request hook: over HTTP GET the query holds ``pwd=``."""
-    for key in ("url.full", "http.url"):
-        span.set_attribute(key, str(request.url).split("?", 1)[0])
-
-
 @pytest.mark.parametrize("hook", [url_without_query, None])
 def test_http_get_urls_in_spans(hook: Any, spans: Spans, winic_mock) -> None:  # type: ignore[no-untyped-def]
     """The instrumentation records the URL it is given: over HTTP GET the README's hook keeps ``pwd=`` out."""
@@ -160,3 +146,26 @@ def test_http_get_urls_in_spans(hook: Any, spans: Spans, winic_mock) -> None:  #
             c.account()
     [request] = [s for s in spans.finished if s.kind is SpanKind.CLIENT]
     assert ("demo-secret" in repr(request.attributes)) is (hook is None)
+
+
+def test_async_http_get_urls_in_spans(spans: Spans, winic_mock) -> None:  # type: ignore[no-untyped-def]
+    async def main() -> None:
+        async with httpx2.AsyncClient() as http:
+            HTTPX2ClientInstrumentor.instrument_client(
+                http, tracer_provider=spans.provider, request_hook=async_url_without_query
+            )
+            url = winic_mock.url
+            async with AsyncWinicClient(
+                "demo", "demo-secret", endpoint=url, transport="http-get", http_client=http
+            ) as c:
+                await c.account()
+
+    asyncio.run(main())
+    [request] = [s for s in spans.finished if s.kind is SpanKind.CLIENT]
+    assert "demo-secret" not in repr(request.attributes) and "GetUserInfo" in repr(request.attributes)
+
+
+def test_otel_hooks_are_safe_without_a_span(winic_mock) -> None:  # type: ignore[no-untyped-def]
+    """No SDK, no current span: the hook records on the non-recording span and the call is unaffected."""
+    with WinicClient("demo", "demo-secret", endpoint=winic_mock.url, hooks=[record_attempt]) as client:
+        assert client.account().uid == "demo"
