@@ -33,7 +33,7 @@ def test_client_benchmark_runs_quick(tmp_path: Path) -> None:
     for key in ("ours_mock", "ours_canned", "bare_httpx2_mock", "bare_httpx2_canned"):
         assert data["3_async_bulk"][key]["requests"] == 10
     assert data["4_sync_bulk"]["ours_mock"]["requests"] == data["4_sync_bulk"]["ours_canned"]["requests"] == 10
-    assert set(data["5_cold_start"]) >= {"ours", "zeep_raw", "bare_httpx2"}
+    assert set(data["5_cold_start"]) >= {"ours", "zeep_raw", "bare_httpx2", "import_only", "jobs_list"}
     assert all(data["6_rss"][f"{name}_kb"] > 0 for name in ("ours", "zeep_raw", "bare_httpx2"))
     assert data["7_decode"]["records"] == 500
     assert set(data["targets"]) and "ours/bare" in result.stdout and "targets:" in result.stdout

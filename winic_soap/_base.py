@@ -13,7 +13,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from winic_soap.bulk import BulkRun
@@ -30,7 +30,16 @@ from winic_soap.exceptions import (
     TransportError,
     WinicError,
 )
-from winic_soap.models import AccountInfo, CostEstimate, OperationInfo, Problem, SendReceipt, Submission
+from winic_soap.models import (
+    SERVICE_TZ,
+    AccountInfo,
+    CostEstimate,
+    OperationInfo,
+    Problem,
+    SendReceipt,
+    Submission,
+    service_time,
+)
 from winic_soap.recipients import ascii_digits, check_numbers, domestic_numbers
 from winic_soap.retry import Attempts, RetryPolicy
 from winic_soap.text import estimate_cost, sanitize, segments, unsendable
@@ -41,7 +50,6 @@ if TYPE_CHECKING:
 __all__ = ["SERVICE_TZ", "BaseClient", "Call", "Decode", "SendPlan"]
 
 logger = logging.getLogger("winic_soap.client")
-SERVICE_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST since 1991
 _CREDENTIALS = ("uid", "pwd")
 _SECRETS = ("pwd", "newpwd")
 _DIGITS = re.compile("[0-9]+")
@@ -129,8 +137,8 @@ class BaseClient:
             for k, v in {"uid": uid, "pwd": pwd, "endpoint": endpoint, "transport": transport, **options}.items()
             if v is not None
         }
-        try:
-            self._settings = (settings or Settings()).with_(**changes)
+        try:  # without ``settings``, what is not passed comes from WINIC_* and the TOML file, as in from_env
+            self._settings = settings.with_(**changes) if settings is not None else Settings.load(**changes)
         except TypeError as exc:
             raise ConfigurationError(str(exc)) from None
         s = self._settings
@@ -307,9 +315,10 @@ class BaseClient:
 
     def receipt_of(self, plan: SendPlan, submissions: Sequence[Submission]) -> SendReceipt:
         """The receipt of a planned send whose requests were made batch by batch (the send journal)."""
-        at = plan.at and self._local(plan.at)
-        parts = segments(plan.text)
-        return SendReceipt(tuple(submissions), plan.operation, self._transport_name, plan.text, parts, at, plan.skipped)
+        at = plan.at and service_time(plan.at).replace(microsecond=0)  # to the second, as ``otime`` carried it
+        return SendReceipt(
+            tuple(submissions), plan.operation, self._transport_name, plan.text, segments(plan.text), at, plan.skipped
+        )
 
     def _register_call(self, uid: str, pwd: str, *, company: str, contact: str, mobile: str, agent: str) -> Call:
         for name, value in (("uid", uid), ("pwd", pwd), ("company", company), ("contact", contact)):

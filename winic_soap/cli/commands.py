@@ -1,4 +1,8 @@
-"""What each ``winic-soap`` sub-command does; output is human lines by default, JSON with ``--json``."""
+"""What each ``winic-soap`` sub-command does; output is human lines by default, JSON with ``--json``.
+
+The client, the watcher and the demo are imported where a command uses them: commands that never touch
+the wire (``jobs list``, ``inbox list``, ``--help``) do not load httpx2, zeep or lxml.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,6 @@ import hashlib
 import json
 import shlex
 import signal
-import subprocess
 import sys
 import threading
 from array import array
@@ -21,18 +24,18 @@ from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from winic_soap.client import SERVICE_TZ, WinicClient
 from winic_soap.config import Settings, default_store_url, default_wsdl_cache_path
-from winic_soap.core.contract import Contract, load_packaged_contract
-from winic_soap.demo import run_demo
 from winic_soap.exceptions import ConfigurationError, InputError, StoreError
-from winic_soap.models import CostEstimate, OperationInfo, Problem, SendReceipt
+from winic_soap.models import CostEstimate, OperationInfo, Problem, SendReceipt, service_time
 from winic_soap.recipients import Checked, check_numbers
 from winic_soap.store import InboxRecord, Store, new_job_id, open_store, process_owner
 from winic_soap.text import estimate_cost, sanitize, segments
-from winic_soap.watcher import Watcher
+
+if TYPE_CHECKING:
+    from winic_soap.client import WinicClient
+    from winic_soap.core.contract import Contract
 
 __all__ = [
     "account",
@@ -47,6 +50,13 @@ __all__ = [
     "wsdl_help",
     "wsdl_refresh",
 ]
+
+
+def _new_client(settings: Settings) -> WinicClient:
+    """A client for ``settings``; the wire's libraries are loaded here, by the commands that use it."""
+    from winic_soap.client import WinicClient
+
+    return WinicClient(settings=settings)
 
 
 def _emit(args: argparse.Namespace, data: Any, human: list[str]) -> None:
@@ -81,7 +91,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _client(args: argparse.Namespace, **changes: Any) -> Iterator[WinicClient]:
     settings = _settings(args).with_(**changes)
     settings.require_credentials()
-    with WinicClient(settings=settings) as client:
+    with _new_client(settings) as client:
         yield client
 
 
@@ -224,10 +234,8 @@ class _Progress:
 
 
 def _aware_service_time(at: datetime | None) -> str | None:
-    """A service time as ISO 8601 with its +08:00 offset (the client's naive times are Asia/Shanghai)."""
-    if at is None:
-        return None
-    return (at if at.tzinfo else at.replace(tzinfo=SERVICE_TZ)).isoformat()
+    """A service time as ISO 8601 with its +08:00 offset."""
+    return None if at is None else service_time(at).isoformat()
 
 
 @contextmanager
@@ -405,7 +413,7 @@ def _send_journalled(
     with the printed id a re-run (``--job ID``) is a replay that sends nothing twice."""
     settings = _settings(args).with_(strict_text=args.strict)
     settings.require_credentials()
-    with WinicClient(settings=settings) as client:  # built first: a bad setting leaves no job behind
+    with _new_client(settings) as client:  # built first: a bad setting leaves no job behind
         job_id = args.job or new_job_id()
         print(f"job {job_id}", file=sys.stderr, flush=True)  # before anything is written: a lost commit leaves it
         try:
@@ -495,6 +503,8 @@ def _ops_json(ops: list[OperationInfo]) -> list[dict[str, Any]]:
 
 def _contract(location: str | None, client: WinicClient | None = None) -> Contract:
     """The packaged contract (no zeep), or zeep's introspection of another WSDL (URLs through ``client``)."""
+    from winic_soap.core.contract import load_packaged_contract
+
     contract = load_packaged_contract() if location is None else None
     if contract is None:
         from winic_soap.wsdl import load_contract  # zeep, only for the commands that read other WSDLs
@@ -512,7 +522,7 @@ def ops(args: argparse.Namespace) -> int:
     if settings.wsdl is None:
         listed = sorted((op.info for op in _contract(None).operations.values()), key=lambda o: o.name)
     else:
-        with WinicClient(settings=settings) as client:
+        with _new_client(settings) as client:
             listed = client.operations()
     _emit(
         args,
@@ -542,20 +552,23 @@ def _drift(diff: dict[str, Any]) -> bool:
 def _wsdl_client(args: argparse.Namespace) -> WinicClient:
     """A client for fetching documents only: settings (proxy, TLS) without credentials."""
     settings = _settings(args)
-    return WinicClient(settings=settings.with_(wsdl=None))
+    return _new_client(settings.with_(wsdl=None))
 
 
 def wsdl_refresh(args: argparse.Namespace) -> int:
+    """Fetch the live WSDL and read it as the client would (its imports under the client's rules: same
+    host over HTTP(S), bounded size, no local path) before anything is written."""
     from winic_soap.wsdl import diff as wsdl_diff_of
+    from winic_soap.wsdl import introspect, load_document
 
     output = Path(args.output).expanduser() if args.output else default_wsdl_cache_path()
     with _wsdl_client(args) as client:
         url = args.url or f"{client.settings.endpoint}?WSDL"
-        raw = client.fetch_wsdl(url)
+        document, raw = load_document(url, fetch=client.fetch_wsdl)
+        fetched = introspect(document, raw)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_suffix(".partial")
     partial.write_bytes(raw)
-    fetched = _contract(str(partial))
     partial.replace(output)
     diff = wsdl_diff_of(_contract(None), fetched)
     data = {
@@ -600,6 +613,8 @@ def wsdl_diff(args: argparse.Namespace) -> int:
 
 # -- watch ---------------------------------------------------------------------------------------
 def _exec_handler(command: str) -> Any:
+    import subprocess
+
     argv = shlex.split(command)
     if not argv:
         raise InputError("--exec", "must name a command")
@@ -623,6 +638,8 @@ def watch(args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
+        from winic_soap.watcher import Watcher
+
         with _client(args) as client, _store(args) as store:
             watcher = Watcher(
                 client,
@@ -647,4 +664,6 @@ def watch(args: argparse.Namespace) -> int:
 
 
 def demo(args: argparse.Namespace) -> int:
+    from winic_soap.demo import run_demo
+
     return run_demo()

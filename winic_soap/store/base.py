@@ -17,11 +17,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from winic_soap.exceptions import InputError, StoreError
-from winic_soap.models import DeliveryReport, Reply, SendReceipt
+from winic_soap.models import SERVICE_TZ, DeliveryReport, Reply, SendReceipt, service_time
 from winic_soap.store import retention, schema
 from winic_soap.store.schema import Migration, Tx
 
@@ -46,7 +46,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("winic_soap.store")
-SERVICE_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # the service's clock; no DST since 1991
 RECORD_STATES = ("pending", "done", "dead")
 # new: never attempted; sending: written before the request and nothing known since (in flight, or its
 # worker died); accepted: the service answered a message id (or reports proved it did); failed: the
@@ -115,7 +114,7 @@ def owner_is_dead(owner: str) -> bool:
 
 def _service_aware(value: Any) -> Any:
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=SERVICE_TZ)).isoformat()
+        return service_time(value).isoformat()
     return value
 
 

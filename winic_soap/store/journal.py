@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import partial
 from itertools import zip_longest
 from typing import TYPE_CHECKING, Any, Protocol
@@ -33,7 +33,7 @@ from winic_soap.exceptions import (
     WinicError,
     error_for_code,
 )
-from winic_soap.models import SendReceipt, Submission
+from winic_soap.models import SERVICE_TZ, SendReceipt, Submission
 
 if TYPE_CHECKING:
     from winic_soap._base import SendPlan
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["Journal", "outcome_of"]
 
 logger = logging.getLogger("winic_soap.store")
-_SERVICE_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 Progress = Callable[[int, int], None]
 _WRITE_RETRIES = (0.2, 0.5, 1.0, 2.0)  # waits between retries of a journal write the store refused
 
@@ -485,7 +484,7 @@ def _check_same(job: JobSummary, plan: SendPlan, at: datetime | None, ext: str |
 
 
 def _aware_at(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=_SERVICE_TZ)  # naive means Asia/Shanghai
+    return at if at.tzinfo else at.replace(tzinfo=SERVICE_TZ)  # naive means Asia/Shanghai
 
 
 def _aware(at: datetime | None) -> str | None:

@@ -6,28 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import psycopg
 
+from winic_soap.config import redact_url  # one redaction for the store URL, shared with Settings' repr
 from winic_soap.exceptions import StoreError
 from winic_soap.store.base import Store, Tx
 
 __all__ = ["PostgresStore", "redact_url"]
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password (in the user part or as ``?password=``), fit for messages and logs."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        user, _, host = netloc.rpartition("@")
-        netloc = (user.split(":", 1)[0] + ":***" if ":" in user else user) + "@" + host
-    query = "&".join(
-        f"{k}=***" if k.lower() in ("password", "passfile", "sslpassword") else f"{k}={v}"
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 class _PgTx:
