@@ -18,12 +18,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from ledger import sent_numbers
 from shared import cli_env
 
 from winic_soap.mock import MockService
@@ -183,12 +183,6 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = 60.0
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.02)
-
-
-def sent_numbers(mock: MockService) -> Counter[str]:
-    return Counter(
-        n for e in mock.ledger if e.operation.startswith("Send") for n in (e.params.get("tos") or "").split(",") if n
-    )
 
 
 @pytest.mark.parametrize("killed", ["worker", "pool-process"])
