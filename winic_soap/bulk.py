@@ -212,10 +212,10 @@ class BulkRun:
         """An unknown outcome outranks every other error: it is what keeps a caller from sending again."""
         if unknown_at and not isinstance(self.stop, OutcomeUnknown):
             return self.failures[unknown_at[0]]
+        if self.journal_error is not None and (self.stop is None or isinstance(self.stop, StoreError)):
+            return self.journal_error  # the store went away: which acceptances it lost says more than why
         if self.stop is not None:
             return self.stop
-        if self.journal_error is not None:
-            return self.journal_error
         return next(iter(self.failures.values()))
 
 
