@@ -251,7 +251,10 @@ def cli(tmp_path: Path, winic_mock: MockService) -> Iterator[Callable[..., subpr
             process.wait()
 
 
-@pytest.mark.parametrize(("sig", "code", "concurrency"), [(signal.SIGTERM, 143, 4), (signal.SIGINT, 130, 1)])
+@pytest.mark.parametrize(
+    ("sig", "code", "concurrency"),
+    [(signal.SIGTERM, 143, 4), (signal.SIGINT, 130, 1), (signal.SIGINT, 130, 4), (signal.SIGTERM, 143, 1)],
+)
 def test_a_stopped_cli_send_prints_every_id_and_exits_true(
     cli: Any, winic_mock: MockService, sig: int, code: int, concurrency: int
 ) -> None:
@@ -282,6 +285,44 @@ def test_a_stopped_cli_send_prints_every_id_and_exits_true(
         assert resume.returncode == 8, err
     else:
         assert resume.returncode == 0, err
+
+
+@pytest.mark.parametrize(("sig", "code", "concurrency"), [(signal.SIGINT, 130, 4), (signal.SIGTERM, 143, 1)])
+def test_a_stopped_cli_send_prints_its_ids_and_one_summary_line(
+    cli: Any, winic_mock: MockService, sig: int, code: int, concurrency: int
+) -> None:
+    """Without --json: the accepted ids on stdout, one summary line on stderr, the rest in `jobs show`."""
+    winic_mock.fail("latency", seconds=0.1, times=None, operation="SendMessages")
+    send = cli("send", "-f", cli.numbers, "-m", "通知", "--job", "j2", "--concurrency", str(concurrency))
+    wait_for_sends(winic_mock, 4)
+    os.kill(send.pid, sig)
+    out, err = send.communicate(timeout=60)
+    assert send.returncode == code, err
+    assert "Traceback" not in err and "Exception in thread" not in err, err
+    summary = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(summary) == 1 and "jobs show j2" in summary[0] and "failed" not in summary[0], err
+    assert len(err.splitlines()) <= 3, err  # "job j2", the summary, at most one warning
+    printed = [line.split()[2] for line in out.splitlines() if line.startswith("message id ")]
+    assert len(printed) == len(out.splitlines()) >= 3
+    settle(winic_mock)
+    show = cli("jobs", "show", "j2", "--json", "--batches")
+    batches = json.loads(show.communicate(timeout=60)[0])["batches"]
+    by_state: dict[str, list[Any]] = {}
+    for batch in batches:
+        by_state.setdefault(batch["state"], []).append(batch)
+    assert set(by_state) <= {"accepted", "unknown", "new"}, "a batch left 'sending' or called failed"
+    assert sorted(b["message_id"] for b in by_state["accepted"]) == sorted(printed)
+    bulk = BulkSendError(
+        [_submission({**b, "recipients": b["numbers"]}) for b in by_state["accepted"]], KeyboardInterrupt(), [],
+        [n for b in by_state.get("new", []) for n in b["numbers"]],
+        [n for b in by_state.get("unknown", []) for n in b["numbers"]],
+    )  # fmt: skip
+    assert_truthful(bulk, winic_mock, NUMBERS)
+    resume = cli("jobs", "resume", "j2")
+    _, err = resume.communicate(timeout=120)
+    assert resume.returncode == (8 if bulk.unknown else 0), err
+    assert set(sent_numbers(winic_mock).values()) == {1}, "a number reached the service twice after the resume"
+    assert set(NUMBERS) - set(bulk.unknown) <= set(sent_numbers(winic_mock)), "the resume left numbers unsent"
 
 
 def _submission(data: dict[str, Any]) -> Any:
