@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -199,6 +200,50 @@ def test_two_processes_racing_with_one_key_send_once(store_url: str, winic_mock:
     assert first == second and len(first) == 10
     assert sorted(first) == sorted(s.message_id for s in winic_mock.state.sends)
     assert set(sent_numbers(winic_mock).values()) == {1} and len(sent_numbers(winic_mock)) == 1000
+
+
+@pytest.mark.parametrize("second", ["library", "cli"])
+def test_a_replay_that_finds_the_first_send_in_flight_waits_for_it(
+    store_url: str, winic_mock: MockService, tmp_path: Path, second: str
+) -> None:
+    """The second delivery of a key arrives while the first process still has a request at the service (held
+    there 4 s): it sends nothing of it again, waits for it, and answers with the same message ids."""
+    winic_mock.fail("latency", seconds=4.0, operation="SendMessages", every=2, times=1)
+    first = subprocess.Popen(
+        [sys.executable, "-c", _RACER, store_url, winic_mock.url, "held-1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with open_store(store_url) as store:
+            deadline = time.monotonic() + 60
+            while True:  # every batch but the held one sent, the held one still 'sending'
+                job = store.job("held-1")
+                if job is not None and job.batches.get("sending") == 1 and not job.batches.get("new"):
+                    break
+                assert time.monotonic() < deadline and first.poll() is None, first.stderr
+                time.sleep(0.01)
+        if second == "library":
+            command = [sys.executable, "-c", _RACER, store_url, winic_mock.url, "held-1"]
+        else:
+            numbers = tmp_path / "numbers.txt"
+            numbers.write_text("\n".join(NUMBERS[:1000]) + "\n")
+            command = [sys.executable, "-m", "winic_soap", "send", "-f", str(numbers), "-m", "race"]
+            command += ["--job", "held-1", "--concurrency", "2", "--json"]
+        env = {**cli_env(winic_mock.url, tmp_path), "WINIC_STORE": store_url}
+        again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
+        out, err = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 0 and again.returncode == 0, err + again.stderr
+    ids = json.loads(out)
+    replayed = json.loads(again.stdout)
+    if second == "cli":
+        replayed = [s["message_id"] for s in replayed["submissions"]]
+    assert replayed == ids and len(ids) == 10
+    assert len(winic_mock.state.sends) == 10 and set(sent_numbers(winic_mock).values()) == {1}
 
 
 # -- the journal: resume and schedules -----------------------------------------------------------------
