@@ -152,6 +152,26 @@ def test_the_cli_prints_every_accepted_id_and_exits_12(
     assert set(sent_numbers(winic_mock)) == set(NUMBERS), resumed.stderr
 
 
+def test_a_lost_reply_as_well_exits_8_with_the_unknown_numbers(
+    cli_setup: tuple[dict[str, str], Path], winic_mock: MockService, proxy: StoreProxy, database: str
+) -> None:
+    """The request in flight at the cut is processed and its reply lost: the unknown outcome outranks the
+    store's error (exit 8, not 12 or 10), its numbers are listed unknown, every accepted id is listed."""
+    env, numbers = cli_setup
+    winic_mock.fail("close_after", operation="SendMessages", every=5, times=1)
+    cutter = _cut_in_flight(winic_mock, proxy, database, "cli-8", 1)
+    sent = _send(env, "-f", str(numbers), "-m", "通知", "--job", "cli-8", "--json")
+    cutter.join()
+    settle(winic_mock)
+    assert sent.returncode == 8, sent.stderr
+    error = json.loads(sent.stdout)["error"]
+    assert error["cause"]["type"] == "SendOutcomeUnknown" and error["job"] == "cli-8"
+    assert error["unknown"] == NUMBERS[400:500]
+    accepted = {a["message_id"] for a in error["accepted"]}
+    assert len(accepted) == 4 and accepted == {s.message_id for s in winic_mock.state.sends[:4]}
+    assert len(winic_mock.state.sends) == 5 and set(sent_numbers(winic_mock).values()) == {1}
+
+
 # -- the answer to the job's COMMIT is lost ---------------------------------------------------------------
 def test_a_lost_commit_of_the_job_leaves_its_id_and_a_rerun_sends_once(
     cli_setup: tuple[dict[str, str], Path], winic_mock: MockService, proxy: StoreProxy, database: str
