@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from functools import partial
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = ["StoreProxy", "store_proxy"]
@@ -21,6 +22,7 @@ class _Link:
         self.client, self.upstream = client, upstream
         self.marked = False  # the armed statement went through this connection
         self.commit_sent = False  # ... and then its COMMIT: the next answer is dropped
+        self.tail = b""  # the end of the last chunk sent to the server
 
 
 class StoreProxy:
@@ -84,49 +86,44 @@ class StoreProxy:
             link = _Link(client, upstream)
             with self._lock:
                 self._links.append(link)
-            threading.Thread(target=self._to_server, args=(link,), daemon=True).start()
-            threading.Thread(target=self._to_client, args=(link,), daemon=True).start()
+            to_server = partial(self._to_server, link)
+            to_client = partial(self._to_client, link)
+            threading.Thread(target=self._pump, args=(link, client, upstream, to_server), daemon=True).start()
+            threading.Thread(target=self._pump, args=(link, upstream, client, to_client), daemon=True).start()
 
-    def _to_server(self, link: _Link) -> None:
-        tail = b""
+    def _pump(self, link: _Link, source: socket.socket, target: socket.socket, passes: Callable[[bytes], bool]) -> None:
+        """Copy ``source`` to ``target`` while ``passes`` lets each chunk through."""
         while True:
             try:
-                data = link.client.recv(65536)
+                data = source.recv(65536)
             except OSError:
                 return
             if not data:
                 with suppress(OSError):
-                    link.upstream.shutdown(socket.SHUT_WR)
+                    target.shutdown(socket.SHUT_WR)
                 return
-            seen, tail = tail + data, data[-64:]
-            with self._lock:
-                if self._marker is not None and self._marker in seen:
-                    link.marked = True
-                if link.marked and b"COMMIT" in seen:
-                    link.commit_sent, self._marker, link.marked = True, None, False
+            if not passes(data):
+                return
             try:
-                link.upstream.sendall(data)
+                target.sendall(data)
             except OSError:
                 return
 
-    def _to_client(self, link: _Link) -> None:
-        while True:
-            try:
-                data = link.upstream.recv(65536)
-            except OSError:
-                return
-            if not data:
-                with suppress(OSError):
-                    link.client.shutdown(socket.SHUT_WR)
-                return
-            if link.commit_sent:  # the database committed; the client never hears it
-                self.commits_lost += 1
-                self.cut()
-                return
-            try:
-                link.client.sendall(data)
-            except OSError:
-                return
+    def _to_server(self, link: _Link, data: bytes) -> bool:
+        seen, link.tail = link.tail + data, data[-64:]  # a statement split across two reads is still seen
+        with self._lock:
+            if self._marker is not None and self._marker in seen:
+                link.marked = True
+            if link.marked and b"COMMIT" in seen:
+                link.commit_sent, self._marker, link.marked = True, None, False
+        return True
+
+    def _to_client(self, link: _Link, data: bytes) -> bool:
+        if link.commit_sent:  # the database committed; the client never hears it
+            self.commits_lost += 1
+            self.cut()
+            return False
+        return True
 
     def close(self) -> None:
         self.cut()
