@@ -34,6 +34,7 @@ class StoreProxy:
         self.port = self.listener.getsockname()[1]
         self.down = False
         self.commits_lost = 0
+        self.refused = 0  # connections closed at once while cut
         self._marker: bytes | None = None
         self._links: list[_Link] = []
         self._lock = threading.Lock()
@@ -75,6 +76,7 @@ class StoreProxy:
             with self._lock:
                 down = self.down
             if down:
+                self.refused += 1
                 client.close()
                 continue
             try:

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 import pytest
 from ledger import sent_numbers
 from shared import cli_env
+from store_proxy import store_proxy
 
 from winic_soap.mock import MockService
 
@@ -117,6 +119,7 @@ class Workers:
 
     def __init__(self, folder: Path, env: dict[str, str]) -> None:
         self.folder, self.env = folder, env
+        self.store = ""  # the journal store's URL (WINIC_STORE), set by the test
         self.started: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> subprocess.Popen[bytes]:
@@ -125,7 +128,7 @@ class Workers:
         worker = subprocess.Popen(
             [*command, f"--hostname=w{len(self.started)}@%h"],
             cwd=self.folder,
-            env=self.env,
+            env={**self.env, "WINIC_STORE": self.store},
             stdout=subprocess.DEVNULL,
             stderr=(self.folder / f"worker-{len(self.started)}.log").open("wb"),
             start_new_session=True,  # its own process group: the main process and its pool die together
@@ -144,7 +147,7 @@ class Workers:
 
 @pytest.fixture
 def celery_recipe(
-    tmp_path: Path, redis_url: str, store_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[Any, Workers, Path, MockService]]:
     """The recipe module (worker side and caller side), its workers, the hold folder and the mock."""
     hold = tmp_path / "hold"
@@ -156,7 +159,6 @@ def celery_recipe(
     with MockService([("demo", "demo-secret", "1000")]) as mock:
         env = {
             **cli_env(mock.url, tmp_path),
-            "WINIC_STORE": store_url,
             "CELERY_BROKER_URL": broker,
             "CELERY_RESULT_BACKEND": backend,
             "RECIPE_HOLD": str(hold),
@@ -187,12 +189,13 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = 60.0
 
 @pytest.mark.parametrize("killed", ["worker", "pool-process"])
 def test_a_task_redelivered_after_the_send_returns_the_first_receipt(
-    celery_recipe: tuple[Any, Workers, Path, MockService], killed: str
+    celery_recipe: tuple[Any, Workers, Path, MockService], store_url: str, killed: str
 ) -> None:
     """``worker``: the whole worker dies (SIGKILL to its process group); Redis hands the unacknowledged
     task to a fresh worker after the visibility timeout. ``pool-process``: only the pool process running
     the task dies; the worker puts the task back at once (``task_reject_on_worker_lost``)."""
     send_notice, workers, hold, mock = celery_recipe
+    workers.store = store_url
     first = workers.start()
     result = send_notice.delay(NUMBERS, TEXT)
 
@@ -212,3 +215,25 @@ def test_a_task_redelivered_after_the_send_returns_the_first_receipt(
     assert len(list(hold.glob("sent-*"))) == 2, "the task was not delivered again"
     assert len(mock.state.sends) == 2 and set(sent_numbers(mock).values()) == {1}, "an SMS went out twice"
     assert sorted(sent_numbers(mock)) == sorted(NUMBERS)
+
+
+def test_a_store_down_before_the_send_is_retried_and_sends_once(
+    celery_recipe: tuple[Any, Workers, Path, MockService], pg_server: Any
+) -> None:
+    """The recipe's retry: the store cannot be reached (PostgreSQL behind a proxy the test cut), so the task
+    raises StoreError before anything is sent; Celery retries it (same task id, same key) once the store
+    is back, and the SMS goes out once."""
+    send_notice, workers, hold, mock = celery_recipe
+    (hold / "release").touch()  # no pause after the send here
+    database = str(pg_server.create_database(f"celery_{uuid.uuid4().hex[:12]}"))
+    with store_proxy(database) as proxy:
+        proxy.cut()
+        workers.store = proxy.url(database)
+        workers.start()
+        result = send_notice.delay(NUMBERS, TEXT)
+        wait_until(lambda: proxy.refused, "the task's first try at the store")
+        assert not mock.ledger
+        proxy.restore()
+        answer = result.get(timeout=60)
+    assert answer == {"job": result.id, "message_ids": [s.message_id for s in mock.state.sends]}, workers.logs()
+    assert len(mock.state.sends) == 2 and set(sent_numbers(mock).values()) == {1}
