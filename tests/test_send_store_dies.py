@@ -7,7 +7,10 @@ re-run with it sends every number once. (SQLite on a full filesystem: tests/test
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import subprocess
 import sys
 import threading
@@ -21,7 +24,7 @@ from ledger import assert_truthful, sent_numbers, settle
 from shared import cli_env
 from store_proxy import StoreProxy, store_proxy
 
-from winic_soap import BulkSendError, JournalError, StoreError, WinicClient
+from winic_soap import AsyncWinicClient, BulkSendError, JournalError, StoreError, WinicClient
 from winic_soap.mock import MockService
 from winic_soap.store import open_store
 
@@ -113,6 +116,64 @@ def test_the_library_error_carries_every_receipt(
         journalled = {b.message_id for b in store.batches("lib-1", ["accepted"])}
     lost = {s.message_id for s in bulk.receipts} - journalled
     assert len(lost) == concurrency and all(str(i) in str(bulk.error) for i in lost)
+
+
+class _Watch(logging.Handler):
+    """Sets ``seen`` when the journal logs that an outcome could not be written yet."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "not journalled yet" in record.getMessage():
+            self.seen.set()
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_the_store_back_while_the_journal_retries_gets_every_acceptance(
+    winic_mock: MockService, proxy: StoreProxy, database: str, kind: str
+) -> None:
+    """The database comes back as soon as the first acceptance could not be written: the journal's retries
+    write it (for the async client, while its event loop goes on: the waits between retries are awaited)."""
+    watch = _Watch()
+    logging.getLogger("winic_soap.store").addHandler(watch)
+    cutter = _cut_in_flight(winic_mock, proxy, database, "back-1", 1)
+    try:
+        if kind == "sync":
+            threading.Thread(target=lambda: (watch.seen.wait(60), proxy.restore()), daemon=True).start()
+            with (
+                open_store(proxy.url(database)) as store,
+                WinicClient("demo", "demo-secret", endpoint=winic_mock.url) as client,
+                contextlib.suppress(BulkSendError),
+            ):
+                store.journal.send(client, NUMBERS, "通知", job="back-1")
+        else:
+
+            async def restore() -> None:
+                while not watch.seen.is_set():
+                    await asyncio.sleep(0.01)
+                proxy.restore()
+
+            async def run() -> None:
+                async with AsyncWinicClient("demo", "demo-secret", endpoint=winic_mock.url) as client:
+                    with open_store(proxy.url(database)) as store:
+                        restoring = asyncio.ensure_future(restore())
+                        with contextlib.suppress(BulkSendError):
+                            await store.journal.asend(client, NUMBERS, "通知", job="back-1")
+                        await restoring
+
+            asyncio.run(run())
+    finally:
+        logging.getLogger("winic_soap.store").removeHandler(watch)
+        proxy.restore()
+    cutter.join()
+    assert watch.seen.is_set()
+    settle(winic_mock)
+    with open_store(database) as store:
+        journalled = sorted(b.message_id or "" for b in store.batches("back-1", ["accepted"]))
+        assert not store.batches("back-1", ["sending", "unknown"])
+    assert journalled == sorted(s.message_id for s in winic_mock.state.sends)
 
 
 @pytest.mark.parametrize("as_json", [True, False], ids=["json", "text"])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Protocol
 
@@ -57,7 +58,8 @@ class BatchSource(Protocol):
         """Record one batch's outcome; never raises (what cannot be written is kept for :meth:`flush`)."""
 
     def flush(self) -> StoreError | None:
-        """Retry what :meth:`settle` could not write; the error that remains, if any."""
+        """Try once more to write what :meth:`settle` could not; the error that remains, if any (the runner
+        waits between tries)."""
 
     def release(self, started: set[int]) -> None:
         """After an interrupt: give back every batch taken but never started (the interrupt fell between)."""
@@ -220,6 +222,43 @@ class BulkRun:
 
 
 # -- the runners ---------------------------------------------------------------------------------------
+_FLUSH_WAITS = (0.2, 0.5, 1.0, 2.0)  # between tries to write outcomes the journal refused: about 4 s in all
+
+
+def _flush_waits(run: BulkRun, source: BatchSource) -> Iterator[float]:
+    """Write what the journal could not, once now and again after each wait the caller makes (a sleep, or
+    an ``await``, so an event loop goes on meanwhile); what is still unwritten becomes the run's
+    ``journal_error``."""
+    run.journal_error = source.flush()
+    for wait in _FLUSH_WAITS:
+        if run.journal_error is None:
+            return
+        yield wait
+        run.journal_error = source.flush()
+    if run.journal_error is not None:
+        logger.error("%s", run.journal_error)
+
+
+def _flush(run: BulkRun, source: BatchSource) -> None:
+    for wait in _flush_waits(run, source):
+        try:
+            time.sleep(wait)
+        except BaseException as exc:  # Ctrl-C or SIGTERM while the store is away: stop waiting, keep the outcome
+            run.halt(exc)
+            return
+
+
+async def _aflush(run: BulkRun, source: BatchSource) -> None:
+    import asyncio
+
+    for wait in _flush_waits(run, source):
+        try:
+            await asyncio.sleep(wait)
+        except BaseException as exc:  # cancelled while the store is away: stop waiting, keep the outcome
+            run.halt(exc)
+            return
+
+
 def _take(run: BulkRun, source: BatchSource) -> tuple[int, Sequence[str]] | None:
     try:
         return source.take()
@@ -279,7 +318,7 @@ def run_threads(run: BulkRun, source: BatchSource, send: SendOne, concurrency: i
         except BaseException as exc:  # an interrupt: the batch it hit was named maybe-processed
             run.halt(exc)
             source.release(run.started())
-        run.journal_error = source.flush()
+        _flush(run, source)
         return
     from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
@@ -308,7 +347,7 @@ def run_threads(run: BulkRun, source: BatchSource, send: SendOne, concurrency: i
         source.release(run.started())
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    run.journal_error = source.flush()
+    _flush(run, source)
 
 
 async def run_tasks(run: BulkRun, source: BatchSource, send: AsyncSendOne, concurrency: int) -> None:
@@ -342,4 +381,4 @@ async def run_tasks(run: BulkRun, source: BatchSource, send: AsyncSendOne, concu
         for index, numbers, error in run.abandon(exc):
             source.settle(index, numbers, None, error)
         source.release(run.started())
-    run.journal_error = source.flush()
+    await _aflush(run, source)
