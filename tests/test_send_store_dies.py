@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 import subprocess
 import sys
 import threading
@@ -73,6 +74,14 @@ def _cut_in_flight(mock: MockService, proxy: StoreProxy, database: str, job: str
     thread = threading.Thread(target=cut, daemon=True)
     thread.start()
     return thread
+
+
+def wait_until_refused(proxy: StoreProxy, count: int) -> None:
+    """Until ``count`` connections to the cut database were refused."""
+    deadline = time.monotonic() + 60
+    while proxy.refused < count:
+        assert time.monotonic() < deadline, f"only {proxy.refused} connection(s) tried the cut database"
+        time.sleep(0.005)
 
 
 def _send(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -231,6 +240,68 @@ def test_a_lost_reply_as_well_exits_8_with_the_unknown_numbers(
     accepted = {a["message_id"] for a in error["accepted"]}
     assert len(accepted) == 4 and accepted == {s.message_id for s in winic_mock.state.sends[:4]}
     assert len(winic_mock.state.sends) == 5 and set(sent_numbers(winic_mock).values()) == {1}
+
+
+@pytest.mark.parametrize("stop", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_a_stop_while_the_journal_retries_still_prints_every_id(
+    cli_setup: tuple[dict[str, str], Path], winic_mock: MockService, proxy: StoreProxy, database: str, stop: Any
+) -> None:
+    """Ctrl-C or SIGTERM while the journal waits to retry writes the store refused: the wait stops, and the
+    ids (the unjournalled one too) are printed with the interrupt's exit code."""
+    env, numbers = cli_setup
+    cutter = _cut_in_flight(winic_mock, proxy, database, "cli-int", 1)
+    send = subprocess.Popen(
+        [sys.executable, "-m", "winic_soap", "send", "-f", str(numbers), "-m", "通知", "--job", "cli-int", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert send.stderr is not None
+        for line in send.stderr:
+            if "not journalled yet" in line:
+                break
+        else:
+            raise AssertionError("the journal never said it could not write an acceptance")
+        wait_until_refused(proxy, 2)  # the next claim, then the journal's first retry: the CLI is retrying
+        send.send_signal(stop[0])
+        out, err = send.communicate(timeout=60)
+    finally:
+        if send.poll() is None:
+            send.kill()
+            send.wait()
+    cutter.join()
+    assert send.returncode == stop[1], err
+    assert "Traceback" not in err, err
+    error = json.loads(out)["error"]
+    assert error["job"] == "cli-int" and error["exit"] == stop[1]
+    assert {a["message_id"] for a in error["accepted"]} == {s.message_id for s in winic_mock.state.sends}
+    assert len(error["accepted"]) == 5
+
+
+def test_a_cancel_while_the_journal_retries_keeps_every_id(
+    winic_mock: MockService, proxy: StoreProxy, database: str
+) -> None:
+    """The async client cancelled while the journal retries writes the store refused: the CancelledError
+    goes on, caused by a BulkSendError with every accepted id (the unjournalled one too)."""
+    cutter = _cut_in_flight(winic_mock, proxy, database, "async-int", 1)
+
+    async def run() -> BaseException:
+        async with AsyncWinicClient("demo", "demo-secret", endpoint=winic_mock.url) as client:
+            with open_store(proxy.url(database)) as store:
+                task = asyncio.ensure_future(store.journal.asend(client, NUMBERS, "通知", job="async-int"))
+                while proxy.refused < 2 and not task.done():  # the next claim, then the first retry
+                    await asyncio.sleep(0.005)
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError) as caught:
+                    await task
+                return caught.value
+
+    cancelled = asyncio.run(run())
+    cutter.join()
+    bulk = BulkSendError.find(cancelled)
+    assert bulk is not None and bulk.job == "async-int"
+    assert {s.message_id for s in bulk.receipts} == {s.message_id for s in winic_mock.state.sends}
+    assert len(bulk.receipts) == 5
+    assert_truthful(bulk, winic_mock, NUMBERS)
 
 
 # -- the answer to the job's COMMIT is lost ---------------------------------------------------------------

@@ -240,23 +240,21 @@ def _flush_waits(run: BulkRun, source: BatchSource) -> Iterator[float]:
 
 
 def _flush(run: BulkRun, source: BatchSource) -> None:
-    for wait in _flush_waits(run, source):
-        try:
+    try:
+        for wait in _flush_waits(run, source):
             time.sleep(wait)
-        except BaseException as exc:  # Ctrl-C or SIGTERM while the store is away: stop waiting, keep the outcome
-            run.halt(exc)
-            return
+    except BaseException as exc:  # Ctrl-C or SIGTERM while the store is away: stop trying, keep the outcome
+        run.halt(exc)
 
 
 async def _aflush(run: BulkRun, source: BatchSource) -> None:
     import asyncio
 
-    for wait in _flush_waits(run, source):
-        try:
+    try:
+        for wait in _flush_waits(run, source):
             await asyncio.sleep(wait)
-        except BaseException as exc:  # cancelled while the store is away: stop waiting, keep the outcome
-            run.halt(exc)
-            return
+    except BaseException as exc:  # cancelled while the store is away: stop trying, keep the outcome
+        run.halt(exc)
 
 
 def _take(run: BulkRun, source: BatchSource) -> tuple[int, Sequence[str]] | None:
