@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+from shared import wait_until
+
 from winic_soap import BulkSendError
 from winic_soap.mock import MockService
 
@@ -39,7 +41,4 @@ def settle(mock: MockService) -> None:
 
 
 def wait_for_sends(mock: MockService, count: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while len(mock.state.sends) < count:
-        assert time.monotonic() < deadline, f"the service never saw {count} sends"
-        time.sleep(0.005)
+    wait_until(lambda: len(mock.state.sends) >= count, f"the service to see {count} sends", timeout)

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 
 import pytest
 from ledger import assert_truthful, sent_numbers, settle, wait_for_sends
-from shared import cli_env
+from shared import cli_env, wait_until
 
 from winic_soap import (
     AsyncWinicClient,
@@ -217,13 +216,13 @@ def test_a_replay_that_finds_the_first_send_in_flight_waits_for_it(
     )
     try:
         with open_store(store_url) as store:
-            deadline = time.monotonic() + 60
-            while True:  # every batch but the held one sent, the held one still 'sending'
+
+            def held() -> bool:  # every batch but the held one sent, the held one still 'sending'
+                assert first.poll() is None, first.stderr
                 job = store.job("held-1")
-                if job is not None and job.batches.get("sending") == 1 and not job.batches.get("new"):
-                    break
-                assert time.monotonic() < deadline and first.poll() is None, first.stderr
-                time.sleep(0.01)
+                return job is not None and job.batches.get("sending") == 1 and not job.batches.get("new")
+
+            wait_until(held, "the first process to hold one batch at the service")
         if second == "library":
             command = [sys.executable, "-c", _RACER, store_url, winic_mock.url, "held-1"]
         else:

@@ -15,14 +15,13 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ledger import assert_truthful, sent_numbers, settle
-from shared import cli_env
+from shared import cli_env, wait_until
 from store_proxy import StoreProxy, store_proxy
 
 from winic_soap import AsyncWinicClient, BulkSendError, JournalError, StoreError, WinicClient
@@ -61,27 +60,18 @@ def _cut_in_flight(mock: MockService, proxy: StoreProxy, database: str, job: str
 
     def cut() -> None:
         with open_store(database) as store:  # the test's own connection, not through the proxy
-            deadline = time.monotonic() + 60
-            while True:
+
+            def in_flight() -> bool:
                 summary = store.job(job)
                 batches = summary.batches if summary else {}
-                if batches.get("accepted", 0) >= 4 and batches.get("sending", 0) == concurrency:
-                    break
-                assert time.monotonic() < deadline, f"job {job} never had {concurrency} batch(es) in flight"
-                time.sleep(0.01)
+                return batches.get("accepted", 0) >= 4 and batches.get("sending", 0) == concurrency
+
+            wait_until(in_flight, f"job {job} with {concurrency} batch(es) in flight")
         proxy.cut()
 
     thread = threading.Thread(target=cut, daemon=True)
     thread.start()
     return thread
-
-
-def wait_until_refused(proxy: StoreProxy, count: int) -> None:
-    """Until ``count`` connections to the cut database were refused."""
-    deadline = time.monotonic() + 60
-    while proxy.refused < count:
-        assert time.monotonic() < deadline, f"only {proxy.refused} connection(s) tried the cut database"
-        time.sleep(0.005)
 
 
 def _send(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -261,7 +251,7 @@ def test_a_stop_while_the_journal_retries_still_prints_every_id(
                 break
         else:
             raise AssertionError("the journal never said it could not write an acceptance")
-        wait_until_refused(proxy, 2)  # the next claim, then the journal's first retry: the CLI is retrying
+        wait_until(lambda: proxy.refused >= 2, "the next claim and the journal's first retry")
         send.send_signal(stop[0])
         out, err = send.communicate(timeout=60)
     finally:

@@ -17,15 +17,14 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ledger import sent_numbers
-from shared import cli_env
+from shared import cli_env, wait_until
 from store_proxy import store_proxy
 
 from winic_soap.mock import MockService
@@ -93,15 +92,15 @@ def redis_url() -> Iterator[str]:
     )
     try:
         client = redis.Redis(port=port)
-        deadline = time.monotonic() + 20
-        while True:
+
+        def answers() -> bool:
+            assert server.poll() is None, "redis-server exited at start"
             try:
-                client.ping()
-                break
+                return bool(client.ping())
             except redis.ConnectionError:
-                assert server.poll() is None, "redis-server exited at start"
-                assert time.monotonic() < deadline, "redis-server did not answer"
-                time.sleep(0.05)
+                return False
+
+        wait_until(answers, "redis-server to answer", 20)
         client.close()
         yield f"redis://127.0.0.1:{port}"
     finally:
@@ -178,13 +177,6 @@ def celery_recipe(
 
 
 _REDIS_DBS = iter(range(0, 16, 2))
-
-
-def wait_until(condition: Callable[[], object], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("killed", ["worker", "pool-process"])
