@@ -204,7 +204,8 @@ def test_a_task_redelivered_after_the_send_returns_the_first_receipt(
 
     answer = result.get(timeout=60)
     assert answer == {"job": result.id, "message_ids": accepted}, workers.logs()
-    assert len(list(hold.glob("sent-*"))) == 2, "the task was not delivered again"
+    # delivered again (more than once, when the 1 s visibility timeout also ran out while the task was held)
+    assert len(list(hold.glob("sent-*"))) >= 2, "the task was not delivered again"
     assert len(mock.state.sends) == 2 and set(sent_numbers(mock).values()) == {1}, "an SMS went out twice"
     assert sorted(sent_numbers(mock)) == sorted(NUMBERS)
 
