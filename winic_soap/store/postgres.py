@@ -72,7 +72,8 @@ class PostgresStore(Store):
                         cursor.execute("SET LOCAL synchronous_commit = off")
                     yield _PgTx(cursor)
             except psycopg.Error as exc:
-                raise StoreError(f"store {self.url}: {type(exc).__name__}: {exc}".strip()) from exc
+                detail = " ".join(str(exc).split())  # libpq's messages span lines; ours are read as one
+                raise StoreError(f"store {self.url}: {type(exc).__name__}: {detail}".strip()) from exc
 
     def close(self) -> None:
         with self._lock:
