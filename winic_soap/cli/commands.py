@@ -29,6 +29,7 @@ from winic_soap.recipients import chunked, domestic_numbers, international_numbe
 from winic_soap.store import InboxRecord, Store, new_job_id, open_store, process_owner
 from winic_soap.text import estimate_cost, sanitize, segments
 from winic_soap.watcher import Watcher
+from winic_soap.webhooks import WebhookDispatcher
 
 __all__ = [
     "account",
@@ -511,12 +512,20 @@ def _stdout_handler(record: InboxRecord) -> None:
     sys.stdout.flush()  # a closed pipe raises here, before the record is marked done
 
 
+def _webhooks_only(record: InboxRecord) -> None:
+    """With webhooks and no --exec the webhook queues (their own table) carry each record from here."""
+
+
 def watch(args: argparse.Namespace) -> int:
     handler = _exec_handler(args.exec_command) if args.exec_command else _stdout_handler
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         with _client(args) as client, _store(args) as store:
+            urls = args.webhook or client.settings.webhooks
+            webhooks = WebhookDispatcher(store, client.settings, urls=urls, interval=args.interval) if urls else None
+            if webhooks is not None and not args.exec_command:
+                handler = _webhooks_only
             watcher = Watcher(
                 client,
                 store,
@@ -526,9 +535,11 @@ def watch(args: argparse.Namespace) -> int:
                 sources=[s.strip() for s in args.sources.split(",") if s.strip()],
                 lease=args.lease,
                 retention=args.retention or client.settings.retention,
+                webhooks=webhooks,
             )
             print(
-                f"watching {client.settings.endpoint} every {args.interval:g}s; store {store.url}",
+                f"watching {client.settings.endpoint} every {args.interval:g}s; store {store.url}"
+                + (f"; webhooks to {len(webhooks.endpoints)} endpoint(s)" if webhooks else ""),
                 file=sys.stderr,
                 flush=True,
             )
