@@ -134,7 +134,8 @@ class _Endpoint:
 class WebhookDispatcher:
     """Delivers stored records to each endpoint: a thread per endpoint, so a slow or dead one never holds
     up another or the watcher's pulls. Any number of dispatchers (processes, hosts) may share one store:
-    claims with leases deliver each record to each endpoint once at a time."""
+    claims with leases deliver each record to each endpoint once at a time. An endpoint new to the store gets
+    the records not yet handed on when its first dispatcher is made, and every record stored after."""
 
     def __init__(
         self,
@@ -169,38 +170,36 @@ class WebhookDispatcher:
         self.lease = lease if lease is not None else max(60.0, 4 * settings.timeout)
         self.endpoints = [_Endpoint(self, url) for url in dict.fromkeys(urls)]
         self._threads: list[threading.Thread] = []
+        for endpoint in self.endpoints:  # an endpoint's queue starts now: what is not handed on, then all new
+            endpoint.queue.enqueue()
 
     def __repr__(self) -> str:
         return f"WebhookDispatcher({[e.shown for e in self.endpoints]!r}, store={self.store.url!r})"
 
     # -- one pass -------------------------------------------------------------------------------
     def deliver_due(self, endpoint: _Endpoint, stop: threading.Event | None = None) -> int:
-        """Queue what is new for ``endpoint``, then deliver everything due now; stops early at the first
-        failed POST (the endpoint is likely down) or when ``stop`` is set. Returns how many were acknowledged."""
+        """Queue what is new for ``endpoint``, then try everything due now, once each (a failure waits its
+        record's turn in the schedule); ends early when ``stop`` is set. Returns how many were acknowledged."""
         endpoint.queue.enqueue()
         delivered = 0
         while not (stop and stop.is_set()):
             claimed = endpoint.queue.claim(self.owner, limit=self.batch, lease=self.lease)
             if not claimed:
                 return delivered
-            acked, failed = self._post_claimed(endpoint, claimed, stop)
-            delivered += acked
-            if failed:
-                return delivered
+            delivered += self._post_claimed(endpoint, claimed, stop)
         return delivered
 
     def _post_claimed(
         self, endpoint: _Endpoint, claimed: list[tuple[InboxRecord, int]], stop: threading.Event | None
-    ) -> tuple[int, bool]:
+    ) -> int:
         from winic_soap.http import post
 
         held_until = self.store.clock() + self.lease
         done: list[str] = []
         left = [record.id for record, _ in claimed]
-        failed = False
         try:
             for record, attempt in claimed:
-                if (stop and stop.is_set()) or failed:
+                if stop and stop.is_set():
                     break
                 if self.store.clock() + self.settings.timeout + 5 > held_until:
                     still = endpoint.queue.renew(left, self.owner, self.lease)
@@ -227,7 +226,6 @@ class WebhookDispatcher:
                         done.append(record.id)
                         continue
                     error = f"HTTP {status}"
-                failed = True
                 state = endpoint.queue.fail(record.id, self.owner, error, status)
                 if state == "dead":
                     logger.error(
@@ -246,7 +244,7 @@ class WebhookDispatcher:
             endpoint.queue.release(left, self.owner)
         if done:
             logger.info("webhook %s: delivered %d record(s)", endpoint.shown, len(done))
-        return len(done), failed
+        return len(done)
 
     def deliver_once(self) -> int:
         """One pass for every endpoint, each in its own thread (``watch --once``); returns the acknowledged."""
@@ -296,7 +294,7 @@ class WebhookDispatcher:
                 self.deliver_due(endpoint, stop)
                 due = endpoint.queue.next_due()
                 if due is not None:
-                    wait = min(wait, max(due - self.store.clock(), 0.0))
+                    wait = min(wait, max(due - self.store.clock(), 0.01))
             except StoreError as exc:
                 logger.warning("webhook %s: store failed (%s); trying again in %g s", endpoint.shown, exc, wait)
             except Exception:  # a bug must not silently end the endpoint's deliveries

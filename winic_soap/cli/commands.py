@@ -6,6 +6,7 @@ import argparse
 import getpass
 import hashlib
 import json
+import os
 import shlex
 import signal
 import subprocess
@@ -498,9 +499,13 @@ def _exec_handler(command: str) -> Any:
     if not argv:
         raise InputError("--exec", "must name a command")
 
+    child_env = {k: v for k, v in os.environ.items() if k != "WINIC_WEBHOOK_SECRET"}  # the hand-off signs nothing
+
     def handle(record: InboxRecord) -> None:
         # the operator's own command, split without a shell
-        result = subprocess.run(argv, input=record.as_json() + "\n", text=True, check=False)  # noqa: S603
+        result = subprocess.run(  # noqa: S603
+            argv, input=record.as_json() + "\n", text=True, check=False, env=child_env
+        )
         if result.returncode != 0:
             raise RuntimeError(f"{argv[0]} exited {result.returncode}")
 
