@@ -63,3 +63,19 @@ def test_store_benchmark_runs_quick(tmp_path: Path, pg_server) -> None:  # type:
     for r in results:
         assert r["records"] == 200 and r["ratio_to_bare_insert"] > 0 and r["journal"]["per_batch_us"] > 0
     assert "x autocommit" in result.stdout
+
+
+def test_webhook_benchmark_runs_quick(tmp_path: Path) -> None:
+    out = tmp_path / "webhooks.json"
+    script = str(ROOT / "benchmarks" / "bench_webhooks.py")
+    result = subprocess.run(
+        [sys.executable, script, "--records", "50", "--repeat", "1", "--backends", "sqlite", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads(out.read_text(encoding="utf-8"))["sqlite"]
+    assert data["ours"]["deliveries"] == data["bare_httpx2"]["deliveries"] == 50
+    assert "ours/bare" in result.stdout
