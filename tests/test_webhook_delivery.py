@@ -292,3 +292,24 @@ def test_a_new_endpoint_gets_what_is_not_handed_on_yet_and_everything_after(tmp_
         assert queue.enqueue() == 0
         claimed = queue.claim("me", limit=10, lease=60)
         assert [r.id for r, _ in claimed] == waiting + later
+
+
+def test_retention_keeps_a_record_an_endpoint_still_owes(store_url: str) -> None:
+    clock = Clock()
+    with (
+        receiving(SECRET, lambda d, n: 200 if d.event["data"]["text"] == "reply 0" else 500) as receiver,
+        open_store(store_url, clock=clock) as store,
+    ):
+        dispatcher = WebhookDispatcher(store, _settings(webhook_retry_schedule=()), urls=[receiver.url])
+        delivered, dead = store.commit_pulled("GET_SMS_MO", _replies(2))
+        for record_id in (delivered, dead):
+            store.ack(record_id)
+        assert dispatcher.deliver_once() == 1
+        [endpoint] = dispatcher.endpoints
+        assert endpoint.queue.counts() == {"pending": 0, "done": 1, "dead": 1}
+        clock.now += 40 * 86400
+        assert store.purge("30d", dry_run=True)["records"] == 1
+        assert store.purge("30d")["records"] == 1
+        assert [r.id for r in store.records(None)] == [dead]
+        assert endpoint.queue.counts() == {"pending": 0, "done": 0, "dead": 1}
+        dispatcher.join()
