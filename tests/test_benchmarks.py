@@ -49,15 +49,7 @@ def test_mock_benchmark_runs_quick(tmp_path: Path) -> None:
 
 def test_store_benchmark_runs_quick(tmp_path: Path, pg_server) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "store.json"
-    script = str(ROOT / "benchmarks" / "bench_store.py")
-    result = subprocess.run(
-        [sys.executable, script, "--records", "200", "--repeat", "1", "--json", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = _bench("bench_store.py", "--records", "200", "--repeat", "1", "--json", str(out))
     results = json.loads(out.read_text(encoding="utf-8"))["results"]
     assert [r["backend"] for r in results] == ["sqlite", "postgresql"]
     for r in results:
@@ -67,15 +59,20 @@ def test_store_benchmark_runs_quick(tmp_path: Path, pg_server) -> None:  # type:
 
 def test_webhook_benchmark_runs_quick(tmp_path: Path) -> None:
     out = tmp_path / "webhooks.json"
-    script = str(ROOT / "benchmarks" / "bench_webhooks.py")
+    result = _bench("bench_webhooks.py", "--records", "50", "--repeat", "1", "--backends", "sqlite", "--json", str(out))
+    data = json.loads(out.read_text(encoding="utf-8"))["sqlite"]
+    assert data["ours"]["deliveries"] == data["bare_httpx2"]["deliveries"] == 50
+    assert "ours/bare" in result.stdout
+
+
+def _bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``benchmarks/SCRIPT ARGS`` and check it exited 0."""
     result = subprocess.run(
-        [sys.executable, script, "--records", "50", "--repeat", "1", "--backends", "sqlite", "--json", str(out)],
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    data = json.loads(out.read_text(encoding="utf-8"))["sqlite"]
-    assert data["ours"]["deliveries"] == data["bare_httpx2"]["deliveries"] == 50
-    assert "ours/bare" in result.stdout
+    return result
