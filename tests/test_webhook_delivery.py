@@ -313,3 +313,21 @@ def test_retention_keeps_a_record_an_endpoint_still_owes(store_url: str) -> None
         assert [r.id for r in store.records(None)] == [dead]
         assert endpoint.queue.counts() == {"pending": 0, "done": 0, "dead": 1}
         dispatcher.join()
+
+
+def test_keyboard_interrupt_in_the_watcher_ends_the_delivery_threads(make_client, winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    client = make_client()
+    winic_mock.add_reply("13800138000", "hello")
+
+    def interrupted(record: Any) -> None:
+        raise KeyboardInterrupt
+
+    with receiving(SECRET) as receiver, open_store(tmp_path / "s.sqlite3") as store:
+        dispatcher = WebhookDispatcher(store, _settings(), urls=[receiver.url])
+        watcher = Watcher(client, store, interrupted, webhooks=dispatcher)
+        with pytest.raises(KeyboardInterrupt):
+            watcher.run(threading.Event())  # the caller's stop is never set
+        assert not [t for t in threading.enumerate() if t.name.startswith("webhook ")]
+        assert store.pending()[0].attempts == 1  # the hand-off stays pending, for the next start
+        [endpoint] = dispatcher.endpoints
+        assert endpoint.queue.enqueue() + endpoint.queue.counts()["done"] == 1  # still owed to the endpoint once

@@ -768,9 +768,16 @@ def plain_client(settings: Settings, url: str) -> httpx2.Client:
     )
 
 
-def post(client: httpx2.Client, url: str, content: bytes, headers: Mapping[str, str]) -> int:
-    """POST ``content`` and return the answer's status; an httpx2 failure raises our typed error."""
+def post(client: httpx2.Client, url: str, content: bytes, headers: Mapping[str, str], *, keep: int = 65536) -> int:
+    """POST ``content`` and return the answer's status; an httpx2 failure raises our typed error. The answer's
+    body is read up to ``keep`` bytes (so the connection is reused), and a longer one is dropped unread."""
     try:
-        return client.post(url, content=content, headers=dict(headers)).status_code
+        with client.stream("POST", url, content=content, headers=dict(headers)) as response:
+            read = 0
+            for chunk in response.iter_raw():
+                read += len(chunk)
+                if read > keep:
+                    break
+            return response.status_code
     except _CAUGHT as exc:
         raise map_error(exc, sending=True) from None

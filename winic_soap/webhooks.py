@@ -170,6 +170,7 @@ class WebhookDispatcher:
         self.lease = lease if lease is not None else max(60.0, 4 * settings.timeout)
         self.endpoints = [_Endpoint(self, url) for url in dict.fromkeys(urls)]
         self._threads: list[threading.Thread] = []
+        self._halt = threading.Event()  # set by join(): the threads end even if the caller's stop never is
         for endpoint in self.endpoints:  # an endpoint's queue starts now: what is not handed on, then all new
             endpoint.queue.enqueue()
 
@@ -177,12 +178,15 @@ class WebhookDispatcher:
         return f"WebhookDispatcher({[e.shown for e in self.endpoints]!r}, store={self.store.url!r})"
 
     # -- one pass -------------------------------------------------------------------------------
+    def _stopped(self, stop: threading.Event | None) -> bool:
+        return self._halt.is_set() or (stop is not None and stop.is_set())
+
     def deliver_due(self, endpoint: _Endpoint, stop: threading.Event | None = None) -> int:
         """Queue what is new for ``endpoint``, then try everything due now, once each (a failure waits its
         record's turn in the schedule); ends early when ``stop`` is set. Returns how many were acknowledged."""
         endpoint.queue.enqueue()
         delivered = 0
-        while not (stop and stop.is_set()):
+        while not self._stopped(stop):
             claimed = endpoint.queue.claim(self.owner, limit=self.batch, lease=self.lease)
             if not claimed:
                 return delivered
@@ -199,7 +203,7 @@ class WebhookDispatcher:
         left = [record.id for record, _ in claimed]
         try:
             for record, attempt in claimed:
-                if stop and stop.is_set():
+                if self._stopped(stop):
                     break
                 if self.store.clock() + self.settings.timeout + 5 > held_until:
                     still = endpoint.queue.renew(left, self.owner, self.lease)
@@ -265,7 +269,8 @@ class WebhookDispatcher:
 
     # -- the threads --------------------------------------------------------------------------------
     def start(self, stop: threading.Event) -> None:
-        """Start one delivery thread per endpoint; they end soon after ``stop`` is set (see :meth:`join`)."""
+        """Start one delivery thread per endpoint; they end soon after ``stop`` is set or :meth:`join` is called."""
+        self._halt.clear()
         for endpoint in self.endpoints:
             thread = threading.Thread(
                 target=self._run, args=(endpoint, stop), name=f"webhook {endpoint.shown}", daemon=True
@@ -279,7 +284,9 @@ class WebhookDispatcher:
             endpoint.wake.set()
 
     def join(self) -> None:
-        """Wait for the threads (each finishes the POST under way, bounded by the timeout) and close clients."""
+        """Stop the threads and wait for them (each finishes the POST under way, bounded by the timeout; what
+        it claimed and did not send goes back), then close the HTTP clients."""
+        self._halt.set()
         self.wake()
         for thread in self._threads:
             thread.join()
@@ -288,7 +295,7 @@ class WebhookDispatcher:
             endpoint.client.close()
 
     def _run(self, endpoint: _Endpoint, stop: threading.Event) -> None:
-        while not stop.is_set():
+        while not self._stopped(stop):
             wait = self.interval
             try:
                 self.deliver_due(endpoint, stop)

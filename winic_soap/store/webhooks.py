@@ -3,8 +3,9 @@
 dead-lettered per endpoint.
 
 Filling: every inbox record with a ``seq`` above the endpoint's cursor that has no row yet for it is queued.
-The cursor only moves to a ``seq`` seen at least :data:`SETTLE` seconds before, so a record committed late
-by a slow transaction (PostgreSQL hands out ``seq`` at insert, not at commit) is never skipped. An endpoint
+On PostgreSQL the cursor only moves to a ``seq`` seen at least :data:`SETTLE` seconds before, so a record
+committed late by a slow transaction (``seq`` is handed out at insert, not at commit) is never skipped;
+SQLite's writers take turns, so its records commit in ``seq`` order and its cursor follows at once. An endpoint
 seen for the first time starts with the records not yet handed on, then everything stored after.
 """
 
@@ -49,6 +50,7 @@ class WebhookQueue:
 
     def __init__(self, store: Store, endpoint: str, schedule: Sequence[float]) -> None:
         self.store, self.endpoint, self.schedule = store, endpoint, tuple(schedule)
+        self.settle = 0.0 if store.backend == "sqlite" else SETTLE
 
     @property
     def max_attempts(self) -> int:
@@ -67,13 +69,13 @@ class WebhookQueue:
                 "ON CONFLICT (endpoint, record_id) DO NOTHING RETURNING record_seq",
                 (self.endpoint, now, start, top, self.endpoint, limit),
             )
-            # everything up to `seen` is queued now; it becomes the cursor once SETTLE has passed
+            # everything up to `seen` is queued now; it becomes the cursor once `settle` has passed
             seen = max(int(s) for (s,) in queued) if len(queued) >= limit else int(top)
             tx.run(
                 "UPDATE winic_webhook_cursors SET seq = CASE WHEN since <= ? THEN candidate ELSE seq END, "
                 "candidate = CASE WHEN since <= ? THEN ? ELSE candidate END, "
                 "since = CASE WHEN since <= ? THEN ? ELSE since END WHERE endpoint = ?",
-                (now - SETTLE, now - SETTLE, seen, now - SETTLE, now, self.endpoint),
+                (now - self.settle, now - self.settle, seen, now - self.settle, now, self.endpoint),
             )
         return len(queued)
 
