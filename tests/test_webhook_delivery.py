@@ -331,3 +331,30 @@ def test_keyboard_interrupt_in_the_watcher_ends_the_delivery_threads(make_client
         assert store.pending()[0].attempts == 1  # the hand-off stays pending, for the next start
         [endpoint] = dispatcher.endpoints
         assert endpoint.queue.enqueue() + endpoint.queue.counts()["done"] == 1  # still owed to the endpoint once
+
+
+def test_a_receiver_slower_than_the_timeout_is_a_failed_attempt(tmp_path: Path) -> None:
+    release = threading.Event()
+    clock = Clock()
+
+    def first_too_slow(delivery: Delivery, count: int) -> int:
+        if count == 1:
+            release.wait(30)  # answers long after the client's timeout
+        return 200
+
+    with (
+        receiving(SECRET, first_too_slow) as receiver,
+        open_store(tmp_path / "s.sqlite3", clock=clock) as store,
+    ):
+        dispatcher = WebhookDispatcher(store, _settings(timeout=0.5, webhook_retry_schedule=(1,)), urls=[receiver.url])
+        [record_id] = store.commit_pulled("GET_SMS_MO", _replies(1))
+        try:
+            assert dispatcher.deliver_once() == 0
+        finally:
+            release.set()
+        [endpoint] = dispatcher.endpoints
+        assert endpoint.queue.counts() == {"pending": 1, "done": 0, "dead": 0}
+        clock.now += 1
+        assert dispatcher.deliver_once() == 1
+        dispatcher.join()
+    assert receiver.ids() == [record_id, record_id]
