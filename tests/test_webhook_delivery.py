@@ -358,3 +358,78 @@ def test_a_receiver_slower_than_the_timeout_is_a_failed_attempt(tmp_path: Path) 
         assert dispatcher.deliver_once() == 1
         dispatcher.join()
     assert receiver.ids() == [record_id, record_id]
+
+
+def test_the_queue_contract_on_both_backends(store_url: str) -> None:
+    """Leases: one holder at a time; an expired lease comes back; a holder that lost its lease cannot fail or
+    renew the record; a release does not count as an attempt; holders that keep dying exhaust the schedule."""
+    clock = Clock()
+    with open_store(store_url, clock=clock) as store:
+        queue = WebhookQueue(store, "http://127.0.0.1:9/x", (1, 1))
+        ids = store.commit_pulled("GET_SMS_MO", _replies(3))
+        assert queue.enqueue() == 3 and queue.enqueue() == 0
+        first = queue.claim("owner-a", limit=2, lease=10)
+        assert [(r.id, n) for r, n in first] == [(ids[0], 1), (ids[1], 1)]
+        assert [r.id for r, _ in queue.claim("owner-b", limit=5, lease=10)] == [ids[2]]
+        assert queue.claim("owner-b", limit=5, lease=10) == []  # all leased
+        queue.release([ids[2]], "owner-b")
+        assert [(r.id, n) for r, n in queue.claim("owner-b", limit=5, lease=10)] == [(ids[2], 1)]
+        clock.now += 11  # every lease ran out: owner-b takes owner-a's records (and its own again)
+        again = queue.claim("owner-b", limit=5, lease=10)
+        assert [(r.id, n) for r, n in again] == [(ids[0], 2), (ids[1], 2), (ids[2], 2)]
+        assert queue.fail(ids[0], "owner-a", "HTTP 500", 500) == "lost"
+        assert queue.renew([ids[0], ids[1]], "owner-a", 10) == set()
+        assert queue.renew([ids[0], ids[1]], "owner-b", 10) == {ids[0], ids[1]}
+        assert queue.fail(ids[0], "owner-b", "HTTP 500", 500) == "pending"
+        assert queue.ack([ids[1], ids[2]]) == 2
+        assert queue.next_due() == clock.now + 1  # ids[0] waits its schedule
+        clock.now += 11  # ids[0]: attempt 3 claimed, and its holder dies too
+        assert [(r.id, n) for r, n in queue.claim("owner-c", limit=5, lease=10)] == [(ids[0], 3)]
+        clock.now += 11
+        assert queue.claim("owner-d", limit=5, lease=10) == []  # three claims, no answer: dead
+        assert queue.counts() == {"pending": 0, "done": 2, "dead": 1}
+
+
+def test_sigterm_stops_a_watcher_mid_delivery_and_the_record_is_delivered_next_start(
+    winic_mock, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    release = threading.Event()
+
+    def hold_first(delivery: Delivery, count: int) -> int:
+        if count == 1:
+            release.wait(60)
+        return 200
+
+    winic_mock.add_reply("13800138000", "hello")
+    store = tmp_path / "inbox.sqlite3"
+    env = {
+        **cli_env(winic_mock.url, tmp_path),
+        "WINIC_WEBHOOK_SECRET": SECRET,
+        "WINIC_TIMEOUT": "2",
+        "WINIC_WEBHOOK_RETRY_SCHEDULE": "0, 0",  # the failed attempt is due again at once
+    }
+    with receiving(SECRET, hold_first) as receiver:
+        watcher = subprocess.Popen(
+            [sys.executable, "-m", "winic_soap", "watch", "--store", str(store), "--webhook", receiver.url],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            receiver.wait_for(lambda r: len(r.in_flight) == 1)
+            watcher.send_signal(signal.SIGTERM)
+            _, err = watcher.communicate(timeout=60)  # ends once the POST under way times out
+        finally:
+            release.set()
+            if watcher.poll() is None:
+                os.killpg(watcher.pid, signal.SIGKILL)
+        assert watcher.returncode == 0, err
+        with open_store(store) as opened:
+            queue = WebhookQueue(opened, receiver.url, (0,))
+            assert queue.counts() == {"pending": 1, "done": 0, "dead": 0}
+        again = run_cli(env, "watch", "--once", "--store", str(store), "--webhook", receiver.url)
+        assert again.returncode == 0, again.stderr
+    [record] = open_store(store).records(None)
+    assert receiver.ids() == [record.id, record.id]
