@@ -119,6 +119,11 @@ def test_a_dead_endpoint_dead_letters_while_another_keeps_receiving(tmp_path: Pa
         assert sorted(r["id"] for r in rows) == sorted(ids)
         assert {r["webhook"]["endpoint"] for r in rows} == {dead.url}
         assert {r["webhook"]["last_error"] for r in rows} == {"HTTP 503"}
+        shown = run_cli(env, "inbox", "show", ids[0], "--store", str(store_path), "--json")
+        assert shown.returncode == 0, shown.stderr
+        assert [(w["endpoint"], w["state"], w["attempts"]) for w in json.loads(shown.stdout)["webhooks"]] == sorted(
+            [(dead.url, "dead", 3), (alive.url, "done", 1)]
+        )
 
         retried = run_cli(env, "inbox", "retry", "--all", "--store", str(store_path), "--json")
         assert retried.returncode == 0, retried.stderr

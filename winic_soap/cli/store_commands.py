@@ -11,7 +11,7 @@ from winic_soap.cli.commands import _client, _emit, open_cli_store, progress_bar
 from winic_soap.exceptions import ConfigurationError, InputError
 from winic_soap.store import BATCH_STATES, Batch, InboxRecord, JobSummary
 from winic_soap.store.retention import parse_age
-from winic_soap.store.webhooks import dead_deliveries, retry_deliveries
+from winic_soap.store.webhooks import dead_deliveries, deliveries_of, retry_deliveries
 from winic_soap.webhooks import display_url
 
 __all__ = [
@@ -88,9 +88,12 @@ def inbox_dead(args: argparse.Namespace) -> int:
 def inbox_show(args: argparse.Namespace) -> int:
     with open_cli_store(args) as store:
         record = store.get(args.id)
+        webhooks = deliveries_of(store, args.id)
     if record is None:
         raise InputError("id", "no such record in the store", args.id)
     data = _record_json(record)
+    if webhooks:
+        data["webhooks"] = [{**d, "endpoint": display_url(d["endpoint"])} for d in webhooks]
     _emit(args, data, [f"{k:<12}{v}" for k, v in data.items()])
     return 0
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from winic_soap.store.base import Store
     from winic_soap.store.schema import Tx
 
-__all__ = ["SETTLE", "DeadDelivery", "WebhookQueue", "dead_deliveries", "retry_deliveries"]
+__all__ = ["SETTLE", "DeadDelivery", "WebhookQueue", "dead_deliveries", "deliveries_of", "retry_deliveries"]
 
 #: seconds after which no transaction can still commit a record below a seq seen then (store timeouts are far shorter)
 SETTLE = 600.0
@@ -233,6 +233,18 @@ def dead_deliveries(store: Store, limit: int = -1) -> list[DeadDelivery]:
             (limit if limit >= 0 else 1 << 62,),
         )
     return [DeadDelivery(r[0], r[1], int(r[2]), r[3], r[4]) for r in rows]
+
+
+def deliveries_of(store: Store, record_id: str) -> list[dict[str, Any]]:
+    """One record's delivery to each endpoint (``inbox show``): state, attempts, last error and status."""
+    with store._transaction(single=True) as tx:
+        rows = tx.rows(
+            f"SELECT endpoint, state, attempts, last_error, last_status, done_at FROM {_TABLE} "
+            "WHERE record_id = ? ORDER BY endpoint",
+            (record_id,),
+        )
+    names = ("endpoint", "state", "attempts", "last_error", "last_status", "done_at")
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def retry_deliveries(store: Store, record_ids: Sequence[str] | None, endpoint: str | None = None) -> list[str]:
