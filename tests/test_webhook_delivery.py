@@ -438,3 +438,45 @@ def test_sigterm_stops_a_watcher_mid_delivery_and_the_record_is_delivered_next_s
         assert again.returncode == 0, again.stderr
     [record] = open_store(store).records(None)
     assert receiver.ids() == [record.id, record.id]
+
+
+def test_two_watcher_processes_on_postgresql_share_the_queue(pg_server, winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Two `watch --webhook` processes: one thread per endpoint each, so two POSTs in flight at once come
+    from both; no record is ever in flight twice, and each is delivered once."""
+    url = str(pg_server.create_database("webhook_processes"))
+    with open_store(url) as seed:
+        ids = seed.commit_pulled("GET_SMS_MO", _replies(200))
+    gate = threading.Barrier(2, timeout=60)
+
+    def both_at_once(delivery: Delivery, count: int) -> int:
+        if len(receiver.deliveries) <= 2:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                gate.wait()
+        return 200
+
+    env = {**cli_env(winic_mock.url, tmp_path), "WINIC_WEBHOOK_SECRET": SECRET, "WINIC_STORE": url}
+    with receiving(SECRET, both_at_once) as receiver:
+        env["WINIC_WEBHOOK"] = receiver.url
+        watchers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "winic_soap", "watch", "--interval", "5"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+            for _ in range(2)
+        ]
+        try:
+            receiver.wait_for(lambda r: len(r.deliveries) >= 200, timeout=120)
+        finally:
+            for watcher in watchers:
+                watcher.send_signal(signal.SIGTERM)
+            for watcher in watchers:
+                watcher.communicate(timeout=60)
+    assert [w.returncode for w in watchers] == [0, 0]
+    assert not gate.broken  # two POSTs were in flight together: both processes were delivering
+    assert receiver.overlaps == []
+    assert sorted(receiver.ids()) == sorted(ids)
+    assert all(d.verified for d in receiver.deliveries)
