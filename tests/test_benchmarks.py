@@ -75,3 +75,10 @@ def test_send_benchmark_runs_small(tmp_path: Path) -> None:
     assert [data[k]["recipients"] for k in ("cli_floor", "cli_tenth", "cli_job")] == [1, 30, 300]
     assert all(data[k]["peak_rss_mb"] > 0 for k in ("cli_floor", "cli_tenth", "cli_job"))
     assert "mb_per_100k" in data and data["replay"]["calls"] == 3 and "MB per 100,000 more" in result.stdout
+
+
+def test_webhook_benchmark_runs_quick(tmp_path: Path) -> None:
+    args = ("--records", "50", "--repeat", "1", "--backends", "sqlite")
+    result, data = _bench("bench_webhooks.py", tmp_path / "webhooks.json", *args)
+    assert data["sqlite"]["ours"]["deliveries"] == data["sqlite"]["bare_httpx2"]["deliveries"] == 50
+    assert "ours/bare" in result.stdout

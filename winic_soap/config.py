@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_ENDPOINT",
     "ENV_PREFIX",
     "TRANSPORTS",
+    "WEBHOOK_RETRY_SCHEDULE",
     "Settings",
     "default_config_path",
     "default_store_path",
@@ -30,6 +31,9 @@ __all__ = [
 DEFAULT_ENDPOINT = "http://service2.winic.org/Service.asmx"
 TRANSPORTS = ("soap11", "soap12", "http-post", "http-get")
 ENV_PREFIX = "WINIC_"
+#: the Standard Webhooks schedule: after a failure wait 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; then dead
+WEBHOOK_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+_ENV_ALIASES = {"webhook": "webhooks"}  # WINIC_WEBHOOK: one URL, or several separated by spaces
 
 
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
@@ -96,7 +100,7 @@ def default_wsdl_cache_path(env: Mapping[str, str] = os.environ) -> Path:
     return base / "winic-soap" / "Service.asmx.wsdl"
 
 
-_SECRETS = frozenset({"pwd", "cert_password"})  # shown as '***' when set
+_SECRETS = frozenset({"pwd", "cert_password", "webhook_secret"})  # shown as '***' when set
 _URLS_WITH_SECRETS = frozenset({"proxy", "store"})  # shown with their password masked
 
 
@@ -131,6 +135,10 @@ class Settings:
     store: str | None = None  # the store's URL (sqlite:///path, postgresql://...) or a bare path; None: default
     max_handoffs: int = 5  # failed hand-offs of a stored record before it moves to the dead letters
     retention: str = "30d"  # watch purges records handed on (and jobs finished) longer ago; "off" keeps all
+    # watch POSTs every stored record to each (winic_soap.webhooks); URLs may carry a token: not in repr
+    webhooks: tuple[str, ...] = ()
+    webhook_secret: str = ""  # whsec_<base64>: signs each webhook
+    webhook_retry_schedule: tuple[float, ...] = WEBHOOK_RETRY_SCHEDULE  # waits after each failed delivery
 
     def __repr__(self) -> str:
         shown = []
@@ -140,6 +148,8 @@ class Settings:
                 shown.append(f"{f.name}='***'")
             elif f.name in _URLS_WITH_SECRETS and value:
                 shown.append(f"{f.name}={redact_url(value)!r}")
+            elif f.name == "webhooks" and value:  # a receiver's URL may carry its token: only how many
+                shown.append(f"webhooks=<{len(value)} URL(s)>")
             else:
                 shown.append(f"{f.name}={value!r}")
         return f"Settings({', '.join(shown)})"
@@ -169,6 +179,21 @@ class Settings:
         for name in ("max_attempts", "pool_size", "max_handoffs", "max_response_bytes", "max_parts"):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{name} must be a whole number of at least 1, not {getattr(self, name)!r}")
+        self._check_webhooks()
+
+    def _check_webhooks(self) -> None:
+        for url in self.webhooks:  # never echoed: a webhook URL may carry its receiver's token
+            parts = _url(url, "webhooks")
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigurationError("webhooks: each must be an http(s) URL like https://app.example/winic")
+        if any(
+            not isinstance(d, int | float) or isinstance(d, bool) or not d >= 0 for d in self.webhook_retry_schedule
+        ):
+            raise ConfigurationError("webhook_retry_schedule must be a list of waits in seconds (numbers >= 0)")
+        if self.webhook_secret:
+            from winic_soap.webhooks import parse_secret
+
+            parse_secret(self.webhook_secret)
 
     def require_credentials(self) -> None:
         if not self.uid or not self.pwd:
@@ -242,6 +267,8 @@ def _check_type(name: str, kind: str, value: Any) -> None:
         ok = isinstance(value, bool | str)
     elif kind == "str | None":
         ok = value is None or isinstance(value, str)
+    elif kind.startswith("tuple["):  # the items are checked by _check_webhooks
+        ok = isinstance(value, tuple)
     else:
         ok = isinstance(value, str)
     if not ok:
@@ -252,6 +279,8 @@ def _check_type(name: str, kind: str, value: Any) -> None:
 
 def _coerce(name: str, value: Any) -> Any:
     kind = _TYPES.get(name)
+    if kind in ("tuple[str, ...]", "tuple[float, ...]"):
+        return _sequence(name, value, str if kind == "tuple[str, ...]" else float)
     if not isinstance(value, str) or kind in ("str", "str | None"):
         return value
     try:
@@ -273,13 +302,28 @@ def _coerce(name: str, value: Any) -> Any:
     return value
 
 
+def _sequence(name: str, value: Any, kind: type[str] | type[float]) -> tuple[Any, ...]:
+    """A list from TOML, or from the environment: URLs separated by spaces; numbers by spaces or commas,
+    optionally in brackets (``[1, 1, 1]``)."""
+    if isinstance(value, str):
+        value = value.split() if kind is str else value.strip().strip("[]").replace(",", " ").split()
+    if not isinstance(value, list | tuple) or any(isinstance(item, bool) for item in value):
+        raise ConfigurationError(f"{name} must be a list")
+    try:
+        return tuple(kind(item) for item in value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{name} must be a list of numbers (seconds)") from None
+
+
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     names = {f.name for f in fields(Settings)}
-    return {
-        key[len(ENV_PREFIX) :].lower(): value
-        for key, value in env.items()
-        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in names and value != ""
-    }
+    values = {}
+    for key, value in env.items():
+        name = key[len(ENV_PREFIX) :].lower()
+        name = _ENV_ALIASES.get(name, name)
+        if key.startswith(ENV_PREFIX) and name in names and value != "":
+            values[name] = value
+    return values
 
 
 def _from_file(path: Path, profile: str | None) -> dict[str, Any]:

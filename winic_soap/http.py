@@ -48,6 +48,8 @@ __all__ = [
     "HttpClient",
     "SyncWire",
     "map_error",
+    "plain_client",
+    "post",
     "proxy_for",
     "redact",
     "ssl_context",
@@ -745,3 +747,37 @@ class _Body:
         content = b"".join(self._parts)
         logger.debug("%s %s -> %d (%d bytes)", request.method, redact(request.url), response.status_code, len(content))
         return WireResponse(response.status_code, response.headers, content)  # httpx2.Headers: case-insensitive
+
+
+def plain_client(settings: Settings, url: str) -> httpx2.Client:
+    """A plain client for POSTs to ``url`` (webhook endpoints) with the settings' proxy for that URL, CA
+    bundle, client certificate, pool and timeouts; no redirects followed (a 3xx is not an acknowledgement)."""
+    with _proxy_checked():
+        transport = httpx2.HTTPTransport(
+            verify=ssl_context(settings),
+            limits=_limits(settings),
+            proxy=proxy_for(url, settings),
+            trust_env=settings.trust_env,
+        )
+    return httpx2.Client(
+        transport=transport,
+        trust_env=False,
+        follow_redirects=False,
+        timeout=_timeout(settings, settings.timeout),
+        headers={"User-Agent": USER_AGENT},
+    )
+
+
+def post(client: httpx2.Client, url: str, content: bytes, headers: Mapping[str, str], *, keep: int = 65536) -> int:
+    """POST ``content`` and return the answer's status; an httpx2 failure raises our typed error. The answer's
+    body is read up to ``keep`` bytes (so the connection is reused), and a longer one is dropped unread."""
+    try:
+        with client.stream("POST", url, content=content, headers=dict(headers)) as response:
+            read = 0
+            for chunk in response.iter_raw():
+                read += len(chunk)
+                if read > keep:
+                    break
+            return response.status_code
+    except _CAUGHT as exc:
+        raise map_error(exc, sending=True) from None

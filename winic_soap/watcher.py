@@ -9,12 +9,15 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from winic_soap.exceptions import InputError, StoreError, WinicError
 from winic_soap.models import DeliveryReport, Reply
 from winic_soap.store import InboxRecord, Store, process_owner
 from winic_soap.store.retention import parse_age
+
+if TYPE_CHECKING:
+    from winic_soap.webhooks import WebhookDispatcher
 
 __all__ = ["MAX_INTERVAL", "MIN_INTERVAL", "SOURCES", "HandOffError", "Watcher", "redacted"]
 
@@ -71,6 +74,8 @@ class Watcher:
     letters) for every record in it, so more than 1 suits only fast hand-offs and rare crashes.
     ``retention`` (an age like ``30d``, or seconds; None or ``off`` keeps everything): once a round and then
     every hour, :meth:`Store.purge` what was handed on (and jobs finished) longer ago than that.
+    ``webhooks``: a :class:`~winic_soap.webhooks.WebhookDispatcher` delivering every stored record to its
+    endpoints, in threads of its own beside the rounds (so no endpoint holds up the pulls).
     """
 
     def __init__(
@@ -88,6 +93,7 @@ class Watcher:
         owner: str | None = None,
         claim_size: int = 1,
         retention: float | str | None = None,
+        webhooks: WebhookDispatcher | None = None,
     ) -> None:
         if not MIN_INTERVAL <= interval <= MAX_INTERVAL:
             raise InputError(
@@ -114,6 +120,7 @@ class Watcher:
         self._jitter = jitter
         self.retention = None if retention is None else parse_age(retention, "retention")
         self._purged_at: float | None = None
+        self.webhooks = webhooks
         self.failures = 0
         self.holding = False
         self._unstored: list[tuple[str, list[Reply] | list[DeliveryReport]]] = []
@@ -251,7 +258,10 @@ class Watcher:
         return purged
 
     def run(self, stop: threading.Event, *, once: bool = False) -> None:
-        """Poll until ``stop`` is set (or one round with ``once``); the poller lease is released at the end."""
+        """Poll until ``stop`` is set (or one round with ``once``); the poller lease is released at the end.
+        Webhooks are delivered by their own threads meanwhile (with ``once``: one pass after the round)."""
+        if self.webhooks is not None and not once:
+            self.webhooks.start(stop)
         try:
             while not stop.is_set():
                 try:
@@ -268,8 +278,14 @@ class Watcher:
                     if once:
                         raise
                 self.apply_retention()
+                if self.webhooks is not None:
+                    if once:
+                        self.webhooks.deliver_once()
+                    self.webhooks.wake()
                 if once:
                     return
                 stop.wait(self.next_wait())
         finally:
             self.release()
+            if self.webhooks is not None:
+                self.webhooks.join()

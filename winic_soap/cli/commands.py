@@ -13,6 +13,7 @@ import contextlib
 import getpass
 import hashlib
 import json
+import os
 import shlex
 import signal
 import sys
@@ -619,9 +620,13 @@ def _exec_handler(command: str) -> Any:
     if not argv:
         raise InputError("--exec", "must name a command")
 
+    child_env = {k: v for k, v in os.environ.items() if k != "WINIC_WEBHOOK_SECRET"}  # the hand-off signs nothing
+
     def handle(record: InboxRecord) -> None:
         # the operator's own command, split without a shell
-        result = subprocess.run(argv, input=record.as_json() + "\n", text=True, check=False)  # noqa: S603
+        result = subprocess.run(  # noqa: S603
+            argv, input=record.as_json() + "\n", text=True, check=False, env=child_env
+        )
         if result.returncode != 0:
             raise RuntimeError(f"{argv[0]} exited {result.returncode}")
 
@@ -633,14 +638,23 @@ def _stdout_handler(record: InboxRecord) -> None:
     sys.stdout.flush()  # a closed pipe raises here, before the record is marked done
 
 
+def _webhooks_only(record: InboxRecord) -> None:
+    """With webhooks and no --exec the webhook queues (their own table) carry each record from here."""
+
+
 def watch(args: argparse.Namespace) -> int:
     handler = _exec_handler(args.exec_command) if args.exec_command else _stdout_handler
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         from winic_soap.watcher import Watcher
+        from winic_soap.webhooks import WebhookDispatcher
 
         with _client(args) as client, _store(args) as store:
+            urls = args.webhook or client.settings.webhooks
+            webhooks = WebhookDispatcher(store, client.settings, urls=urls, interval=args.interval) if urls else None
+            if webhooks is not None and not args.exec_command:
+                handler = _webhooks_only
             watcher = Watcher(
                 client,
                 store,
@@ -650,9 +664,11 @@ def watch(args: argparse.Namespace) -> int:
                 sources=[s.strip() for s in args.sources.split(",") if s.strip()],
                 lease=args.lease,
                 retention=args.retention or client.settings.retention,
+                webhooks=webhooks,
             )
             print(
-                f"watching {client.settings.endpoint} every {args.interval:g}s; store {store.url}",
+                f"watching {client.settings.endpoint} every {args.interval:g}s; store {store.url}"
+                + (f"; webhooks to {len(webhooks.endpoints)} endpoint(s)" if webhooks else ""),
                 file=sys.stderr,
                 flush=True,
             )
