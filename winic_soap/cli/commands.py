@@ -8,7 +8,6 @@ import hashlib
 import json
 import shlex
 import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from winic_soap.models import CostEstimate, OperationInfo, SendReceipt
 from winic_soap.recipients import chunked, domestic_numbers, international_numbers
 from winic_soap.store import InboxRecord, Store, new_job_id, open_store, process_owner
 from winic_soap.text import estimate_cost, sanitize, segments
-from winic_soap.watcher import Watcher
+from winic_soap.watcher import ExecHandOff, Watcher
 
 __all__ = [
     "account",
@@ -491,40 +490,34 @@ def wsdl_diff(args: argparse.Namespace) -> int:
 
 
 # -- watch ---------------------------------------------------------------------------------------
-def _exec_handler(command: str) -> Any:
-    argv = shlex.split(command)
-    if not argv:
-        raise InputError("--exec", "must name a command")
-
-    def handle(record: InboxRecord) -> None:
-        # the operator's own command, split without a shell
-        result = subprocess.run(argv, input=record.as_json() + "\n", text=True, check=False)  # noqa: S603
-        if result.returncode != 0:
-            raise RuntimeError(f"{argv[0]} exited {result.returncode}")
-
-    return handle
-
-
 def _stdout_handler(record: InboxRecord) -> None:
     sys.stdout.write(record.as_json() + "\n")
     sys.stdout.flush()  # a closed pipe raises here, before the record is marked done
 
 
 def watch(args: argparse.Namespace) -> int:
-    handler = _exec_handler(args.exec_command) if args.exec_command else _stdout_handler
     stop = threading.Event()
+    if args.exec_batch < 1:
+        raise InputError("--exec-batch", "must be at least 1", args.exec_batch)
+    if args.exec_command is None and (args.exec_timeout is not None or args.exec_batch > 1):
+        raise InputError("--exec", "--exec-timeout and --exec-batch need --exec", None)
+    hand_off = None if args.exec_command is None else ExecHandOff(shlex.split(args.exec_command), stop=stop)
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         with _client(args) as client, _store(args) as store:
             watcher = Watcher(
                 client,
                 store,
-                handler,
+                _stdout_handler if hand_off is None else None,
                 interval=args.interval,
                 port=args.port,
                 sources=[s.strip() for s in args.sources.split(",") if s.strip()],
                 lease=args.lease,
+                claim_size=args.exec_batch,
+                batch_handler=hand_off,
             )
+            if hand_off is not None:
+                hand_off.timeout = _exec_timeout(args.exec_timeout, watcher.lease)
             print(
                 f"watching {client.settings.endpoint} every {args.interval:g}s; store {store.url}",
                 file=sys.stderr,
@@ -535,6 +528,15 @@ def watch(args: argparse.Namespace) -> int:
         for sig, handler_before in previous.items():
             signal.signal(sig, handler_before)
     return 0
+
+
+def _exec_timeout(given: float | None, lease: float) -> float:
+    """``--exec-timeout``, half the lease by default: a hand-off must end inside its claim's lease, or another
+    watcher could claim its records and hand them on too."""
+    timeout = lease / 2 if given is None else given
+    if not 0 < timeout < lease:
+        raise InputError("--exec-timeout", f"must be positive and shorter than the lease ({lease:g} s)", timeout)
+    return timeout
 
 
 def demo(args: argparse.Namespace) -> int:

@@ -272,6 +272,9 @@ class Tx(Protocol):
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
 
+_IDS_PER_STATEMENT = 500  # ids bound in one statement: well under every backend's limit of parameters
+
+
 def _marks(count: int) -> str:
     return ", ".join("?" * count)
 
@@ -422,13 +425,23 @@ class Store(ABC):
 
     def ack(self, record_id: str) -> bool:
         """Mark a record handed on: it is never handed on again. False if it was not pending."""
-        with self._transaction(single=True) as tx:
-            changed = tx.run(
-                "UPDATE winic_inbox SET state = 'done', done_at = ?, lease_owner = NULL, lease_until = NULL "
-                "WHERE id = ? AND state = 'pending'",
-                (utc_iso(self.clock()), record_id),
-            )
-        return changed > 0
+        return self.ack_many([record_id]) > 0
+
+    def ack_many(self, record_ids: Sequence[str]) -> int:
+        """Mark records handed on in one statement (a batch hand-off's acknowledgement); returns how many
+        were still pending."""
+        if not record_ids:
+            return 0
+        changed, done_at = 0, utc_iso(self.clock())
+        with self._transaction(single=len(record_ids) <= _IDS_PER_STATEMENT) as tx:
+            for start in range(0, len(record_ids), _IDS_PER_STATEMENT):
+                chunk = list(record_ids[start : start + _IDS_PER_STATEMENT])
+                changed += tx.run(
+                    "UPDATE winic_inbox SET state = 'done', done_at = ?, lease_owner = NULL, lease_until = NULL "
+                    f"WHERE id IN ({_marks(len(chunk))}) AND state = 'pending'",
+                    (done_at, *chunk),
+                )
+        return changed
 
     def fail(self, record_id: str, error: str, *, retry_after: float = 0.0, owner: str | None = None) -> str:
         """Note a failed hand-off and release the record, to be claimed again after ``retry_after`` seconds:
