@@ -101,6 +101,7 @@ class Settings:
     max_response_bytes: int = 16 * 1024 * 1024
     store: str | None = None  # the store's URL (sqlite:///path, postgresql://...) or a bare path; None: default
     max_handoffs: int = 5  # failed hand-offs of a stored record before it moves to the dead letters
+    store_timeout: float | None = None  # seconds a store call may take (None: the URL's, else 5)
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:
@@ -121,6 +122,8 @@ class Settings:
         for name in ("connect_timeout", "timeout", "deadline", "backoff", "backoff_max", "keepalive_expiry"):
             if not getattr(self, name) > 0:
                 raise ConfigurationError(f"{name} must be a positive number of seconds")
+        if self.store_timeout is not None and not self.store_timeout > 0:
+            raise ConfigurationError("store_timeout must be a positive number of seconds")
         if self.max_attempts < 1 or self.pool_size < 1 or self.max_handoffs < 1:
             raise ConfigurationError("max_attempts, pool_size and max_handoffs must be at least 1")
 
@@ -172,7 +175,7 @@ def _coerce(name: str, value: Any) -> Any:
     if not isinstance(value, str) or kind in ("str", "str | None"):
         return value
     try:
-        if kind == "float":
+        if kind in ("float", "float | None"):
             return float(value)
         if kind == "int":
             return int(value)

@@ -84,7 +84,8 @@ def open_cli_store(args: argparse.Namespace, settings: Settings | None = None) -
     """The store named by ``--store``, else ``WINIC_STORE`` / the config file, else the default SQLite file."""
     settings = settings or Settings.load(config=args.config, profile=args.profile)
     max_handoffs = getattr(args, "max_handoffs", None) or settings.max_handoffs
-    return open_store(args.store or settings.store or default_store_url(), max_handoffs=max_handoffs)
+    timeout = {} if settings.store_timeout is None else {"store_timeout": settings.store_timeout}
+    return open_store(args.store or settings.store or default_store_url(), max_handoffs=max_handoffs, **timeout)
 
 
 def _store(args: argparse.Namespace) -> Store:

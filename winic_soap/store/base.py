@@ -29,6 +29,7 @@ __all__ = [
     "BATCH_STATES",
     "RECORD_STATES",
     "SERVICE_TZ",
+    "STORE_TIMEOUT",
     "Batch",
     "InboxRecord",
     "JobSummary",
@@ -43,6 +44,7 @@ __all__ = [
 
 logger = logging.getLogger("winic_soap.store")
 SERVICE_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # the service's clock; no DST since 1991
+STORE_TIMEOUT = 5.0  # seconds any one store call may take before it ends as a StoreError
 RECORD_STATES = ("pending", "done", "dead")
 # new: never attempted; sending: written before the request and nothing known since (in flight, or its
 # worker died); accepted: the service answered a message id (or reports proved it did); failed: the
@@ -297,12 +299,19 @@ class Store(ABC):
         max_handoffs: int = 5,
         lease: float = 60.0,
         resolve_window: float = 3 * 86400.0,
-        clock: Any = time.time,
+        clock: Any = None,
+        store_timeout: float = STORE_TIMEOUT,
     ) -> None:
         if max_handoffs < 1:
             raise InputError("max_handoffs", "must be at least 1", max_handoffs)
         if lease <= 0:
             raise InputError("lease", "must be a positive number of seconds", lease)
+        if not isinstance(store_timeout, (int, float)) or not 0 < store_timeout <= 3600:
+            raise InputError("store_timeout", "must be a number of seconds above 0 and at most 3600", store_timeout)
+        self.store_timeout = float(store_timeout)
+        self._own_clock = clock is not None  # else lease times come from the database's clock where it has one
+        clock = time.time if clock is None else clock
+        self._pid = os.getpid()
         self.url = url
         self.max_handoffs = max_handoffs
         self.lease = lease
@@ -322,6 +331,20 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None:
         """Close the connection; the store object cannot be used afterwards."""
+
+    def _forked(self) -> bool:
+        """True, once, in a child process that inherited this store: it must not use the parent's connection
+        (nor a lock another thread of the parent held at the fork) and opens its own."""
+        if self._pid == os.getpid():
+            return False
+        self._pid = os.getpid()
+        self._lock = threading.RLock()
+        return True
+
+    def _now(self, tx: Tx) -> float:
+        """The time leases are measured by (epoch seconds): the store's clock; a backend with a clock of its
+        own shared by every host (PostgreSQL) overrides this so that hosts' clocks never matter."""
+        return float(self.clock())
 
     def _create_schema(self, tx: Tx, seq: str, real: str) -> None:
         for statement in _SCHEMA:
@@ -385,9 +408,9 @@ class Store(ABC):
         """Lease up to ``limit`` pending records to ``owner``, oldest first. Records whose lease expired (or,
         once nothing else is free, whose holder on this host died) come back; ones claimed ``max_handoffs``
         times without an acknowledgement or a failure (their consumer died each time) go to the dead letters."""
-        now = self.clock()
-        args = (owner, now + (lease or self.lease), now, self.max_handoffs, kind, kind, limit)
         with self._transaction(durable=False) as tx:  # a lost claim only makes the record claimable again
+            now = self._now(tx)
+            args = (owner, now + (lease or self.lease), now, self.max_handoffs, kind, kind, limit)
             rows = tx.rows(self._CLAIM.format(skip_locked=self._skip_locked), args)
             if not rows:  # nothing free: look for leases of dead holders and for exhausted records, then again
                 self._free_dead_holders(tx, now)
@@ -449,8 +472,8 @@ class Store(ABC):
 
         With ``owner``, only while that owner still holds the record's lease: a consumer whose lease ran
         out must not put back a record another consumer now holds ("lost" is returned then)."""
-        until = self.clock() + retry_after if retry_after > 0 else None
         with self._transaction(single=True) as tx:
+            until = self._now(tx) + retry_after if retry_after > 0 else None
             rows = tx.rows(
                 "UPDATE winic_inbox SET last_error = ?, lease_owner = NULL, lease_until = ?, "
                 "state = CASE WHEN attempts >= ? THEN 'dead' ELSE 'pending' END "
@@ -553,10 +576,10 @@ class Store(ABC):
     def hold_poller(self, endpoint: str, uid: str, owner: str, lease: float | None = None) -> bool:
         """Take or renew the right to pull for (endpoint, uid) until now + ``lease``; False while another
         live holder has it. One statement, so two contenders can never both win."""
-        now = self.clock()
         current = self.poller(endpoint, uid)
         dead = current.owner if current and current.owner != owner and owner_is_dead(current.owner) else None
         with self._transaction(single=True) as tx:
+            now = self._now(tx)
             rows = tx.rows(
                 "INSERT INTO winic_pollers (endpoint, uid, owner, lease_until, since) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (endpoint, uid) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until, "
