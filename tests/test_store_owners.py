@@ -5,6 +5,7 @@ a lease (lease times are the database's)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -54,11 +55,11 @@ def test_two_watchers_in_two_pid_namespaces_with_one_hostname_never_both_pull(
         url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
     out, windows = tmp_path / "out.jsonl", tmp_path / "windows.jsonl"
     env = {k: v for k, v in os.environ.items() if k != "WINIC_HOST_ID"}  # one hostname for both: the node's
+    unshare = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
+    watcher = [sys.executable, str(ROOT / "tests" / "fleet_watch.py"), url, winic_mock.url, str(out), str(windows)]
     watchers = [
         subprocess.Popen(
-            ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", sys.executable, "-c", LAUNCHER, str(skip)]
-            + [sys.executable, str(ROOT / "tests" / "fleet_watch.py"), url, winic_mock.url, str(out), str(windows)]
-            + [str(LEASE)],
+            [*unshare, sys.executable, "-c", LAUNCHER, str(skip), *watcher, str(LEASE)],
             env=env,
             stdout=subprocess.PIPE,
             text=True,
@@ -86,7 +87,7 @@ def test_two_watchers_in_two_pid_namespaces_with_one_hostname_never_both_pull(
     pulls = [w for w in _lines(windows) if "end" in w]
     assert pulls and len({w["pid"] for w in pulls}) == 1
     spans = sorted((w["start"], w["end"]) for w in pulls)
-    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False))
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(spans))
 
 
 def test_a_holder_is_dead_only_when_gone_in_this_namespace_and_boot() -> None:
