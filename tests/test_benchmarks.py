@@ -50,8 +50,9 @@ def test_mock_benchmark_runs_quick(tmp_path: Path) -> None:
 def test_store_benchmark_runs_quick(tmp_path: Path, pg_server) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "store.json"
     script = str(ROOT / "benchmarks" / "bench_store.py")
+    handoff = ["--handoff-records", "300", "--handoff-batch", "100"]
     result = subprocess.run(
-        [sys.executable, script, "--records", "200", "--repeat", "1", "--json", str(out)],
+        [sys.executable, script, "--records", "200", "--repeat", "1", "--json", str(out), *handoff],
         capture_output=True,
         text=True,
         timeout=300,
@@ -63,3 +64,6 @@ def test_store_benchmark_runs_quick(tmp_path: Path, pg_server) -> None:  # type:
     for r in results:
         assert r["records"] == 200 and r["ratio_to_bare_insert"] > 0 and r["journal"]["per_batch_us"] > 0
     assert "x autocommit" in result.stdout
+    figures = json.loads(out.read_text(encoding="utf-8"))["handoff"]
+    assert figures["batched"]["records"] == 300 and figures["batched"]["batch"] == 100
+    assert figures["per_record"]["records"] == 100 and figures["speedup"] > 0
