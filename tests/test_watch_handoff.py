@@ -16,8 +16,9 @@ import pytest
 from shared import cli_env, run_cli
 
 from winic_soap import InputError
+from winic_soap.models import Reply
 from winic_soap.store import open_store
-from winic_soap.watcher import Watcher, handoff_env
+from winic_soap.watcher import ExecHandOff, Watcher, handoff_env
 
 HANDLER = r"""
 import json, os, subprocess, sys, time
@@ -182,3 +183,21 @@ def test_a_watcher_takes_one_kind_of_handler(make_client, tmp_path: Path) -> Non
             Watcher(make_client(), store)
         with pytest.raises(InputError, match="handler"):
             Watcher(make_client(), store, print, batch_handler=print)
+
+
+SLOW_READER = r"""
+import json, sys, time
+time.sleep(0.5)  # not reading yet: the records fill the pipe and the rest must wait for it
+print(sum(1 for line in sys.stdin if json.loads(line)["id"]), file=open(sys.argv[1], "w"))
+"""
+
+
+def test_a_batch_larger_than_a_pipe_reaches_a_slow_reader_whole(make_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    records = [Reply(f"139{i:08d}", "x" * 200, None, None, f"139{i:08d}|{'x' * 200}") for i in range(3000)]
+    with open_store(tmp_path / "inbox.sqlite3") as store:
+        store.commit_pulled("GET_SMS_MO", records)
+        hand_off = ExecHandOff([sys.executable, "-c", SLOW_READER, str(tmp_path / "count")], timeout=30)
+        watcher = Watcher(make_client(), store, batch_handler=hand_off, claim_size=3000)
+        assert watcher.deliver_pending() == 3000
+        assert (tmp_path / "count").read_text(encoding="utf-8").strip() == "3000"
+        assert store.counts()["done"] == 3000

@@ -116,14 +116,15 @@ class ExecHandOff:
         with subprocess.Popen(  # noqa: S603
             self.argv, stdin=subprocess.PIPE, text=True, env=self.env, start_new_session=True
         ) as proc:
+            # fed from a thread: a command that reads slowly (or never) must not keep us from the deadline
+            feeder = threading.Thread(target=self._feed, args=(proc, payload), daemon=True)
+            feeder.start()
             try:
-                pending_input: str | None = payload  # given once: later calls resume writing it
                 while True:
                     try:
-                        proc.communicate(pending_input, timeout=_TICK)
+                        proc.wait(timeout=_TICK)
                         break
                     except subprocess.TimeoutExpired:
-                        pending_input = None
                         if self.stop.is_set():
                             self._end(proc, signal.SIGTERM)
                             raise RuntimeError(f"{self.argv[0]} stopped: the watcher is stopping") from None
@@ -135,8 +136,21 @@ class ExecHandOff:
             except BaseException:
                 self._end(proc, signal.SIGKILL)
                 raise
+            finally:
+                feeder.join(timeout=_TERM_GRACE)  # the command is gone: its stdin's read end too
         if proc.returncode != 0:
             raise RuntimeError(f"{self.argv[0]} exited {proc.returncode}")
+
+    @staticmethod
+    def _feed(proc: subprocess.Popen[str], payload: str) -> None:
+        """Write the records to the command's stdin and close it; a command that exits without reading them
+        all (a closed pipe) is judged by its exit status alone."""
+        assert proc.stdin is not None
+        with contextlib.suppress(OSError, ValueError):
+            try:
+                proc.stdin.write(payload)
+            finally:
+                proc.stdin.close()
 
     @staticmethod
     def _end(proc: subprocess.Popen[str], first: signal.Signals) -> None:
