@@ -149,12 +149,17 @@ def test_sigterm_ends_the_hand_off_and_the_watcher_and_gives_the_lease_up(winic_
         assert record.data["text"] == "in the hand-off at the stop" and "stopped" in (record.last_error or "")
 
 
+def _watch_in_batches_of_10(mock: Any, env: dict[str, str], tmp: Path, replies: int, mode: str) -> Any:
+    """``watch --once --exec-batch 10`` over ``replies`` new replies; the CLI's result."""
+    for i in range(replies):
+        mock.add_reply(f"139{i:08d}", f"reply {i}")
+    argv = ["watch", "--once", "--store", str(tmp / "inbox.sqlite3"), "--sources", "replies", "--exec-batch", "10"]
+    return run_cli(env, *argv, "--exec", _handler(tmp, mode))
+
+
 def test_exec_batch_hands_up_to_n_records_to_one_process(winic_mock, env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    for i in range(25):
-        winic_mock.add_reply(f"139{i:08d}", f"reply {i}")
     store = tmp_path / "inbox.sqlite3"
-    argv = ["watch", "--once", "--store", str(store), "--sources", "replies", "--exec-batch", "10"]
-    result = run_cli(env, *argv, "--exec", _handler(tmp_path, "ok"))
+    result = _watch_in_batches_of_10(winic_mock, env, tmp_path, 25, "ok")
     assert result.returncode == 0, result.stderr
     calls = _calls(tmp_path)
     assert [len(c["ids"]) for c in calls] == [10, 10, 5]
@@ -165,11 +170,8 @@ def test_exec_batch_hands_up_to_n_records_to_one_process(winic_mock, env, tmp_pa
 
 
 def test_a_failed_batch_leaves_every_record_of_it_pending(winic_mock, env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    for i in range(4):
-        winic_mock.add_reply(f"139{i:08d}", f"reply {i}")
     store = tmp_path / "inbox.sqlite3"
-    argv = ["watch", "--once", "--store", str(store), "--sources", "replies", "--exec-batch", "10"]
-    result = run_cli(env, *argv, "--exec", _handler(tmp_path, "fail"))
+    result = _watch_in_batches_of_10(winic_mock, env, tmp_path, 4, "fail")
     assert result.returncode == 9, result.stderr
     with open_store(store) as inbox:
         pending = inbox.pending()
