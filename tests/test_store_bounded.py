@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+from shared import cli_env, run_cli
 
 from winic_soap import ConfigurationError, InputError, StoreError
 from winic_soap.config import Settings
@@ -178,3 +179,30 @@ def test_store_timeout_from_the_url_a_keyword_and_the_settings(store_url: str, t
     assert Settings.load(env={"WINIC_STORE_TIMEOUT": "1.5"}, config=None).store_timeout == 1.5
     with pytest.raises(ConfigurationError, match="store_timeout"):
         Settings.load(env={"WINIC_STORE_TIMEOUT": "-1"})
+
+
+@pytest.mark.parametrize("where", ["env", "toml"])
+def test_the_cli_gives_up_on_a_locked_store_after_its_store_timeout(
+    winic_mock: Any, tmp_path: Path, where: str
+) -> None:
+    store = tmp_path / "inbox.sqlite3"
+    open_store(store).close()
+    env = cli_env(winic_mock.url, tmp_path)
+    env["WINIC_STORE"] = str(store)
+    if where == "env":
+        env["WINIC_STORE_TIMEOUT"] = str(TIMEOUT)
+    else:
+        config = tmp_path / "config" / "winic-soap" / "config.toml"
+        config.parent.mkdir(parents=True)
+        config.write_text(f"store_timeout = {TIMEOUT}\n", encoding="utf-8")
+    holder = sqlite3.connect(store, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process is writing, and keeps at it
+    try:
+        started = time.monotonic()
+        result = run_cli(env, "inbox", "list")
+        took = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.returncode == 10, result.stderr  # a StoreError
+    assert "locked" in result.stderr and took < ENDS_WITHIN + 5  # not the former 30 s busy timeout
