@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -42,29 +43,35 @@ def redact_url(url: str) -> str:
 
 
 class _PgTx:
-    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+    def __init__(self, cursor: psycopg.Cursor[Any], watched: Any) -> None:
         self._cursor = cursor
+        self._watched = watched  # re-arms the watchdog: each statement gets the whole store_timeout
 
     @staticmethod
     def _sql(sql: str) -> Any:
         return sql.replace("?", "%s")
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self._watched()
         self._cursor.execute(self._sql(sql), tuple(params))
         return list(self._cursor.fetchall())
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        self._watched()
         self._cursor.execute(self._sql(sql), tuple(params))
         return int(self._cursor.rowcount)
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._watched()
         self._cursor.executemany(self._sql(sql), [tuple(r) for r in rows])
 
 
 class _Watchdog:
-    """Cuts the connection under a store call that outlives the store timeout. A partitioned network (no
-    answer, no reset; or a proxy that accepts and forwards nothing) leaves psycopg waiting on a socket no
-    server-side timeout or keepalive reaches; shutting the socket down ends that wait with an error.
+    """Cuts the connection under a store call whose statement (or the commit) got no answer within the store
+    timeout. A partitioned network (no answer, no reset; or a proxy that accepts and forwards nothing)
+    leaves psycopg waiting on a socket no server-side timeout or keepalive reaches; shutting the socket
+    down ends that wait with an error. Each statement re-arms it: a long transaction that makes progress
+    is the server's statement timeout's business, not this.
 
     One thread per store, asleep while no call runs: arming a call only wakes it when it was idle."""
 
@@ -184,18 +191,21 @@ class PostgresStore(Store):
         with self._lock:
             try:
                 db = self._connection()
-                self._watchdog.arm(db.fileno())
+                fd = db.fileno()
+                watched = partial(self._watchdog.arm, fd)
+                watched()
                 try:
                     if not self._configured:
                         self._configure(db)
                     if single:  # the connection is in autocommit: one statement, one transaction, one round trip
                         with db.cursor() as cursor:
-                            yield _PgTx(cursor)
+                            yield _PgTx(cursor, watched)
                         return
                     with db.transaction(), db.cursor() as cursor:
                         if not durable:  # visible to all at commit, on disk a moment later (no WAL flush wait)
                             cursor.execute("SET LOCAL synchronous_commit = off")
-                        yield _PgTx(cursor)
+                        yield _PgTx(cursor, watched)
+                        watched()  # the COMMIT gets the whole store_timeout too
                 finally:
                     if self._watchdog.disarm():  # cut (even if the call then finished): never use it again
                         with suppress(psycopg.Error):
