@@ -102,6 +102,7 @@ class Settings:
     store: str | None = None  # the store's URL (sqlite:///path, postgresql://...) or a bare path; None: default
     max_handoffs: int = 5  # failed hand-offs of a stored record before it moves to the dead letters
     store_timeout: float | None = None  # seconds a store call may take (None: the URL's, else 5)
+    retention: str = "30d"  # watch purges records handed on (and jobs finished) longer ago; "off" keeps all
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:

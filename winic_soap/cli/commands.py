@@ -80,12 +80,14 @@ def _client(args: argparse.Namespace, **changes: Any) -> Iterator[WinicClient]:
         yield client
 
 
-def open_cli_store(args: argparse.Namespace, settings: Settings | None = None) -> Store:
-    """The store named by ``--store``, else ``WINIC_STORE`` / the config file, else the default SQLite file."""
+def open_cli_store(args: argparse.Namespace, settings: Settings | None = None, *, migrate: bool = True) -> Store:
+    """The store named by ``--store``, else ``WINIC_STORE`` / the config file, else the default SQLite file.
+    ``migrate=False``: open without bringing the schema up to date (``store migrate`` does that itself)."""
     settings = settings or Settings.load(config=args.config, profile=args.profile)
     max_handoffs = getattr(args, "max_handoffs", None) or settings.max_handoffs
     timeout = {} if settings.store_timeout is None else {"store_timeout": settings.store_timeout}
-    return open_store(args.store or settings.store or default_store_url(), max_handoffs=max_handoffs, **timeout)
+    url = args.store or settings.store or default_store_url()
+    return open_store(url, max_handoffs=max_handoffs, migrate=migrate, **timeout)
 
 
 def _store(args: argparse.Namespace) -> Store:
@@ -516,6 +518,7 @@ def watch(args: argparse.Namespace) -> int:
                 lease=args.lease,
                 claim_size=args.exec_batch,
                 batch_handler=hand_off,
+                retention=args.retention or client.settings.retention,
             )
             if hand_off is not None:
                 hand_off.timeout = _exec_timeout(args.exec_timeout, watcher.lease)

@@ -93,10 +93,12 @@ def _url_options(url: str | Path) -> tuple[str | Path, dict[str, Any]]:
 
 
 def open_store(url: str | Path, **options: Any) -> Store:
-    """Open (and create on first use) the store at ``url``. ``options``: ``max_handoffs`` (default 5),
-    ``lease`` (seconds a claim lasts, default 60), ``store_timeout`` (seconds any store call may take before
-    it ends as a :class:`StoreError`, default 5; also ``?store_timeout=`` in the URL, which a keyword
-    overrides), ``resolve_window``, ``clock``."""
+    """Open (and create on first use) the store at ``url``, migrating its schema to this release's (see
+    :mod:`winic_soap.store.schema`). ``options``: ``max_handoffs`` (default 5), ``lease`` (seconds a claim
+    lasts, default 60), ``store_timeout`` (seconds any store call may take before it ends as a
+    :class:`StoreError`, default 5; also ``?store_timeout=`` in the URL, which a keyword overrides),
+    ``resolve_window``, ``clock``, ``migrate`` (default True; False opens without migrating, for
+    ``store migrate --dry-run``)."""
     url, from_url = _url_options(url)
     options = {**from_url, **options}
     backend, target = parse_store_url(url)

@@ -22,7 +22,6 @@ from winic_soap.store.base import Store, Tx
 
 __all__ = ["PostgresStore", "redact_url"]
 
-_SCHEMA_LOCK = 0x77696E6963  # advisory lock id ("winic"): concurrent first opens create the schema one at a time
 # the server cancels a statement, a lock wait or an idle transaction at this share of store_timeout, before
 # the watchdog cuts the connection at the whole of it: a clean error that keeps the connection usable
 _SERVER_SHARE = 0.8
@@ -136,9 +135,7 @@ class PostgresStore(Store):
         self._configured = False
         self._watchdog = _Watchdog(self.store_timeout)
         try:
-            with self._transaction() as tx:
-                tx.run("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
-                self._create_schema(tx, "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "DOUBLE PRECISION")
+            self._open_schema()
         except BaseException:
             self.close()
             raise

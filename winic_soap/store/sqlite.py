@@ -53,8 +53,7 @@ class SqliteStore(Store):
         self._db = self._connect()
         try:
             self._switch_to_wal()
-            with self._transaction() as tx:
-                self._create_schema(tx, "INTEGER PRIMARY KEY", "REAL")
+            self._open_schema()
         except BaseException:
             self._db.close()
             raise
