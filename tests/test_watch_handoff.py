@@ -4,7 +4,9 @@ watcher (giving the poller lease up), and ``--exec-batch`` hands many records to
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -147,6 +149,30 @@ def test_sigterm_ends_the_hand_off_and_the_watcher_and_gives_the_lease_up(winic_
         assert inbox.poller(winic_mock.url, "demo") is None  # a stand-by may take over at once
         (record,) = inbox.pending()  # not acknowledged: handed on again by the next watcher
         assert record.data["text"] == "in the hand-off at the stop" and "stopped" in (record.last_error or "")
+
+
+def test_a_hand_off_does_not_outlive_a_watcher_killed_with_sigkill(winic_mock, env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    winic_mock.add_reply("13800138000", "in the hand-off at the kill")
+    store = tmp_path / "inbox.sqlite3"
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "winic_soap", "watch", "--store", str(store), "--exec", _handler(tmp_path, "hang")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    handler_pid, child_pid = map(int, _wait_for(tmp_path / "calls.jsonl.pids", watcher).split())
+    try:
+        watcher.kill()  # SIGKILL: no handler of ours runs
+        watcher.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while not _gone(handler_pid):  # the kernel sends it SIGKILL as its parent dies
+            assert time.monotonic() < deadline, "the hand-off outlived the watcher"
+            time.sleep(0.05)
+    finally:
+        for pid in (handler_pid, child_pid):  # the handler's own child is its business: end it for the test
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _watch_in_batches_of_10(mock: Any, env: dict[str, str], tmp: Path, replies: int, mode: str) -> Any:

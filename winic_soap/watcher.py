@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import random
+import shutil
 import signal
 import subprocess
 import threading
@@ -44,6 +45,7 @@ _SECRET_WORDS = ("PASSWORD", "SECRET", "PWD", "TOKEN")
 _PROXY_ENV = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "FTP_PROXY"})
 _TICK = 0.1  # how often a running hand-off looks at its deadline and at the stop request
 _TERM_GRACE = 2.0  # seconds a stopped hand-off gets between SIGTERM and SIGKILL
+_SETPRIV = shutil.which("setpriv")
 
 
 class HandOffError(WinicError):
@@ -107,6 +109,9 @@ class ExecHandOff:
         if timeout is not None and not timeout > 0:
             raise InputError("exec_timeout", "must be a positive number of seconds", timeout)
         self.argv = list(argv)
+        # SIGKILL for the command when the watcher dies, even by SIGKILL (a hung hand-off must not outlive
+        # it): util-linux's setpriv sets the parent-death signal and execs the command; without it, nothing
+        self._launch = [_SETPRIV, "--pdeathsig", "KILL", "--", *self.argv] if _SETPRIV else self.argv
         self.timeout = timeout
         self.stop = stop or threading.Event()
         self.env = handoff_env(env)
@@ -116,7 +121,7 @@ class ExecHandOff:
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         # the operator's own command, split without a shell; its own group, so killing it ends its children
         with subprocess.Popen(  # noqa: S603
-            self.argv, stdin=subprocess.PIPE, text=True, env=self.env, start_new_session=True
+            self._launch, stdin=subprocess.PIPE, text=True, env=self.env, start_new_session=True
         ) as proc:
             # fed from a thread: a command that reads slowly (or never) must not keep us from the deadline
             feeder = threading.Thread(target=self._feed, args=(proc, payload), daemon=True)
