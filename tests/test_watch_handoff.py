@@ -229,3 +229,14 @@ def test_a_batch_larger_than_a_pipe_reaches_a_slow_reader_whole(make_client, tmp
         assert watcher.deliver_pending() == 3000
         assert (tmp_path / "count").read_text(encoding="utf-8").strip() == "3000"
         assert store.counts()["done"] == 3000
+
+
+def test_a_batch_of_any_size_is_acknowledged_at_once_on_both_backends(store_url: str) -> None:
+    records = [Reply(f"139{i:08d}", f"r{i}", None, None, f"139{i:08d}|r{i}") for i in range(1200)]
+    with open_store(store_url) as store:
+        store.commit_pulled("GET_SMS_MO", records)
+        claimed = store.claim("batch", limit=1200)
+        ids = [r.id for r in claimed]
+        assert store.ack_many(ids) == 1200  # more ids than one statement binds: one transaction, all of them
+        assert store.ack_many(ids) == 0 and store.ack_many([]) == 0  # done is done
+        assert store.counts()["done"] == 1200
