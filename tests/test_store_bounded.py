@@ -10,6 +10,7 @@ import socket
 import sqlite3
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -124,7 +125,9 @@ def test_a_partitioned_postgres_connection_ends_as_store_error_then_recovers(pg_
 
 def _in_child(work: Any) -> int:
     """Run ``work`` in a forked child; its exit status (0 when it returned True)."""
-    pid = os.fork()
+    with warnings.catch_warnings():  # 3.12+ warns of forking a threaded process: the case under test
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
     if pid == 0:  # pragma: no cover - the child's coverage is not collected
         code = 1
         try:
