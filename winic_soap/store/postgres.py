@@ -8,7 +8,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import partial
 from typing import Any
@@ -42,7 +42,7 @@ def redact_url(url: str) -> str:
 
 
 class _PgTx:
-    def __init__(self, cursor: psycopg.Cursor[Any], watched: Any) -> None:
+    def __init__(self, cursor: psycopg.Cursor[Any], watched: Callable[[], None]) -> None:
         self._cursor = cursor
         self._watched = watched  # re-arms the watchdog: each statement gets the whole store_timeout
 
