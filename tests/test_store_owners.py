@@ -22,7 +22,8 @@ from winic_soap.store import open_store, process_owner
 from winic_soap.store.base import owner_is_dead
 
 ROOT = Path(__file__).resolve().parent.parent
-LEASE = 8.0
+LEASE = 30.0  # far above a renewal's gap (an interval plus a pull) even on a loaded machine: no takeover is legit
+WATCH = 20.0  # seconds of watching: four pull rounds, and the stand-by's checks every interval
 # the watcher runs as a child of this launcher, after ``skip`` short-lived processes: its pid inside the new
 # namespace differs from the other watcher's, as two containers' pids do
 LAUNCHER = (
@@ -71,7 +72,7 @@ def test_two_watchers_in_two_pid_namespaces_with_one_hostname_never_both_pull(
         for proc in watchers:
             assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         with open_store(url) as store:
-            watched_until = time.monotonic() + 2.5 * LEASE  # several pulls, renewals and stand-by checks
+            watched_until = time.monotonic() + WATCH
             while time.monotonic() < watched_until:
                 lease = store.poller(winic_mock.url, "demo")
                 if lease is not None and (not owners or owners[-1] != lease.owner):
