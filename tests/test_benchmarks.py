@@ -6,21 +6,26 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_client_benchmark_runs_quick(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
+def _bench(script: str, out: Path, *args: str, timeout: float = 300) -> tuple[subprocess.CompletedProcess[str], Any]:
+    """Run ``benchmarks/SCRIPT ARGS --json OUT``; its output and the figures it wrote."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_client.py"), "--quick", "--json", str(out)],
+        [sys.executable, str(ROOT / "benchmarks" / script), *args, "--json", str(out)],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    data = json.loads(out.read_text(encoding="utf-8"))
+    return result, json.loads(out.read_text(encoding="utf-8"))
+
+
+def test_client_benchmark_runs_quick(tmp_path: Path) -> None:
+    result, data = _bench("bench_client.py", tmp_path / "bench.json", "--quick")
     assert set(data["1_sync_sequential"]) == {"ours", "bare_httpx2", "zeep_raw"}
     assert set(data["2_async_sequential"]) == {"ours", "bare_httpx2"}
     for section in ("1_sync_sequential", "2_async_sequential"):
@@ -48,22 +53,20 @@ def test_mock_benchmark_runs_quick(tmp_path: Path) -> None:
 
 
 def test_store_benchmark_runs_quick(tmp_path: Path, pg_server) -> None:  # type: ignore[no-untyped-def]
-    out = tmp_path / "store.json"
-    script = str(ROOT / "benchmarks" / "bench_store.py")
     handoff = ["--handoff-records", "300", "--handoff-batch", "100"]
-    result = subprocess.run(
-        [sys.executable, script, "--records", "200", "--repeat", "1", "--json", str(out), *handoff],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    results = json.loads(out.read_text(encoding="utf-8"))["results"]
+    result, data = _bench("bench_store.py", tmp_path / "store.json", "--records", "200", "--repeat", "1", *handoff)
+    results = data["results"]
     assert [r["backend"] for r in results] == ["sqlite", "postgresql"]
     for r in results:
         assert r["records"] == 200 and r["ratio_to_bare_insert"] > 0 and r["journal"]["per_batch_us"] > 0
     assert "x autocommit" in result.stdout
-    figures = json.loads(out.read_text(encoding="utf-8"))["handoff"]
+    figures = data["handoff"]
     assert figures["batched"]["records"] == 300 and figures["batched"]["batch"] == 100
     assert figures["per_record"]["records"] == 100 and figures["speedup"] > 0
+
+
+def test_send_benchmark_runs_small(tmp_path: Path) -> None:
+    result, data = _bench("bench_send.py", tmp_path / "send.json", "--recipients", "300", "--calls", "3")
+    assert [data[k]["recipients"] for k in ("cli_floor", "cli_tenth", "cli_job")] == [1, 30, 300]
+    assert all(data[k]["peak_rss_mb"] > 0 for k in ("cli_floor", "cli_tenth", "cli_job"))
+    assert "mb_per_100k" in data and data["replay"]["calls"] == 3 and "MB per 100,000 more" in result.stdout
