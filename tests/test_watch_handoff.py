@@ -123,18 +123,25 @@ def test_exec_timeout_must_fit_in_the_lease(env, tmp_path: Path) -> None:  # typ
     assert result.returncode == 3 and "--exec" in result.stderr
 
 
-def test_sigterm_ends_the_hand_off_and_the_watcher_and_gives_the_lease_up(winic_mock, env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    winic_mock.add_reply("13800138000", "in the hand-off at the stop")
-    store = tmp_path / "inbox.sqlite3"
+def _watch_hung(mock: Any, env: dict[str, str], tmp: Path) -> tuple[subprocess.Popen[str], int, int]:
+    """A ``watch`` process whose hand-off of one reply hangs; it, the handler's pid and the handler's child's."""
+    mock.add_reply("13800138000", "in the hand-off at the stop")
+    argv = [sys.executable, "-m", "winic_soap", "watch", "--store", str(tmp / "inbox.sqlite3")]
     watcher = subprocess.Popen(
-        [sys.executable, "-m", "winic_soap", "watch", "--store", str(store), "--exec", _handler(tmp_path, "hang")],
+        [*argv, "--exec", _handler(tmp, "hang")],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
+    handler_pid, child_pid = map(int, _wait_for(tmp / "calls.jsonl.pids", watcher).split())
+    return watcher, handler_pid, child_pid
+
+
+def test_sigterm_ends_the_hand_off_and_the_watcher_and_gives_the_lease_up(winic_mock, env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = tmp_path / "inbox.sqlite3"
+    watcher, handler_pid, child_pid = _watch_hung(winic_mock, env, tmp_path)
     try:
-        handler_pid, child_pid = map(int, _wait_for(tmp_path / "calls.jsonl.pids", watcher).split())
         with open_store(store) as inbox:
             assert inbox.poller(winic_mock.url, "demo") is not None
         watcher.send_signal(signal.SIGTERM)
@@ -152,16 +159,7 @@ def test_sigterm_ends_the_hand_off_and_the_watcher_and_gives_the_lease_up(winic_
 
 
 def test_a_hand_off_does_not_outlive_a_watcher_killed_with_sigkill(winic_mock, env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    winic_mock.add_reply("13800138000", "in the hand-off at the kill")
-    store = tmp_path / "inbox.sqlite3"
-    watcher = subprocess.Popen(
-        [sys.executable, "-m", "winic_soap", "watch", "--store", str(store), "--exec", _handler(tmp_path, "hang")],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    handler_pid, child_pid = map(int, _wait_for(tmp_path / "calls.jsonl.pids", watcher).split())
+    watcher, handler_pid, child_pid = _watch_hung(winic_mock, env, tmp_path)
     try:
         watcher.kill()  # SIGKILL: no handler of ours runs
         watcher.wait(timeout=30)
