@@ -53,21 +53,16 @@ def test_mock_benchmark_runs_quick(tmp_path: Path) -> None:
 
 
 def test_store_benchmark_runs_quick(tmp_path: Path, pg_server) -> None:  # type: ignore[no-untyped-def]
-    out = tmp_path / "store.json"
-    script = str(ROOT / "benchmarks" / "bench_store.py")
-    result = subprocess.run(
-        [sys.executable, script, "--records", "200", "--repeat", "1", "--json", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    results = json.loads(out.read_text(encoding="utf-8"))["results"]
+    handoff = ["--handoff-records", "300", "--handoff-batch", "100"]
+    result, data = _bench("bench_store.py", tmp_path / "store.json", "--records", "200", "--repeat", "1", *handoff)
+    results = data["results"]
     assert [r["backend"] for r in results] == ["sqlite", "postgresql"]
     for r in results:
         assert r["records"] == 200 and r["ratio_to_bare_insert"] > 0 and r["journal"]["per_batch_us"] > 0
     assert "x autocommit" in result.stdout
+    figures = data["handoff"]
+    assert figures["batched"]["records"] == 300 and figures["batched"]["batch"] == 100
+    assert figures["per_record"]["records"] == 100 and figures["speedup"] > 0
 
 
 def test_send_benchmark_runs_small(tmp_path: Path) -> None:

@@ -134,6 +134,7 @@ class Settings:
     max_response_bytes: int = 16 * 1024 * 1024
     store: str | None = None  # the store's URL (sqlite:///path, postgresql://...) or a bare path; None: default
     max_handoffs: int = 5  # failed hand-offs of a stored record before it moves to the dead letters
+    store_timeout: float | None = None  # seconds a store call may take (None: the URL's, else 5)
     retention: str = "30d"  # watch purges records handed on (and jobs finished) longer ago; "off" keeps all
     # watch POSTs every stored record to each (winic_soap.webhooks); URLs may carry a token: not in repr
     webhooks: tuple[str, ...] = ()
@@ -176,6 +177,10 @@ class Settings:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ConfigurationError(f"{name} must be a positive, finite number of seconds, not {value!r}")
+        if self.store_timeout is not None and not (math.isfinite(self.store_timeout) and self.store_timeout > 0):
+            raise ConfigurationError(
+                f"store_timeout must be a positive, finite number of seconds, not {self.store_timeout!r}"
+            )
         for name in ("max_attempts", "pool_size", "max_handoffs", "max_response_bytes", "max_parts"):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{name} must be a whole number of at least 1, not {getattr(self, name)!r}")
@@ -267,6 +272,8 @@ def _check_type(name: str, kind: str, value: Any) -> None:
         ok = isinstance(value, bool | str)
     elif kind == "str | None":
         ok = value is None or isinstance(value, str)
+    elif kind == "float | None":
+        ok = value is None or (isinstance(value, int | float) and not isinstance(value, bool))
     elif kind.startswith("tuple["):  # the items are checked by _check_webhooks
         ok = isinstance(value, tuple)
     else:
@@ -284,7 +291,7 @@ def _coerce(name: str, value: Any) -> Any:
     if not isinstance(value, str) or kind in ("str", "str | None"):
         return value
     try:
-        if kind == "float":
+        if kind in ("float", "float | None"):
             return float(value)
         if kind == "int":
             return int(value)

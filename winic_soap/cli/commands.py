@@ -13,7 +13,6 @@ import contextlib
 import getpass
 import hashlib
 import json
-import os
 import shlex
 import signal
 import sys
@@ -101,7 +100,9 @@ def open_cli_store(args: argparse.Namespace, settings: Settings | None = None, *
     ``migrate=False``: open without bringing the schema up to date (``store migrate`` does that itself)."""
     settings = settings or Settings.load(config=args.config, profile=args.profile)
     max_handoffs = getattr(args, "max_handoffs", None) or settings.max_handoffs
-    return open_store(args.store or settings.store or default_store_url(), max_handoffs=max_handoffs, migrate=migrate)
+    timeout = {} if settings.store_timeout is None else {"store_timeout": settings.store_timeout}
+    url = args.store or settings.store or default_store_url()
+    return open_store(url, max_handoffs=max_handoffs, migrate=migrate, **timeout)
 
 
 def _store(args: argparse.Namespace) -> Store:
@@ -613,26 +614,6 @@ def wsdl_diff(args: argparse.Namespace) -> int:
 
 
 # -- watch ---------------------------------------------------------------------------------------
-def _exec_handler(command: str) -> Any:
-    import subprocess
-
-    argv = shlex.split(command)
-    if not argv:
-        raise InputError("--exec", "must name a command")
-
-    child_env = {k: v for k, v in os.environ.items() if k != "WINIC_WEBHOOK_SECRET"}  # the hand-off signs nothing
-
-    def handle(record: InboxRecord) -> None:
-        # the operator's own command, split without a shell
-        result = subprocess.run(  # noqa: S603
-            argv, input=record.as_json() + "\n", text=True, check=False, env=child_env
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"{argv[0]} exited {result.returncode}")
-
-    return handle
-
-
 def _stdout_handler(record: InboxRecord) -> None:
     sys.stdout.write(record.as_json() + "\n")
     sys.stdout.flush()  # a closed pipe raises here, before the record is marked done
@@ -643,18 +624,21 @@ def _webhooks_only(record: InboxRecord) -> None:
 
 
 def watch(args: argparse.Namespace) -> int:
-    handler = _exec_handler(args.exec_command) if args.exec_command else _stdout_handler
+    from winic_soap.watcher import ExecHandOff, Watcher
+    from winic_soap.webhooks import WebhookDispatcher
+
     stop = threading.Event()
+    if args.exec_batch < 1:
+        raise InputError("--exec-batch", "must be at least 1", args.exec_batch)
+    if args.exec_command is None and (args.exec_timeout is not None or args.exec_batch > 1):
+        raise InputError("--exec", "--exec-timeout and --exec-batch need --exec", None)
+    hand_off = None if args.exec_command is None else ExecHandOff(shlex.split(args.exec_command), stop=stop)
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        from winic_soap.watcher import Watcher
-        from winic_soap.webhooks import WebhookDispatcher
-
         with _client(args) as client, _store(args) as store:
             urls = args.webhook or client.settings.webhooks
             webhooks = WebhookDispatcher(store, client.settings, urls=urls, interval=args.interval) if urls else None
-            if webhooks is not None and not args.exec_command:
-                handler = _webhooks_only
+            handler = None if hand_off is not None else _webhooks_only if webhooks is not None else _stdout_handler
             watcher = Watcher(
                 client,
                 store,
@@ -663,9 +647,13 @@ def watch(args: argparse.Namespace) -> int:
                 port=args.port,
                 sources=[s.strip() for s in args.sources.split(",") if s.strip()],
                 lease=args.lease,
+                claim_size=args.exec_batch,
+                batch_handler=hand_off,
                 retention=args.retention or client.settings.retention,
                 webhooks=webhooks,
             )
+            if hand_off is not None:
+                hand_off.timeout = _exec_timeout(args.exec_timeout, watcher.lease)
             print(
                 f"watching {client.settings.endpoint} every {args.interval:g}s; store {store.url}"
                 + (f"; webhooks to {len(webhooks.endpoints)} endpoint(s)" if webhooks else ""),
@@ -677,6 +665,15 @@ def watch(args: argparse.Namespace) -> int:
         for sig, handler_before in previous.items():
             signal.signal(sig, handler_before)
     return 0
+
+
+def _exec_timeout(given: float | None, lease: float) -> float:
+    """``--exec-timeout``, half the lease by default: a hand-off must end inside its claim's lease, or another
+    watcher could claim its records and hand them on too."""
+    timeout = lease / 2 if given is None else given
+    if not 0 < timeout < lease:
+        raise InputError("--exec-timeout", f"must be positive and shorter than the lease ({lease:g} s)", timeout)
+    return timeout
 
 
 def demo(args: argparse.Namespace) -> int:

@@ -153,7 +153,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--exec",
         dest="exec_command",
         help="run this command per record, JSON on its stdin; "
-        "a record is done when it exits 0 (default: JSON lines on stdout)",
+        "a record is done when it exits 0 (default: JSON lines on stdout); it runs without the client's secrets",
+    )
+    watch.add_argument(
+        "--exec-timeout",
+        type=float,
+        help="seconds a hand-off may run before it is killed and counted as failed (default: half the lease)",
+    )
+    watch.add_argument(
+        "--exec-batch",
+        type=int,
+        default=1,
+        metavar="N",
+        help="hand up to N records to one --exec process, JSON lines on stdin; exit 0 acknowledges them all",
     )
     watch.add_argument(
         "--webhook",
