@@ -93,6 +93,7 @@ class Settings:
     verify: bool | str = True  # TLS certificate check, or a CA file/folder (an ssl.SSLContext: client argument)
     cert: str | None = None  # client certificate (PEM) for mutual TLS; its key in it or in ``cert_key``
     cert_key: str | None = None
+    cert_password: str | None = field(default=None, repr=False)  # for an encrypted client key; never shown
     proxy: str | None = field(
         default=None, repr=False
     )  # http(s)://[user:pass@]host:port; None: HTTP(S)_PROXY/NO_PROXY; "": none at all
