@@ -1006,9 +1006,11 @@ class AsyncWire(_Wire):
         return self._fetched(url, await self.send(WireRequest("GET", url), timeout=self._settings.timeout))
 
     async def aclose(self) -> None:
-        """Close our client (a user's client stays open)."""
+        """Close our client (a user's client stays open). Connections of a loop that has closed are
+        dropped: they cannot be closed from another loop (their sockets close when collected)."""
         self._closed = True
-        if self._owned:
+        bound = self._loop() if self._loop is not None else None
+        if self._owned and (self._loop is None or (bound is not None and not bound.is_closed())):
             await self._client.aclose()
 
 
