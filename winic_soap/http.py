@@ -144,6 +144,16 @@ def _no_password() -> bytes:
     raise _NoPassword
 
 
+def _encrypted(path: str) -> bool:
+    """Whether a PEM file holds an encrypted private key (PKCS#8 or the older Proc-Type header)."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(1 << 20)
+    except OSError:
+        return False
+    return b"ENCRYPTED" in head
+
+
 def _load_client_certificate(context: ssl.SSLContext, settings: Settings) -> None:
     """``cert`` (+ ``cert_key``) into ``context``; an encrypted key is opened with ``cert_password``. A
     password is always handed to OpenSSL (a callable refusing when none is set), so it never prompts."""
@@ -156,7 +166,7 @@ def _load_client_certificate(context: ssl.SSLContext, settings: Settings) -> Non
             f"cert: the private key of {named} is encrypted: set cert_password (or WINIC_CERT_PASSWORD)"
         ) from None
     except (OSError, ssl.SSLError) as exc:
-        if settings.cert_password and "BAD_DECRYPT" in str(getattr(exc, "reason", "") or exc).upper():
+        if settings.cert_password and _encrypted(settings.cert_key or settings.cert):
             raise ConfigurationError(f"cert: cert_password does not open the private key of {named}") from None
         raise ConfigurationError(
             f"cert: the client certificate {named} cannot be loaded: it must be PEM with its key "
