@@ -9,12 +9,15 @@ import select
 import ssl
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from cryptography.hazmat.primitives import serialization
 from drive import FLAVOURS, OUTER_LIMIT
+from nginx_front import NginxFront
 from rig import Rig
 
 from winic_soap import (
@@ -196,3 +199,48 @@ def test_encrypted_key_without_password_never_prompts_on_the_terminal(rig: Rig, 
         os.close(primary)
     assert b"pass phrase" not in seen.lower()
     assert b"refused:" in seen and b"cert_password" in seen
+
+
+# -- nginx with ssl_verify_client on: the refusal comes as an HTTP 400 page ------------------------
+
+
+@pytest.fixture
+def nginx(rig: Rig, tmp_path: Path) -> Iterator[NginxFront]:
+    front = NginxFront(rig.certs, rig.upstream, tmp_path)
+    try:
+        yield front
+    finally:
+        front.stop()
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_nginx_answering_no_certificate_was_sent_is_a_tls_error(flavour: str, rig: Rig, nginx: NginxFront) -> None:
+    client = rig.client(flavour, nginx.url, verify=str(rig.certs.ca_file), max_attempts=4)
+    with pytest.raises(TLSError, match="no client certificate was sent") as caught:
+        client.send("13800138000", "no certificate")
+    assert not isinstance(caught.value, OutcomeUnknown)
+    assert caught.value.reached is False and caught.value.processed is False
+    with pytest.raises(TLSError, match="no client certificate was sent"):
+        client.account()
+    assert rig.mock.ledger == []
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_nginx_refusing_a_certificate_from_another_ca_is_a_tls_error(
+    flavour: str, rig: Rig, nginx: NginxFront, tmp_path: Path
+) -> None:
+    stranger = trustme.CA().issue_cert("someone-else@example.test")
+    pem = tmp_path / "stranger.pem"
+    stranger.private_key_and_cert_chain_pem.write_to_path(str(pem))
+    client = rig.client(flavour, nginx.url, verify=str(rig.certs.ca_file), cert=str(pem), max_attempts=4)
+    with pytest.raises(TLSError, match="client certificate was refused") as caught:
+        client.send("13800138000", "a certificate nginx does not trust")
+    assert caught.value.processed is False
+    assert rig.mock.ledger == []
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_nginx_lets_the_right_certificate_through(flavour: str, rig: Rig, nginx: NginxFront) -> None:
+    client = rig.client(flavour, nginx.url, verify=str(rig.certs.ca_file), cert=str(rig.certs.client_pem))
+    receipt = client.send("13800138000", "through nginx")
+    assert [s.message_id for s in rig.mock.state.sends] == [receipt.message_id]
