@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from rig import Rig
 
-from winic_soap import AsyncWinicClient, WinicClient
+from winic_soap import AsyncWinicClient, ConfigurationError, WinicClient
 
 
 @pytest.fixture
@@ -99,3 +99,19 @@ def test_cli_flags_set_proxy_and_certificates(rig: Rig, private_home: Path) -> N
     assert refresh.returncode == 0, refresh.stderr
     assert rig.proxy.connects == [f"127.0.0.1:{front.port}"] * 2 and front.handshakes == 2
     assert [e.operation for e in rig.mock.ledger] == ["GetUserInfo"]
+
+
+def test_an_http_endpoint_never_builds_a_tls_context(rig: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CA bundle (``SSL_CERT_FILE`` here, unreadable) is loaded at the first TLS handshake, not for an
+    ``http://`` endpoint (about 20-60 ms a client); an https endpoint still refuses it at construction."""
+    garbage = tmp_path / "not-a-bundle.pem"
+    garbage.write_text("not a certificate\n", encoding="utf-8")
+    monkeypatch.setenv("SSL_CERT_FILE", str(garbage))
+    with WinicClient("demo", "demo-secret", endpoint=rig.mock.url, max_attempts=1) as client:
+        receipt = client.send("13800138000", "over plain http")
+        with pytest.raises(ConfigurationError, match="CA bundle"):  # the first https request builds it
+            client.fetch_wsdl(rig.tls_front().url + "?WSDL")
+    assert [s.message_id for s in rig.mock.state.sends] == [receipt.message_id]
+    for flavour in (WinicClient, AsyncWinicClient):
+        with pytest.raises(ConfigurationError, match="CA bundle"):
+            flavour("demo", "demo-secret", endpoint=rig.tls_front().url)
