@@ -931,6 +931,10 @@ class AsyncWire(_Wire):
         super().__init__(settings, http_client, verify)
         self._loop: weakref.ref[Any] | None = None
 
+    def _renew(self) -> None:
+        super()._renew()
+        self._loop = None  # a fork from inside a running loop: the child's pool is new, on no loop yet
+
     def _on_this_loop(self) -> None:
         """Bind the pool to the running asyncio loop; renew or refuse it when the loop changed."""
         try:
