@@ -63,3 +63,19 @@ def test_store_benchmark_runs_quick(tmp_path: Path, pg_server) -> None:  # type:
     for r in results:
         assert r["records"] == 200 and r["ratio_to_bare_insert"] > 0 and r["journal"]["per_batch_us"] > 0
     assert "x autocommit" in result.stdout
+
+
+def test_wire_benchmark_runs_quick(tmp_path: Path) -> None:
+    out = tmp_path / "wire.json"
+    script = str(ROOT / "benchmarks" / "bench_wire.py")
+    result = subprocess.run(
+        [sys.executable, script, "--quick", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = json.loads(out.read_text(encoding="utf-8"))["construction"]
+    assert all(rows[name]["median_ms"] > 0 for name in ("client_http", "client_https", "ssl_default_context"))
+    assert rows["http_over_https"]["ratio"] > 0 and "http / https" in result.stdout
