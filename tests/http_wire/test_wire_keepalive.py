@@ -96,3 +96,24 @@ def test_keepalive_learns_a_short_server_idle_timeout(flavour: str, transport: s
     assert failures == []
     assert receipts == [s.message_id for s in rig.mock.state.sends]
     assert server.stale_resets == 0  # no request ever met a connection the server was closing
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_send_lost_on_a_closing_connection_teaches_the_bound(flavour: str, rig: Rig) -> None:
+    """Nothing known yet, the first reuse lands while the server's FIN is on its way: that send is
+    unknown (the server reset it unread, but the client cannot tell). The loss teaches the bound: the
+    later sends, as late, open fresh connections instead."""
+    server = rig.scripted(scripts.plain(), idle_close=1.0, fin_delay=0.05)
+    client = rig.client(flavour, server.url, max_attempts=1)
+    client.send("13800138000", "first")
+    outcomes = []
+    for n, pause in enumerate([1.02, 1.03, 1.01, 1.02, 1.03]):
+        time.sleep(pause)
+        try:
+            client.send("13800138000", f"after {pause} s idle ({n})")
+            outcomes.append("sent")
+        except SendOutcomeUnknown:
+            outcomes.append("unknown")
+    assert outcomes == ["unknown", "sent", "sent", "sent", "sent"]
+    assert server.stale_resets == 1
+    assert len(rig.mock.state.sends) == 5  # the unknown one was never processed
