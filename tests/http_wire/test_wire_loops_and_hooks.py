@@ -137,3 +137,18 @@ def test_an_async_http_client_for_the_sync_client_is_refused(rig: Rig) -> None:
     with pytest.raises(ConfigurationError):
         WinicClient("demo", "demo-secret", endpoint=rig.mock.url, http_client=object())  # type: ignore[arg-type]
     assert rig.mock.ledger == []
+
+
+def test_a_hooks_exception_quoting_the_password_does_not_carry_it(rig: Rig) -> None:
+    def quoting(request: httpx2.Request) -> None:
+        raise HookFailed(f"saw pwd=demo-secret in {request.url.path}")
+
+    with (
+        httpx2.Client(event_hooks={"request": [quoting]}) as http,
+        WinicClient("demo", "demo-secret", endpoint=rig.mock.url, http_client=http, max_attempts=1) as client,
+    ):
+        for call in (client.account, lambda: client.send("13800138000", "quoted")):
+            with pytest.raises(TransportError if call == client.account else SendOutcomeUnknown) as caught:
+                call()
+            assert "HookFailed" in str(caught.value)
+            assert "demo-secret" not in str(caught.value) + repr(caught.value.args) + repr(caught.value)
