@@ -862,7 +862,7 @@ class SyncWire(_Wire):
         except (httpcore2.ConnectError, httpcore2.ConnectTimeout):
             return False
         try:
-            context = ssl_context(self._settings, self._verify)
+            context = self._tls.resolve(self._tls.placeholder)
             tls = stream.start_tls(context, server_hostname=host, timeout=self._settings.connect_timeout)
             tls.read(1, timeout=_PROBE_WAIT)
         except Exception as exc:
@@ -971,7 +971,7 @@ class AsyncWire(_Wire):
         except (httpcore2.ConnectError, httpcore2.ConnectTimeout):
             return False
         try:
-            context = ssl_context(self._settings, self._verify)
+            context = self._tls.resolve(self._tls.placeholder)
             tls = await stream.start_tls(context, server_hostname=host, timeout=self._settings.connect_timeout)
             await tls.read(1, timeout=_PROBE_WAIT)
         except Exception as exc:
