@@ -807,7 +807,10 @@ class _Wire:
         """The fork hook's work (the child has one thread): fresh locks, and our pool replaced."""
         self._lock = threading.Lock()
         self._tls.forked()
-        self._renew()
+        try:
+            self._renew()
+        except Exception:  # an exception in a fork hook is only printed: the first call renews (or raises)
+            self._pid = -1
 
     def _renew(self) -> None:
         self._pid = os.getpid()
