@@ -58,23 +58,24 @@ def construction(rounds: int) -> dict[str, Any]:
     return figures
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="3 rounds: checks the script runs (no figures)")
-    parser.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "wire.json"))
-    args = parser.parse_args()
-    results = {"python": sys.version.split()[0], "construction": construction(3 if args.quick else 30)}
-    rows = results["construction"]
+def report(rows: dict[str, Any], quick: bool) -> None:
     print("ready client, median of interleaved rounds (ms)")
     for name in ("client_http", "client_https", "ssl_default_context"):
         print(f"  {name:<22}{rows[name]['median_ms']:9.2f}")
     print(f"  http / https          {rows['http_over_https']['ratio']:9.3f}x")
-    if args.quick:
-        print("\n--quick: too few rounds for these figures to mean anything")
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2), encoding="utf-8")
-    print(f"\nwritten to {out}")
+    print("\n--quick: too few rounds for these figures to mean anything" if quick else "")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="3 rounds: checks the script runs (no figures)")
+    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "wire.json")
+    args = parser.parse_args()
+    results = {"python": sys.version.split()[0], "construction": construction(3 if args.quick else 30)}
+    report(results["construction"], args.quick)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    print(f"written to {args.json}")
     return 0
 
 

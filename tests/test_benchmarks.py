@@ -65,17 +65,15 @@ def test_store_benchmark_runs_quick(tmp_path: Path, pg_server) -> None:  # type:
     assert "x autocommit" in result.stdout
 
 
+def _quick(script: str, out: Path) -> subprocess.CompletedProcess[str]:
+    """``benchmarks/<script> --quick --json <out>`` in a fresh interpreter."""
+    command = [sys.executable, str(ROOT / "benchmarks" / script), "--quick", "--json", str(out)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
 def test_wire_benchmark_runs_quick(tmp_path: Path) -> None:
-    out = tmp_path / "wire.json"
-    script = str(ROOT / "benchmarks" / "bench_wire.py")
-    result = subprocess.run(
-        [sys.executable, script, "--quick", "--json", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = _quick("bench_wire.py", tmp_path / "wire.json")
     assert result.returncode == 0, result.stderr[-2000:]
-    rows = json.loads(out.read_text(encoding="utf-8"))["construction"]
+    rows = json.loads((tmp_path / "wire.json").read_text(encoding="utf-8"))["construction"]
     assert all(rows[name]["median_ms"] > 0 for name in ("client_http", "client_https", "ssl_default_context"))
     assert rows["http_over_https"]["ratio"] > 0 and "http / https" in result.stdout
