@@ -6,21 +6,26 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_client_benchmark_runs_quick(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
+def _bench(script: str, out: Path, *args: str, timeout: float = 300) -> tuple[subprocess.CompletedProcess[str], Any]:
+    """Run ``benchmarks/SCRIPT ARGS --json OUT``; its output and the figures it wrote."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_client.py"), "--quick", "--json", str(out)],
+        [sys.executable, str(ROOT / "benchmarks" / script), *args, "--json", str(out)],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    data = json.loads(out.read_text(encoding="utf-8"))
+    return result, json.loads(out.read_text(encoding="utf-8"))
+
+
+def test_client_benchmark_runs_quick(tmp_path: Path) -> None:
+    result, data = _bench("bench_client.py", tmp_path / "bench.json", "--quick")
     assert set(data["1_sync_sequential"]) == {"ours", "bare_httpx2", "zeep_raw"}
     assert set(data["2_async_sequential"]) == {"ours", "bare_httpx2"}
     for section in ("1_sync_sequential", "2_async_sequential"):
@@ -28,7 +33,7 @@ def test_client_benchmark_runs_quick(tmp_path: Path) -> None:
     for key in ("ours_mock", "ours_canned", "bare_httpx2_mock", "bare_httpx2_canned"):
         assert data["3_async_bulk"][key]["requests"] == 10
     assert data["4_sync_bulk"]["ours_mock"]["requests"] == data["4_sync_bulk"]["ours_canned"]["requests"] == 10
-    assert set(data["5_cold_start"]) >= {"ours", "zeep_raw", "bare_httpx2"}
+    assert set(data["5_cold_start"]) >= {"ours", "zeep_raw", "bare_httpx2", "import_only", "jobs_list"}
     assert all(data["6_rss"][f"{name}_kb"] > 0 for name in ("ours", "zeep_raw", "bare_httpx2"))
     assert data["7_decode"]["records"] == 500
     assert set(data["targets"]) and "ours/bare" in result.stdout and "targets:" in result.stdout
@@ -65,15 +70,15 @@ def test_store_benchmark_runs_quick(tmp_path: Path, pg_server) -> None:  # type:
     assert "x autocommit" in result.stdout
 
 
-def _quick(script: str, out: Path) -> subprocess.CompletedProcess[str]:
-    """``benchmarks/<script> --quick --json <out>`` in a fresh interpreter."""
-    command = [sys.executable, str(ROOT / "benchmarks" / script), "--quick", "--json", str(out)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+def test_send_benchmark_runs_small(tmp_path: Path) -> None:
+    result, data = _bench("bench_send.py", tmp_path / "send.json", "--recipients", "300", "--calls", "3")
+    assert [data[k]["recipients"] for k in ("cli_floor", "cli_tenth", "cli_job")] == [1, 30, 300]
+    assert all(data[k]["peak_rss_mb"] > 0 for k in ("cli_floor", "cli_tenth", "cli_job"))
+    assert "mb_per_100k" in data and data["replay"]["calls"] == 3 and "MB per 100,000 more" in result.stdout
 
 
 def test_wire_benchmark_runs_quick(tmp_path: Path) -> None:
-    result = _quick("bench_wire.py", tmp_path / "wire.json")
-    assert result.returncode == 0, result.stderr[-2000:]
-    rows = json.loads((tmp_path / "wire.json").read_text(encoding="utf-8"))["construction"]
+    result, data = _bench("bench_wire.py", tmp_path / "wire.json", "--quick", timeout=120)
+    rows = data["construction"]
     assert all(rows[name]["median_ms"] > 0 for name in ("client_http", "client_https", "ssl_default_context"))
     assert rows["http_over_https"]["ratio"] > 0 and "http / https" in result.stdout

@@ -141,10 +141,11 @@ class AsyncWinicClient(BaseClient):
         ext: str | int | None = None,
         concurrency: int = 1,
         on_progress: Callable[[int, int], None] | None = None,
+        skip_invalid: bool = False,
     ) -> SendReceipt:
         """Send ``text`` to mainland China mobiles; see :meth:`WinicClient.send`."""
         await self._ready()
-        plan = self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency)
+        plan = self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency, skip_invalid=skip_invalid)
         return await self._run(plan, on_progress)
 
     async def send_international(
@@ -155,10 +156,14 @@ class AsyncWinicClient(BaseClient):
         at: datetime | None = None,
         concurrency: int = 1,
         on_progress: Callable[[int, int], None] | None = None,
+        skip_invalid: bool = False,
     ) -> SendReceipt:
         """Send to international numbers; see :meth:`WinicClient.send_international`."""
         await self._ready()
-        return await self._run(self._plan_international(recipients, text, at=at, concurrency=concurrency), on_progress)
+        return await self._run(
+            self._plan_international(recipients, text, at=at, concurrency=concurrency, skip_invalid=skip_invalid),
+            on_progress,
+        )
 
     async def send_batch(self, plan: SendPlan, numbers: Sequence[str]) -> Submission:
         """Send one batch of ``plan`` exactly as planned; see :meth:`WinicClient.send_batch`."""

@@ -124,13 +124,19 @@ class WinicClient(BaseClient):
         ext: str | int | None = None,
         concurrency: int = 1,
         on_progress: Callable[[int, int], None] | None = None,
+        skip_invalid: bool = False,
     ) -> SendReceipt:
         """Send ``text`` to mainland China mobiles (``SendMessages``; ``SendMessages_Ext`` with ``ext``).
 
-        Numbers are normalised (``+86``, spaces) and de-duplicated; more than 100 are split into requests
-        of 100 (``concurrency`` of them in flight); ``at`` schedules the send (naive = Asia/Shanghai).
+        Numbers are normalised (``+86``, spaces, Unicode digits) and de-duplicated; more than 100 are split
+        into requests of 100 (``concurrency`` of them in flight); ``at`` schedules the send (naive =
+        Asia/Shanghai). Invalid numbers are all named in one :class:`InputError`, or with ``skip_invalid``
+        left out and named in ``receipt.skipped``.
         """
-        return self._run(self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency), on_progress)
+        return self._run(
+            self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency, skip_invalid=skip_invalid),
+            on_progress,
+        )
 
     def send_international(
         self,
@@ -140,9 +146,13 @@ class WinicClient(BaseClient):
         at: datetime | None = None,
         concurrency: int = 1,
         on_progress: Callable[[int, int], None] | None = None,
+        skip_invalid: bool = False,
     ) -> SendReceipt:
         """Send to international numbers (country code first, all in one country): ``SendInternationalMessages``."""
-        return self._run(self._plan_international(recipients, text, at=at, concurrency=concurrency), on_progress)
+        return self._run(
+            self._plan_international(recipients, text, at=at, concurrency=concurrency, skip_invalid=skip_invalid),
+            on_progress,
+        )
 
     def send_batch(self, plan: SendPlan, numbers: Sequence[str]) -> Submission:
         """Send one batch (at most 100 numbers) of ``plan`` exactly as planned, checked against nothing

@@ -1,15 +1,17 @@
 """Settings: credentials, endpoint, transport, timeouts and retry budget, from arguments > ``WINIC_*``
-environment > a TOML file (with profiles for several accounts)."""
+environment > a TOML file (with profiles for several accounts). Every value is checked by type and range
+when a :class:`Settings` is made; no secret shows in its ``repr``."""
 
 from __future__ import annotations
 
+import math
 import os
-import tomllib
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit, urlunsplit
 
 from winic_soap.exceptions import ConfigurationError
 
@@ -22,6 +24,7 @@ __all__ = [
     "default_store_path",
     "default_store_url",
     "default_wsdl_cache_path",
+    "redact_url",
 ]
 
 DEFAULT_ENDPOINT = "http://service2.winic.org/Service.asmx"
@@ -30,6 +33,26 @@ ENV_PREFIX = "WINIC_"
 
 
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+_CONNINFO_PASSWORD = re.compile(r"\b(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)", re.IGNORECASE)
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password (in the user part or as ``?password=``; a libpq ``key=value``
+    string's ``password=``), fit for reprs, messages and logs."""
+    if "://" not in url:
+        return _CONNINFO_PASSWORD.sub(r"\1***", url)
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, _, host = netloc.rpartition("@")
+        netloc = (user.split(":", 1)[0] + ":***" if ":" in user else user) + "@" + host
+    query = "&".join(
+        f"{k}=***" if k.lower() in ("password", "passfile", "sslpassword") else f"{k}={v}"
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def _url(value: str, name: str) -> SplitResult:
@@ -73,12 +96,18 @@ def default_wsdl_cache_path(env: Mapping[str, str] = os.environ) -> Path:
     return base / "winic-soap" / "Service.asmx.wsdl"
 
 
-@dataclass(frozen=True)
+_SECRETS = frozenset({"pwd", "cert_password"})  # shown as '***' when set
+_URLS_WITH_SECRETS = frozenset({"proxy", "store"})  # shown with their password masked
+
+
+@dataclass(frozen=True, repr=False)
 class Settings:
-    """Everything a client needs. ``pwd`` never shows in ``repr``."""
+    """Everything a client needs, checked by type and range when made (a :class:`ConfigurationError`
+    names the key and the rule). ``repr`` and ``str`` show no secret: ``pwd`` and ``cert_password`` as
+    ``'***'``, the proxy's and the store's URL without their password."""
 
     uid: str = ""
-    pwd: str = field(default="", repr=False)
+    pwd: str = ""
     endpoint: str = DEFAULT_ENDPOINT
     transport: str = "soap11"
     wsdl: str | None = None  # None: the packaged copy; else a path or the live ``?WSDL`` URL
@@ -93,17 +122,31 @@ class Settings:
     verify: bool | str = True  # TLS certificate check, or a CA file/folder (an ssl.SSLContext: client argument)
     cert: str | None = None  # client certificate (PEM) for mutual TLS; its key in it or in ``cert_key``
     cert_key: str | None = None
-    cert_password: str | None = field(default=None, repr=False)  # for an encrypted client key; never shown
-    proxy: str | None = field(
-        default=None, repr=False
-    )  # http(s)://[user:pass@]host:port; None: HTTP(S)_PROXY/NO_PROXY; "": none at all
+    cert_password: str | None = None  # the password of an encrypted ``cert_key``
+    proxy: str | None = None  # http(s)://[user:pass@]host:port; None: HTTP(S)_PROXY/NO_PROXY; "": none at all
     trust_env: bool = True  # read proxies and SSL_CERT_FILE/SSL_CERT_DIR from the environment
     strict_text: bool = False  # True: raise on % $ & # * instead of converting them to full width
+    max_parts: int = 10  # a longer text (in billed parts per recipient) is refused before it is sent
     max_response_bytes: int = 16 * 1024 * 1024
     store: str | None = None  # the store's URL (sqlite:///path, postgresql://...) or a bare path; None: default
     max_handoffs: int = 5  # failed hand-offs of a stored record before it moves to the dead letters
+    retention: str = "30d"  # watch purges records handed on (and jobs finished) longer ago; "off" keeps all
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in _SECRETS and value:
+                shown.append(f"{f.name}='***'")
+            elif f.name in _URLS_WITH_SECRETS and value:
+                shown.append(f"{f.name}={redact_url(value)!r}")
+            else:
+                shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
 
     def __post_init__(self) -> None:
+        for f in fields(self):
+            _check_type(f.name, str(f.type), getattr(self, f.name))
         if self.transport not in TRANSPORTS:
             raise ConfigurationError(f"transport must be one of {', '.join(TRANSPORTS)}, not {self.transport!r}")
         if not self.endpoint.isascii():
@@ -120,10 +163,12 @@ class Settings:
                     f"proxy must be a URL like http://proxy.example:3128 (schemes: {', '.join(_PROXY_SCHEMES)})"
                 )
         for name in ("connect_timeout", "timeout", "deadline", "backoff", "backoff_max", "keepalive_expiry"):
-            if not getattr(self, name) > 0:
-                raise ConfigurationError(f"{name} must be a positive number of seconds")
-        if self.max_attempts < 1 or self.pool_size < 1 or self.max_handoffs < 1:
-            raise ConfigurationError("max_attempts, pool_size and max_handoffs must be at least 1")
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigurationError(f"{name} must be a positive, finite number of seconds, not {value!r}")
+        for name in ("max_attempts", "pool_size", "max_handoffs", "max_response_bytes", "max_parts"):
+            if getattr(self, name) < 1:
+                raise ConfigurationError(f"{name} must be a whole number of at least 1, not {getattr(self, name)!r}")
 
     def require_credentials(self) -> None:
         if not self.uid or not self.pwd:
@@ -147,25 +192,62 @@ class Settings:
         """Resolve settings: ``overrides`` (None values ignored) > environment > the TOML file's profile."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
+        origins: dict[str, str] = {}  # where each value came from, for the error that names it
         path = Path(config).expanduser() if config else default_config_path(env)
         if path.is_file():
             values.update(_from_file(path, profile or env.get("WINIC_PROFILE")))
+            origins.update(dict.fromkeys(values, str(path)))
         elif config:
             raise ConfigurationError(f"config file {path} does not exist")
-        values.update(_from_env(env))
+        from_env = _from_env(env)
+        values.update(from_env)
+        origins.update({name: ENV_PREFIX + name.upper() for name in from_env})
         values.update({k: v for k, v in overrides.items() if v is not None})
+        origins.update({k: "arguments" for k, v in overrides.items() if v is not None})
         unknown = set(values) - {f.name for f in fields(cls)}
         if unknown:
             raise ConfigurationError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         try:
             return cls(**{k: _coerce(k, v) for k, v in values.items()})
         except (TypeError, ValueError) as exc:
-            if isinstance(exc, ConfigurationError):
-                raise
-            raise ConfigurationError(str(exc)) from None
+            key = str(exc).split(" ", 1)[0]
+            origin = f" (from {origins[key]})" if origins.get(key, "arguments") != "arguments" else ""
+            raise ConfigurationError(f"{exc}{origin}") from None
 
 
-_TYPES = {f.name: f.type for f in fields(Settings)}
+_TYPES = {f.name: str(f.type) for f in fields(Settings)}
+_RULES = {
+    "str": "a string",
+    "str | None": "a string",
+    "float": "a number of seconds",
+    "int": "a whole number",
+    "bool": "true or false",
+    "bool | str": "true, false or a CA file/folder path",
+}
+
+
+def _check_type(name: str, kind: str, value: Any) -> None:
+    """Refuse a value of the wrong type, naming the key and the rule (never a secret's value).
+
+    A TOML ``pwd = 654321`` is refused rather than turned into a string: TOML reads ``1_000`` as 1000
+    and ``0x10`` as 16, so the digits sent would not always be the ones written; quoting says what is meant.
+    """
+    if kind == "float":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif kind == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind == "bool":
+        ok = isinstance(value, bool)
+    elif kind == "bool | str":
+        ok = isinstance(value, bool | str)
+    elif kind == "str | None":
+        ok = value is None or isinstance(value, str)
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        shown = "" if name in _SECRETS or name in _URLS_WITH_SECRETS else f", not {value!r}"
+        hint = " (quote it in TOML)" if kind.startswith("str") and isinstance(value, int | float) else ""
+        raise ConfigurationError(f"{name} must be {_RULES.get(kind, kind)}{hint}{shown}")
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -178,7 +260,8 @@ def _coerce(name: str, value: Any) -> Any:
         if kind == "int":
             return int(value)
     except ValueError:
-        raise ConfigurationError(f"{name} must be a number, not {value!r}") from None
+        rule = "a whole number" if kind == "int" else "a number"
+        raise ConfigurationError(f"{name} must be {rule}, not {value!r}") from None
     if kind in {"bool", "bool | str"}:
         lowered = value.strip().lower()
         if lowered in ("1", "true", "yes", "on"):
@@ -200,6 +283,8 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _from_file(path: Path, profile: str | None) -> dict[str, Any]:
+    import tomllib  # only when there is a file: clients and commands without one start faster
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:

@@ -7,18 +7,21 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from winic_soap.exceptions import InputError, StoreError, WinicError
 from winic_soap.models import DeliveryReport, Reply
 from winic_soap.store import InboxRecord, Store, process_owner
+from winic_soap.store.retention import parse_age
 
 __all__ = ["MAX_INTERVAL", "MIN_INTERVAL", "SOURCES", "HandOffError", "Watcher", "redacted"]
 
 logger = logging.getLogger("winic_soap.watcher")
 MIN_INTERVAL, MAX_INTERVAL = 5.0, 30.0  # the service asks clients to poll every 5-30 s
 SOURCES = ("reports", "replies", "replies_ext")
+RETENTION_EVERY = 3600.0  # seconds between two purges of a watcher with a retention
 Handler = Callable[[InboxRecord], None]
 
 
@@ -66,6 +69,8 @@ class Watcher:
     takes over pulling within one lease after the puller died, and a hand-off should finish within it.
     ``claim_size`` records are leased at a time; each claim counts as a hand-off attempt (towards the dead
     letters) for every record in it, so more than 1 suits only fast hand-offs and rare crashes.
+    ``retention`` (an age like ``30d``, or seconds; None or ``off`` keeps everything): once a round and then
+    every hour, :meth:`Store.purge` what was handed on (and jobs finished) longer ago than that.
     """
 
     def __init__(
@@ -82,6 +87,7 @@ class Watcher:
         lease: float | None = None,
         owner: str | None = None,
         claim_size: int = 1,
+        retention: float | str | None = None,
     ) -> None:
         if not MIN_INTERVAL <= interval <= MAX_INTERVAL:
             raise InputError(
@@ -106,6 +112,8 @@ class Watcher:
         self.owner = owner or process_owner()
         self.claim_size = claim_size
         self._jitter = jitter
+        self.retention = None if retention is None else parse_age(retention, "retention")
+        self._purged_at: float | None = None
         self.failures = 0
         self.holding = False
         self._unstored: list[tuple[str, list[Reply] | list[DeliveryReport]]] = []
@@ -227,6 +235,21 @@ class Watcher:
                 logger.warning("could not release the poller lease: %s", exc)
             self.holding = False
 
+    def apply_retention(self) -> dict[str, int] | None:
+        """Purge by the retention, at most once an hour; a store failure is logged, and tried again next round."""
+        now = time.monotonic()
+        if self.retention is None or (self._purged_at is not None and now - self._purged_at < RETENTION_EVERY):
+            return None
+        try:
+            purged = self.store.purge(self.retention)
+        except StoreError as exc:
+            logger.warning("retention: purge failed (%s); tried again next round", exc)
+            return None
+        self._purged_at = now
+        if any(purged.values()):
+            logger.info("retention: deleted %(records)d handed-on record(s), blanked %(jobs)d job text(s)", purged)
+        return purged
+
     def run(self, stop: threading.Event, *, once: bool = False) -> None:
         """Poll until ``stop`` is set (or one round with ``once``); the poller lease is released at the end."""
         try:
@@ -244,6 +267,7 @@ class Watcher:
                     logger.warning("poll failed (%s: %s); backing off", type(exc).__name__, exc)
                     if once:
                         raise
+                self.apply_retention()
                 if once:
                     return
                 stop.wait(self.next_wait())

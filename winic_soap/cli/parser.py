@@ -85,6 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
     text.add_argument("-m", "--text", help="message text")
     text.add_argument("--text-file", help="read the message text from this file")
     send.add_argument("-f", "--numbers-file", help="file of numbers (one per line or comma-separated; '-' = stdin)")
+    send.add_argument(
+        "--encoding",
+        default="utf-8",
+        help="how --numbers-file, --text-file and stdin are encoded (default utf-8; e.g. gbk, gb18030)",
+    )
+    send.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="send to the valid numbers and list the invalid ones (by line) instead of refusing them all",
+    )
     send.add_argument("--ext", help="extension number, 1-10 digits (uses SendMessages_Ext)")
     send.add_argument("--at", help="schedule: 'YYYY-MM-DD HH:MM[:SS]' in Asia/Shanghai time, or ISO 8601 with offset")
     send.add_argument("--international", action="store_true", help="numbers carry a country code, all one country")
@@ -157,6 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument(
         "--max-handoffs", type=int, help="failed hand-offs before a record goes to the dead letters (default 5)"
     )
+    watch.add_argument(
+        "--retention",
+        help="purge records handed on (and jobs finished) longer ago than this, hourly: 30d, 12h, off "
+        "(default: the retention setting, 30d)",
+    )
     _store_commands(sub, common)
 
     mock = command("mock", "run the bundled fake service on this machine", mock_main.serve, connect=False)
@@ -167,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _store_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    """``inbox`` and ``jobs``: what is in the store, and the actions a person takes on it."""
+    """``inbox``, ``jobs`` and ``store``: what is in the store, and the actions a person takes on it."""
 
     def group(name: str, help_text: str, run: object) -> Any:
         p = sub.add_parser(
@@ -198,6 +213,18 @@ def _store_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     retry = action(inbox, "retry", "put dead letters back in line for hand-off", store_commands.inbox_retry)
     retry.add_argument("ids", nargs="*", metavar="ID")
     retry.add_argument("--all", action="store_true", help="every dead letter")
+
+    store = group("store", "the store itself: migrate its schema, purge by age", store_commands.store_help)
+    migrate = action(store, "migrate", "bring the store's schema up to date", store_commands.store_migrate)
+    migrate.add_argument("--dry-run", action="store_true", help="list the migrations that would run; change nothing")
+    purge = action(
+        store,
+        "purge",
+        "delete records handed on, and blank the text of jobs finished, longer ago than --older-than",
+        store_commands.store_purge,
+    )
+    purge.add_argument("--older-than", required=True, metavar="AGE", help="an age: 30d, 12h, 90m, 2w, 45s")
+    purge.add_argument("--dry-run", action="store_true", help="count what would go; change nothing")
 
     jobs = group("jobs", "bulk sends in the journal: list, show, resume", store_commands.jobs_help)
     action(jobs, "list", "jobs, newest first, with their batches per state", store_commands.jobs_list)

@@ -1,5 +1,5 @@
-"""``winic-soap inbox`` and ``winic-soap jobs``: look into the store and act on it (retry dead letters,
-resume a job's never-attempted batches)."""
+"""``winic-soap inbox``, ``jobs`` and ``store``: look into the store and act on it (retry dead letters,
+resume a job's never-attempted batches, migrate its schema, purge by age)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from winic_soap.cli.commands import _client, _emit, open_cli_store, progress_bar, show_receipt, stops_on_sigterm
 from winic_soap.exceptions import ConfigurationError, InputError
 from winic_soap.store import BATCH_STATES, Batch, InboxRecord, JobSummary
+from winic_soap.store.retention import parse_age
 
 __all__ = [
     "inbox_dead",
@@ -20,6 +21,9 @@ __all__ = [
     "jobs_list",
     "jobs_resume",
     "jobs_show",
+    "store_help",
+    "store_migrate",
+    "store_purge",
 ]
 
 
@@ -127,7 +131,7 @@ def jobs_show(args: argparse.Namespace) -> int:
         data["batches"] = [b.as_dict() for b in batches]
     lines = [
         _job_line(job),
-        f"text         {job.text}",
+        f"text         {job.text}" if job.purged_at is None else f"text         (purged {job.purged_at})",
         f"accepted     {picture['accepted']} recipient(s): delivered {picture['delivered']}, "
         f"waiting for a report {picture['waiting_for_report']}",
         "undelivered  " + (", ".join(f"{k} {v}" for k, v in picture["undelivered"].items()) or "none"),
@@ -157,3 +161,43 @@ def jobs_resume(args: argparse.Namespace) -> int:
                 client, args.job, concurrency=args.concurrency, on_progress=progress, send_now=args.send_now
             )
     return show_receipt(args, receipt, args.job)
+
+
+def store_help(args: argparse.Namespace) -> int:
+    raise ConfigurationError("store needs an action: migrate or purge")
+
+
+def store_migrate(args: argparse.Namespace) -> int:
+    """Apply the migrations the store lacks (opening any store does it too), or list them with --dry-run."""
+    with open_cli_store(args, migrate=False) as store:
+        version = store.schema_version()
+        steps = store.migrate(dry_run=args.dry_run)
+    names = [str(m) for m in steps]
+    target = steps[-1].version if steps else version
+    if not steps:
+        human = [f"schema version {version}: up to date"]
+    elif args.dry_run:
+        human = [f"schema version {version}; would apply {len(steps)} migration(s):", *(f"  {n}" for n in names)]
+    else:
+        human = [
+            f"schema version {version} -> {target}: applied {len(steps)} migration(s):",
+            *(f"  {n}" for n in names),
+        ]
+    _emit(args, {"from": version, "to": target, "applied": names, "dry_run": args.dry_run}, human)
+    return 0
+
+
+def store_purge(args: argparse.Namespace) -> int:
+    """Retention by hand: what the watcher's ``retention`` setting does every hour."""
+    if parse_age(args.older_than) is None:
+        raise InputError("older_than", "must be an age like 30d (off purges nothing)", args.older_than)
+    with open_cli_store(args) as store:
+        counts = store.purge(args.older_than, dry_run=args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    blank = "would blank" if args.dry_run else "blanked"
+    _emit(
+        args,
+        {**counts, "older_than": args.older_than, "dry_run": args.dry_run},
+        [f"{verb} {counts['records']} handed-on record(s); {blank} the text of {counts['jobs']} finished job(s)"],
+    )
+    return 0

@@ -71,8 +71,10 @@ def parse_store_url(url: str | Path) -> tuple[str, str]:
 
 
 def open_store(url: str | Path, **options: Any) -> Store:
-    """Open (and create on first use) the store at ``url``. ``options``: ``max_handoffs`` (default 5),
-    ``lease`` (seconds a claim lasts, default 60), ``resolve_window``, ``clock``."""
+    """Open (and create on first use) the store at ``url``, migrating its schema to this release's (see
+    :mod:`winic_soap.store.schema`). ``options``: ``max_handoffs`` (default 5), ``lease`` (seconds a claim
+    lasts, default 60), ``resolve_window``, ``clock``, ``migrate`` (default True; False opens without
+    migrating, for ``store migrate --dry-run``)."""
     backend, target = parse_store_url(url)
     if backend == "sqlite":
         from winic_soap.store.sqlite import SqliteStore

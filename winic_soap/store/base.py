@@ -1,6 +1,7 @@
-"""The store interface and everything both backends share: the schema, the SQL (written once, with ``?``
-placeholders), the records it returns, lease owners, and the rules (claims, dead letters, journal states,
-unknown outcomes resolved from reports). A backend only supplies a connection and its transactions.
+"""The store interface and everything both backends share: the SQL (written once, with ``?`` placeholders),
+the records it returns, lease owners, and the rules (claims, dead letters, journal states, unknown outcomes
+resolved from reports). The schema and its migrations live in :mod:`winic_soap.store.schema`.
+A backend only supplies a connection and its transactions.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from winic_soap.exceptions import InputError, StoreError
-from winic_soap.models import DeliveryReport, Reply, SendReceipt
+from winic_soap.models import SERVICE_TZ, DeliveryReport, Reply, SendReceipt, service_time
+from winic_soap.store import retention, schema
+from winic_soap.store.schema import Migration, Tx
 
 if TYPE_CHECKING:
     from winic_soap.store.journal import Journal
@@ -34,6 +37,7 @@ __all__ = [
     "JobSummary",
     "PollerLease",
     "Store",
+    "Tx",
     "new_id",
     "new_job_id",
     "owner_is_dead",
@@ -42,72 +46,12 @@ __all__ = [
 ]
 
 logger = logging.getLogger("winic_soap.store")
-SERVICE_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # the service's clock; no DST since 1991
 RECORD_STATES = ("pending", "done", "dead")
 # new: never attempted; sending: written before the request and nothing known since (in flight, or its
 # worker died); accepted: the service answered a message id (or reports proved it did); failed: the
 # service refused it (a code) or it provably never left; unknown: it may have been processed.
 BATCH_STATES = ("new", "sending", "accepted", "failed", "unknown")
 
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS winic_inbox (
-        seq {seq},
-        id TEXT NOT NULL UNIQUE,
-        kind TEXT NOT NULL,
-        endpoint TEXT NOT NULL,
-        uid TEXT NOT NULL,
-        operation TEXT NOT NULL,
-        message_id TEXT,
-        mobile TEXT,
-        status TEXT,
-        payload TEXT NOT NULL,
-        raw TEXT NOT NULL,
-        pulled_at TEXT NOT NULL,
-        pulled_epoch {real} NOT NULL,
-        state TEXT NOT NULL DEFAULT 'pending',
-        lease_owner TEXT,
-        lease_until {real},
-        attempts INTEGER NOT NULL DEFAULT 0,
-        last_error TEXT,
-        done_at TEXT)""",
-    "CREATE INDEX IF NOT EXISTS winic_inbox_ready ON winic_inbox (state, seq)",
-    "CREATE INDEX IF NOT EXISTS winic_inbox_message ON winic_inbox (message_id)",
-    # each claim looks for leased and for exhausted records: without these it would scan every pending one
-    "CREATE INDEX IF NOT EXISTS winic_inbox_leases ON winic_inbox (state, lease_until)",
-    "CREATE INDEX IF NOT EXISTS winic_inbox_attempts ON winic_inbox (state, attempts)",
-    """CREATE TABLE IF NOT EXISTS winic_pollers (
-        endpoint TEXT NOT NULL,
-        uid TEXT NOT NULL,
-        owner TEXT NOT NULL,
-        lease_until {real} NOT NULL,
-        since TEXT NOT NULL,
-        PRIMARY KEY (endpoint, uid))""",
-    """CREATE TABLE IF NOT EXISTS winic_jobs (
-        id TEXT PRIMARY KEY,
-        operation TEXT NOT NULL,
-        text TEXT NOT NULL,
-        options TEXT NOT NULL,
-        endpoint TEXT NOT NULL,
-        uid TEXT NOT NULL,
-        created_at TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS winic_batches (
-        job_id TEXT NOT NULL,
-        idx INTEGER NOT NULL,
-        numbers TEXT NOT NULL,
-        size INTEGER NOT NULL,
-        state TEXT NOT NULL,
-        message_id TEXT,
-        code TEXT,
-        error TEXT,
-        source TEXT,
-        owner TEXT,
-        started_at TEXT,
-        started_epoch {real},
-        finished_at TEXT,
-        PRIMARY KEY (job_id, idx))""",
-    "CREATE INDEX IF NOT EXISTS winic_batches_message ON winic_batches (message_id)",
-    "CREATE INDEX IF NOT EXISTS winic_batches_state ON winic_batches (state, job_id, idx)",
-)
 _RECORD_COLUMNS = (
     "id, seq, kind, endpoint, uid, operation, payload, raw, pulled_at, state, attempts, last_error, message_id"
 )
@@ -170,7 +114,7 @@ def owner_is_dead(owner: str) -> bool:
 
 def _service_aware(value: Any) -> Any:
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=SERVICE_TZ)).isoformat()
+        return service_time(value).isoformat()
     return value
 
 
@@ -248,6 +192,7 @@ class JobSummary:
     uid: str
     batches: dict[str, int] = field(default_factory=dict)
     recipients: dict[str, int] = field(default_factory=dict)
+    purged_at: str | None = None  # when retention blanked its text (store purge); batches and counts stay
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -262,14 +207,6 @@ class PollerLease:
     owner: str
     until: float
     since: str
-
-
-class Tx(Protocol):
-    """One transaction of a backend, SQL with ``?`` placeholders."""
-
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-    def run(self, sql: str, params: Sequence[Any] = ()) -> int: ...
-    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
 
 def _marks(count: int) -> str:
@@ -295,6 +232,7 @@ class Store(ABC):
         lease: float = 60.0,
         resolve_window: float = 3 * 86400.0,
         clock: Any = time.time,
+        migrate: bool = True,
     ) -> None:
         if max_handoffs < 1:
             raise InputError("max_handoffs", "must be at least 1", max_handoffs)
@@ -305,6 +243,7 @@ class Store(ABC):
         self.lease = lease
         self.resolve_window = resolve_window
         self.clock = clock
+        self._migrate_on_open = migrate
         self._lock = threading.RLock()
         self._journal: Journal | None = None
 
@@ -320,9 +259,61 @@ class Store(ABC):
     def close(self) -> None:
         """Close the connection; the store object cannot be used afterwards."""
 
-    def _create_schema(self, tx: Tx, seq: str, real: str) -> None:
-        for statement in _SCHEMA:
-            tx.run(statement.format(seq=seq, real=real))
+    # -- the schema ------------------------------------------------------------------------
+    def _open_schema(self) -> None:
+        """On open: bring the schema up to date (unless opened with ``migrate=False``); a store newer than
+        this code is refused either way."""
+        if self._migrate_on_open:
+            self.migrate()
+        else:
+            self.migrate(dry_run=True)
+
+    def migrate(self, *, dry_run: bool = False) -> list[Migration]:
+        """Apply the migrations the store lacks, in one transaction under a lock (concurrent openers wait,
+        then find nothing left to do); returns them. ``dry_run``: return them, apply nothing."""
+        with self._transaction() as tx:
+            lock = schema.lock_statement(self.backend)
+            if lock is not None:
+                tx.rows(lock)
+            applied = schema.migrate(tx, self.backend, utc_iso(self.clock()), dry_run=dry_run)
+        if applied and not dry_run:
+            logger.info(
+                "store %s migrated to schema version %d: %s",
+                self.url,
+                applied[-1].version,
+                ", ".join(map(str, applied)),
+            )
+        return applied
+
+    def purge(self, older_than: float | str, *, dry_run: bool = False, chunk: int = 5000) -> dict[str, int]:
+        """Retention (:mod:`winic_soap.store.retention`): delete handed-on records older than ``older_than``
+        (seconds, or an age like ``30d``) and blank the text of jobs finished before then; ``dry_run``
+        counts and changes nothing. Returns ``{"records": n, "jobs": n}``. Records go ``chunk`` per
+        transaction, so a large purge never holds up the writers that commit pulled records."""
+        seconds = retention.parse_age(older_than)
+        if seconds is None:
+            raise InputError("older_than", "must be an age like 30d (off purges nothing: skip the call)", older_than)
+        if chunk < 1:
+            raise InputError("chunk", "must be at least 1", chunk)
+        now = self.clock()
+        cutoff, stamp = utc_iso(now - seconds), utc_iso(now)
+        if dry_run:
+            with self._transaction() as tx:
+                return retention.count(tx, cutoff)
+        with self._transaction() as tx:
+            jobs = retention.blank_jobs(tx, cutoff, stamp)
+        records = 0
+        while True:
+            with self._transaction() as tx:
+                deleted = retention.delete_records(tx, cutoff, chunk)
+            records += deleted
+            if deleted < chunk:
+                return {"records": records, "jobs": jobs}
+
+    def schema_version(self) -> int:
+        """The version the store's schema is at (:data:`winic_soap.store.schema.LATEST` once migrated)."""
+        with self._transaction() as tx:
+            return schema.version_of(tx, self.backend)
 
     def __enter__(self) -> Store:
         return self
@@ -728,7 +719,7 @@ class Store(ABC):
     def _job_summaries(self, job_id: str | None) -> list[JobSummary]:
         with self._transaction() as tx:
             jobs = tx.rows(
-                "SELECT id, operation, text, created_at, options, endpoint, uid FROM winic_jobs "
+                "SELECT id, operation, text, created_at, options, endpoint, uid, purged_at FROM winic_jobs "
                 "WHERE (CAST(? AS TEXT) IS NULL OR id = ?)",
                 (job_id, job_id),
             )
@@ -749,6 +740,7 @@ class Store(ABC):
                 j[6],
                 dict.fromkeys(BATCH_STATES, 0),
                 dict.fromkeys(BATCH_STATES, 0),
+                j[7],
             )
             for j in jobs
         }
@@ -760,10 +752,13 @@ class Store(ABC):
 
     def batches(self, job_id: str, states: Sequence[str] | None = None) -> list[Batch]:
         """A job's batches in order, optionally only those in ``states``."""
+        only = "" if states is None else f" AND state IN ({_marks(len(states))})"  # not every number read back
         with self._transaction() as tx:
-            rows = tx.rows(f"SELECT {_BATCH_COLUMNS} FROM winic_batches WHERE job_id = ? ORDER BY idx", (job_id,))
-        batches = [self._batch(r) for r in rows]
-        return [b for b in batches if states is None or b.state in states]
+            rows = tx.rows(
+                f"SELECT {_BATCH_COLUMNS} FROM winic_batches WHERE job_id = ?{only} ORDER BY idx",
+                (job_id, *(states or ())),
+            )
+        return [self._batch(r) for r in rows]
 
     @staticmethod
     def _batch(row: Sequence[Any]) -> Batch:

@@ -6,30 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import psycopg
 
+from winic_soap.config import redact_url  # one redaction for the store URL, shared with Settings' repr
 from winic_soap.exceptions import StoreError
 from winic_soap.store.base import Store, Tx
 
 __all__ = ["PostgresStore", "redact_url"]
-
-_SCHEMA_LOCK = 0x77696E6963  # advisory lock id ("winic"): concurrent first opens create the schema one at a time
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password (in the user part or as ``?password=``), fit for messages and logs."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        user, _, host = netloc.rpartition("@")
-        netloc = (user.split(":", 1)[0] + ":***" if ":" in user else user) + "@" + host
-    query = "&".join(
-        f"{k}=***" if k.lower() in ("password", "passfile", "sslpassword") else f"{k}={v}"
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 class _PgTx:
@@ -64,9 +48,7 @@ class PostgresStore(Store):
         self._conninfo = conninfo
         self._db: psycopg.Connection[Any] | None = None
         self._closed = False
-        with self._transaction() as tx:
-            tx.run("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
-            self._create_schema(tx, "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "DOUBLE PRECISION")
+        self._open_schema()
 
     def _connection(self) -> psycopg.Connection[Any]:
         """The connection, made again after it broke (a restarted server, a cut network)."""
@@ -90,7 +72,8 @@ class PostgresStore(Store):
                         cursor.execute("SET LOCAL synchronous_commit = off")
                     yield _PgTx(cursor)
             except psycopg.Error as exc:
-                raise StoreError(f"store {self.url}: {type(exc).__name__}: {exc}".strip()) from exc
+                detail = " ".join(str(exc).split())  # libpq's messages span lines; ours are read as one
+                raise StoreError(f"store {self.url}: {type(exc).__name__}: {detail}".strip()) from exc
 
     def close(self) -> None:
         with self._lock:

@@ -52,8 +52,7 @@ class SqliteStore(Store):
             self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
             self._switch_to_wal()
             self._db.execute("PRAGMA synchronous = FULL")  # a committed record survives power loss, not just kill -9
-            with self._transaction() as tx:
-                self._create_schema(tx, "INTEGER PRIMARY KEY", "REAL")
+            self._open_schema()
         except BaseException:
             self._db.close()
             raise
