@@ -77,3 +77,10 @@ def test_webhook_benchmark_runs_quick(tmp_path: Path) -> None:
     result, data = _bench("bench_webhooks.py", tmp_path / "webhooks.json", *args)
     assert data["sqlite"]["ours"]["deliveries"] == data["sqlite"]["bare_httpx2"]["deliveries"] == 50
     assert "ours/bare" in result.stdout
+
+
+def test_wire_benchmark_runs_quick(tmp_path: Path) -> None:
+    result, data = _bench("bench_wire.py", tmp_path / "wire.json", "--quick", timeout=120)
+    rows = data["construction"]
+    assert all(rows[name]["median_ms"] > 0 for name in ("client_http", "client_https", "ssl_default_context"))
+    assert rows["http_over_https"]["ratio"] > 0 and "http / https" in result.stdout

@@ -4,7 +4,6 @@ the async client in ``_base.py``."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -64,7 +63,6 @@ class WinicClient(BaseClient):
             clock=clock, verify=verify, options=options,
         )  # fmt: skip
         self._wire = SyncWire(self._settings, http_client=http_client, verify=self._tls_context)
-        self._pid = os.getpid()
         try:
             if self._contract is None:
                 self._contract = self._load_contract(self._wire.fetch)
@@ -97,9 +95,6 @@ class WinicClient(BaseClient):
     def _execute(self, call: Call, decode: Decode[T]) -> T:
         """One call under the retry policy: each attempt sends, reads and decodes, so its event says what
         the call returns (a send answered with no message id is ``unknown``, never ``ok``)."""
-        if os.getpid() != self._pid:  # forked: the pooled sockets are the parent's, never share them
-            self._pid = os.getpid()
-            self._wire.renew()
         attempts = self._attempts(call)
         count = 0
 
