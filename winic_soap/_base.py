@@ -30,12 +30,13 @@ from winic_soap.exceptions import (
     TransportError,
     WinicError,
 )
-from winic_soap.models import AccountInfo, CostEstimate, OperationInfo, SendReceipt, Submission
+from winic_soap.models import AccountInfo, CostEstimate, OperationInfo, SendReceipt, Submission, Suppressed
 from winic_soap.recipients import chunked, domestic_numbers, international_numbers
 from winic_soap.retry import Attempts, RetryPolicy
 from winic_soap.text import estimate_cost, sanitize, segments
 
 if TYPE_CHECKING:
+    from winic_soap.store.base import Store
     from winic_soap.wsdl import Fetch, ZeepEngine
 
 __all__ = ["SERVICE_TZ", "BaseClient", "Call", "Decode", "SendPlan"]
@@ -78,6 +79,7 @@ class SendPlan:
     params: dict[str, str | None] = field(repr=False)  # the credentials are in it
     at: datetime | None
     concurrency: int
+    suppressed: tuple[Suppressed, ...] = ()  # left out: on the store's suppression list (store.suppression)
 
     def recipients(self) -> list[str]:
         """Every number of the plan, checked and de-duplicated, in order."""
@@ -86,6 +88,17 @@ class SendPlan:
     def __repr__(self) -> str:
         recipients = sum(map(len, self.batches))
         return f"SendPlan({self.operation}, {recipients} recipient(s) in {len(self.batches)} batch(es), at={self.at})"
+
+
+def _suppression_store(store: Store | str | None) -> tuple[Store | None, bool]:
+    """The store whose suppression list sends check, and whether the client opened it (and closes it)."""
+    if store is None:
+        return None, False
+    if isinstance(store, str):
+        from winic_soap.store import open_store
+
+        return open_store(store), True
+    return store, False
 
 
 class BaseClient:
@@ -105,6 +118,7 @@ class BaseClient:
         hooks: Sequence[Hook] = (),
         clock: Callable[[], datetime] = _service_now,
         verify: Any = None,
+        store: Store | str | None = None,
         options: Mapping[str, Any],
     ) -> None:
         import ssl
@@ -134,6 +148,7 @@ class BaseClient:
         self._soap = s.transport in ("soap11", "soap12")
         self._engine: ZeepEngine | None = None
         self._contract: Contract | None = load_packaged_contract() if s.wsdl is None else None
+        self._store, self._owns_store = _suppression_store(store)
         if s.transport == "http-get":
             logger.warning(
                 "HTTP GET puts the password in the URL (proxies and server logs keep it); prefer soap11 or http-post"
@@ -275,6 +290,23 @@ class BaseClient:
         self._call(operation, params)
         return SendPlan(operation, [], text, params, at, concurrency)
 
+    def _screen(self, plan: SendPlan, ignore_suppression: bool) -> SendPlan:
+        """Leave numbers on the store's suppression list out of ``plan`` (named in the receipt), unless
+        ``ignore_suppression`` (a message the person asked for: a login code). Without a store, no check."""
+        if not isinstance(ignore_suppression, bool):
+            raise InputError("ignore_suppression", "must be True or False", type(ignore_suppression).__name__)
+        if self._store is not None and not ignore_suppression:
+            from winic_soap.store.suppression import screen
+
+            screen(self._store, plan)  # the store down: StoreError, nothing sent unchecked
+            if plan.suppressed:
+                logger.info("left out %d recipient(s) on the suppression list", len(plan.suppressed))
+        return plan
+
+    def _close_store(self) -> None:
+        if self._owns_store and self._store is not None:
+            self._store.close()
+
     def _batch_call(self, plan: SendPlan, batch: Sequence[str]) -> Call:
         numbers = list(batch)
         return self._call(plan.operation, {**plan.params, "tos": ",".join(numbers)}, recipients=numbers, text=plan.text)
@@ -287,7 +319,10 @@ class BaseClient:
     def receipt_of(self, plan: SendPlan, submissions: Sequence[Submission]) -> SendReceipt:
         """The receipt of a planned send whose requests were made batch by batch (the send journal)."""
         at = plan.at and self._local(plan.at)
-        return SendReceipt(tuple(submissions), plan.operation, self._transport_name, plan.text, segments(plan.text), at)
+        return SendReceipt(
+            tuple(submissions), plan.operation, self._transport_name, plan.text, segments(plan.text), at,
+            plan.suppressed,
+        )  # fmt: skip
 
     def _register_call(self, uid: str, pwd: str, *, company: str, contact: str, mobile: str, agent: str) -> Call:
         for name, value in (("uid", uid), ("pwd", pwd), ("company", company), ("contact", contact)):

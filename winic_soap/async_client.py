@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import ssl
 
     from winic_soap.http import AsyncHttpClient
+    from winic_soap.store.base import Store
 
 __all__ = ["AsyncWinicClient"]
 
@@ -54,12 +55,14 @@ class AsyncWinicClient(BaseClient):
         hooks: Sequence[Hook] = (),
         clock: Callable[[], datetime] = _service_now,
         verify: bool | str | ssl.SSLContext | None = None,
+        store: Store | str | None = None,
         **options: Any,
     ) -> None:
-        """Arguments win over ``settings``; ``options`` are any other :class:`Settings` fields."""
+        """Arguments win over ``settings``; ``options`` are any other :class:`Settings` fields; ``store``:
+        sends leave out the numbers on its suppression list (see :class:`~winic_soap.WinicClient`)."""
         super().__init__(
             uid, pwd, endpoint=endpoint, transport=transport, settings=settings, retry=retry, hooks=hooks,
-            clock=clock, verify=verify, options=options,
+            clock=clock, verify=verify, store=store, options=options,
         )  # fmt: skip
         self._wire = AsyncWire(self._settings, http_client=http_client, verify=self._tls_context)
         self._pid = os.getpid()
@@ -81,6 +84,7 @@ class AsyncWinicClient(BaseClient):
     async def aclose(self) -> None:
         """Release pooled connections (a given ``http_client`` stays open)."""
         await self._wire.aclose()
+        self._close_store()
 
     async def __aenter__(self) -> AsyncWinicClient:
         await self._ready()
@@ -146,11 +150,12 @@ class AsyncWinicClient(BaseClient):
         ext: str | int | None = None,
         concurrency: int = 1,
         on_progress: Callable[[int, int], None] | None = None,
+        ignore_suppression: bool = False,
     ) -> SendReceipt:
         """Send ``text`` to mainland China mobiles; see :meth:`WinicClient.send`."""
         await self._ready()
         plan = self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency)
-        return await self._run(plan, on_progress)
+        return await self._run(self._screen(plan, ignore_suppression), on_progress)
 
     async def send_international(
         self,
@@ -160,10 +165,12 @@ class AsyncWinicClient(BaseClient):
         at: datetime | None = None,
         concurrency: int = 1,
         on_progress: Callable[[int, int], None] | None = None,
+        ignore_suppression: bool = False,
     ) -> SendReceipt:
         """Send to international numbers; see :meth:`WinicClient.send_international`."""
         await self._ready()
-        return await self._run(self._plan_international(recipients, text, at=at, concurrency=concurrency), on_progress)
+        plan = self._plan_international(recipients, text, at=at, concurrency=concurrency)
+        return await self._run(self._screen(plan, ignore_suppression), on_progress)
 
     async def send_batch(self, plan: SendPlan, numbers: Sequence[str]) -> Submission:
         """Send one batch of ``plan`` exactly as planned; see :meth:`WinicClient.send_batch`."""

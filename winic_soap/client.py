@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import ssl
 
     from winic_soap.http import HttpClient
+    from winic_soap.store.base import Store
 
 __all__ = ["SERVICE_TZ", "WinicClient"]
 
@@ -55,13 +56,16 @@ class WinicClient(BaseClient):
         hooks: Sequence[Hook] = (),
         clock: Callable[[], datetime] = _service_now,
         verify: bool | str | ssl.SSLContext | None = None,
+        store: Store | str | None = None,
         **options: Any,
     ) -> None:
         """Arguments win over ``settings`` (default: built-in defaults). ``options`` are any other
-        :class:`Settings` fields (``timeout``, ``proxy``, ``cert``, ``wsdl``, ``strict_text``...)."""
+        :class:`Settings` fields (``timeout``, ``proxy``, ``cert``, ``wsdl``, ``strict_text``...). ``store``
+        (a :class:`~winic_soap.store.Store`, or a URL the client opens and closes): sends leave out the
+        numbers on its suppression list."""
         super().__init__(
             uid, pwd, endpoint=endpoint, transport=transport, settings=settings, retry=retry, hooks=hooks,
-            clock=clock, verify=verify, options=options,
+            clock=clock, verify=verify, store=store, options=options,
         )  # fmt: skip
         self._wire = SyncWire(self._settings, http_client=http_client, verify=self._tls_context)
         self._pid = os.getpid()
@@ -70,6 +74,7 @@ class WinicClient(BaseClient):
                 self._contract = self._load_contract(self._wire.fetch)
         except BaseException:
             self._wire.close()
+            self._close_store()
             raise
 
     @classmethod
@@ -86,6 +91,7 @@ class WinicClient(BaseClient):
     def close(self) -> None:
         """Release pooled connections (a given ``http_client`` stays open). The client cannot be used afterwards."""
         self._wire.close()
+        self._close_store()
 
     def __enter__(self) -> WinicClient:
         return self
@@ -129,13 +135,17 @@ class WinicClient(BaseClient):
         ext: str | int | None = None,
         concurrency: int = 1,
         on_progress: Callable[[int, int], None] | None = None,
+        ignore_suppression: bool = False,
     ) -> SendReceipt:
         """Send ``text`` to mainland China mobiles (``SendMessages``; ``SendMessages_Ext`` with ``ext``).
 
         Numbers are normalised (``+86``, spaces) and de-duplicated; more than 100 are split into requests
         of 100 (``concurrency`` of them in flight); ``at`` schedules the send (naive = Asia/Shanghai).
+        With a ``store``, numbers on its suppression list are left out (``receipt.suppressed``) unless
+        ``ignore_suppression`` (a message the person asked for, like a login code).
         """
-        return self._run(self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency), on_progress)
+        plan = self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency)
+        return self._run(self._screen(plan, ignore_suppression), on_progress)
 
     def send_international(
         self,
@@ -145,9 +155,11 @@ class WinicClient(BaseClient):
         at: datetime | None = None,
         concurrency: int = 1,
         on_progress: Callable[[int, int], None] | None = None,
+        ignore_suppression: bool = False,
     ) -> SendReceipt:
         """Send to international numbers (country code first, all in one country): ``SendInternationalMessages``."""
-        return self._run(self._plan_international(recipients, text, at=at, concurrency=concurrency), on_progress)
+        plan = self._plan_international(recipients, text, at=at, concurrency=concurrency)
+        return self._run(self._screen(plan, ignore_suppression), on_progress)
 
     def send_batch(self, plan: SendPlan, numbers: Sequence[str]) -> Submission:
         """Send one batch (at most 100 numbers) of ``plan`` exactly as planned, checked against nothing

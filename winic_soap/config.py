@@ -102,6 +102,11 @@ class Settings:
     store: str | None = None  # the store's URL (sqlite:///path, postgresql://...) or a bare path; None: default
     max_handoffs: int = 5  # failed hand-offs of a stored record before it moves to the dead letters
     retention: str = "30d"  # watch purges records handed on (and jobs finished) longer ago; "off" keeps all
+    # replies that put their number on the store's suppression list / take it off; None: the defaults
+    # (winic_soap.store.suppression); WINIC_OPT_OUT_KEYWORDS="退订,TD,STOP" or a TOML list
+    opt_out_keywords: tuple[str, ...] | None = None
+    opt_in_keywords: tuple[str, ...] | None = None
+    intermediate_statuses: tuple[str, ...] | None = None  # reports in transit (store.settle); None: ENROUTE, ACCEPTD
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:
@@ -170,6 +175,11 @@ _TYPES = {f.name: f.type for f in fields(Settings)}
 
 def _coerce(name: str, value: Any) -> Any:
     kind = _TYPES.get(name)
+    if kind == "tuple[str, ...] | None":  # a TOML list, or a comma-separated variable
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise ConfigurationError(f"{name} must be a list of strings")
+        return tuple(i.strip() for i in items if i.strip())
     if not isinstance(value, str) or kind in ("str", "str | None"):
         return value
     try:

@@ -6,7 +6,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-__all__ = ["AccountInfo", "CostEstimate", "DeliveryReport", "OperationInfo", "Reply", "SendReceipt", "Submission"]
+__all__ = [
+    "AccountInfo",
+    "CostEstimate",
+    "DeliveryReport",
+    "OperationInfo",
+    "Reply",
+    "SendReceipt",
+    "Submission",
+    "Suppressed",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +25,36 @@ class Submission:
 
     message_id: str | None
     recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Suppressed:
+    """A number on the store's suppression list, and why: ``source`` is ``reply`` (the person replied an
+    opt-out keyword: ``text``, ``record_id`` of the stored reply, ``at`` when they replied), ``manual`` or
+    ``import`` (an operator; ``text`` is their note, ``at`` when they listed it)."""
+
+    mobile: str
+    source: str
+    at: str
+    text: str | None = None
+    record_id: str | None = None
+
+    @property
+    def reason(self) -> str:
+        """One line for people: why the number is not sent to."""
+        if self.source == "reply":
+            return f"replied {self.text!r} at {self.at} (record {self.record_id})"
+        note = f": {self.text}" if self.text else ""
+        return f"listed by an operator ({self.source}) at {self.at}{note}"
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "mobile": self.mobile,
+            "source": self.source,
+            "at": self.at,
+            "text": self.text,
+            "record_id": self.record_id,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +68,8 @@ class SendReceipt:
     text: str
     parts: int
     scheduled_at: datetime | None = None
+    #: recipients left out because they are on the store's suppression list (opted out), with why
+    suppressed: tuple[Suppressed, ...] = ()
 
     @property
     def message_id(self) -> str | None:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -74,10 +74,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 @contextmanager
-def _client(args: argparse.Namespace, **changes: Any) -> Iterator[WinicClient]:
+def _client(args: argparse.Namespace, *, store: Store | None = None, **changes: Any) -> Iterator[WinicClient]:
     settings = _settings(args).with_(**changes)
     settings.require_credentials()
-    with WinicClient(settings=settings) as client:
+    with WinicClient(settings=settings, store=store) as client:
         yield client
 
 
@@ -86,7 +86,11 @@ def open_cli_store(args: argparse.Namespace, settings: Settings | None = None, *
     ``migrate=False``: open without bringing the schema up to date (``store migrate`` does that itself)."""
     settings = settings or Settings.load(config=args.config, profile=args.profile)
     max_handoffs = getattr(args, "max_handoffs", None) or settings.max_handoffs
-    return open_store(args.store or settings.store or default_store_url(), max_handoffs=max_handoffs, migrate=migrate)
+    return open_store(
+        args.store or settings.store or default_store_url(), max_handoffs=max_handoffs, migrate=migrate,
+        opt_out=settings.opt_out_keywords, opt_in=settings.opt_in_keywords,
+        intermediate=settings.intermediate_statuses,
+    )  # fmt: skip
 
 
 def _store(args: argparse.Namespace) -> Store:
@@ -195,6 +199,7 @@ def _receipt_json(receipt: SendReceipt) -> dict[str, Any]:
         "text": receipt.text,
         "scheduled_at": _aware_service_time(receipt.scheduled_at),
         "submissions": [{"message_id": s.message_id, "recipients": list(s.recipients)} for s in receipt.submissions],
+        "suppressed": [s.as_dict() for s in receipt.suppressed],
     }
 
 
@@ -263,16 +268,20 @@ def send(args: argparse.Namespace) -> int:
     ext = None if args.international else args.ext
     if not args.no_record:
         return _send_journalled(args, numbers, text, at, ext)
-    with _client(args, strict_text=args.strict) as client:
+    # without the journal the store still holds the suppression list: it is checked (unless ignored)
+    store = None if args.ignore_suppression else open_cli_store(args)
+    with _client(args, strict_text=args.strict, store=store) as client, store or nullcontext():
         plan = client.plan_send(numbers, text, at=at, ext=ext, international=args.international)
+        skip = args.ignore_suppression
         with stops_on_sigterm(), progress_bar(args, len(plan.batches)) as progress:
             if args.international:
                 receipt = client.send_international(plan.recipients(), text, at=at, concurrency=args.concurrency,
-                                                    on_progress=progress)  # fmt: skip
+                                                    on_progress=progress, ignore_suppression=skip)  # fmt: skip
             else:
                 receipt = client.send(
-                    plan.recipients(), text, at=at, ext=ext, concurrency=args.concurrency, on_progress=progress
-                )
+                    plan.recipients(), text, at=at, ext=ext, concurrency=args.concurrency, on_progress=progress,
+                    ignore_suppression=skip,
+                )  # fmt: skip
     return show_receipt(args, receipt)
 
 
@@ -285,6 +294,9 @@ def show_receipt(args: argparse.Namespace, receipt: SendReceipt, job: str | None
     lines += [
         f"message id {s.message_id or '(legacy 000)'}  {len(s.recipients)} recipient(s)" for s in receipt.submissions
     ]
+    if receipt.suppressed:
+        lines.append(f"not sent to {len(receipt.suppressed)} number(s) on the suppression list:")
+        lines += [f"  {s.mobile}  {s.reason}" for s in receipt.suppressed]
     _emit(args, {**_receipt_json(receipt), **({"job": job} if job else {})}, lines)
     return 0
 
@@ -309,7 +321,7 @@ def _send_journalled(
             try:
                 receipt = store.journal.send(
                     client, numbers, text, job=job_id, at=at, ext=ext, international=args.international,
-                    concurrency=args.concurrency, on_progress=progress,
+                    concurrency=args.concurrency, on_progress=progress, ignore_suppression=args.ignore_suppression,
                 )  # fmt: skip
             except StoreError as exc:  # raised as itself only when nothing was sent
                 raise _nothing_sent(exc, job_id) from exc

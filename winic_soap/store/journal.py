@@ -32,7 +32,8 @@ from winic_soap.exceptions import (
     WinicError,
     error_for_code,
 )
-from winic_soap.models import SendReceipt, Submission
+from winic_soap.models import SendReceipt, Submission, Suppressed
+from winic_soap.recipients import chunked
 
 if TYPE_CHECKING:
     from winic_soap._base import SendPlan
@@ -187,16 +188,18 @@ class Journal:
         concurrency: int = 1,
         on_progress: Progress | None = None,
         send_now: bool = False,
+        ignore_suppression: bool = False,
     ) -> SendReceipt:
         """Send as ``client.send`` does, through the journal: the job (``job`` names it, else one is made)
         and its batches are written first, then sent. With a ``job`` already in the journal for the same
         operation, numbers, text and schedule this is a replay: nothing attempted before is sent again, and
         the first send's receipt is returned (or what it raised is raised); batches another live process is
         sending are waited for, within the client's deadline. The same key for another send is an
-        :class:`InputError`."""
+        :class:`InputError`. Numbers on the store's suppression list are left out before the job is written
+        (``receipt.suppressed``; a replay answers with the first send's) unless ``ignore_suppression``."""
         summary, plan = self._prepare(
             client, recipients, text, job=job, at=at, ext=ext, international=international, concurrency=concurrency,
-            send_now=send_now,
+            send_now=send_now, ignore_suppression=ignore_suppression,
         )  # fmt: skip
         run, batches = self._run_state(client, summary, plan, on_progress)
         run_threads(run, batches, partial(client.send_batch, plan), concurrency, grace=client.settings.deadline)
@@ -234,12 +237,13 @@ class Journal:
         concurrency: int = 1,
         on_progress: Progress | None = None,
         send_now: bool = False,
+        ignore_suppression: bool = False,
     ) -> SendReceipt:
         """:meth:`send` with an :class:`~winic_soap.AsyncWinicClient` (batches as tasks)."""
         await _ready(client)
         summary, plan = self._prepare(
             client, recipients, text, job=job, at=at, ext=ext, international=international, concurrency=concurrency,
-            send_now=send_now,
+            send_now=send_now, ignore_suppression=ignore_suppression,
         )  # fmt: skip
         return await self._arun(client, summary, plan, concurrency, on_progress)
 
@@ -309,18 +313,26 @@ class Journal:
         international: bool,
         concurrency: int,
         send_now: bool,
+        ignore_suppression: bool = False,
     ) -> tuple[JobSummary, SendPlan]:
-        """The job to run: written now (checked by the client, nothing sent), or the one already under ``job``
-        after checking it is the same send."""
+        """The job to run: written now (checked by the client, screened against the suppression list, nothing
+        sent), or the one already under ``job`` after checking it is the same send."""
         from winic_soap.store.base import new_job_id
+        from winic_soap.store.suppression import screen
 
         existing = self.store.job(job) if job else None
         checked = client.plan_send(
             recipients, text, at=None if existing else at, ext=ext, international=international, concurrency=concurrency
         )
+        everyone = checked.recipients()
         if existing is None:
+            if not ignore_suppression:
+                screen(self.store, checked)
             job_id = job or new_job_id()
-            options = {"at": _aware(at), "ext": None if ext is None else str(ext)}
+            options = {
+                "at": _aware(at), "ext": None if ext is None else str(ext),
+                "suppressed": [s.as_dict() for s in checked.suppressed],
+            }  # fmt: skip
             settings = client.settings
             try:
                 self.store.create_job(
@@ -333,6 +345,8 @@ class Journal:
                     raise
             else:
                 return self._job(job_id), checked
+        left_out = {s.mobile for s in _suppressed(existing)}  # compared as the first send screened it
+        checked.batches = chunked([n for n in everyone if n not in left_out])
         _check_same(existing, checked, at, ext, self.store.batches(existing.id))
         return existing, self._plan_of(client, existing, concurrency, send_now)
 
@@ -341,7 +355,9 @@ class Journal:
         client's clock) is refused while anything is left to send, unless ``send_now``."""
         at, ext = _stored_at(job), job.options.get("ext")
         try:
-            return client.stored_plan(job.operation, job.text, at=at, ext=ext, concurrency=concurrency)
+            plan = client.stored_plan(job.operation, job.text, at=at, ext=ext, concurrency=concurrency)
+            plan.suppressed = _suppressed(job)
+            return plan
         except InputError as exc:
             if exc.field != "at" or at is None:
                 raise
@@ -353,6 +369,7 @@ class Journal:
                 job.id,
             )
         plan = client.stored_plan(job.operation, job.text, ext=ext, concurrency=concurrency)
+        plan.suppressed = _suppressed(job)
         if not send_now:
             plan.at = at  # nothing is left to send: the schedule shows on the receipt only
         return plan
@@ -468,6 +485,11 @@ def _aware_at(at: datetime) -> datetime:
 def _aware(at: datetime | None) -> str | None:
     """A schedule as stored: ISO 8601 with its offset."""
     return None if at is None else _aware_at(at).isoformat()
+
+
+def _suppressed(job: JobSummary) -> tuple[Suppressed, ...]:
+    """The numbers the job's first send left out (on the suppression list then), as its receipts name them."""
+    return tuple(Suppressed(**entry) for entry in job.options.get("suppressed") or ())
 
 
 def _stored_at(job: JobSummary) -> datetime | None:
