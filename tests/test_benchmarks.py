@@ -63,3 +63,19 @@ def test_store_benchmark_runs_quick(tmp_path: Path, pg_server) -> None:  # type:
     for r in results:
         assert r["records"] == 200 and r["ratio_to_bare_insert"] > 0 and r["journal"]["per_batch_us"] > 0
     assert "x autocommit" in result.stdout
+
+
+def test_suppression_benchmark_runs_quick(tmp_path: Path) -> None:
+    out = tmp_path / "suppression.json"
+    script = str(ROOT / "benchmarks" / "bench_suppression.py")
+    result = subprocess.run(
+        [sys.executable, script, "--numbers", "1000", "--repeat", "1", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["numbers"] == 1000 and data["check_ms_list_1000"] > 0 and data["check_ms_list_larger_than_send"] > 0
+    assert data["send_ms_without_store"] > 0 and data["send_ms_with_store"] > 0

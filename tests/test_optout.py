@@ -121,6 +121,15 @@ def test_every_number_suppressed_sends_nothing(store_url: str, make_client, wini
     assert winic_mock.ledger == []
 
 
+def test_a_list_longer_than_the_send_is_probed_by_number(store_url: str, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+    with open_store(store_url) as store:
+        store.suppression.add(NUMBERS[:200], source="import")
+        store.suppression.remove(NUMBERS[:1])  # taken off: not listed any more
+        receipt = make_client(store=store).send([NUMBERS[0], NUMBERS[150], NUMBERS[220]], "通知")
+    assert [s.mobile for s in receipt.suppressed] == [NUMBERS[150]] and receipt.suppressed[0].source == "import"
+    assert sent(winic_mock) == [NUMBERS[0], NUMBERS[220]]
+
+
 def test_the_store_down_sends_nothing_unchecked(tmp_path: Path, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
     store = open_store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
     client = make_client(store=store)

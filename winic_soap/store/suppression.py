@@ -28,7 +28,7 @@ __all__ = ["DEFAULT_OPT_IN", "DEFAULT_OPT_OUT", "Keywords", "Suppression", "norm
 #: the mainland conventions (退订 and its traditional form, TD/T/N/R) and the international STOP words
 DEFAULT_OPT_OUT = ("退订", "退訂", "TD", "T", "N", "R", "STOP", "UNSUBSCRIBE")
 DEFAULT_OPT_IN = ("订阅", "訂閱", "START", "UNSTOP")
-_PROBE = 500  # numbers per indexed lookup when the list is larger than the send
+_PROBE = 5000  # numbers per indexed lookup when the list is larger than the send (SQLite allows 32766)
 _COLUMNS = "mobile, source, event_at, text, record_id"
 
 
@@ -128,11 +128,11 @@ class Suppression:
         if not numbers:
             return {}
         with self.store._transaction() as tx:
-            rows = tx.rows(
-                f"SELECT {_COLUMNS} FROM winic_suppression WHERE suppressed = 1 ORDER BY mobile LIMIT ?",
-                (len(numbers) + 1,),
-            )
-            if len(rows) > len(numbers):
+            # is the list longer than the send? walks at most len(numbers) index entries, fetches one row
+            longer = tx.rows("SELECT 1 FROM winic_suppression WHERE suppressed = 1 LIMIT 1 OFFSET ?", (len(numbers),))
+            if not longer:
+                rows = tx.rows(f"SELECT {_COLUMNS} FROM winic_suppression WHERE suppressed = 1")
+            else:
                 rows = []
                 for part in chunked(list(numbers), _PROBE):
                     rows += tx.rows(
@@ -142,8 +142,8 @@ class Suppression:
                     )
         if not rows:
             return {}
-        wanted = set(numbers)
-        return {str(r[0]): _entry(r) for r in rows if r[0] in wanted}
+        listed = {str(r[0]): r for r in rows}
+        return {n: _entry(listed[n]) for n in numbers if n in listed}
 
     def entries(self, *, cleared: bool = False) -> list[Suppressed]:
         """Every listed number by number; ``cleared``: the numbers taken off instead (opt-in or remove)."""
