@@ -169,6 +169,36 @@ def test_journalled_sends_leave_listed_numbers_out_and_a_replay_answers_the_same
         assert asked.recipients == (NUMBERS[5],)
 
 
+def test_resume_leaves_out_numbers_listed_since_the_job_was_written(store_url: str, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+    batches = [[NUMBERS[0]], NUMBERS[1:101], NUMBERS[101:120]]
+    with open_store(store_url) as store:
+        job = store.create_job("SendMessages", "通知", batches, job_id="later-1")
+        winic_mock.add_reply(NUMBERS[0], "退订", at=T0)  # batch 0 entirely
+        winic_mock.add_reply(NUMBERS[50], "TD", at=T0)
+        client = make_client()
+        pull_replies(client, store)
+        receipt = store.journal.resume(client, job)
+        assert [s.mobile for s in receipt.suppressed] == [NUMBERS[0], NUMBERS[50]]
+        assert NUMBERS[0] not in sent(winic_mock) and NUMBERS[50] not in sent(winic_mock)
+        assert len(sent(winic_mock)) == 118 and len(receipt.recipients) == 118
+        assert [(b.index, len(b.numbers), b.state) for b in store.batches(job)] == [
+            (1, 99, "accepted"),
+            (2, 19, "accepted"),
+        ]
+        assert store.job(job).recipients["accepted"] == 118
+        again = store.journal.send(client, NUMBERS[:120], "通知", job=job)  # a replay still matches the job
+        assert again.message_ids == receipt.message_ids and again.suppressed == receipt.suppressed
+        assert len(sent(winic_mock)) == 118
+
+
+def test_resume_may_ignore_the_list(store_url: str, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+    with open_store(store_url) as store:
+        job = store.create_job("SendMessages", "验证码 5", [[OPTED]])
+        store.suppression.add([OPTED])
+        receipt = store.journal.resume(make_client(), job, ignore_suppression=True)
+    assert receipt.recipients == (OPTED,) and receipt.suppressed == () and sent(winic_mock) == [OPTED]
+
+
 def test_the_async_client_checks_the_list_too(store_url: str, winic_mock) -> None:  # type: ignore[no-untyped-def]
     async def main() -> tuple[object, object]:
         with open_store(store_url) as store:

@@ -261,3 +261,6 @@ def _store_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     resume.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar on stderr"
     )
+    resume.add_argument(
+        "--ignore-suppression", action="store_true", help="send to numbers put on the suppression list since too"
+    )

@@ -158,8 +158,9 @@ def jobs_resume(args: argparse.Namespace) -> int:
             raise InputError("job", "no such job in the store", args.job)
         with _client(args) as client, stops_on_sigterm(), progress_bar(args, job.batches.get("new", 0)) as progress:
             receipt = store.journal.resume(
-                client, args.job, concurrency=args.concurrency, on_progress=progress, send_now=args.send_now
-            )
+                client, args.job, concurrency=args.concurrency, on_progress=progress, send_now=args.send_now,
+                ignore_suppression=args.ignore_suppression,
+            )  # fmt: skip
     return show_receipt(args, receipt, args.job)
 
 

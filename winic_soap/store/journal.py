@@ -213,11 +213,13 @@ class Journal:
         concurrency: int = 1,
         on_progress: Progress | None = None,
         send_now: bool = False,
+        ignore_suppression: bool = False,
     ) -> SendReceipt:
         """Send the job's never-attempted batches (``jobs resume``), then answer as :meth:`send` does. A job
         scheduled for a time that has passed is refused (:class:`InputError` naming the job and its time)
-        unless ``send_now``, which sends it now, unscheduled."""
-        summary = self._job(job)
+        unless ``send_now``, which sends it now, unscheduled. Numbers listed since the job was written are
+        left out (``receipt.suppressed``) unless ``ignore_suppression``."""
+        summary = self._screened(self._job(job), ignore_suppression)
         plan = self._plan_of(client, summary, concurrency, send_now)
         run, batches = self._run_state(client, summary, plan, on_progress)
         run_threads(run, batches, partial(client.send_batch, plan), concurrency, grace=client.settings.deadline)
@@ -255,10 +257,11 @@ class Journal:
         concurrency: int = 1,
         on_progress: Progress | None = None,
         send_now: bool = False,
+        ignore_suppression: bool = False,
     ) -> SendReceipt:
         """:meth:`resume` with an :class:`~winic_soap.AsyncWinicClient`."""
         await _ready(client)
-        summary = self._job(job)
+        summary = self._screened(self._job(job), ignore_suppression)
         plan = self._plan_of(client, summary, concurrency, send_now)
         return await self._arun(client, summary, plan, concurrency, on_progress)
 
@@ -348,7 +351,21 @@ class Journal:
         left_out = {s.mobile for s in _suppressed(existing)}  # compared as the first send screened it
         checked.batches = chunked([n for n in everyone if n not in left_out])
         _check_same(existing, checked, at, ext, self.store.batches(existing.id))
+        existing = self._screened(existing, ignore_suppression)
         return existing, self._plan_of(client, existing, concurrency, send_now)
+
+    def _screened(self, job: JobSummary, ignore_suppression: bool) -> JobSummary:
+        """The job after leaving numbers listed since it was written out of its never-attempted batches."""
+        from winic_soap.store.suppression import screen_job
+
+        if ignore_suppression or not job.batches.get("new"):
+            return job
+        left_out = screen_job(self.store, job.id)
+        if not left_out:
+            return job
+        logger.info("job %s: left out %d number(s) put on the suppression list since it was written", job.id,
+                    len(left_out))  # fmt: skip
+        return self._job(job.id)
 
     def _plan_of(self, client: _Client, job: JobSummary, concurrency: int, send_now: bool) -> SendPlan:
         """A stored job's plan, decided once before its first batch: a schedule that has passed (by the

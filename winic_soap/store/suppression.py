@@ -8,6 +8,7 @@ operator's) is at least as recent as the row's, so a replayed or late old reply 
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,16 @@ if TYPE_CHECKING:
     from winic_soap.store.base import Store
     from winic_soap.store.schema import Tx
 
-__all__ = ["DEFAULT_OPT_IN", "DEFAULT_OPT_OUT", "Keywords", "Suppression", "normalise", "number_key", "screen"]
+__all__ = [
+    "DEFAULT_OPT_IN",
+    "DEFAULT_OPT_OUT",
+    "Keywords",
+    "Suppression",
+    "normalise",
+    "number_key",
+    "screen",
+    "screen_job",
+]
 
 #: the mainland conventions (退订 and its traditional form, TD/T/N/R) and the international STOP words
 DEFAULT_OPT_OUT = ("退订", "退訂", "TD", "T", "N", "R", "STOP", "UNSUBSCRIBE")
@@ -122,9 +132,9 @@ class Suppression:
         self.store = store
 
     def check(self, numbers: Sequence[str]) -> dict[str, Suppressed]:
-        """The listed numbers among ``numbers`` (as sends carry them), with why. Reads the whole list through
-        its index when it is no longer than the send, else probes the key for each number: the cost follows
-        the smaller of the two."""
+        """The listed numbers among ``numbers`` (as sends carry them), with why, in no order. Reads the whole
+        list through its index when it is no longer than the send, else probes the key for each number: the
+        cost follows the smaller of the two."""
         if not numbers:
             return {}
         with self.store._transaction() as tx:
@@ -143,7 +153,7 @@ class Suppression:
         if not rows:
             return {}
         listed = {str(r[0]): r for r in rows}
-        return {n: _entry(listed[n]) for n in numbers if n in listed}
+        return {n: _entry(listed[n]) for n in listed.keys() & numbers}  # the set operation runs in C
 
     def entries(self, *, cleared: bool = False) -> list[Suppressed]:
         """Every listed number by number; ``cleared``: the numbers taken off instead (opt-in or remove)."""
@@ -191,3 +201,36 @@ def screen(store: Store, plan: SendPlan) -> None:
         return
     plan.batches = chunked([n for n in numbers if n not in found])
     plan.suppressed = tuple(found[n] for n in numbers if n in found)
+
+
+def screen_job(store: Store, job_id: str) -> list[Suppressed]:
+    """Before a stored job's never-attempted batches go out (``jobs resume``, a replay): leave out numbers
+    listed since the job was written. Each ``new`` batch loses them (one left empty is deleted: nothing of
+    it would go out), and the job's ``suppressed`` option gains them, so its receipt names them. Batches
+    another process took meanwhile are left alone. Returns the numbers left out now."""
+    batches = store.batches(job_id, ["new"])
+    found = store.suppression.check([n for b in batches for n in b.numbers])
+    if not found:
+        return []
+    left_out: list[Suppressed] = []
+    with store._transaction() as tx:
+        tx.run("UPDATE winic_jobs SET options = options WHERE id = ?", (job_id,))  # one screening of a job at a time
+        for batch in batches:
+            left = [n for n in batch.numbers if n not in found]
+            if len(left) == len(batch.numbers):
+                continue
+            where = "WHERE job_id = ? AND idx = ? AND state = 'new' AND numbers = ?"
+            key = (job_id, batch.index, ",".join(batch.numbers))
+            if left:
+                changed = tx.run(
+                    f"UPDATE winic_batches SET numbers = ?, size = ? {where}", (",".join(left), len(left), *key)
+                )
+            else:
+                changed = tx.run(f"DELETE FROM winic_batches {where}", key)
+            if changed:
+                left_out += [found[n] for n in batch.numbers if n in found]
+        if left_out:
+            options = json.loads(tx.rows("SELECT options FROM winic_jobs WHERE id = ?", (job_id,))[0][0])
+            options["suppressed"] = [*(options.get("suppressed") or []), *(s.as_dict() for s in left_out)]
+            tx.run("UPDATE winic_jobs SET options = ? WHERE id = ?", (json.dumps(options, default=str), job_id))
+    return left_out
