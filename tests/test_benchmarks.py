@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,34 +49,29 @@ def test_mock_benchmark_runs_quick(tmp_path: Path) -> None:
 
 
 def test_store_benchmark_runs_quick(tmp_path: Path, pg_server) -> None:  # type: ignore[no-untyped-def]
-    out = tmp_path / "store.json"
-    script = str(ROOT / "benchmarks" / "bench_store.py")
-    result = subprocess.run(
-        [sys.executable, script, "--records", "200", "--repeat", "1", "--json", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    results = json.loads(out.read_text(encoding="utf-8"))["results"]
+    result, data = _run_benchmark(tmp_path, "bench_store.py", "--records", "200", "--repeat", "1")
+    results = data["results"]
     assert [r["backend"] for r in results] == ["sqlite", "postgresql"]
     for r in results:
         assert r["records"] == 200 and r["ratio_to_bare_insert"] > 0 and r["journal"]["per_batch_us"] > 0
     assert "x autocommit" in result.stdout
 
 
-def test_suppression_benchmark_runs_quick(tmp_path: Path) -> None:
-    out = tmp_path / "suppression.json"
-    script = str(ROOT / "benchmarks" / "bench_suppression.py")
+def _run_benchmark(tmp_path: Path, script: str, *args: str) -> tuple[subprocess.CompletedProcess[str], Any]:
+    """Run ``benchmarks/SCRIPT ARGS --json FILE`` in a fresh interpreter; its output and the figures it wrote."""
+    out = tmp_path / f"{script}.json"
     result = subprocess.run(
-        [sys.executable, script, "--numbers", "1000", "--repeat", "1", "--json", str(out)],
+        [sys.executable, str(ROOT / "benchmarks" / script), *args, "--json", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    data = json.loads(out.read_text(encoding="utf-8"))
+    return result, json.loads(out.read_text(encoding="utf-8"))
+
+
+def test_suppression_benchmark_runs_quick(tmp_path: Path) -> None:
+    _, data = _run_benchmark(tmp_path, "bench_suppression.py", "--numbers", "1000", "--repeat", "1")
     assert data["numbers"] == 1000 and data["check_ms_list_1000"] > 0 and data["check_ms_list_larger_than_send"] > 0
     assert data["send_ms_without_store"] > 0 and data["send_ms_with_store"] > 0

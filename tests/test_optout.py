@@ -18,6 +18,7 @@ from winic_soap import AsyncWinicClient, InputError, StoreError
 from winic_soap.models import Reply
 from winic_soap.store import open_store
 from winic_soap.store.suppression import Keywords
+from winic_soap.watcher import Watcher
 
 NUMBERS = [f"138{i:08d}" for i in range(250)]
 OPTED = NUMBERS[137]
@@ -88,6 +89,20 @@ def test_an_opt_out_reply_keeps_its_number_out_of_a_bulk_send(store_url: str, ma
         login = client.send([OPTED], "验证码 123456", ignore_suppression=True)  # the person asked for it
         assert login.recipients == (OPTED,) and login.suppressed == ()
         assert sent(winic_mock).count(OPTED) == 1
+
+
+def test_replies_the_watcher_commits_change_the_list_and_reports_hand_on_settled(  # type: ignore[no-untyped-def]
+    store_url: str, make_client, winic_mock
+) -> None:
+    handed: list[dict[str, object]] = []
+    with open_store(store_url) as store:
+        client = make_client(store=store)
+        client.send([NUMBERS[0]], "通知")  # its DELIVRD report comes with the pull
+        winic_mock.add_reply(OPTED, "退订", at=T0)
+        Watcher(client, store, handler=lambda record: handed.append(record.as_dict())).poll_once()
+        assert [e.mobile for e in store.suppression.entries()] == [OPTED]
+        assert client.send([OPTED, NUMBERS[1]], "通知").recipients == (NUMBERS[1],)
+    assert sorted((h["kind"], h.get("settled")) for h in handed) == [("reply", None), ("report", "DELIVRD")]
 
 
 def test_an_opt_in_reply_takes_the_number_off_and_an_older_opt_out_cannot_put_it_back(  # type: ignore[no-untyped-def]
