@@ -38,7 +38,8 @@ __all__ = [
 #: the mainland conventions (退订 and its traditional form, TD/T/N/R) and the international STOP words
 DEFAULT_OPT_OUT = ("退订", "退訂", "TD", "T", "N", "R", "STOP", "UNSUBSCRIBE")
 DEFAULT_OPT_IN = ("订阅", "訂閱", "START", "UNSTOP")
-_PROBE = 5000  # numbers per indexed lookup when the list is larger than the send (SQLite allows 32766)
+_PROBE = 5000  # numbers per indexed lookup (SQLite allows 32766 parameters)
+_WHOLE = 10  # a list up to this many times the send is read whole (numbers only, from the index)
 _COLUMNS = "mobile, source, event_at, text, record_id"
 
 
@@ -78,6 +79,10 @@ class Keywords:
         """True for an opt-out, False for an opt-in, None for any other reply."""
         word = normalise(text)
         return True if word in self.opt_out else False if word in self.opt_in else None
+
+
+def _marks(items: Sequence[str]) -> str:
+    return ", ".join("?" * len(items))
 
 
 def _utc(epoch: float) -> str:
@@ -132,28 +137,30 @@ class Suppression:
         self.store = store
 
     def check(self, numbers: Sequence[str]) -> dict[str, Suppressed]:
-        """The listed numbers among ``numbers`` (as sends carry them), with why, in no order. Reads the whole
-        list through its index when it is no longer than the send, else probes the key for each number: the
-        cost follows the smaller of the two."""
+        """The listed numbers among ``numbers`` (as sends carry them), with why, in no order. A list up to
+        ten times the send is read whole, numbers only, from its index and intersected in memory; a longer
+        one is probed by key for each number: the cost follows the smaller of the two, then the few hits
+        are read in full."""
         if not numbers:
             return {}
         with self.store._transaction() as tx:
-            # is the list longer than the send? walks at most len(numbers) index entries, fetches one row
-            longer = tx.rows("SELECT 1 FROM winic_suppression WHERE suppressed = 1 LIMIT 1 OFFSET ?", (len(numbers),))
+            # is the list much longer than the send? walks at most that many index entries, fetches one row
+            longer = tx.rows(
+                "SELECT 1 FROM winic_suppression WHERE suppressed = 1 LIMIT 1 OFFSET ?", (len(numbers) * _WHOLE,)
+            )
             if not longer:
-                rows = tx.rows(f"SELECT {_COLUMNS} FROM winic_suppression WHERE suppressed = 1")
+                listed = {m for (m,) in tx.rows("SELECT mobile FROM winic_suppression WHERE suppressed = 1")}
+                hits = sorted(listed.intersection(numbers))  # the set operation runs in C
             else:
-                rows = []
-                for part in chunked(list(numbers), _PROBE):
-                    rows += tx.rows(
-                        f"SELECT {_COLUMNS} FROM winic_suppression WHERE suppressed = 1 "
-                        f"AND mobile IN ({', '.join('?' * len(part))})",
-                        part,
-                    )
-        if not rows:
-            return {}
-        listed = {str(r[0]): r for r in rows}
-        return {n: _entry(listed[n]) for n in listed.keys() & numbers}  # the set operation runs in C
+                hits = [m for part in chunked(list(numbers), _PROBE) for (m,) in tx.rows(
+                    f"SELECT mobile FROM winic_suppression WHERE suppressed = 1 AND mobile IN ({_marks(part)})", part
+                )]  # fmt: skip
+            rows = [
+                row
+                for part in chunked(hits, _PROBE)
+                for row in tx.rows(f"SELECT {_COLUMNS} FROM winic_suppression WHERE mobile IN ({_marks(part)})", part)
+            ]
+        return {str(r[0]): _entry(r) for r in rows}
 
     def entries(self, *, cleared: bool = False) -> list[Suppressed]:
         """Every listed number by number; ``cleared``: the numbers taken off instead (opt-in or remove)."""
