@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from shared import cli_env, run_cli
 
-from winic_soap import AsyncWinicClient, InputError, StoreError
+from winic_soap import AsyncWinicClient, ConfigurationError, InputError, Settings, StoreError
 from winic_soap.models import Reply
 from winic_soap.store import open_store
 from winic_soap.store.suppression import Keywords
@@ -65,6 +65,17 @@ def test_keywords_are_configurable_and_a_word_cannot_be_both() -> None:
     )
     with pytest.raises(InputError, match="both opt out and opt in"):
         Keywords.of(["STOP"], ["stop"])
+
+
+def test_keyword_settings_come_from_the_toml_file_and_the_environment(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('opt_out_keywords = ["退订", "TD"]\nintermediate_statuses = ["ENROUTE"]\n', encoding="utf-8")
+    settings = Settings.load(config=config, env={"WINIC_OPT_IN_KEYWORDS": "订阅, START"})
+    assert settings.opt_out_keywords == ("退订", "TD") and settings.opt_in_keywords == ("订阅", "START")
+    assert settings.intermediate_statuses == ("ENROUTE",) and Settings().opt_out_keywords is None  # None: defaults
+    config.write_text("opt_out_keywords = 3\n", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="opt_out_keywords must be a list of strings"):
+        Settings.load(config=config, env={})
 
 
 def test_an_opt_out_reply_keeps_its_number_out_of_a_bulk_send(store_url: str, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]

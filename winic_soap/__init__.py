@@ -47,6 +47,7 @@ from winic_soap.models import (
     Reply,
     SendReceipt,
     Submission,
+    Suppressed,
 )
 from winic_soap.retry import RetryPolicy
 from winic_soap.text import estimate_cost, segments
@@ -84,6 +85,7 @@ __all__ = [
     "SoapFaultError",
     "StoreError",
     "Submission",
+    "Suppressed",
     "TLSError",
     "TransportError",
     "UnknownServiceError",
