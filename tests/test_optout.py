@@ -135,6 +135,18 @@ def test_an_opt_in_reply_takes_the_number_off_and_an_older_opt_out_cannot_put_it
         assert receipt.suppressed == () and sent(winic_mock) == [OPTED, NUMBERS[0]]
 
 
+def test_an_operator_change_applies_whatever_the_services_clock_says(store_url: str) -> None:
+    ahead = datetime.now() + timedelta(days=1)  # the service's clock far ahead of ours
+    with open_store(store_url) as store:
+        store.commit_pulled("GET_SMS_MO", [Reply(OPTED, "退订", "001", ahead)])
+        assert store.suppression.remove([OPTED], note="asked again by phone") == [OPTED]
+        assert store.suppression.check([OPTED]) == {}
+        store.commit_pulled("GET_SMS_MO", [Reply(OPTED, "退订", "001", ahead)])  # that reply again: not newer
+        assert store.suppression.check([OPTED]) == {}
+        store.commit_pulled("GET_SMS_MO", [Reply(OPTED, "TD", "001", ahead + timedelta(minutes=1))])  # a new one
+        assert list(store.suppression.check([OPTED])) == [OPTED]
+
+
 def test_every_number_suppressed_sends_nothing(store_url: str, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
     with open_store(store_url) as store:
         store.suppression.add(["+86 138-0000-0001", NUMBERS[2]], note="complaint by phone")
@@ -271,6 +283,8 @@ def test_cli_pulled_opt_out_then_send_names_it_and_suppress_manages_the_list(cli
     assert "退订" in result.stdout and sent(winic_mock) == [NUMBERS[0]]
     as_json = json.loads(cli("send", OPTED, NUMBERS[1], "-m", "促销", "--json", "--no-record").stdout)
     assert [s["mobile"] for s in as_json["suppressed"]] == [OPTED] and sent(winic_mock)[-1] == NUMBERS[1]
+    job = result.stderr.split("job ", 1)[1].split()[0]
+    assert f"suppressed   1 number(s) not sent to (opted out): {OPTED}" in cli("jobs", "show", job).stdout
     asked = cli("send", OPTED, "-m", "验证码 9", "--ignore-suppression", "--json")
     assert json.loads(asked.stdout)["suppressed"] == [] and sent(winic_mock)[-1] == OPTED
 

@@ -140,6 +140,10 @@ def jobs_show(args: argparse.Namespace) -> int:
         f"never sent   {picture['never_attempted']} recipient(s)"
         + (" (jobs resume sends them)" if picture["never_attempted"] else ""),
     ]
+    suppressed = [entry["mobile"] for entry in job.options.get("suppressed") or ()]
+    if suppressed:  # left out before the wire: on the suppression list (see `suppress list`)
+        shown = ", ".join(suppressed[:10]) + (f" and {len(suppressed) - 10} more" if len(suppressed) > 10 else "")
+        lines.append(f"suppressed   {len(suppressed)} number(s) not sent to (opted out): {shown}")
     if attention:
         lines.append("never re-sent automatically; check `winic-soap reports` and decide:")
         lines += [_batch_line(b) for b in attention]

@@ -89,13 +89,25 @@ def _utc(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
 
-def _upsert(tx: Tx, rows: Sequence[tuple[object, ...]]) -> None:
+def _upsert(tx: Tx, rows: Sequence[tuple[object, ...]], *, operator: bool = False) -> None:
+    """A reply changes a number's row only when it is at least as recent as the row's event (the same reply
+    committed again changes nothing); an operator's change always applies (their decision, whatever the
+    service's clock says) and counts as later than the row's event, so only a newer reply undoes it."""
+    if operator:
+        condition = ""
+        epoch = (
+            "CASE WHEN excluded.event_epoch > winic_suppression.event_epoch "
+            "THEN excluded.event_epoch ELSE winic_suppression.event_epoch + 0.001 END"
+        )
+    else:
+        condition = " WHERE excluded.event_epoch >= winic_suppression.event_epoch"
+        epoch = "excluded.event_epoch"
     tx.many(
         "INSERT INTO winic_suppression (mobile, suppressed, source, record_id, text, event_at, event_epoch, "
         "changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (mobile) DO UPDATE SET "
         "suppressed = excluded.suppressed, source = excluded.source, record_id = excluded.record_id, "
-        "text = excluded.text, event_at = excluded.event_at, event_epoch = excluded.event_epoch, "
-        "changed_at = excluded.changed_at WHERE excluded.event_epoch >= winic_suppression.event_epoch",
+        f"text = excluded.text, event_at = excluded.event_at, event_epoch = {epoch}, "
+        f"changed_at = excluded.changed_at{condition}",
         rows,
     )
 
@@ -195,7 +207,7 @@ class Suppression:
         now = self.store.clock()
         rows = [(k, int(suppressed), source, None, note, _utc(now), now, _utc(now)) for k in keys]
         with self.store._transaction() as tx:
-            _upsert(tx, rows)
+            _upsert(tx, rows, operator=True)
         return keys
 
 
