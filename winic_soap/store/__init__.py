@@ -74,7 +74,9 @@ def open_store(url: str | Path, **options: Any) -> Store:
     """Open (and create on first use) the store at ``url``, migrating its schema to this release's (see
     :mod:`winic_soap.store.schema`). ``options``: ``max_handoffs`` (default 5), ``lease`` (seconds a claim
     lasts, default 60), ``resolve_window``, ``clock``, ``migrate`` (default True; False opens without
-    migrating, for ``store migrate --dry-run``)."""
+    migrating, for ``store migrate --dry-run``), ``opt_out`` / ``opt_in`` (reply keywords for the
+    suppression list, :mod:`~winic_soap.store.suppression`), ``intermediate`` (in-transit report statuses,
+    :mod:`~winic_soap.store.settle`)."""
     backend, target = parse_store_url(url)
     if backend == "sqlite":
         from winic_soap.store.sqlite import SqliteStore
