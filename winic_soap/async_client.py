@@ -155,7 +155,7 @@ class AsyncWinicClient(BaseClient):
         """Send ``text`` to mainland China mobiles; see :meth:`WinicClient.send`."""
         await self._ready()
         plan = self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency)
-        return await self._run(self._screen(plan, ignore_suppression), on_progress)
+        return await self._run(await self._ascreen(plan, ignore_suppression), on_progress)
 
     async def send_international(
         self,
@@ -170,7 +170,15 @@ class AsyncWinicClient(BaseClient):
         """Send to international numbers; see :meth:`WinicClient.send_international`."""
         await self._ready()
         plan = self._plan_international(recipients, text, at=at, concurrency=concurrency)
-        return await self._run(self._screen(plan, ignore_suppression), on_progress)
+        return await self._run(await self._ascreen(plan, ignore_suppression), on_progress)
+
+    async def _ascreen(self, plan: SendPlan, ignore_suppression: bool) -> SendPlan:
+        """:meth:`_screen` off the event loop when there is a store to ask (its calls block)."""
+        if self._store is None or ignore_suppression is True:
+            return self._screen(plan, ignore_suppression)
+        import asyncio
+
+        return await asyncio.to_thread(self._screen, plan, ignore_suppression)
 
     async def send_batch(self, plan: SendPlan, numbers: Sequence[str]) -> Submission:
         """Send one batch of ``plan`` exactly as planned; see :meth:`WinicClient.send_batch`."""
