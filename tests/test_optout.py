@@ -179,6 +179,19 @@ def test_the_store_down_sends_nothing_unchecked(tmp_path: Path, make_client, win
     assert receipt.recipients == (NUMBERS[0],)
 
 
+def test_the_async_client_with_the_store_down_sends_nothing(tmp_path: Path, winic_mock) -> None:  # type: ignore[no-untyped-def]
+    store = open_store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    store.close()
+
+    async def main() -> None:
+        async with AsyncWinicClient("demo", "demo-secret", endpoint=winic_mock.url, store=store) as client:
+            with pytest.raises(StoreError):
+                await client.send(NUMBERS[:3], "通知")
+
+    asyncio.run(main())
+    assert winic_mock.ledger == []
+
+
 def test_a_client_given_a_store_url_opens_and_closes_it(tmp_path: Path, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
     with open_store(url) as store:
@@ -250,6 +263,12 @@ def test_the_async_client_checks_the_list_too(store_url: str, winic_mock) -> Non
     assert [s.mobile for s in left_out.suppressed] == [OPTED]  # type: ignore[attr-defined]
     assert asked.recipients == (OPTED,)  # type: ignore[attr-defined]
     assert sent(winic_mock) == [NUMBERS[0], OPTED]
+
+
+def test_ignore_suppression_must_be_a_bool(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InputError, match="ignore_suppression"):
+        make_client().send([OPTED], "x", ignore_suppression="yes")
+    assert winic_mock.ledger == []
 
 
 def test_bad_numbers_for_the_list_name_the_field(store_url: str) -> None:
