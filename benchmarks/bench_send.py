@@ -2,7 +2,8 @@
 
 1. A CLI job (`winic-soap send -f FILE --concurrency 8`, journalled on SQLite) of N recipients against the
    mock in its own process: wall time and the CLI's peak RSS, beside the same command sending one number
-   (the process's floor: interpreter, httpx2, lxml) in the same run.
+   (the process's floor: interpreter, httpx2, lxml) and N/10 numbers in the same run -- what a hundred
+   thousand more recipients cost is the slope between the two jobs (bounded memory: a few MB).
 2. The replay: `store.journal.send(..., job=KEY)` repeated with a key already in the journal (nothing sent),
    beside the first journalled send and a plain `client.send` of the same 100 numbers, on the mock's
    in-process transport (the wire is not the point), per call.
@@ -109,12 +110,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         floor = _cli_job(1, workdir)
+        tenth = _cli_job(max(args.recipients // 10, 2), workdir)
         job = _cli_job(args.recipients, workdir)
         replay = _replay(args.calls, workdir)
-    results = {"cli_floor": floor, "cli_job": job, "replay": replay}
+    grown = job["peak_rss_mb"] - tenth["peak_rss_mb"]
+    slope = round(grown / (job["recipients"] - tenth["recipients"]) * 100_000, 2)
+    results = {"cli_floor": floor, "cli_tenth": tenth, "cli_job": job, "mb_per_100k": slope, "replay": replay}
     print(
         f"CLI job of {job['recipients']} recipients: {job['seconds']} s, peak RSS {job['peak_rss_mb']} MB "
-        f"(one recipient: {floor['peak_rss_mb']} MB, {floor['seconds']} s)"
+        f"(one recipient: {floor['peak_rss_mb']} MB, {floor['seconds']} s; {tenth['recipients']}: "
+        f"{tenth['peak_rss_mb']} MB, {tenth['seconds']} s; {slope} MB per 100,000 more)"
     )
     print(
         f"replay {replay['replay_us']} us vs first journalled send {replay['first_journalled_send_us']} us vs "

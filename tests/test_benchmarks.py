@@ -11,17 +11,21 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_client_benchmark_runs_quick(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
+def _bench(script: str, out: Path, *args: str, timeout: float = 300) -> tuple[subprocess.CompletedProcess[str], Any]:
+    """Run ``benchmarks/SCRIPT ARGS --json OUT``; its output and the figures it wrote."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_client.py"), "--quick", "--json", str(out)],
+        [sys.executable, str(ROOT / "benchmarks" / script), *args, "--json", str(out)],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    data = json.loads(out.read_text(encoding="utf-8"))
+    return result, json.loads(out.read_text(encoding="utf-8"))
+
+
+def test_client_benchmark_runs_quick(tmp_path: Path) -> None:
+    result, data = _bench("bench_client.py", tmp_path / "bench.json", "--quick")
     assert set(data["1_sync_sequential"]) == {"ours", "bare_httpx2", "zeep_raw"}
     assert set(data["2_async_sequential"]) == {"ours", "bare_httpx2"}
     for section in ("1_sync_sequential", "2_async_sequential"):
@@ -49,29 +53,31 @@ def test_mock_benchmark_runs_quick(tmp_path: Path) -> None:
 
 
 def test_store_benchmark_runs_quick(tmp_path: Path, pg_server) -> None:  # type: ignore[no-untyped-def]
-    result, data = _run_benchmark(tmp_path, "bench_store.py", "--records", "200", "--repeat", "1")
-    results = data["results"]
-    assert [r["backend"] for r in results] == ["sqlite", "postgresql"]
-    for r in results:
-        assert r["records"] == 200 and r["ratio_to_bare_insert"] > 0 and r["journal"]["per_batch_us"] > 0
-    assert "x autocommit" in result.stdout
-
-
-def _run_benchmark(tmp_path: Path, script: str, *args: str) -> tuple[subprocess.CompletedProcess[str], Any]:
-    """Run ``benchmarks/SCRIPT ARGS --json FILE`` in a fresh interpreter; its output and the figures it wrote."""
-    out = tmp_path / f"{script}.json"
+    out = tmp_path / "store.json"
+    script = str(ROOT / "benchmarks" / "bench_store.py")
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script), *args, "--json", str(out)],
+        [sys.executable, script, "--records", "200", "--repeat", "1", "--json", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    return result, json.loads(out.read_text(encoding="utf-8"))
+    results = json.loads(out.read_text(encoding="utf-8"))["results"]
+    assert [r["backend"] for r in results] == ["sqlite", "postgresql"]
+    for r in results:
+        assert r["records"] == 200 and r["ratio_to_bare_insert"] > 0 and r["journal"]["per_batch_us"] > 0
+    assert "x autocommit" in result.stdout
+
+
+def test_send_benchmark_runs_small(tmp_path: Path) -> None:
+    result, data = _bench("bench_send.py", tmp_path / "send.json", "--recipients", "300", "--calls", "3")
+    assert [data[k]["recipients"] for k in ("cli_floor", "cli_tenth", "cli_job")] == [1, 30, 300]
+    assert all(data[k]["peak_rss_mb"] > 0 for k in ("cli_floor", "cli_tenth", "cli_job"))
+    assert "mb_per_100k" in data and data["replay"]["calls"] == 3 and "MB per 100,000 more" in result.stdout
 
 
 def test_suppression_benchmark_runs_quick(tmp_path: Path) -> None:
-    _, data = _run_benchmark(tmp_path, "bench_suppression.py", "--numbers", "1000", "--repeat", "1")
+    _, data = _bench("bench_suppression.py", tmp_path / "suppression.json", "--numbers", "1000", "--repeat", "1")
     assert data["numbers"] == 1000 and data["check_ms_list_1000"] > 0 and data["check_ms_list_larger_than_send"] > 0
     assert data["send_ms_without_store"] > 0 and data["send_ms_with_store"] > 0

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import zeep
 from lxml import etree
+from zeep.wsdl.utils import etree_to_string
 
 from winic_soap import ProtocolError, SoapFaultError
 from winic_soap.core.contract import load_packaged_contract, packaged_contract_path
@@ -20,7 +21,15 @@ from winic_soap.mock import protocol
 from winic_soap.resources import packaged_wsdl_path
 
 ROOT = Path(__file__).resolve().parent.parent
-VALUES = ["plain", "", "a & b < c > d 'q' \"dq\"", "验证码 123456【公司】", "line\nbreak\ttab", "  spaced  "]
+VALUES = [
+    "plain",
+    "",
+    "a & b < c > d 'q' \"dq\"",
+    "验证码 123456【公司】",
+    "line\nbreak\ttab",
+    "  spaced  ",
+    "windows\r\nlines\rand a lone CR",
+]
 
 
 def _c14n(data: bytes) -> bytes:
@@ -55,6 +64,7 @@ def test_requests_are_zeeps_bytes_and_headers(zeep_client: zeep.Client, version:
             ours, headers = render_request(op, version, params)
             theirs = zeep_client.create_message(service, op.name, **params)
             assert _c14n(ours) == etree.tostring(theirs, method="c14n"), (op.name, params)
+            assert ours == etree_to_string(theirs), (op.name, params)  # the very bytes zeep puts on the wire
             _, zeep_headers = binding._create(
                 op.name, (), params, client=zeep_client, options={"address": "http://127.0.0.1:9/Service.asmx"}
             )
@@ -64,9 +74,9 @@ def test_requests_are_zeeps_bytes_and_headers(zeep_client: zeep.Client, version:
 def test_control_characters_are_refused_before_the_wire(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
     from winic_soap import InputError
 
-    with pytest.raises(InputError, match="XML cannot carry") as caught:
+    with pytest.raises(InputError, match="control character") as caught:
         make_client().send("13800138000", "bell \x07")
-    assert caught.value.field == "msg" and winic_mock.ledger == []
+    assert caught.value.field == "text" and winic_mock.ledger == []
 
 
 ANSWERS = [

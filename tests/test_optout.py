@@ -16,8 +16,9 @@ from shared import cli_env, run_cli
 
 from winic_soap import AsyncWinicClient, ConfigurationError, InputError, Settings, StoreError
 from winic_soap.models import Reply
+from winic_soap.recipients import Numbers
 from winic_soap.store import open_store
-from winic_soap.store.suppression import Keywords
+from winic_soap.store.suppression import Keywords, screen
 from winic_soap.watcher import Watcher
 
 NUMBERS = [f"138{i:08d}" for i in range(250)]
@@ -166,6 +167,18 @@ def test_a_list_longer_than_the_send_is_probed_by_number(store_url: str, make_cl
         receipt = make_client(store=store).send([NUMBERS[0], NUMBERS[150], NUMBERS[220]], "通知")
     assert [s.mobile for s in receipt.suppressed] == [NUMBERS[150]] and receipt.suppressed[0].source == "import"
     assert sent(winic_mock) == [NUMBERS[0], NUMBERS[220]]
+
+
+def test_a_bulk_plan_stays_compact_when_numbers_are_left_out(tmp_path: Path, make_client) -> None:  # type: ignore[no-untyped-def]
+    many = [f"13{3 + i % 7}{i:08d}" for i in range(60_000)]  # beyond 50,000 the plan keeps numbers as integers
+    with open_store(f"sqlite:///{tmp_path / 'store.sqlite3'}") as store:
+        store.suppression.add([many[7], many[59_999]])
+        plan = make_client().plan_send(many, "通知")
+        screen(store, plan)
+    assert [s.mobile for s in plan.suppressed] == sorted([many[7], many[59_999]])
+    kept = plan.recipients()
+    assert isinstance(kept, Numbers) and len(kept) == 59_998 and list(kept) == many[:7] + many[8:59_999]
+    assert len(plan.batches) == 600 and plan.batches[0] == many[:7] + many[8:101]
 
 
 def test_the_store_down_sends_nothing_unchecked(tmp_path: Path, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]

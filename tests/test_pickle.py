@@ -15,7 +15,7 @@ from shared import TRANSPORTS
 
 import winic_soap.exceptions as tree
 from winic_soap import RetryPolicy, WinicClient
-from winic_soap.models import Submission
+from winic_soap.models import Problem, Submission
 
 _CAUSE = tree.ConnectionLostError("connection closed after the request was sent", operation="SendMessages")
 _UNKNOWN = tree.SendOutcomeUnknown(
@@ -24,7 +24,11 @@ _UNKNOWN = tree.SendOutcomeUnknown(
 BUILT: dict[str, tree.WinicError] = {
     "WinicError": tree.WinicError("something"),
     "ConfigurationError": tree.ConfigurationError("transport must be one of soap11, soap12, http-post, http-get"),
-    "InputError": tree.InputError("ext", "must be 1-10 digits", "12a"),
+    "InputError": tree.InputError(
+        "recipients",
+        "2 invalid number(s) of 3",
+        problems=[Problem("recipients[0]", 0, "12", "not a mobile"), Problem("recipients[2]", 2, "x", "not a mobile")],
+    ),
     "ServiceError": tree.ServiceError("-12", "SendMessages", " -12 ", transport="soap11"),
     "AuthenticationError": tree.error_for_code("-03", "GetUserInfo", "-03", "soap12"),
     "AccessDeniedError": tree.error_for_code("-110", "SendMessages"),

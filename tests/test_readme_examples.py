@@ -35,7 +35,11 @@ SKIPPED: dict[str, str] = {
     r"^createuser\b|^createdb\b": "administers a real PostgreSQL cluster; tests/pgserver.py starts one for the tests",
 }
 # Files a reader of the README has at hand for the examples, made in the scratch directory.
-FILES = {"numbers.txt": "13800138000\n13900139000, 13700137000\n# a comment\n"}
+FILES = {
+    "numbers.txt": b"13800138000\n13900139000, 13700137000\n# a comment\n",
+    "gbk.txt": "# 客户名单\n13800138000\n".encode("gbk"),  # for --encoding gbk
+    "msg.txt": "您好，明天见\n".encode("gbk"),
+}
 
 
 def _blocks(language: str) -> list[str]:
@@ -71,7 +75,7 @@ def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
     for name, text in FILES.items():
-        (tmp_path / name).write_text(text, encoding="utf-8")
+        (tmp_path / name).write_bytes(text)
     return tmp_path
 
 

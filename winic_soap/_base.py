@@ -30,10 +30,10 @@ from winic_soap.exceptions import (
     TransportError,
     WinicError,
 )
-from winic_soap.models import AccountInfo, CostEstimate, OperationInfo, SendReceipt, Submission, Suppressed
-from winic_soap.recipients import chunked, domestic_numbers, international_numbers
+from winic_soap.models import AccountInfo, CostEstimate, OperationInfo, Problem, SendReceipt, Submission, Suppressed
+from winic_soap.recipients import ascii_digits, check_numbers, domestic_numbers
 from winic_soap.retry import Attempts, RetryPolicy
-from winic_soap.text import estimate_cost, sanitize, segments
+from winic_soap.text import estimate_cost, sanitize, segments, unsendable
 
 if TYPE_CHECKING:
     from winic_soap.store.base import Store
@@ -44,7 +44,8 @@ __all__ = ["SERVICE_TZ", "BaseClient", "Call", "Decode", "SendPlan"]
 logger = logging.getLogger("winic_soap.client")
 SERVICE_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST since 1991
 _CREDENTIALS = ("uid", "pwd")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SECRETS = ("pwd", "newpwd")
+_DIGITS = re.compile("[0-9]+")
 _FIELDS = {"msg": "text", "tos": "recipients", "extno": "ext"}  # wire names -> the arguments users wrote
 T = TypeVar("T")
 Decode = Callable[[str, str | None, str], T]  # (operation, raw answer, transport) -> result; raises its error
@@ -71,23 +72,33 @@ class Call:
 @dataclass(slots=True)
 class SendPlan:
     """A checked send: the operation, its batches of at most 100 numbers, and the parameters they share.
-    A plan is what :meth:`BaseClient.send_batch` sends, batch by batch, exactly as planned."""
+    A plan is what :meth:`BaseClient.send_batch` sends, batch by batch, exactly as planned. Its numbers are
+    kept compactly and each batch is made when it is sent; ``skipped`` names the invalid numbers left out
+    (``skip_invalid=True``)."""
 
     operation: str
-    batches: list[list[str]]
+    batches: Sequence[Sequence[str]]
     text: str
     params: dict[str, str | None] = field(repr=False)  # the credentials are in it
     at: datetime | None
     concurrency: int
+    skipped: tuple[Problem, ...] = ()
+    numbers: Sequence[str] | None = field(default=None, repr=False)
     suppressed: tuple[Suppressed, ...] = ()  # left out: on the store's suppression list (store.suppression)
 
-    def recipients(self) -> list[str]:
-        """Every number of the plan, checked and de-duplicated, in order."""
+    def recipients(self) -> Sequence[str]:
+        """Every number of the plan, checked and de-duplicated, in order (sending them again checks nothing twice)."""
+        if self.numbers is not None:
+            return self.numbers
         return [n for batch in self.batches for n in batch]
 
     def __repr__(self) -> str:
-        recipients = sum(map(len, self.batches))
-        return f"SendPlan({self.operation}, {recipients} recipient(s) in {len(self.batches)} batch(es), at={self.at})"
+        recipients = len(self.numbers) if self.numbers is not None else sum(map(len, self.batches))
+        skipped = f", {len(self.skipped)} skipped" if self.skipped else ""
+        return (
+            f"SendPlan({self.operation}, {recipients} recipient(s) in {len(self.batches)} batch(es){skipped}, "
+            f"at={self.at})"
+        )
 
 
 def _suppression_store(store: Store | str | None) -> tuple[Store | None, bool]:
@@ -208,49 +219,57 @@ class BaseClient:
         if op is None:
             raise ConfigurationError(f"the loaded WSDL has no operation {operation!r}")
         for name, value in params.items():
-            if value is not None and _SURROGATE.search(value):
-                field = _FIELDS.get(name, name)
-                raise InputError(field, "contains characters that cannot be encoded (a lone surrogate)")
+            broken = None if value is None else unsendable(value, secret=name in _SECRETS)
+            if broken:  # the same refusal on every transport (XML could not carry it; a form could)
+                raise InputError(_FIELDS.get(name, name), broken)
         return Call(op, params, **send)
 
     def _pull_call(self, operation: str, port: str | None = None) -> Call:
         params = self._credentials()
         if operation == "GET_SMS_MO":
-            if port is not None and (not isinstance(port, str) or not port.isdigit()):
+            digits = ascii_digits(port) if isinstance(port, str) else None
+            if port is not None and (digits is None or not _DIGITS.fullmatch(digits)):
                 raise InputError("port", "must be a string of digits", port)
-            params["IDtype"] = port or ""
+            params["IDtype"] = digits or ""
         return self._call(operation, params)
 
     def _account_call(self, personal: bool) -> Call:
         return self._call("GetUserInfo_" if personal else "GetUserInfo", self._credentials())
 
     def _plan_send(
-        self, operation: str, numbers: list[str], text: str, *, at: datetime | None, extra: dict[str, str | None],
-        concurrency: int,
+        self, operation: str, recipients: Iterable[str] | str, text: str, *, at: datetime | None,
+        extra: dict[str, str | None], concurrency: int, skip_invalid: bool,
     ) -> SendPlan:  # fmt: skip
-        clean = sanitize(text, strict=self._settings.strict_text)
+        clean = sanitize(text, strict=self._settings.strict_text, max_parts=self._settings.max_parts)
         otime = self._otime(at)
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
             raise InputError("concurrency", "must be a positive integer", concurrency)
         params = {**self._credentials(), "msg": clean, "otime": otime, **extra}
         self._call(operation, params)  # the operation exists and every value can be encoded
-        return SendPlan(operation, chunked(numbers), clean, params, at, concurrency)
+        international = operation == "SendInternationalMessages"
+        checked = check_numbers(recipients, international=international, skip_invalid=skip_invalid)
+        batches = checked.numbers.batches()
+        return SendPlan(operation, batches, clean, params, at, concurrency, checked.skipped, checked.numbers)
 
     def _plan_domestic(
         self, recipients: Iterable[str] | str, text: str, *, at: datetime | None, ext: str | int | None,
-        concurrency: int,
+        concurrency: int, skip_invalid: bool = False,
     ) -> SendPlan:  # fmt: skip
-        numbers = domestic_numbers(recipients)
         operation, extra = "SendMessages", self._extension(ext)
         if extra:
             operation = "SendMessages_Ext"
-        return self._plan_send(operation, numbers, text, at=at, extra=extra, concurrency=concurrency)
+        return self._plan_send(
+            operation, recipients, text, at=at, extra=extra, concurrency=concurrency, skip_invalid=skip_invalid
+        )
 
     def _plan_international(
-        self, recipients: Iterable[str] | str, text: str, *, at: datetime | None, concurrency: int
-    ) -> SendPlan:
-        numbers = international_numbers(recipients)
-        return self._plan_send("SendInternationalMessages", numbers, text, at=at, extra={}, concurrency=concurrency)
+        self, recipients: Iterable[str] | str, text: str, *, at: datetime | None, concurrency: int,
+        skip_invalid: bool = False,
+    ) -> SendPlan:  # fmt: skip
+        return self._plan_send(
+            "SendInternationalMessages", recipients, text, at=at, extra={}, concurrency=concurrency,
+            skip_invalid=skip_invalid,
+        )  # fmt: skip
 
     @staticmethod
     def _extension(ext: str | int | None) -> dict[str, str | None]:
@@ -270,15 +289,17 @@ class BaseClient:
         ext: str | int | None = None,
         international: bool = False,
         concurrency: int = 1,
+        skip_invalid: bool = False,
     ) -> SendPlan:
         """Check a send as :meth:`send` would and split it into its requests, sending nothing: the
         operation, the batches of at most 100 numbers and the text as it will go out (for a journal
-        written before the send, or a preview)."""
+        written before the send, or a preview). ``skip_invalid`` leaves invalid numbers out, named in
+        ``plan.skipped``, instead of refusing them all in one :class:`InputError`."""
         if international:
             if ext is not None:
                 raise InputError("ext", "international sends take no extension number", ext)
-            return self._plan_international(recipients, text, at=at, concurrency=concurrency)
-        return self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency)
+            return self._plan_international(recipients, text, at=at, concurrency=concurrency, skip_invalid=skip_invalid)
+        return self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency, skip_invalid=skip_invalid)
 
     def stored_plan(
         self, operation: str, text: str, *, at: datetime | None = None, ext: str | None = None, concurrency: int = 1
@@ -319,8 +340,9 @@ class BaseClient:
     def receipt_of(self, plan: SendPlan, submissions: Sequence[Submission]) -> SendReceipt:
         """The receipt of a planned send whose requests were made batch by batch (the send journal)."""
         at = plan.at and self._local(plan.at)
+        parts = segments(plan.text)
         return SendReceipt(
-            tuple(submissions), plan.operation, self._transport_name, plan.text, segments(plan.text), at,
+            tuple(submissions), plan.operation, self._transport_name, plan.text, parts, at, plan.skipped,
             plan.suppressed,
         )  # fmt: skip
 
@@ -362,7 +384,7 @@ class BaseClient:
 
     def _estimate(self, recipients: int | Iterable[str], text: str, info: AccountInfo) -> CostEstimate:
         count = recipients if isinstance(recipients, int) else len(domestic_numbers(recipients))
-        clean = sanitize(text, strict=self._settings.strict_text)
+        clean = sanitize(text, strict=self._settings.strict_text, max_parts=self._settings.max_parts)
         parts = segments(clean, signature=info.signature, chars_per_sms=info.chars_per_sms)
         cost = estimate_cost(clean, count, price=info.price, signature=info.signature, chars_per_sms=info.chars_per_sms)
         return CostEstimate(count, parts, info.price, cost, info.balance)
@@ -447,7 +469,7 @@ class BaseClient:
     def _submission(self, call: Call, message_id: str | None) -> Submission:
         recipients = call.recipients or []
         logger.info("%s accepted for %d recipient(s): %s", call.operation, len(recipients), message_id)
-        return Submission(message_id, tuple(recipients))
+        return Submission(message_id, recipients)
 
     def _password_changed(self, new: str) -> None:
         self._pwd = new

@@ -150,11 +150,12 @@ class AsyncWinicClient(BaseClient):
         ext: str | int | None = None,
         concurrency: int = 1,
         on_progress: Callable[[int, int], None] | None = None,
+        skip_invalid: bool = False,
         ignore_suppression: bool = False,
     ) -> SendReceipt:
         """Send ``text`` to mainland China mobiles; see :meth:`WinicClient.send`."""
         await self._ready()
-        plan = self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency)
+        plan = self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency, skip_invalid=skip_invalid)
         return await self._run(await self._ascreen(plan, ignore_suppression), on_progress)
 
     async def send_international(
@@ -165,11 +166,12 @@ class AsyncWinicClient(BaseClient):
         at: datetime | None = None,
         concurrency: int = 1,
         on_progress: Callable[[int, int], None] | None = None,
+        skip_invalid: bool = False,
         ignore_suppression: bool = False,
     ) -> SendReceipt:
         """Send to international numbers; see :meth:`WinicClient.send_international`."""
         await self._ready()
-        plan = self._plan_international(recipients, text, at=at, concurrency=concurrency)
+        plan = self._plan_international(recipients, text, at=at, concurrency=concurrency, skip_invalid=skip_invalid)
         return await self._run(await self._ascreen(plan, ignore_suppression), on_progress)
 
     async def _ascreen(self, plan: SendPlan, ignore_suppression: bool) -> SendPlan:

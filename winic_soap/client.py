@@ -135,16 +135,18 @@ class WinicClient(BaseClient):
         ext: str | int | None = None,
         concurrency: int = 1,
         on_progress: Callable[[int, int], None] | None = None,
+        skip_invalid: bool = False,
         ignore_suppression: bool = False,
     ) -> SendReceipt:
         """Send ``text`` to mainland China mobiles (``SendMessages``; ``SendMessages_Ext`` with ``ext``).
 
-        Numbers are normalised (``+86``, spaces) and de-duplicated; more than 100 are split into requests
-        of 100 (``concurrency`` of them in flight); ``at`` schedules the send (naive = Asia/Shanghai).
-        With a ``store``, numbers on its suppression list are left out (``receipt.suppressed``) unless
-        ``ignore_suppression`` (a message the person asked for, like a login code).
+        Numbers are normalised (``+86``, spaces, Unicode digits) and de-duplicated; more than 100 are split
+        into requests of 100 (``concurrency`` of them in flight); ``at`` schedules the send (naive =
+        Asia/Shanghai). Invalid numbers are all named in one :class:`InputError`, or with ``skip_invalid``
+        left out and named in ``receipt.skipped``. With a ``store``, numbers on its suppression list are left
+        out (``receipt.suppressed``) unless ``ignore_suppression`` (a message the person asked for: a login code).
         """
-        plan = self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency)
+        plan = self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency, skip_invalid=skip_invalid)
         return self._run(self._screen(plan, ignore_suppression), on_progress)
 
     def send_international(
@@ -155,10 +157,11 @@ class WinicClient(BaseClient):
         at: datetime | None = None,
         concurrency: int = 1,
         on_progress: Callable[[int, int], None] | None = None,
+        skip_invalid: bool = False,
         ignore_suppression: bool = False,
     ) -> SendReceipt:
         """Send to international numbers (country code first, all in one country): ``SendInternationalMessages``."""
-        plan = self._plan_international(recipients, text, at=at, concurrency=concurrency)
+        plan = self._plan_international(recipients, text, at=at, concurrency=concurrency, skip_invalid=skip_invalid)
         return self._run(self._screen(plan, ignore_suppression), on_progress)
 
     def send_batch(self, plan: SendPlan, numbers: Sequence[str]) -> Submission:

@@ -98,6 +98,7 @@ class Settings:
     )  # http(s)://[user:pass@]host:port; None: HTTP(S)_PROXY/NO_PROXY; "": none at all
     trust_env: bool = True  # read proxies and SSL_CERT_FILE/SSL_CERT_DIR from the environment
     strict_text: bool = False  # True: raise on % $ & # * instead of converting them to full width
+    max_parts: int = 10  # a longer text (in billed parts per recipient) is refused before it is sent
     max_response_bytes: int = 16 * 1024 * 1024
     store: str | None = None  # the store's URL (sqlite:///path, postgresql://...) or a bare path; None: default
     max_handoffs: int = 5  # failed hand-offs of a stored record before it moves to the dead letters
@@ -129,6 +130,8 @@ class Settings:
                 raise ConfigurationError(f"{name} must be a positive number of seconds")
         if self.max_attempts < 1 or self.pool_size < 1 or self.max_handoffs < 1:
             raise ConfigurationError("max_attempts, pool_size and max_handoffs must be at least 1")
+        if isinstance(self.max_parts, bool) or not isinstance(self.max_parts, int) or self.max_parts < 1:
+            raise ConfigurationError(f"max_parts must be a whole number of parts, at least 1, not {self.max_parts!r}")
 
     def require_credentials(self) -> None:
         if not self.uid or not self.pwd:

@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from winic_soap.models import Submission
+    from winic_soap.models import Problem, Submission
 
 __all__ = [
     "AccessDeniedError",
@@ -89,13 +89,21 @@ class ConfigurationError(WinicError, ValueError):
 
 
 class InputError(WinicError, ValueError):
-    """Raised before any network I/O when an argument breaks a documented rule; names the field and rule."""
+    """Raised before any network I/O when an argument breaks a documented rule; names the field and rule.
+    A list with bad items names every one in ``problems`` (the message shows the first few)."""
 
-    def __init__(self, field: str, rule: str, value: object = None) -> None:
+    SHOWN = 10  # problems written out in the message; the rest are counted
+
+    def __init__(self, field: str, rule: str, value: object = None, *, problems: Sequence[Problem] = ()) -> None:
         self.field = field
         self.rule = rule
         self.value = value
+        self.problems = tuple(problems)
         shown = "" if value is None else f" (got {value!r})"
+        if len(self.problems) > 1:
+            listed = "; ".join(map(str, self.problems[: self.SHOWN]))
+            more = len(self.problems) - self.SHOWN
+            shown = f": {listed}" + (f"; ... and {more} more" if more > 0 else "")
         super().__init__(f"{field}: {rule}{shown}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -11,6 +12,7 @@ __all__ = [
     "CostEstimate",
     "DeliveryReport",
     "OperationInfo",
+    "Problem",
     "Reply",
     "SendReceipt",
     "Submission",
@@ -19,12 +21,58 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
+class Problem:
+    """One bad item of a list: where it is (``label``: ``recipients[3]``, or ``line 12`` of a file), its
+    position (the index, or the line number), the value as given and the rule it breaks."""
+
+    label: str
+    position: int
+    value: object
+    rule: str
+
+    def __str__(self) -> str:
+        return f"{self.label} {self.value!r}: {self.rule}"
+
+
 class Submission:
     """One request the service accepted: its 16-digit ``message_id`` (None when an old service answered
-    the legacy ``000``) and the recipients it carried (at most 100)."""
+    the legacy ``000``) and the recipients it carried (at most 100). The numbers are kept as one string, as
+    they went on the wire: a receipt of a million recipients holds 10,000 of these, not a million objects."""
 
+    __slots__ = ("_numbers", "message_id")
     message_id: str | None
-    recipients: tuple[str, ...]
+    _numbers: str
+
+    def __init__(self, message_id: str | None, recipients: Iterable[str] | str) -> None:
+        """``recipients``: the numbers, or as the wire carried them (one string, comma-separated)."""
+        object.__setattr__(self, "message_id", message_id)
+        object.__setattr__(self, "_numbers", recipients if isinstance(recipients, str) else ",".join(recipients))
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return tuple(self._numbers.split(",")) if self._numbers else ()
+
+    @property
+    def count(self) -> int:
+        """How many recipients the request carried (without building their list)."""
+        return self._numbers.count(",") + 1 if self._numbers else 0
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Submission is read-only: cannot set {name}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Submission):
+            return NotImplemented
+        return (self.message_id, self._numbers) == (other.message_id, other._numbers)
+
+    def __hash__(self) -> int:
+        return hash((self.message_id, self._numbers))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Submission, (self.message_id, self.recipients))
+
+    def __repr__(self) -> str:
+        return f"Submission(message_id={self.message_id!r}, recipients={self.count})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +108,9 @@ class Suppressed:
 @dataclass(frozen=True, slots=True)
 class SendReceipt:
     """What a send produced. Up to 100 recipients make one request; more are split into requests of at
-    most 100, each with its own :class:`Submission` (and message id) in ``submissions``."""
+    most 100, each with its own :class:`Submission` (and message id) in ``submissions``. ``skipped`` names
+    the invalid numbers a ``skip_invalid=True`` send left out (position, value, rule); ``suppressed`` the
+    numbers on the store's suppression list it left out, with why."""
 
     submissions: tuple[Submission, ...]
     operation: str
@@ -68,6 +118,7 @@ class SendReceipt:
     text: str
     parts: int
     scheduled_at: datetime | None = None
+    skipped: tuple[Problem, ...] = ()
     #: recipients left out because they are on the store's suppression list (opted out), with why
     suppressed: tuple[Suppressed, ...] = ()
 
@@ -83,6 +134,22 @@ class SendReceipt:
     @property
     def recipients(self) -> tuple[str, ...]:
         return tuple(n for s in self.submissions for n in s.recipients)
+
+    @property
+    def count(self) -> int:
+        """How many recipients were sent to (without building their list)."""
+        return sum(s.count for s in self.submissions)
+
+    def __repr__(self) -> str:
+        ids = [s.message_id for s in self.submissions[:3]]
+        more = f" and {len(self.submissions) - 3} more" if len(self.submissions) > 3 else ""
+        skipped = f", skipped={len(self.skipped)}" if self.skipped else ""
+        skipped += f", suppressed={len(self.suppressed)}" if self.suppressed else ""
+        at = f", scheduled_at={self.scheduled_at.isoformat()}" if self.scheduled_at else ""
+        return (
+            f"SendReceipt({self.operation} over {self.transport}: {self.count} recipient(s) in "
+            f"{len(self.submissions)} request(s), message_ids={ids}{more}{skipped}{at})"
+        )
 
 
 # Reply and DeliveryReport come by the thousand from one pull: plain slotted dataclasses build about

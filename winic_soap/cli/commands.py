@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import bisect
+import codecs
+import contextlib
 import getpass
 import hashlib
 import json
@@ -11,21 +14,22 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from array import array
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from winic_soap.client import SERVICE_TZ, WinicClient
 from winic_soap.config import Settings, default_store_url, default_wsdl_cache_path
 from winic_soap.core.contract import Contract, load_packaged_contract
 from winic_soap.demo import run_demo
 from winic_soap.exceptions import ConfigurationError, InputError, StoreError
-from winic_soap.models import CostEstimate, OperationInfo, SendReceipt
-from winic_soap.recipients import chunked, domestic_numbers, international_numbers
+from winic_soap.models import CostEstimate, OperationInfo, Problem, SendReceipt
+from winic_soap.recipients import Checked, check_numbers
 from winic_soap.store import InboxRecord, Store, new_job_id, open_store, process_owner
 from winic_soap.text import estimate_cost, sanitize, segments
 from winic_soap.watcher import Watcher
@@ -98,22 +102,95 @@ def _store(args: argparse.Namespace) -> Store:
 
 
 # -- send ---------------------------------------------------------------------------------------
-def _read_numbers(args: argparse.Namespace) -> list[str]:
-    numbers = [n for n in args.numbers if n != "-"]
-    sources = []
-    if args.numbers_file:
-        sources.append(
-            sys.stdin.read() if args.numbers_file == "-" else Path(args.numbers_file).read_text(encoding="utf-8")
-        )
-    if "-" in args.numbers or (not numbers and not args.numbers_file and not sys.stdin.isatty()):
-        sources.append(sys.stdin.read())
-    for text in sources:
-        for line in text.splitlines():
-            content = line.split("#", 1)[0]
-            numbers += [n.strip() for n in content.split(",") if n.strip()]
-    if not numbers:
-        raise InputError("numbers", "give numbers as arguments, with --numbers-file, or on stdin")
-    return numbers
+def _decode(data: bytes, encoding: str, what: str, where: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            what,
+            f"{where} is not {encoding} (byte 0x{data[exc.start]:02x} at column {exc.start + 1}); "
+            "pass --encoding with the file's encoding (e.g. --encoding gbk)",
+        ) from None
+
+
+def _open(path: str, what: str) -> BinaryIO:
+    """A file named on the command line; one that cannot be opened is a usage error (exit 2), not a traceback."""
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        return Path(path).open("rb")
+    except OSError as exc:
+        raise ConfigurationError(f"{what}: cannot open {path}: {exc.strerror or exc}") from None
+
+
+def _encoding(args: argparse.Namespace) -> str:
+    try:
+        name = codecs.lookup(args.encoding).name
+    except LookupError:
+        raise ConfigurationError(f"--encoding: unknown encoding {args.encoding!r}") from None
+    return "utf-8-sig" if name == "utf-8" else name  # a byte-order mark is not part of the first line
+
+
+class NumberSource:
+    """The numbers given to ``send`` -- arguments, then ``--numbers-file``, then stdin -- read one line at a
+    time (a million lines are never in memory at once), each remembering where it came from (its line) so
+    an invalid one is named as the operator sees it."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self._args = args
+        self._encoding = _encoding(args)
+        self._lines = array("I")  # the line (or argument) number of every number read so far
+        self._sources: list[tuple[int, str]] = []  # (index of its first number, what it is)
+        given = [n for n in args.numbers if n != "-"]
+        self._files = [args.numbers_file] if args.numbers_file else []
+        if "-" in args.numbers or (not given and not args.numbers_file and not sys.stdin.isatty()):
+            self._files.append("-")
+        if not given and not self._files:
+            raise InputError("numbers", "give numbers as arguments, with --numbers-file, or on stdin")
+        self._handles = [(name, _open(name, "--numbers-file")) for name in self._files]  # a missing file: now
+
+    def __iter__(self) -> Iterator[str]:
+        given = [n for n in self._args.numbers if n != "-"]
+        self._sources.append((0, "argument"))
+        for position, number in enumerate(given, 1):
+            self._lines.append(position)
+            yield number
+        for name, handle in self._handles:
+            shown = "stdin" if name == "-" else name
+            self._sources.append((len(self._lines), f"of {shown}"))
+            with contextlib.nullcontext(handle) if name == "-" else handle:  # stdin stays open
+                encoding = self._encoding
+                for line, data in enumerate(handle, 1):
+                    text = _decode(data, encoding, "--numbers-file", f"line {line} of {shown}")
+                    encoding = encoding.replace("utf-8-sig", "utf-8")  # a mark only leads the first line
+                    for item in text.split("#", 1)[0].split(","):
+                        number = item.strip()
+                        if number:
+                            self._lines.append(line)
+                            yield number
+
+    def label(self, index: int) -> tuple[str, int]:
+        """How to name the ``index``-th number read: ``argument 2`` or ``line 12 of numbers.txt``."""
+        line = self._lines[index]
+        source = self._sources[bisect.bisect_right([i for i, _ in self._sources], index) - 1][1]
+        return (f"argument {line}" if source == "argument" else f"line {line} {source}"), line
+
+
+def _read_numbers(args: argparse.Namespace) -> Checked:
+    """Every number given, checked and de-duplicated: an invalid one named by its line, all in one error, or
+    skipped and listed with ``--skip-invalid``."""
+    source = NumberSource(args)
+    return check_numbers(
+        source, international=args.international, skip_invalid=args.skip_invalid, field="numbers", label=source.label
+    )
+
+
+def _read_text(args: argparse.Namespace) -> str:
+    if args.text is not None:
+        return str(args.text)
+    with _open(args.text_file, "--text-file") as handle:
+        data = handle.read()
+    return _decode(data, _encoding(args), "--text-file", args.text_file).rstrip("\r\n")  # the file's last line break
 
 
 def _parse_at(value: str | None) -> datetime | None:
@@ -191,22 +268,44 @@ def stops_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _receipt_json(receipt: SendReceipt) -> dict[str, Any]:
-    return {
+def _skipped_json(skipped: Sequence[Problem]) -> list[dict[str, Any]]:
+    return [{"where": p.label, "line": p.position, "value": p.value, "rule": p.rule} for p in skipped]
+
+
+def _skipped_lines(skipped: Sequence[Problem]) -> list[str]:
+    if not skipped:
+        return []
+    shown = [f"  {p}" for p in skipped[: InputError.SHOWN]]
+    more = len(skipped) - InputError.SHOWN
+    return [f"skipped {len(skipped)} invalid number(s):", *shown, *([f"  ... and {more} more"] if more > 0 else [])]
+
+
+def _print_receipt_json(receipt: SendReceipt, extra: dict[str, Any]) -> None:
+    """The receipt as one JSON object on stdout, written a request at a time: a million recipients are never
+    all in memory as strings."""
+    head = {
         "operation": receipt.operation,
         "transport": receipt.transport,
         "parts": receipt.parts,
         "text": receipt.text,
         "scheduled_at": _aware_service_time(receipt.scheduled_at),
-        "submissions": [{"message_id": s.message_id, "recipients": list(s.recipients)} for s in receipt.submissions],
         "suppressed": [s.as_dict() for s in receipt.suppressed],
+        **extra,
     }
+    out = sys.stdout
+    out.write(json.dumps(head, ensure_ascii=False, default=str)[:-1] + ', "submissions": [')
+    for i, s in enumerate(receipt.submissions):
+        out.write((", " if i else "") + json.dumps({"message_id": s.message_id, "recipients": s.recipients}))
+    out.write("]}\n")
+    out.flush()
 
 
-def _dry_run(args: argparse.Namespace, numbers: list[str], text: str) -> int:
+def _dry_run(args: argparse.Namespace, checked: Checked, text: str) -> int:
     """``client.estimate`` (price, signature and balance from the service), or offline with ``--price``."""
-    valid = international_numbers(numbers) if args.international else domestic_numbers(numbers)
-    clean = sanitize(text, strict=args.strict)
+    valid = checked.numbers
+    clean = sanitize(
+        text, strict=args.strict, max_parts=Settings.load(config=args.config, profile=args.profile).max_parts
+    )
     if args.price is not None:
         try:
             price = Decimal(args.price)
@@ -224,7 +323,7 @@ def _dry_run(args: argparse.Namespace, numbers: list[str], text: str) -> int:
             info = client.account()
             estimate = client.estimate(len(valid), clean, account=info)
         signature = info.signature
-    requests = len(chunked(valid))
+    requests = len(valid.batches())
     characters = len(clean) + (0 if not signature or signature in clean else len(signature))
     data = {
         "dry_run": True,
@@ -237,6 +336,7 @@ def _dry_run(args: argparse.Namespace, numbers: list[str], text: str) -> int:
         "balance": None if estimate.balance is None else str(estimate.balance),
         "fits": estimate.fits,
         "text": clean,
+        **({"skipped": _skipped_json(checked.skipped)} if checked.skipped else {}),
     }
     balance = estimate.balance
     if balance is None:
@@ -254,20 +354,22 @@ def _dry_run(args: argparse.Namespace, numbers: list[str], text: str) -> int:
             f"parts        {estimate.parts} per recipient ({characters} characters with signature)",
             f"cost         {estimate.cost} at {estimate.price} per part",
             verdict,
+            *_skipped_lines(checked.skipped),
         ],
     )
     return 0
 
 
 def send(args: argparse.Namespace) -> int:
-    numbers = _read_numbers(args)
-    text = args.text if args.text is not None else Path(args.text_file).read_text(encoding="utf-8").rstrip("\n")
+    text = _read_text(args)
+    checked = _read_numbers(args)  # the numbers stay compact from here on (a plan of them is not copied)
     if args.dry_run:
-        return _dry_run(args, numbers, text)
+        return _dry_run(args, checked, text)
     at = _parse_at(args.at)
     ext = None if args.international else args.ext
+    numbers = checked.numbers
     if not args.no_record:
-        return _send_journalled(args, numbers, text, at, ext)
+        return _send_journalled(args, checked, text, at, ext)
     # without the journal the store still holds the suppression list: it is checked (unless ignored)
     store = None if args.ignore_suppression else open_cli_store(args)
     with _client(args, strict_text=args.strict, store=store) as client, store or nullcontext():
@@ -275,35 +377,42 @@ def send(args: argparse.Namespace) -> int:
         skip = args.ignore_suppression
         with stops_on_sigterm(), progress_bar(args, len(plan.batches)) as progress:
             if args.international:
-                receipt = client.send_international(plan.recipients(), text, at=at, concurrency=args.concurrency,
+                receipt = client.send_international(numbers, text, at=at, concurrency=args.concurrency,
                                                     on_progress=progress, ignore_suppression=skip)  # fmt: skip
             else:
                 receipt = client.send(
-                    plan.recipients(), text, at=at, ext=ext, concurrency=args.concurrency, on_progress=progress,
+                    numbers, text, at=at, ext=ext, concurrency=args.concurrency, on_progress=progress,
                     ignore_suppression=skip,
                 )  # fmt: skip
-    return show_receipt(args, receipt)
+    return show_receipt(args, receipt, skipped=checked.skipped)
 
 
-def show_receipt(args: argparse.Namespace, receipt: SendReceipt, job: str | None = None) -> int:
-    """What a send printed: the receipt, human or JSON, with its job when it was journalled."""
+def show_receipt(
+    args: argparse.Namespace, receipt: SendReceipt, job: str | None = None, *, skipped: Sequence[Problem] = ()
+) -> int:
+    """What a send printed: the receipt, human or JSON, with its job when it was journalled and the invalid
+    numbers ``--skip-invalid`` left out."""
+    skipped = skipped or receipt.skipped
     lines = [
-        f"sent {receipt.parts} part(s) each to {len(receipt.recipients)} recipient(s) "
+        f"sent {receipt.parts} part(s) each to {receipt.count} recipient(s) "
         f"in {len(receipt.submissions)} request(s) over {receipt.transport}" + (f" (job {job})" if job else "")
     ]
-    lines += [
-        f"message id {s.message_id or '(legacy 000)'}  {len(s.recipients)} recipient(s)" for s in receipt.submissions
-    ]
+    lines += [f"message id {s.message_id or '(legacy 000)'}  {s.count} recipient(s)" for s in receipt.submissions]
+    if args.json:
+        extra = {**({"job": job} if job else {}), **({"skipped": _skipped_json(skipped)} if skipped else {})}
+        _print_receipt_json(receipt, extra)
+        return 0
     if receipt.suppressed:
         lines.append(f"not sent to {len(receipt.suppressed)} number(s) on the suppression list:")
         lines += [f"  {s.mobile}  {s.reason}" for s in receipt.suppressed]
-    _emit(args, {**_receipt_json(receipt), **({"job": job} if job else {})}, lines)
+    for line in [*lines, *_skipped_lines(skipped)]:
+        print(line, flush=True)
     return 0
 
 
 # -- send through the journal ---------------------------------------------------------------------
 def _send_journalled(
-    args: argparse.Namespace, numbers: list[str], text: str, at: datetime | None, ext: str | None
+    args: argparse.Namespace, checked: Checked, text: str, at: datetime | None, ext: str | None
 ) -> int:
     """Check the input (the library's own checks), name the job and print its id, write it to the store, and
     only then send: a store that cannot be written stops the send before anything leaves (exit 10), and
@@ -317,15 +426,15 @@ def _send_journalled(
             store = open_cli_store(args, settings)
         except StoreError as exc:
             raise _nothing_sent(exc, job_id) from exc
-        with store, stops_on_sigterm(), progress_bar(args, -(-len(numbers) // 100)) as progress:
+        with store, stops_on_sigterm(), progress_bar(args, len(checked.numbers.batches())) as progress:
             try:
                 receipt = store.journal.send(
-                    client, numbers, text, job=job_id, at=at, ext=ext, international=args.international,
+                    client, checked.numbers, text, job=job_id, at=at, ext=ext, international=args.international,
                     concurrency=args.concurrency, on_progress=progress, ignore_suppression=args.ignore_suppression,
                 )  # fmt: skip
             except StoreError as exc:  # raised as itself only when nothing was sent
                 raise _nothing_sent(exc, job_id) from exc
-    return show_receipt(args, receipt, job_id)
+    return show_receipt(args, receipt, job_id, skipped=checked.skipped)
 
 
 def _nothing_sent(exc: StoreError, job: str) -> StoreError:

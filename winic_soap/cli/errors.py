@@ -42,8 +42,8 @@ EXIT_CODES = {
 EXIT_HELP = """exit codes:
   0  success
   1  unexpected failure
-  2  usage or configuration error (bad flag, unknown transport, missing credentials)
-  3  input rejected before sending (bad number, empty text, past --at, ...)
+  2  usage or configuration error (bad flag, unknown transport, missing credentials, unreadable file)
+  3  input rejected before sending (bad numbers, empty text, past --at, file not in --encoding, ...)
   4  authentication refused (-02, -03, -14) or IP not allowed (-110)
   5  balance insufficient (-01)
   6  any other service error code (-04 ... -13, unknown codes)

@@ -85,6 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
     text.add_argument("-m", "--text", help="message text")
     text.add_argument("--text-file", help="read the message text from this file")
     send.add_argument("-f", "--numbers-file", help="file of numbers (one per line or comma-separated; '-' = stdin)")
+    send.add_argument(
+        "--encoding",
+        default="utf-8",
+        help="how --numbers-file, --text-file and stdin are encoded (default utf-8; e.g. gbk, gb18030)",
+    )
+    send.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="send to the valid numbers and list the invalid ones (by line) instead of refusing them all",
+    )
     send.add_argument("--ext", help="extension number, 1-10 digits (uses SendMessages_Ext)")
     send.add_argument("--at", help="schedule: 'YYYY-MM-DD HH:MM[:SS]' in Asia/Shanghai time, or ISO 8601 with offset")
     send.add_argument("--international", action="store_true", help="numbers carry a country code, all one country")

@@ -23,8 +23,9 @@ ENVELOPE_NS = {
 }
 _ENV = {version: f"{{{ns}}}" for version, ns in ENVELOPE_NS.items()}
 _XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+# As lxml (and so zeep) escapes text: a raw carriage return would reach the service as a line feed.
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 # Characters XML 1.0 cannot carry at all; lxml (and so zeep) refuses them too.
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
@@ -40,10 +41,12 @@ def render_request(
         if _NOT_XML.search(value):
             raise InputError(name, "contains characters XML cannot carry (control characters)")
         parts.append(f"<ns0:{name}>{value.translate(_ESCAPES)}</ns0:{name}>")
+    # lxml writes an element without children self-closed; so do we, to the byte
+    wrapper = f'ns0:{op.request_element} xmlns:ns0="{op.namespace}"'
+    inner = f"<{wrapper}>{''.join(parts)}</ns0:{op.request_element}>" if parts else f"<{wrapper}/>"
     body = (
         f"<?xml version='1.0' encoding='utf-8'?>\n<soap-env:Envelope xmlns:soap-env=\"{ENVELOPE_NS[version]}\">"
-        f'<soap-env:Body><ns0:{op.request_element} xmlns:ns0="{op.namespace}">{"".join(parts)}'
-        f"</ns0:{op.request_element}></soap-env:Body></soap-env:Envelope>"
+        f"<soap-env:Body>{inner}</soap-env:Body></soap-env:Envelope>"
     )
     action = op.actions.get(version, "")
     if version == "soap11":

@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from functools import partial
+from itertools import zip_longest
 from typing import TYPE_CHECKING, Any, Protocol
 
 from winic_soap.bulk import BulkRun, provably_unprocessed, run_tasks, run_threads
@@ -85,9 +86,12 @@ class _JobBatches:
     """The bulk engine's batch source for one job: claims the job's never-attempted batches and settles
     each after its request; a write the store refuses is kept, retried, and reported by :meth:`flush`."""
 
-    def __init__(self, store: Store, job_id: str, owner: str, new: dict[int, Sequence[str]]) -> None:
+    def __init__(
+        self, store: Store, job_id: str, owner: str, new: Mapping[int, Sequence[str]] | Sequence[Sequence[str]]
+    ) -> None:
         self.store, self.job_id, self.owner = store, job_id, owner
-        self._new = new  # never-attempted batches when the run began: what is unsent if the store goes away
+        # never-attempted batches when the run began (by index): what is unsent if the store goes away
+        self._new = new if isinstance(new, Mapping) else _Indexed(new)
         self._taken: set[int] = set()
         self._unwritten: list[tuple[int, Submission | None, WinicError | None]] = []
         self._lock = threading.Lock()
@@ -98,7 +102,7 @@ class _JobBatches:
             return None
         with self._lock:
             self._taken.add(batch.index)
-        return batch.index, self._new.get(batch.index, batch.numbers)
+        return batch.index, batch.numbers
 
     def settle(
         self, index: int, numbers: Sequence[str], submission: Submission | None, error: WinicError | None
@@ -162,6 +166,24 @@ class _JobBatches:
             return [n for batch in self.store.batches(self.job_id, ["new"]) for n in batch.numbers]
         except StoreError:
             return [n for i, numbers in sorted(self._new.items()) if i not in self._taken for n in numbers]
+
+
+class _Indexed(Mapping[int, Sequence[str]]):
+    """A plan's batches by index, each made only when it is read."""
+
+    def __init__(self, batches: Sequence[Sequence[str]]) -> None:
+        self._batches = batches
+
+    def __getitem__(self, index: int) -> Sequence[str]:
+        if not 0 <= index < len(self._batches):
+            raise KeyError(index)
+        return self._batches[index]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(len(self._batches)))
+
+    def __len__(self) -> int:
+        return len(self._batches)
 
 
 class Journal:
@@ -349,7 +371,8 @@ class Journal:
             else:
                 return self._job(job_id), checked
         left_out = {s.mobile for s in _suppressed(existing)}  # compared as the first send screened it
-        checked.batches = chunked([n for n in everyone if n not in left_out])
+        if left_out:
+            checked.batches = chunked([n for n in everyone if n not in left_out])
         _check_same(existing, checked, at, ext, self.store.batches(existing.id))
         existing = self._screened(existing, ignore_suppression)
         return existing, self._plan_of(client, existing, concurrency, send_now)
@@ -401,8 +424,9 @@ class Journal:
             total, operation=plan.operation, text=plan.text, transport=client.transport, on_progress=on_progress
         )
         run.job = job.id
-        if plan.batches:  # a job written just now: its batches are the plan's (no second copy of every number)
-            new: dict[int, Sequence[str]] = dict(enumerate(plan.batches))
+        new: Mapping[int, Sequence[str]] | Sequence[Sequence[str]]
+        if plan.batches:  # a job written just now: its batches are the plan's, made only if ever asked for
+            new = plan.batches
         elif job.batches.get("new"):
             new = {b.index: b.numbers for b in self.store.batches(job.id, ["new"])}
         else:
@@ -436,12 +460,12 @@ class Journal:
             deadline = time.monotonic() + client.settings.deadline
             while not run.interrupt and self._others_sending(job.id, run) and time.monotonic() < deadline:
                 sleep(0.2)
-        try:
-            stored = self.store.batches(job.id)
+        mine = set(run.done) | set(run.failures)
+        try:  # what this run did not settle itself (a million numbers are not read back for nothing)
+            stored = self.store.batches(job.id) if len(mine) < run.total else []
         except StoreError as exc:
             logger.warning("job %s: the journal cannot be read (%s); answering from this run alone", job.id, exc)
             stored = []
-        mine = set(run.done) | set(run.failures)
         for batch in stored:
             if batch.index not in mine and batch.state != "new":
                 run.known(batch.index, batch.numbers, *_settled(batch, run))
@@ -474,13 +498,13 @@ def _settled(batch: Batch, run: BulkRun) -> tuple[Submission | None, WinicError 
 
 def _check_same(job: JobSummary, plan: SendPlan, at: datetime | None, ext: str | None, batches: list[Batch]) -> None:
     """A key names one send: the same operation, numbers (in order), text, extension and schedule."""
-    stored = [n for b in batches for n in b.numbers]
-    planned = [n for b in plan.batches for n in b]
+    stored = (n for b in batches for n in b.numbers)
+    planned = (n for b in plan.batches for n in b)  # a batch at a time: a million numbers are not copied
     differs = [
         name
         for name, same in (
             ("operation", job.operation == plan.operation),
-            ("numbers", stored == planned),
+            ("numbers", all(a == b for a, b in zip_longest(stored, planned))),
             ("text", job.text == plan.text),
             ("ext", job.options.get("ext") == (None if ext is None else str(ext))),
             ("at", _stored_at(job) == (None if at is None else _aware_at(at))),

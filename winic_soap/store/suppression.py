@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from winic_soap.exceptions import InputError
 from winic_soap.models import Reply, Suppressed
-from winic_soap.recipients import chunked, domestic_numbers, international_numbers
+from winic_soap.recipients import Numbers, chunked, domestic_numbers, international_numbers
 
 if TYPE_CHECKING:
     from winic_soap._base import SendPlan
@@ -164,7 +164,7 @@ class Suppression:
                 listed = {m for (m,) in tx.rows("SELECT mobile FROM winic_suppression WHERE suppressed = 1")}
                 hits = sorted(listed.intersection(numbers))  # the set operation runs in C
             else:
-                hits = [m for part in chunked(list(numbers), _PROBE) for (m,) in tx.rows(
+                hits = [m for part in chunked(numbers, _PROBE) for (m,) in tx.rows(
                     f"SELECT mobile FROM winic_suppression WHERE suppressed = 1 AND mobile IN ({_marks(part)})", part
                 )]  # fmt: skip
             rows = [
@@ -218,8 +218,10 @@ def screen(store: Store, plan: SendPlan) -> None:
     found = store.suppression.check(numbers)
     if not found:
         return
-    plan.batches = chunked([n for n in numbers if n not in found])
-    plan.suppressed = tuple(found[n] for n in numbers if n in found)
+    kept = numbers.without(found) if isinstance(numbers, Numbers) else [n for n in numbers if n not in found]
+    plan.numbers = kept
+    plan.batches = chunked(kept)
+    plan.suppressed = tuple(found[n] for n in sorted(found))
 
 
 def screen_job(store: Store, job_id: str) -> list[Suppressed]:
