@@ -181,6 +181,19 @@ def test_a_bulk_plan_stays_compact_when_numbers_are_left_out(tmp_path: Path, mak
     assert len(plan.batches) == 600 and plan.batches[0] == many[:7] + many[8:101]
 
 
+@pytest.mark.parametrize(
+    "candidates", [["13800000001", "13800000003"], [f"139{i:08d}" for i in range(9)] + ["13800000003"]]
+)
+def test_compact_numbers_find_candidates_either_way_round(candidates: list[str]) -> None:
+    from array import array
+
+    numbers = Numbers(array("Q", [13800000001, 13800000002, 13800000003]), international=False)
+    assert numbers.among(candidates) == {c for c in candidates if c.startswith("138")}
+    assert list(numbers.without(set(candidates))) == (
+        ["13800000002"] if len(candidates) == 2 else ["13800000001", "13800000002"]
+    )
+
+
 def test_the_store_down_sends_nothing_unchecked(tmp_path: Path, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
     store = open_store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
     client = make_client(store=store)

@@ -162,7 +162,8 @@ class Suppression:
             )
             if not longer:
                 listed = {m for (m,) in tx.rows("SELECT mobile FROM winic_suppression WHERE suppressed = 1")}
-                hits = sorted(listed.intersection(numbers))  # the set operation runs in C
+                # the set operation runs in C (on a bulk plan's compact numbers, as integers)
+                hits = sorted(numbers.among(listed) if isinstance(numbers, Numbers) else listed.intersection(numbers))
             else:
                 hits = [m for part in chunked(numbers, _PROBE) for (m,) in tx.rows(
                     f"SELECT mobile FROM winic_suppression WHERE suppressed = 1 AND mobile IN ({_marks(part)})", part
