@@ -149,6 +149,36 @@ def bench(
     }
 
 
+# the hand-off command: reads its records (JSON lines) and acknowledges them by exiting 0, so what is measured
+# is what `watch --exec` adds around a handler: a process start per hand-off, the claim and the acknowledgement
+HANDOFF = "import json, sys\nfor line in sys.stdin:\n    json.loads(line)\n"
+
+
+def bench_handoff(records: int, batch: int, per_record: int) -> dict[str, Any]:
+    """Records/s handed on by ``watch --exec`` on SQLite: one process per record (the default) beside
+    ``--exec-batch`` (one process per ``batch`` records, acknowledged in one statement)."""
+    from winic_soap import WinicClient
+    from winic_soap.watcher import ExecHandOff, Watcher
+
+    results: dict[str, Any] = {}
+    argv = [sys.executable, "-c", HANDOFF]
+    endpoint = "http://127.0.0.1:9/Service.asmx"  # never called: only stored records are handed on
+    with tempfile.TemporaryDirectory() as tmp, WinicClient("bench", "unused", endpoint=endpoint) as client:
+        for name, count, size in (("per_record", per_record, 1), ("batched", records, batch)):
+            with open_store(f"{tmp}/{name}.sqlite3") as store:
+                pulled = _records(count)
+                for i in range(0, count, PULL):
+                    store.commit_pulled("GET_SMS_MO", pulled[i : i + PULL], endpoint="e", uid="u")
+                watcher = Watcher(client, store, batch_handler=ExecHandOff(argv, timeout=60), claim_size=size)
+                start = time.perf_counter()
+                handed = watcher.deliver_pending()
+                seconds = time.perf_counter() - start
+            assert handed == count  # every record acknowledged
+            results[name] = {"records": count, "batch": size, "seconds": seconds, "records_per_s": count / seconds}
+    results["speedup"] = results["batched"]["records_per_s"] / results["per_record"]["records_per_s"]
+    return results
+
+
 @contextmanager
 def _postgres() -> Iterator[Callable[[str], str]]:
     with running_postgres(fsync=True) as server:
@@ -161,6 +191,10 @@ def main() -> int:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--repeat", type=int, default=3, help="rounds per measurement; the fastest is kept")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument(
+        "--handoff-records", type=int, default=10_000, help="records for the batched --exec hand-off (0: skip)"
+    )
+    parser.add_argument("--handoff-batch", type=int, default=1000, help="records per --exec-batch process")
     args = parser.parse_args()
     results = []
     for backend in args.backends.split(","):
@@ -192,8 +226,18 @@ def main() -> int:
             f"{r['ratio_to_bare_insert']:>6.1f}x {r['ratio_to_autocommit_insert']:>11.2f}x  "
             f"{r['journal']['per_batch_us']:>11.0f}µs"
         )
+    handoff = None
+    if args.handoff_records:
+        handoff = bench_handoff(args.handoff_records, args.handoff_batch, min(100, args.handoff_records))
+        one, many = handoff["per_record"], handoff["batched"]
+        print(
+            f"watch --exec on sqlite: one process per record {one['records_per_s']:.0f} records/s "
+            f"({one['records']} records); --exec-batch {many['batch']} {many['records_per_s']:.0f} records/s "
+            f"({many['records']} records); {handoff['speedup']:.0f}x"
+        )
     if args.json:
-        Path(args.json).write_text(json.dumps({"results": results}, indent=2), encoding="utf-8")
+        figures = {"results": results} | ({"handoff": handoff} if handoff else {})
+        Path(args.json).write_text(json.dumps(figures, indent=2), encoding="utf-8")
     return 0
 
 

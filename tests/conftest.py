@@ -20,6 +20,16 @@ def _block_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True)
+def _no_user_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clients fall back to ``WINIC_*`` and the user's TOML file: neither may leak into a test."""
+    import os
+
+    for name in [n for n in os.environ if n.startswith("WINIC_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CONFIG_HOME", "/nonexistent/winic-soap-tests")
+
+
 @pytest.fixture
 def sleeps() -> SleepRecorder:
     return SleepRecorder()

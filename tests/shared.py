@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 TRANSPORTS = ("soap11", "soap12", "http-post", "http-get")
@@ -49,3 +51,11 @@ def run_cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.Comp
         timeout=120,
         check=False,
     )
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 60.0) -> None:
+    """Poll ``condition`` (every 5 ms) until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)

@@ -33,7 +33,7 @@ def test_client_benchmark_runs_quick(tmp_path: Path) -> None:
     for key in ("ours_mock", "ours_canned", "bare_httpx2_mock", "bare_httpx2_canned"):
         assert data["3_async_bulk"][key]["requests"] == 10
     assert data["4_sync_bulk"]["ours_mock"]["requests"] == data["4_sync_bulk"]["ours_canned"]["requests"] == 10
-    assert set(data["5_cold_start"]) >= {"ours", "zeep_raw", "bare_httpx2"}
+    assert set(data["5_cold_start"]) >= {"ours", "zeep_raw", "bare_httpx2", "import_only", "jobs_list"}
     assert all(data["6_rss"][f"{name}_kb"] > 0 for name in ("ours", "zeep_raw", "bare_httpx2"))
     assert data["7_decode"]["records"] == 500
     assert set(data["targets"]) and "ours/bare" in result.stdout and "targets:" in result.stdout
@@ -53,21 +53,16 @@ def test_mock_benchmark_runs_quick(tmp_path: Path) -> None:
 
 
 def test_store_benchmark_runs_quick(tmp_path: Path, pg_server) -> None:  # type: ignore[no-untyped-def]
-    out = tmp_path / "store.json"
-    script = str(ROOT / "benchmarks" / "bench_store.py")
-    result = subprocess.run(
-        [sys.executable, script, "--records", "200", "--repeat", "1", "--json", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    results = json.loads(out.read_text(encoding="utf-8"))["results"]
+    handoff = ["--handoff-records", "300", "--handoff-batch", "100"]
+    result, data = _bench("bench_store.py", tmp_path / "store.json", "--records", "200", "--repeat", "1", *handoff)
+    results = data["results"]
     assert [r["backend"] for r in results] == ["sqlite", "postgresql"]
     for r in results:
         assert r["records"] == 200 and r["ratio_to_bare_insert"] > 0 and r["journal"]["per_batch_us"] > 0
     assert "x autocommit" in result.stdout
+    figures = data["handoff"]
+    assert figures["batched"]["records"] == 300 and figures["batched"]["batch"] == 100
+    assert figures["per_record"]["records"] == 100 and figures["speedup"] > 0
 
 
 def test_send_benchmark_runs_small(tmp_path: Path) -> None:
@@ -81,3 +76,17 @@ def test_suppression_benchmark_runs_quick(tmp_path: Path) -> None:
     _, data = _bench("bench_suppression.py", tmp_path / "suppression.json", "--numbers", "1000", "--repeat", "1")
     assert data["numbers"] == 1000 and data["check_ms_list_1000"] > 0 and data["check_ms_list_larger_than_send"] > 0
     assert data["send_ms_without_store"] > 0 and data["send_ms_with_store"] > 0
+
+
+def test_webhook_benchmark_runs_quick(tmp_path: Path) -> None:
+    args = ("--records", "50", "--repeat", "1", "--backends", "sqlite")
+    result, data = _bench("bench_webhooks.py", tmp_path / "webhooks.json", *args)
+    assert data["sqlite"]["ours"]["deliveries"] == data["sqlite"]["bare_httpx2"]["deliveries"] == 50
+    assert "ours/bare" in result.stdout
+
+
+def test_wire_benchmark_runs_quick(tmp_path: Path) -> None:
+    result, data = _bench("bench_wire.py", tmp_path / "wire.json", "--quick", timeout=120)
+    rows = data["construction"]
+    assert all(rows[name]["median_ms"] > 0 for name in ("client_http", "client_https", "ssl_default_context"))
+    assert rows["http_over_https"]["ratio"] > 0 and "http / https" in result.stdout

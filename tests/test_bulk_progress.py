@@ -121,13 +121,16 @@ def test_unknown_outcome_mid_bulk(winic_mock: MockService, send: Any, concurrenc
 
 @pytest.mark.parametrize(("send", "concurrency"), SENDERS.values(), ids=SENDERS.keys())
 def test_two_batches_failing_at_once(winic_mock: MockService, send: Any, concurrency: int) -> None:
-    """Four in flight start together, so both failures happen: both batches were attempted, neither is unsent."""
+    """Each batch whose reply was lost is unknown, never unsent. With four in flight both failures usually
+    happen; a loaded machine may answer the first before the second batch started, which then never does."""
     winic_mock.fail("close_after", operation="SendMessages", times=2)  # the first two to arrive: sent, reply lost
     error = send(winic_mock, concurrency, None)
     assert isinstance(error.error, OutcomeUnknown)
     assert_accounted(error, winic_mock)
-    if concurrency == 4:
-        assert len(error.unknown) == 200
+    lost = [e for e in winic_mock.ledger if e.fault == "close_after"]
+    assert lost and sorted(error.unknown) == sorted(n for e in lost for n in (e.params["tos"] or "").split(","))
+    if concurrency == 1:
+        assert len(lost) == 1
 
 
 @pytest.mark.parametrize(("send", "concurrency"), SENDERS.values(), ids=SENDERS.keys())

@@ -17,6 +17,7 @@ from shared import TRANSPORTS
 
 from winic_soap import AccountInfo, AsyncWinicClient, DeliveryReport, Reply, WinicClient
 from winic_soap.mock import Account, MockService
+from winic_soap.models import SERVICE_TZ
 
 FIXED = datetime(2026, 5, 6, 7, 8, 9)
 SHELLS = ("sync", "async", "sync-in-process", "async-in-process")
@@ -118,10 +119,13 @@ def test_decoded_values(results: dict[str, dict[str, object]]) -> None:
     [submission] = r["send"]  # type: ignore[misc]
     assert re.fullmatch(r"0506070809\d{6}", submission.message_id)
     assert submission.recipients == ("13800138000", "13900139000")
-    assert r["replies_port"] == [Reply("13800138000", "好/的", "001", FIXED)]
-    assert r["replies_ext"] == [Reply("13900139000", "ext reply", "0012", FIXED)]
+    aware = FIXED.replace(tzinfo=SERVICE_TZ)  # the service's times are Asia/Shanghai, +08:00
+    assert r["replies_port"] == [Reply("13800138000", "好/的", "001", aware)]
+    assert r["replies_ext"] == [Reply("13900139000", "ext reply", "0012", aware)]
+    assert r["replies_port"][0].received_at.isoformat() == "2026-05-06T07:08:09+08:00"  # type: ignore[index]
     reports = r["reports"]
     assert all(isinstance(x, DeliveryReport) for x in reports)  # type: ignore[attr-defined]
+    assert {x.at.utcoffset() for x in reports} == {timedelta(hours=8)}  # type: ignore[attr-defined]
     assert [(x.mobile, x.status) for x in reports if x.message_id == submission.message_id] == [  # type: ignore[attr-defined]
         ("13800138000", "DELIVRD"),
         ("13900139000", "DELIVRD"),
@@ -157,7 +161,8 @@ def test_scheduled_send_carries_otime(make_client, winic_mock) -> None:  # type:
     client = make_client()
     at = datetime.now() + timedelta(days=2)
     receipt = client.send("13800138000", "later", at=at.replace(microsecond=0))
-    assert receipt.scheduled_at is not None
+    assert receipt.scheduled_at == at.replace(microsecond=0, tzinfo=SERVICE_TZ)  # naive means Asia/Shanghai
+    assert receipt.scheduled_at.utcoffset() == timedelta(hours=8)
     assert winic_mock.ledger[-1].params["otime"] == receipt.scheduled_at.strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -165,9 +170,11 @@ def test_aware_datetime_is_converted_to_service_time(make_client, winic_mock) ->
 
     client = make_client()
     at = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
-    client.send("13800138000", "later", at=at)
+    receipt = client.send("13800138000", "later", at=at)
     sent = winic_mock.ledger[-1].params["otime"]
     assert sent == (at + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S")
+    assert receipt.scheduled_at == at and receipt.scheduled_at.utcoffset() == timedelta(hours=8)  # same instant
+    assert receipt.scheduled_at.strftime("%Y-%m-%d %H:%M:%S") == sent
 
 
 def test_forbidden_characters_go_full_width(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -18,6 +18,7 @@ from winic_soap.exceptions import (
     ServiceError,
     UnknownServiceError,
 )
+from winic_soap.models import SERVICE_TZ
 
 CODES = [
     ("-01", BalanceError),
@@ -84,8 +85,9 @@ def test_replies_with_slashes_in_content_and_document_sample() -> None:
         "13580305095",
         "收到短信 谢谢",
         "001",
-        datetime(2015, 10, 8, 12, 6, 56),
+        datetime(2015, 10, 8, 12, 6, 56, tzinfo=SERVICE_TZ),
     )
+    assert first.received_at.isoformat() == "2015-10-08T12:06:56+08:00"
     assert (second.mobile, second.text, second.port) == ("13580305096", "a/b/c/", "001")
     assert second.raw == "13580305096/a/b/c//001/2015-10-8 12:06:56"
 
@@ -94,7 +96,7 @@ def test_reply_record_broken_by_a_line_wrap_is_rejoined() -> None:
     # the document's own sample wraps a record across lines
     raw = "13580305095/谢谢/001/2015-10-8 \n12:06:56|"
     [reply] = decoding.decode_replies("GET_SMS_MO", raw)
-    assert reply.received_at == datetime(2015, 10, 8, 12, 6, 56)
+    assert reply.received_at == datetime(2015, 10, 8, 12, 6, 56, tzinfo=SERVICE_TZ)
 
 
 def test_reports_document_sample() -> None:
@@ -102,7 +104,8 @@ def test_reports_document_sample() -> None:
     [report] = decoding.decode_reports("SMS_Reports", raw)
     assert report.message_id == "0105160556637232" and report.uid == "fenglincheng123"
     assert report.mobile == "13580305095" and report.status == "DELIVRD" and report.delivered
-    assert report.at == datetime(2017, 1, 5, 16, 8, 45)
+    assert report.at == datetime(2017, 1, 5, 16, 8, 45, tzinfo=SERVICE_TZ)
+    assert report.at.isoformat() == "2017-01-05T16:08:45+08:00"
 
 
 def test_malformed_records_are_kept_not_dropped(caplog: pytest.LogCaptureFixture) -> None:
@@ -155,7 +158,11 @@ def test_ack() -> None:
 
 
 def test_service_time_layouts() -> None:
-    assert decoding.parse_service_time("2017-1-5 6:08:45") == datetime(2017, 1, 5, 6, 8, 45)
-    assert decoding.parse_service_time("2017-01-05 16:08:45") == datetime(2017, 1, 5, 16, 8, 45)
+    for text, expected in [("2017-1-5 6:08:45", datetime(2017, 1, 5, 6, 8, 45)), ("2017-01-05 16:08:45", None)]:
+        parsed = decoding.parse_service_time(text)  # both layouts (the padded one has its own fast path)
+        assert parsed is not None and parsed.utcoffset() == timedelta(hours=8)
+        if expected is not None:
+            assert parsed.replace(tzinfo=None) == expected
+    assert decoding.parse_service_time("2017-01-05 16:08:45") == datetime(2017, 1, 5, 8, 8, 45, tzinfo=UTC)
     assert decoding.parse_service_time("2017-13-05 16:08:45") is None
     assert decoding.parse_service_time("") is None

@@ -39,6 +39,7 @@ BUILT: dict[str, tree.WinicError] = {
     "TransportError": tree.TransportError("HTTP failure", operation="GetUserInfo", transport="soap11"),
     "ConnectError": tree.ConnectError("could not connect: refused", operation="SendMessages", transport="soap11"),
     "TLSError": tree.TLSError("TLS failed: CERTIFICATE_VERIFY_FAILED", operation="SendMessages"),
+    "ProxyAuthenticationError": tree.ProxyAuthenticationError("the proxy wants credentials (HTTP 407)"),
     "ReadTimeoutError": tree.ReadTimeoutError("no complete answer within the timeout", transport="http-post"),
     "ConnectionLostError": _CAUSE,
     "HTTPStatusError": tree.HTTPStatusError(

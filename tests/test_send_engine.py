@@ -14,15 +14,14 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from shared import cli_env
+from ledger import assert_truthful, sent_numbers, settle, wait_for_sends
+from shared import cli_env, wait_until
 
 from winic_soap import (
     AsyncWinicClient,
@@ -44,39 +43,6 @@ def winic_mock() -> Iterator[MockService]:
     """The mock with a balance that covers every send here."""
     with MockService([("demo", "demo-secret", "100000")]) as mock:
         yield mock
-
-
-def sent_numbers(mock: MockService) -> Counter[str]:
-    """How often each number reached the service in a send request (processed or not)."""
-    return Counter(
-        n for e in mock.ledger if e.operation.startswith("Send") for n in (e.params.get("tos") or "").split(",") if n
-    )
-
-
-def assert_truthful(bulk: BulkSendError, mock: MockService, numbers: list[str]) -> None:
-    """What a stopped send says matches the ledger: each number in exactly one of accepted / unknown /
-    failed / unsent, ids the service gave those very numbers, nothing sent twice, nothing unsent sent."""
-    accepted = [n for s in bulk.receipts for n in s.recipients]
-    listed = Counter(accepted + list(bulk.unknown) + list(bulk.failed) + list(bulk.unsent))
-    assert sorted(listed) == sorted(numbers) and set(listed.values()) == {1}
-    seen = sent_numbers(mock)
-    assert set(seen.values()) <= {1}, "a number reached the service twice"
-    assert set(seen) <= set(accepted) | set(bulk.unknown), "the service saw a number called failed or unsent"
-    by_id = {s.message_id: s.recipients for s in mock.state.sends}
-    for submission in bulk.receipts:
-        assert by_id[submission.message_id] == submission.recipients
-
-
-def settle(mock: MockService) -> None:
-    """Let requests already at the service finish (the mock's latency), so the ledger is final."""
-    time.sleep(0.4)
-
-
-def wait_for_sends(mock: MockService, count: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while len(mock.state.sends) < count:
-        assert time.monotonic() < deadline, f"the service never saw {count} sends"
-        time.sleep(0.005)
 
 
 # -- events ----------------------------------------------------------------------------------------------
@@ -235,6 +201,50 @@ def test_two_processes_racing_with_one_key_send_once(store_url: str, winic_mock:
     assert set(sent_numbers(winic_mock).values()) == {1} and len(sent_numbers(winic_mock)) == 1000
 
 
+@pytest.mark.parametrize("second", ["library", "cli"])
+def test_a_replay_that_finds_the_first_send_in_flight_waits_for_it(
+    store_url: str, winic_mock: MockService, tmp_path: Path, second: str
+) -> None:
+    """The second delivery of a key arrives while the first process still has a request at the service (held
+    there 4 s): it sends nothing of it again, waits for it, and answers with the same message ids."""
+    winic_mock.fail("latency", seconds=4.0, operation="SendMessages", every=2, times=1)
+    first = subprocess.Popen(
+        [sys.executable, "-c", _RACER, store_url, winic_mock.url, "held-1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with open_store(store_url) as store:
+
+            def held() -> bool:  # every batch but the held one sent, the held one still 'sending'
+                assert first.poll() is None, first.stderr
+                job = store.job("held-1")
+                return job is not None and job.batches.get("sending") == 1 and not job.batches.get("new")
+
+            wait_until(held, "the first process to hold one batch at the service")
+        if second == "library":
+            command = [sys.executable, "-c", _RACER, store_url, winic_mock.url, "held-1"]
+        else:
+            numbers = tmp_path / "numbers.txt"
+            numbers.write_text("\n".join(NUMBERS[:1000]) + "\n")
+            command = [sys.executable, "-m", "winic_soap", "send", "-f", str(numbers), "-m", "race"]
+            command += ["--job", "held-1", "--concurrency", "2", "--json"]
+        env = {**cli_env(winic_mock.url, tmp_path), "WINIC_STORE": store_url}
+        again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
+        out, err = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 0 and again.returncode == 0, err + again.stderr
+    ids = json.loads(out)
+    replayed = json.loads(again.stdout)
+    if second == "cli":
+        replayed = [s["message_id"] for s in replayed["submissions"]]
+    assert replayed == ids and len(ids) == 10
+    assert len(winic_mock.state.sends) == 10 and set(sent_numbers(winic_mock).values()) == {1}
+
+
 # -- the journal: resume and schedules -----------------------------------------------------------------
 def test_a_scheduled_job_resumed_after_its_time(store_url: str, winic_mock: MockService) -> None:
     past = (datetime.now() - timedelta(hours=1)).replace(microsecond=0)
@@ -285,7 +295,10 @@ def cli(tmp_path: Path, winic_mock: MockService) -> Iterator[Callable[..., subpr
             process.wait()
 
 
-@pytest.mark.parametrize(("sig", "code", "concurrency"), [(signal.SIGTERM, 143, 4), (signal.SIGINT, 130, 1)])
+@pytest.mark.parametrize(
+    ("sig", "code", "concurrency"),
+    [(signal.SIGTERM, 143, 4), (signal.SIGINT, 130, 1), (signal.SIGINT, 130, 4), (signal.SIGTERM, 143, 1)],
+)
 def test_a_stopped_cli_send_prints_every_id_and_exits_true(
     cli: Any, winic_mock: MockService, sig: int, code: int, concurrency: int
 ) -> None:
@@ -316,6 +329,44 @@ def test_a_stopped_cli_send_prints_every_id_and_exits_true(
         assert resume.returncode == 8, err
     else:
         assert resume.returncode == 0, err
+
+
+@pytest.mark.parametrize(("sig", "code", "concurrency"), [(signal.SIGINT, 130, 4), (signal.SIGTERM, 143, 1)])
+def test_a_stopped_cli_send_prints_its_ids_and_one_summary_line(
+    cli: Any, winic_mock: MockService, sig: int, code: int, concurrency: int
+) -> None:
+    """Without --json: the accepted ids on stdout, one summary line on stderr, the rest in `jobs show`."""
+    winic_mock.fail("latency", seconds=0.1, times=None, operation="SendMessages")
+    send = cli("send", "-f", cli.numbers, "-m", "通知", "--job", "j2", "--concurrency", str(concurrency))
+    wait_for_sends(winic_mock, 4)
+    os.kill(send.pid, sig)
+    out, err = send.communicate(timeout=60)
+    assert send.returncode == code, err
+    assert "Traceback" not in err and "Exception in thread" not in err, err
+    summary = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(summary) == 1 and "jobs show j2" in summary[0] and "failed" not in summary[0], err
+    assert len(err.splitlines()) <= 3, err  # "job j2", the summary, at most one warning
+    printed = [line.split()[2] for line in out.splitlines() if line.startswith("message id ")]
+    assert len(printed) == len(out.splitlines()) >= 3
+    settle(winic_mock)
+    show = cli("jobs", "show", "j2", "--json", "--batches")
+    batches = json.loads(show.communicate(timeout=60)[0])["batches"]
+    by_state: dict[str, list[Any]] = {}
+    for batch in batches:
+        by_state.setdefault(batch["state"], []).append(batch)
+    assert set(by_state) <= {"accepted", "unknown", "new"}, "a batch left 'sending' or called failed"
+    assert sorted(b["message_id"] for b in by_state["accepted"]) == sorted(printed)
+    bulk = BulkSendError(
+        [_submission({**b, "recipients": b["numbers"]}) for b in by_state["accepted"]], KeyboardInterrupt(), [],
+        [n for b in by_state.get("new", []) for n in b["numbers"]],
+        [n for b in by_state.get("unknown", []) for n in b["numbers"]],
+    )  # fmt: skip
+    assert_truthful(bulk, winic_mock, NUMBERS)
+    resume = cli("jobs", "resume", "j2")
+    _, err = resume.communicate(timeout=120)
+    assert resume.returncode == (8 if bulk.unknown else 0), err
+    assert set(sent_numbers(winic_mock).values()) == {1}, "a number reached the service twice after the resume"
+    assert set(NUMBERS) - set(bulk.unknown) <= set(sent_numbers(winic_mock)), "the resume left numbers unsent"
 
 
 def _submission(data: dict[str, Any]) -> Any:

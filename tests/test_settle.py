@@ -61,6 +61,31 @@ def test_in_transit_then_final_then_a_repeat_settle_once_and_hand_on_once(
         assert picture["delivered"] == 2 and picture["undelivered"] == {} and picture["waiting_for_report"] == 0
 
 
+def test_webhooks_carry_the_settled_status_and_never_a_repeat(make_client, winic_mock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from webhook_receiver import receiving
+
+    from winic_soap import Settings
+    from winic_soap.watcher import Watcher
+    from winic_soap.webhooks import WebhookDispatcher, new_secret
+
+    secret = new_secret()
+    winic_mock.script_status(A, "ENROUTE")
+    client = make_client()
+    message_id = client.send([A, B], "通知").message_id
+    winic_mock.add_report(message_id, A, "DELIVRD", at=T0)
+    winic_mock.add_report(message_id, A, "DELIVRD", at=T0)  # the same report again, in the same pull
+    with receiving(secret) as receiver, open_store(tmp_path / "inbox.sqlite3") as store:
+        dispatcher = WebhookDispatcher(store, Settings(webhook_secret=secret, timeout=5.0), urls=[receiver.url])
+        Watcher(client, store, lambda record: None, webhooks=dispatcher).run(threading.Event(), once=True)
+        repeats = [r.id for r in store.records(None) if r.repeat_of]
+    data = sorted((d.event["data"]["mobile"], d.event["data"]["status"], d.event["data"]["settled"])
+                  for d in receiver.deliveries)  # fmt: skip
+    assert data == [(A, "DELIVRD", "DELIVRD"), (A, "ENROUTE", "DELIVRD"), (B, "DELIVRD", "DELIVRD")]
+    assert len(repeats) == 1 and repeats[0] not in receiver.ids() and all(d.verified for d in receiver.deliveries)
+
+
 # (the reports in arrival order, the settled status): the table in winic_soap/store/settle.py
 ORDERS = [
     (["UNDELIV", "DELIVRD"], "DELIVRD"),  # a late DELIVRD outranks a final failure: the operator retried

@@ -2,55 +2,117 @@
 
 ``WinicClient`` is the entry point; every error is a ``WinicError``; ``winic_soap.mock`` is a local fake
 of the service for tests.
+
+The names below are loaded on first use (PEP 562): ``import winic_soap`` costs almost nothing, and
+tools that never touch the wire (``winic-soap jobs list``, ``winic_soap.store``) never load httpx2,
+zeep or lxml.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from winic_soap._lazy import exports
+
 __version__ = "0.1.0"
 
-from winic_soap._base import SendPlan
-from winic_soap.async_client import AsyncWinicClient
-from winic_soap.client import WinicClient
-from winic_soap.config import Settings
-from winic_soap.events import CallEvent
-from winic_soap.exceptions import (
-    AccessDeniedError,
-    AuthenticationError,
-    BalanceError,
-    BulkSendError,
-    ClientClosedError,
-    ConfigurationError,
-    ConnectError,
-    ConnectionLostError,
-    HTTPStatusError,
-    InputError,
-    JournalError,
-    MaintenanceError,
-    OutcomeUnknown,
-    ProtocolError,
-    ReadTimeoutError,
-    RejectedRequestError,
-    SendOutcomeUnknown,
-    ServiceError,
-    SoapFaultError,
-    StoreError,
-    TLSError,
-    TransportError,
-    UnknownServiceError,
-    WinicError,
-)
-from winic_soap.models import (
-    AccountInfo,
-    CostEstimate,
-    DeliveryReport,
-    OperationInfo,
-    Reply,
-    SendReceipt,
-    Submission,
-    Suppressed,
-)
-from winic_soap.retry import RetryPolicy
-from winic_soap.text import estimate_cost, segments
+if TYPE_CHECKING:
+    from winic_soap._base import SendPlan
+    from winic_soap.async_client import AsyncWinicClient
+    from winic_soap.client import WinicClient
+    from winic_soap.config import Settings
+    from winic_soap.events import CallEvent
+    from winic_soap.exceptions import (
+        AccessDeniedError,
+        AuthenticationError,
+        BalanceError,
+        BulkSendError,
+        ClientClosedError,
+        ConfigurationError,
+        ConnectError,
+        ConnectionLostError,
+        HTTPStatusError,
+        InputError,
+        JournalError,
+        MaintenanceError,
+        OutcomeUnknown,
+        ProtocolError,
+        ProxyAuthenticationError,
+        ReadTimeoutError,
+        RejectedRequestError,
+        SendOutcomeUnknown,
+        ServiceError,
+        SoapFaultError,
+        StoreError,
+        TLSError,
+        TransportError,
+        UnknownServiceError,
+        WinicError,
+    )
+    from winic_soap.models import (
+        AccountInfo,
+        CostEstimate,
+        DeliveryReport,
+        OperationInfo,
+        Reply,
+        SendReceipt,
+        Submission,
+        Suppressed,
+    )
+    from winic_soap.retry import RetryPolicy
+    from winic_soap.text import estimate_cost, segments
+
+_EXPORTS: dict[str, str] = {
+    "AccessDeniedError": "winic_soap.exceptions",
+    "AccountInfo": "winic_soap.models",
+    "AsyncWinicClient": "winic_soap.async_client",
+    "AuthenticationError": "winic_soap.exceptions",
+    "BalanceError": "winic_soap.exceptions",
+    "BulkSendError": "winic_soap.exceptions",
+    "CallEvent": "winic_soap.events",
+    "ClientClosedError": "winic_soap.exceptions",
+    "ConfigurationError": "winic_soap.exceptions",
+    "ConnectError": "winic_soap.exceptions",
+    "ConnectionLostError": "winic_soap.exceptions",
+    "CostEstimate": "winic_soap.models",
+    "DeliveryReport": "winic_soap.models",
+    "estimate_cost": "winic_soap.text",
+    "HTTPStatusError": "winic_soap.exceptions",
+    "InputError": "winic_soap.exceptions",
+    "JournalError": "winic_soap.exceptions",
+    "MaintenanceError": "winic_soap.exceptions",
+    "OperationInfo": "winic_soap.models",
+    "OutcomeUnknown": "winic_soap.exceptions",
+    "ProtocolError": "winic_soap.exceptions",
+    "ProxyAuthenticationError": "winic_soap.exceptions",
+    "ReadTimeoutError": "winic_soap.exceptions",
+    "RejectedRequestError": "winic_soap.exceptions",
+    "Reply": "winic_soap.models",
+    "RetryPolicy": "winic_soap.retry",
+    "segments": "winic_soap.text",
+    "SendOutcomeUnknown": "winic_soap.exceptions",
+    "SendPlan": "winic_soap._base",
+    "SendReceipt": "winic_soap.models",
+    "ServiceError": "winic_soap.exceptions",
+    "Settings": "winic_soap.config",
+    "SoapFaultError": "winic_soap.exceptions",
+    "StoreError": "winic_soap.exceptions",
+    "Submission": "winic_soap.models",
+    "Suppressed": "winic_soap.models",
+    "TLSError": "winic_soap.exceptions",
+    "TransportError": "winic_soap.exceptions",
+    "UnknownServiceError": "winic_soap.exceptions",
+    "WinicClient": "winic_soap.client",
+    "WinicError": "winic_soap.exceptions",
+}
+
+
+__getattr__ = exports(globals(), _EXPORTS)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "AccessDeniedError",
@@ -73,6 +135,7 @@ __all__ = [
     "OperationInfo",
     "OutcomeUnknown",
     "ProtocolError",
+    "ProxyAuthenticationError",
     "ReadTimeoutError",
     "RejectedRequestError",
     "Reply",

@@ -13,7 +13,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from winic_soap.bulk import BulkRun
@@ -30,7 +30,17 @@ from winic_soap.exceptions import (
     TransportError,
     WinicError,
 )
-from winic_soap.models import AccountInfo, CostEstimate, OperationInfo, Problem, SendReceipt, Submission, Suppressed
+from winic_soap.models import (
+    SERVICE_TZ,
+    AccountInfo,
+    CostEstimate,
+    OperationInfo,
+    Problem,
+    SendReceipt,
+    Submission,
+    Suppressed,
+    service_time,
+)
 from winic_soap.recipients import ascii_digits, check_numbers, domestic_numbers
 from winic_soap.retry import Attempts, RetryPolicy
 from winic_soap.text import estimate_cost, sanitize, segments, unsendable
@@ -42,7 +52,6 @@ if TYPE_CHECKING:
 __all__ = ["SERVICE_TZ", "BaseClient", "Call", "Decode", "SendPlan"]
 
 logger = logging.getLogger("winic_soap.client")
-SERVICE_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST since 1991
 _CREDENTIALS = ("uid", "pwd")
 _SECRETS = ("pwd", "newpwd")
 _DIGITS = re.compile("[0-9]+")
@@ -101,17 +110,6 @@ class SendPlan:
         )
 
 
-def _suppression_store(store: Store | str | None) -> tuple[Store | None, bool]:
-    """The store whose suppression list sends check, and whether the client opened it (and closes it)."""
-    if store is None:
-        return None, False
-    if isinstance(store, str):
-        from winic_soap.store import open_store
-
-        return open_store(store), True
-    return store, False
-
-
 class BaseClient:
     """Settings, contract and every decision that involves no I/O; see the module docstring."""
 
@@ -134,6 +132,9 @@ class BaseClient:
     ) -> None:
         import ssl
 
+        if isinstance(store, str):  # a URL is the ``store`` setting (the CLI's store), as it always was
+            options, store = {**options, "store": store}, None
+
         # an ssl.SSLContext cannot live in Settings (files and variables carry strings): kept aside
         self._tls_context: ssl.SSLContext | None = verify if isinstance(verify, ssl.SSLContext) else None
         if verify is not None and self._tls_context is None:
@@ -143,8 +144,8 @@ class BaseClient:
             for k, v in {"uid": uid, "pwd": pwd, "endpoint": endpoint, "transport": transport, **options}.items()
             if v is not None
         }
-        try:
-            self._settings = (settings or Settings()).with_(**changes)
+        try:  # without ``settings``, what is not passed comes from WINIC_* and the TOML file, as in from_env
+            self._settings = settings.with_(**changes) if settings is not None else Settings.load(**changes)
         except TypeError as exc:
             raise ConfigurationError(str(exc)) from None
         s = self._settings
@@ -159,7 +160,7 @@ class BaseClient:
         self._soap = s.transport in ("soap11", "soap12")
         self._engine: ZeepEngine | None = None
         self._contract: Contract | None = load_packaged_contract() if s.wsdl is None else None
-        self._store, self._owns_store = _suppression_store(store)
+        self._store = store  # sends check its suppression list (None: no check)
         if s.transport == "http-get":
             logger.warning(
                 "HTTP GET puts the password in the URL (proxies and server logs keep it); prefer soap11 or http-post"
@@ -324,10 +325,6 @@ class BaseClient:
                 logger.info("left out %d recipient(s) on the suppression list", len(plan.suppressed))
         return plan
 
-    def _close_store(self) -> None:
-        if self._owns_store and self._store is not None:
-            self._store.close()
-
     def _batch_call(self, plan: SendPlan, batch: Sequence[str]) -> Call:
         numbers = list(batch)
         return self._call(plan.operation, {**plan.params, "tos": ",".join(numbers)}, recipients=numbers, text=plan.text)
@@ -339,10 +336,9 @@ class BaseClient:
 
     def receipt_of(self, plan: SendPlan, submissions: Sequence[Submission]) -> SendReceipt:
         """The receipt of a planned send whose requests were made batch by batch (the send journal)."""
-        at = plan.at and self._local(plan.at)
-        parts = segments(plan.text)
+        at = plan.at and service_time(plan.at).replace(microsecond=0)  # to the second, as ``otime`` carried it
         return SendReceipt(
-            tuple(submissions), plan.operation, self._transport_name, plan.text, parts, at, plan.skipped,
+            tuple(submissions), plan.operation, self._transport_name, plan.text, segments(plan.text), at, plan.skipped,
             plan.suppressed,
         )  # fmt: skip
 

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -65,7 +64,6 @@ class AsyncWinicClient(BaseClient):
             clock=clock, verify=verify, store=store, options=options,
         )  # fmt: skip
         self._wire = AsyncWire(self._settings, http_client=http_client, verify=self._tls_context)
-        self._pid = os.getpid()
         self._loading: asyncio.Lock | None = None
         self._changing: asyncio.Lock | None = None
 
@@ -84,7 +82,6 @@ class AsyncWinicClient(BaseClient):
     async def aclose(self) -> None:
         """Release pooled connections (a given ``http_client`` stays open)."""
         await self._wire.aclose()
-        self._close_store()
 
     async def __aenter__(self) -> AsyncWinicClient:
         await self._ready()
@@ -118,9 +115,6 @@ class AsyncWinicClient(BaseClient):
     # -- the one place bytes move ------------------------------------------------------------------
     async def _execute(self, call: Call, decode: Decode[T]) -> T:
         """One call under the retry policy; each attempt sends, reads and decodes (see ``WinicClient``)."""
-        if os.getpid() != self._pid:
-            self._pid = os.getpid()
-            self._wire.renew()
         attempts = self._attempts(call)
         count = 0
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Protocol
 
@@ -57,7 +58,8 @@ class BatchSource(Protocol):
         """Record one batch's outcome; never raises (what cannot be written is kept for :meth:`flush`)."""
 
     def flush(self) -> StoreError | None:
-        """Retry what :meth:`settle` could not write; the error that remains, if any."""
+        """Try once more to write what :meth:`settle` could not; the error that remains, if any (the runner
+        waits between tries)."""
 
     def release(self, started: set[int]) -> None:
         """After an interrupt: give back every batch taken but never started (the interrupt fell between)."""
@@ -212,14 +214,49 @@ class BulkRun:
         """An unknown outcome outranks every other error: it is what keeps a caller from sending again."""
         if unknown_at and not isinstance(self.stop, OutcomeUnknown):
             return self.failures[unknown_at[0]]
+        if self.journal_error is not None and (self.stop is None or isinstance(self.stop, StoreError)):
+            return self.journal_error  # the store went away: which acceptances it lost says more than why
         if self.stop is not None:
             return self.stop
-        if self.journal_error is not None:
-            return self.journal_error
         return next(iter(self.failures.values()))
 
 
 # -- the runners ---------------------------------------------------------------------------------------
+_FLUSH_WAITS = (0.2, 0.5, 1.0, 2.0)  # between tries to write outcomes the journal refused: about 4 s in all
+
+
+def _flush_waits(run: BulkRun, source: BatchSource) -> Iterator[float]:
+    """Write what the journal could not, once now and again after each wait the caller makes (a sleep, or
+    an ``await``, so an event loop goes on meanwhile); what is still unwritten becomes the run's
+    ``journal_error``."""
+    run.journal_error = source.flush()
+    for wait in _FLUSH_WAITS:
+        if run.journal_error is None:
+            return
+        yield wait
+        run.journal_error = source.flush()
+    if run.journal_error is not None:
+        logger.error("%s", run.journal_error)
+
+
+def _flush(run: BulkRun, source: BatchSource) -> None:
+    try:
+        for wait in _flush_waits(run, source):
+            time.sleep(wait)
+    except BaseException as exc:  # Ctrl-C or SIGTERM while the store is away: stop trying, keep the outcome
+        run.halt(exc)
+
+
+async def _aflush(run: BulkRun, source: BatchSource) -> None:
+    import asyncio
+
+    try:
+        for wait in _flush_waits(run, source):
+            await asyncio.sleep(wait)
+    except BaseException as exc:  # cancelled while the store is away: stop trying, keep the outcome
+        run.halt(exc)
+
+
 def _take(run: BulkRun, source: BatchSource) -> tuple[int, Sequence[str]] | None:
     try:
         return source.take()
@@ -279,7 +316,7 @@ def run_threads(run: BulkRun, source: BatchSource, send: SendOne, concurrency: i
         except BaseException as exc:  # an interrupt: the batch it hit was named maybe-processed
             run.halt(exc)
             source.release(run.started())
-        run.journal_error = source.flush()
+        _flush(run, source)
         return
     from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
@@ -308,7 +345,7 @@ def run_threads(run: BulkRun, source: BatchSource, send: SendOne, concurrency: i
         source.release(run.started())
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    run.journal_error = source.flush()
+    _flush(run, source)
 
 
 async def run_tasks(run: BulkRun, source: BatchSource, send: AsyncSendOne, concurrency: int) -> None:
@@ -342,4 +379,4 @@ async def run_tasks(run: BulkRun, source: BatchSource, send: AsyncSendOne, concu
         for index, numbers, error in run.abandon(exc):
             source.settle(index, numbers, None, error)
         source.release(run.started())
-    run.journal_error = source.flush()
+    await _aflush(run, source)

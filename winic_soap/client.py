@@ -4,7 +4,6 @@ the async client in ``_base.py``."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -60,21 +59,19 @@ class WinicClient(BaseClient):
         **options: Any,
     ) -> None:
         """Arguments win over ``settings`` (default: built-in defaults). ``options`` are any other
-        :class:`Settings` fields (``timeout``, ``proxy``, ``cert``, ``wsdl``, ``strict_text``...). ``store``
-        (a :class:`~winic_soap.store.Store`, or a URL the client opens and closes): sends leave out the
-        numbers on its suppression list."""
+        :class:`Settings` fields (``timeout``, ``proxy``, ``cert``, ``wsdl``, ``strict_text``...). ``store``:
+        a :class:`~winic_soap.store.Store` whose suppression list sends check (a URL string stays what it
+        always was, the ``store`` setting: open it with ``open_store`` to have sends checked)."""
         super().__init__(
             uid, pwd, endpoint=endpoint, transport=transport, settings=settings, retry=retry, hooks=hooks,
             clock=clock, verify=verify, store=store, options=options,
         )  # fmt: skip
         self._wire = SyncWire(self._settings, http_client=http_client, verify=self._tls_context)
-        self._pid = os.getpid()
         try:
             if self._contract is None:
                 self._contract = self._load_contract(self._wire.fetch)
         except BaseException:
             self._wire.close()
-            self._close_store()
             raise
 
     @classmethod
@@ -91,7 +88,6 @@ class WinicClient(BaseClient):
     def close(self) -> None:
         """Release pooled connections (a given ``http_client`` stays open). The client cannot be used afterwards."""
         self._wire.close()
-        self._close_store()
 
     def __enter__(self) -> WinicClient:
         return self
@@ -103,9 +99,6 @@ class WinicClient(BaseClient):
     def _execute(self, call: Call, decode: Decode[T]) -> T:
         """One call under the retry policy: each attempt sends, reads and decodes, so its event says what
         the call returns (a send answered with no message id is ``unknown``, never ``ok``)."""
-        if os.getpid() != self._pid:  # forked: the pooled sockets are the parent's, never share them
-            self._pid = os.getpid()
-            self._wire.renew()
         attempts = self._attempts(call)
         count = 0
 

@@ -1,15 +1,17 @@
 """Settings: credentials, endpoint, transport, timeouts and retry budget, from arguments > ``WINIC_*``
-environment > a TOML file (with profiles for several accounts)."""
+environment > a TOML file (with profiles for several accounts). Every value is checked by type and range
+when a :class:`Settings` is made; no secret shows in its ``repr``."""
 
 from __future__ import annotations
 
+import math
 import os
-import tomllib
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit, urlunsplit
 
 from winic_soap.exceptions import ConfigurationError
 
@@ -17,19 +19,44 @@ __all__ = [
     "DEFAULT_ENDPOINT",
     "ENV_PREFIX",
     "TRANSPORTS",
+    "WEBHOOK_RETRY_SCHEDULE",
     "Settings",
     "default_config_path",
     "default_store_path",
     "default_store_url",
     "default_wsdl_cache_path",
+    "redact_url",
 ]
 
 DEFAULT_ENDPOINT = "http://service2.winic.org/Service.asmx"
 TRANSPORTS = ("soap11", "soap12", "http-post", "http-get")
 ENV_PREFIX = "WINIC_"
+#: the Standard Webhooks schedule: after a failure wait 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; then dead
+WEBHOOK_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+_ENV_ALIASES = {"webhook": "webhooks"}  # WINIC_WEBHOOK: one URL, or several separated by spaces
 
 
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+_CONNINFO_PASSWORD = re.compile(r"\b(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)", re.IGNORECASE)
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password (in the user part or as ``?password=``; a libpq ``key=value``
+    string's ``password=``), fit for reprs, messages and logs."""
+    if "://" not in url:
+        return _CONNINFO_PASSWORD.sub(r"\1***", url)
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, _, host = netloc.rpartition("@")
+        netloc = (user.split(":", 1)[0] + ":***" if ":" in user else user) + "@" + host
+    query = "&".join(
+        f"{k}=***" if k.lower() in ("password", "passfile", "sslpassword") else f"{k}={v}"
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def _url(value: str, name: str) -> SplitResult:
@@ -73,12 +100,18 @@ def default_wsdl_cache_path(env: Mapping[str, str] = os.environ) -> Path:
     return base / "winic-soap" / "Service.asmx.wsdl"
 
 
-@dataclass(frozen=True)
+_SECRETS = frozenset({"pwd", "cert_password", "webhook_secret"})  # shown as '***' when set
+_URLS_WITH_SECRETS = frozenset({"proxy", "store"})  # shown with their password masked
+
+
+@dataclass(frozen=True, repr=False)
 class Settings:
-    """Everything a client needs. ``pwd`` never shows in ``repr``."""
+    """Everything a client needs, checked by type and range when made (a :class:`ConfigurationError`
+    names the key and the rule). ``repr`` and ``str`` show no secret: ``pwd`` and ``cert_password`` as
+    ``'***'``, the proxy's and the store's URL without their password."""
 
     uid: str = ""
-    pwd: str = field(default="", repr=False)
+    pwd: str = ""
     endpoint: str = DEFAULT_ENDPOINT
     transport: str = "soap11"
     wsdl: str | None = None  # None: the packaged copy; else a path or the live ``?WSDL`` URL
@@ -93,23 +126,43 @@ class Settings:
     verify: bool | str = True  # TLS certificate check, or a CA file/folder (an ssl.SSLContext: client argument)
     cert: str | None = None  # client certificate (PEM) for mutual TLS; its key in it or in ``cert_key``
     cert_key: str | None = None
-    proxy: str | None = field(
-        default=None, repr=False
-    )  # http(s)://[user:pass@]host:port; None: HTTP(S)_PROXY/NO_PROXY; "": none at all
+    cert_password: str | None = None  # the password of an encrypted ``cert_key``
+    proxy: str | None = None  # http(s)://[user:pass@]host:port; None: HTTP(S)_PROXY/NO_PROXY; "": none at all
     trust_env: bool = True  # read proxies and SSL_CERT_FILE/SSL_CERT_DIR from the environment
     strict_text: bool = False  # True: raise on % $ & # * instead of converting them to full width
     max_parts: int = 10  # a longer text (in billed parts per recipient) is refused before it is sent
     max_response_bytes: int = 16 * 1024 * 1024
     store: str | None = None  # the store's URL (sqlite:///path, postgresql://...) or a bare path; None: default
     max_handoffs: int = 5  # failed hand-offs of a stored record before it moves to the dead letters
+    store_timeout: float | None = None  # seconds a store call may take (None: the URL's, else 5)
     retention: str = "30d"  # watch purges records handed on (and jobs finished) longer ago; "off" keeps all
     # replies that put their number on the store's suppression list / take it off; None: the defaults
     # (winic_soap.store.suppression); WINIC_OPT_OUT_KEYWORDS="退订,TD,STOP" or a TOML list
     opt_out_keywords: tuple[str, ...] | None = None
     opt_in_keywords: tuple[str, ...] | None = None
     intermediate_statuses: tuple[str, ...] | None = None  # reports in transit (store.settle); None: ENROUTE, ACCEPTD
+    # watch POSTs every stored record to each (winic_soap.webhooks); URLs may carry a token: not in repr
+    webhooks: tuple[str, ...] = ()
+    webhook_secret: str = ""  # whsec_<base64>: signs each webhook
+    webhook_retry_schedule: tuple[float, ...] = WEBHOOK_RETRY_SCHEDULE  # waits after each failed delivery
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in _SECRETS and value:
+                shown.append(f"{f.name}='***'")
+            elif f.name in _URLS_WITH_SECRETS and value:
+                shown.append(f"{f.name}={redact_url(value)!r}")
+            elif f.name == "webhooks" and value:  # a receiver's URL may carry its token: only how many
+                shown.append(f"webhooks=<{len(value)} URL(s)>")
+            else:
+                shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
 
     def __post_init__(self) -> None:
+        for f in fields(self):
+            _check_type(f.name, str(f.type), getattr(self, f.name))
         if self.transport not in TRANSPORTS:
             raise ConfigurationError(f"transport must be one of {', '.join(TRANSPORTS)}, not {self.transport!r}")
         if not self.endpoint.isascii():
@@ -126,12 +179,31 @@ class Settings:
                     f"proxy must be a URL like http://proxy.example:3128 (schemes: {', '.join(_PROXY_SCHEMES)})"
                 )
         for name in ("connect_timeout", "timeout", "deadline", "backoff", "backoff_max", "keepalive_expiry"):
-            if not getattr(self, name) > 0:
-                raise ConfigurationError(f"{name} must be a positive number of seconds")
-        if self.max_attempts < 1 or self.pool_size < 1 or self.max_handoffs < 1:
-            raise ConfigurationError("max_attempts, pool_size and max_handoffs must be at least 1")
-        if isinstance(self.max_parts, bool) or not isinstance(self.max_parts, int) or self.max_parts < 1:
-            raise ConfigurationError(f"max_parts must be a whole number of parts, at least 1, not {self.max_parts!r}")
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigurationError(f"{name} must be a positive, finite number of seconds, not {value!r}")
+        if self.store_timeout is not None and not (math.isfinite(self.store_timeout) and self.store_timeout > 0):
+            raise ConfigurationError(
+                f"store_timeout must be a positive, finite number of seconds, not {self.store_timeout!r}"
+            )
+        for name in ("max_attempts", "pool_size", "max_handoffs", "max_response_bytes", "max_parts"):
+            if getattr(self, name) < 1:
+                raise ConfigurationError(f"{name} must be a whole number of at least 1, not {getattr(self, name)!r}")
+        self._check_webhooks()
+
+    def _check_webhooks(self) -> None:
+        for url in self.webhooks:  # never echoed: a webhook URL may carry its receiver's token
+            parts = _url(url, "webhooks")
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigurationError("webhooks: each must be an http(s) URL like https://app.example/winic")
+        if any(
+            not isinstance(d, int | float) or isinstance(d, bool) or not d >= 0 for d in self.webhook_retry_schedule
+        ):
+            raise ConfigurationError("webhook_retry_schedule must be a list of waits in seconds (numbers >= 0)")
+        if self.webhook_secret:
+            from winic_soap.webhooks import parse_secret
+
+            parse_secret(self.webhook_secret)
 
     def require_credentials(self) -> None:
         if not self.uid or not self.pwd:
@@ -155,25 +227,69 @@ class Settings:
         """Resolve settings: ``overrides`` (None values ignored) > environment > the TOML file's profile."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
+        origins: dict[str, str] = {}  # where each value came from, for the error that names it
         path = Path(config).expanduser() if config else default_config_path(env)
         if path.is_file():
             values.update(_from_file(path, profile or env.get("WINIC_PROFILE")))
+            origins.update(dict.fromkeys(values, str(path)))
         elif config:
             raise ConfigurationError(f"config file {path} does not exist")
-        values.update(_from_env(env))
+        from_env = _from_env(env)
+        values.update(from_env)
+        origins.update({name: ENV_PREFIX + name.upper() for name in from_env})
         values.update({k: v for k, v in overrides.items() if v is not None})
+        origins.update({k: "arguments" for k, v in overrides.items() if v is not None})
         unknown = set(values) - {f.name for f in fields(cls)}
         if unknown:
             raise ConfigurationError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         try:
             return cls(**{k: _coerce(k, v) for k, v in values.items()})
         except (TypeError, ValueError) as exc:
-            if isinstance(exc, ConfigurationError):
-                raise
-            raise ConfigurationError(str(exc)) from None
+            key = str(exc).split(" ", 1)[0]
+            origin = f" (from {origins[key]})" if origins.get(key, "arguments") != "arguments" else ""
+            raise ConfigurationError(f"{exc}{origin}") from None
 
 
-_TYPES = {f.name: f.type for f in fields(Settings)}
+_TYPES = {f.name: str(f.type) for f in fields(Settings)}
+_RULES = {
+    "str": "a string",
+    "str | None": "a string",
+    "float": "a number of seconds",
+    "int": "a whole number",
+    "bool": "true or false",
+    "bool | str": "true, false or a CA file/folder path",
+    "tuple[str, ...] | None": "a list of strings",
+}
+
+
+def _check_type(name: str, kind: str, value: Any) -> None:
+    """Refuse a value of the wrong type, naming the key and the rule (never a secret's value).
+
+    A TOML ``pwd = 654321`` is refused rather than turned into a string: TOML reads ``1_000`` as 1000
+    and ``0x10`` as 16, so the digits sent would not always be the ones written; quoting says what is meant.
+    """
+    if kind == "float":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif kind == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind == "bool":
+        ok = isinstance(value, bool)
+    elif kind == "bool | str":
+        ok = isinstance(value, bool | str)
+    elif kind == "str | None":
+        ok = value is None or isinstance(value, str)
+    elif kind == "float | None":
+        ok = value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+    elif kind == "tuple[str, ...] | None":  # keyword and status lists (store.suppression, store.settle)
+        ok = value is None or (isinstance(value, tuple) and all(isinstance(item, str) for item in value))
+    elif kind.startswith("tuple["):  # the items are checked by _check_webhooks
+        ok = isinstance(value, tuple)
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        shown = "" if name in _SECRETS or name in _URLS_WITH_SECRETS else f", not {value!r}"
+        hint = " (quote it in TOML)" if kind.startswith("str") and isinstance(value, int | float) else ""
+        raise ConfigurationError(f"{name} must be {_RULES.get(kind, kind)}{hint}{shown}")
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -183,15 +299,18 @@ def _coerce(name: str, value: Any) -> Any:
         if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
             raise ConfigurationError(f"{name} must be a list of strings")
         return tuple(i.strip() for i in items if i.strip())
+    if kind in ("tuple[str, ...]", "tuple[float, ...]"):
+        return _sequence(name, value, str if kind == "tuple[str, ...]" else float)
     if not isinstance(value, str) or kind in ("str", "str | None"):
         return value
     try:
-        if kind == "float":
+        if kind in ("float", "float | None"):
             return float(value)
         if kind == "int":
             return int(value)
     except ValueError:
-        raise ConfigurationError(f"{name} must be a number, not {value!r}") from None
+        rule = "a whole number" if kind == "int" else "a number"
+        raise ConfigurationError(f"{name} must be {rule}, not {value!r}") from None
     if kind in {"bool", "bool | str"}:
         lowered = value.strip().lower()
         if lowered in ("1", "true", "yes", "on"):
@@ -203,16 +322,33 @@ def _coerce(name: str, value: Any) -> Any:
     return value
 
 
+def _sequence(name: str, value: Any, kind: type[str] | type[float]) -> tuple[Any, ...]:
+    """A list from TOML, or from the environment: URLs separated by spaces; numbers by spaces or commas,
+    optionally in brackets (``[1, 1, 1]``)."""
+    if isinstance(value, str):
+        value = value.split() if kind is str else value.strip().strip("[]").replace(",", " ").split()
+    if not isinstance(value, list | tuple) or any(isinstance(item, bool) for item in value):
+        raise ConfigurationError(f"{name} must be a list")
+    try:
+        return tuple(kind(item) for item in value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{name} must be a list of numbers (seconds)") from None
+
+
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     names = {f.name for f in fields(Settings)}
-    return {
-        key[len(ENV_PREFIX) :].lower(): value
-        for key, value in env.items()
-        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in names and value != ""
-    }
+    values = {}
+    for key, value in env.items():
+        name = key[len(ENV_PREFIX) :].lower()
+        name = _ENV_ALIASES.get(name, name)
+        if key.startswith(ENV_PREFIX) and name in names and value != "":
+            values[name] = value
+    return values
 
 
 def _from_file(path: Path, profile: str | None) -> dict[str, Any]:
+    import tomllib  # only when there is a file: clients and commands without one start faster
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:

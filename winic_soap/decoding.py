@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from winic_soap.exceptions import ProtocolError, error_for_code
-from winic_soap.models import AccountInfo, DeliveryReport, Reply
+from winic_soap.models import SERVICE_TZ, AccountInfo, DeliveryReport, Reply
 
 __all__ = [
     "check",
@@ -77,17 +77,17 @@ def decode_ack(operation: str, raw: str | None, transport: str | None = None) ->
 
 
 def parse_service_time(text: str) -> datetime | None:
-    """``yyyy-M-d H:mm:ss`` (unpadded, service local time) -> naive datetime; None if unreadable."""
+    """``yyyy-M-d H:mm:ss`` (unpadded, service local time) -> aware datetime (+08:00); None if unreadable."""
     if len(text) == 19 and text[10] == " ":  # already zero-padded: the C parser is 7x faster
         try:
-            return datetime.fromisoformat(text)
+            return datetime.fromisoformat(text).replace(tzinfo=SERVICE_TZ)
         except ValueError:
             return None
     try:
         day, clock = text.strip().split(" ", 1)
         hour, minute, second = clock.split(":")
         year, month, date = _day(day)
-        return datetime(year, month, date, int(hour), int(minute), int(second))
+        return datetime(year, month, date, int(hour), int(minute), int(second), tzinfo=SERVICE_TZ)
     except ValueError:
         return None
 

@@ -14,7 +14,8 @@
     │   └── UnknownServiceError   -12 other error, and any code this library does not know
     ├── TransportError            the exchange failed below the service (.reached, .processed)
     │   ├── ConnectError          never reached the server: refused, DNS, connect timeout, proxy refused
-    │   │   └── TLSError          the TLS handshake failed: certificate not verified, client certificate refused
+    │   │   ├── TLSError          the TLS handshake failed: certificate not verified, client certificate refused
+    │   │   └── ProxyAuthenticationError  the proxy answered 407: its credentials are missing or wrong
     │   ├── ReadTimeoutError      request written, no answer in time
     │   ├── ConnectionLostError   connection closed or reset after the request was written
     │   ├── HTTPStatusError       an HTTP error page or redirect instead of an answer (.status, .location)
@@ -55,6 +56,7 @@ __all__ = [
     "MaintenanceError",
     "OutcomeUnknown",
     "ProtocolError",
+    "ProxyAuthenticationError",
     "ReadTimeoutError",
     "RejectedRequestError",
     "SendOutcomeUnknown",
@@ -185,6 +187,11 @@ class ConnectError(TransportError):
 class TLSError(ConnectError):
     """Raised when the TLS handshake failed (certificate not verified, client certificate missing or refused):
     the request never reached the service, and trying again will not help."""
+
+
+class ProxyAuthenticationError(ConnectError):
+    """Raised when the proxy answered 407 (plain HTTP or to CONNECT): its credentials (the ``proxy`` URL's
+    ``user:password``) are missing or refused. Nothing reached the service, and trying again will not help."""
 
 
 class ClientClosedError(WinicError):

@@ -13,10 +13,13 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import os
 import re
 import ssl
+import threading
 import time
 import urllib.request
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +38,7 @@ from winic_soap.exceptions import (
     ConnectionLostError,
     HTTPStatusError,
     ProtocolError,
+    ProxyAuthenticationError,
     ReadTimeoutError,
     TLSError,
     TransportError,
@@ -48,6 +52,8 @@ __all__ = [
     "HttpClient",
     "SyncWire",
     "map_error",
+    "plain_client",
+    "post",
     "proxy_for",
     "redact",
     "ssl_context",
@@ -73,9 +79,13 @@ class _RedactSecrets(logging.Filter):
     _USERINFO = re.compile(r"(://[^:/@\s]*):[^@/\s]*@")  # a proxy URL's password
     _AUTH = re.compile(r"(auth=\(b?'[^']*', )b?'[^']*'\)")  # httpcore2's SOCKS trace: auth=(b'user', b'pass')
 
+    @classmethod
+    def mask(cls, message: str) -> str:
+        return cls._AUTH.sub(r"\1'***')", cls._USERINFO.sub(r"\1:***@", cls._PATTERN.sub(r"\1***", message)))
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = self._AUTH.sub(r"\1'***')", self._USERINFO.sub(r"\1:***@", self._PATTERN.sub(r"\1***", message)))
+        masked = self.mask(message)
         if masked != message:
             record.msg, record.args = masked, None
         return True
@@ -124,15 +134,46 @@ def ssl_context(settings: Settings, verify: bool | str | ssl.SSLContext | None =
             f"verify: the CA bundle {verify!r} cannot be read ({type(exc).__name__}: {exc.strerror or exc})"
         ) from None
     if settings.cert:
-        try:
-            context.load_cert_chain(settings.cert, settings.cert_key or None)
-        except (OSError, ssl.SSLError) as exc:
-            named = f"{settings.cert!r}" + (f" with key {settings.cert_key!r}" if settings.cert_key else "")
-            raise ConfigurationError(
-                f"cert: the client certificate {named} cannot be loaded: it must be PEM with its key "
-                f"(or the key in cert_key) ({type(exc).__name__}: {exc.strerror or exc})"
-            ) from None
+        _load_client_certificate(context, settings)
     return context
+
+
+class _NoPassword(Exception):
+    """OpenSSL asked for the key's password and none was set (instead of prompting on the terminal)."""
+
+
+def _no_password() -> bytes:
+    raise _NoPassword
+
+
+def _encrypted(path: str) -> bool:
+    """Whether a PEM file holds an encrypted private key (PKCS#8 or the older Proc-Type header)."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(1 << 20)
+    except OSError:
+        return False
+    return b"ENCRYPTED" in head
+
+
+def _load_client_certificate(context: ssl.SSLContext, settings: Settings) -> None:
+    """``cert`` (+ ``cert_key``) into ``context``; an encrypted key is opened with ``cert_password``. A
+    password is always handed to OpenSSL (a callable refusing when none is set), so it never prompts."""
+    assert settings.cert is not None
+    named = f"{settings.cert!r}" + (f" with key {settings.cert_key!r}" if settings.cert_key else "")
+    try:
+        context.load_cert_chain(settings.cert, settings.cert_key or None, settings.cert_password or _no_password)
+    except _NoPassword:
+        raise ConfigurationError(
+            f"cert: the private key of {named} is encrypted: set cert_password (or WINIC_CERT_PASSWORD)"
+        ) from None
+    except (OSError, ssl.SSLError) as exc:
+        if settings.cert_password and _encrypted(settings.cert_key or settings.cert):
+            raise ConfigurationError(f"cert: cert_password does not open the private key of {named}") from None
+        raise ConfigurationError(
+            f"cert: the client certificate {named} cannot be loaded: it must be PEM with its key "
+            f"(or the key in cert_key) ({type(exc).__name__}: {exc.strerror or exc})"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -219,9 +260,17 @@ class _Framing:
         self._fresh = True
         self.dirty = False
 
-    def wrote(self) -> None:
-        if self._fresh:  # the first bytes of a new request: a new answer will follow
+    def wrote(self) -> bool:
+        """Count a write; True when it is the first of a new request (a new answer will follow)."""
+        fresh = self._fresh
+        if fresh:
             self._head, self._tail, self._count, self._fresh = b"", b"", 0, False
+        return fresh
+
+    @property
+    def started(self) -> bool:
+        """Whether any byte of the current answer has arrived."""
+        return self._count > 0
 
     def read(self, data: bytes) -> None:
         self._count += len(data)
@@ -229,13 +278,16 @@ class _Framing:
         if len(self._head) < self._KEEP:
             self._head += data
 
-    def extra_info(self, info: str, inner: Callable[[str], Any]) -> Any:
-        """A stream's ``get_extra_info``: a connection with leftovers is "readable" (the pool then drops
-        it), and the framing itself is how the wire shell reaches it; anything else is the inner stream's."""
-        if info == "is_readable" and self.dirty:
-            return True
+    def extra_info(self, info: str, inner: Callable[[str], Any], reuse: _Reuse) -> Any:
+        """A stream's ``get_extra_info``: a connection with leftovers, or idle past its host's learned
+        bound, is "readable" (the pool then drops it), and the framing itself is how the wire shell
+        reaches it; anything else is the inner stream's."""
+        if info == "is_readable":
+            return self.dirty or reuse.retire(bool(inner(info)))
         if info == "winic_framing":
             return self
+        if info == "winic_reuse":
+            return reuse
         return inner(info)
 
     def check(self, status: int, length: str | None, chunked: bool) -> None:
@@ -280,23 +332,117 @@ def _mark_new_tls() -> None:
         attempt.new_tls = True
 
 
+class _LazyTLS:
+    """One wire's TLS context, built at its first TLS handshake: ``ssl.create_default_context`` loads the CA
+    bundle (tens of ms), which an ``http://`` endpoint never needs. httpx2 gets a bare placeholder context;
+    the guarded streams swap it for the real one in ``start_tls``."""
+
+    __slots__ = ("_build", "_context", "_lock", "placeholder")
+
+    def __init__(self, build: Callable[[], ssl.SSLContext]) -> None:
+        self.placeholder = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies against no CA: useless alone
+        self._build = build
+        self._context: ssl.SSLContext | None = None
+        self._lock = threading.Lock()
+
+    def resolve(self, context: ssl.SSLContext) -> ssl.SSLContext:
+        if context is not self.placeholder:
+            return context  # a proxy's own context, or one httpcore2 made
+        with self._lock:
+            if self._context is None:
+                built = self._build()
+                built.set_alpn_protocols(["http/1.1"])  # what httpcore2 sets on the context it was given
+                self._context = built
+            return self._context
+
+    def forked(self) -> None:
+        self._lock = threading.Lock()  # a parent's thread may have held it at fork()
+
+
+class _IdleBounds:
+    """What each host taught us about how long it keeps an idle connection: when a pooled connection
+    turns out closed by the server after ``t`` idle seconds, connections to that host are not reused past
+    ``FRACTION * t`` any more. Without it a send racing the server's close (its FIN still on the way)
+    goes out on a dying connection, and its outcome is unknown although the server never read it."""
+
+    FRACTION = 0.5
+
+    def __init__(self) -> None:
+        self._bounds: dict[tuple[str, int], float] = {}
+
+    def bound(self, key: tuple[str, int]) -> float | None:
+        return self._bounds.get(key)
+
+    def closed_after(self, key: tuple[str, int], idle: float) -> None:
+        learned = idle * self.FRACTION
+        known = self._bounds.get(key)
+        if known is None or learned < known:
+            self._bounds[key] = learned
+            logger.debug("%s:%d closed a connection idle for %.2fs: reused for at most %.2fs now", *key, idle, learned)
+
+
+class _Reuse:
+    """One connection's idle time, judged against its host's learned bound (``is_readable`` is what the
+    pool asks before reusing an idle connection: True makes it drop the connection and open another)."""
+
+    __slots__ = ("_answers", "_bounds", "_idle_at_write", "_key", "_last")
+
+    def __init__(self, bounds: _IdleBounds, key: tuple[str, int]) -> None:
+        self._bounds, self._key = bounds, key
+        self._last = time.monotonic()
+        self._answers = 0  # answers read on this connection: above 0, a write reuses it
+        self._idle_at_write = 0.0
+
+    def wrote(self, fresh: bool) -> None:
+        now = time.monotonic()
+        if fresh:
+            self._idle_at_write = now - self._last
+        self._last = now
+
+    def read(self, data: bytes, answer_started: bool) -> None:
+        self._last = time.monotonic()
+        if not data and not answer_started and self._answers:
+            # a reused connection closed before any byte of the answer: the server had dropped it
+            self._bounds.closed_after(self._key, self._idle_at_write)
+
+    def answered(self) -> None:
+        self._answers += 1
+
+    def retire(self, readable: bool) -> bool:
+        """Whether the pool should drop this idle connection instead of writing a request on it."""
+        idle = time.monotonic() - self._last
+        if readable:  # the server closed it while it sat in the pool
+            self._bounds.closed_after(self._key, idle)
+            return True
+        bound = self._bounds.bound(self._key)
+        return bound is not None and idle > bound
+
+
 class _GuardedStream(httpcore2.NetworkStream):
-    """Every socket operation clamped to the attempt's deadline; answers watched by :class:`_Framing`."""
+    """Every socket operation clamped to the attempt's deadline; answers watched by :class:`_Framing`;
+    reuse judged by :class:`_Reuse`; the TLS placeholder swapped for the wire's context."""
 
-    __slots__ = ("_framing", "_stream")
+    __slots__ = ("_framing", "_reuse", "_stream", "_tls")
 
-    def __init__(self, stream: httpcore2.NetworkStream) -> None:
+    def __init__(self, stream: httpcore2.NetworkStream, tls: _LazyTLS, reuse: _Reuse) -> None:
         self._stream = stream
+        self._tls = tls
+        self._reuse = reuse
         self._framing = _Framing()
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        data = self._stream.read(max_bytes, _left(timeout, httpcore2.ReadTimeout))
+        try:
+            data = self._stream.read(max_bytes, _left(timeout, httpcore2.ReadTimeout))
+        except httpcore2.ReadError:
+            self._reuse.read(b"", self._framing.started)
+            raise
+        self._reuse.read(data, self._framing.started)
         self._framing.read(data)
         return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         left = _left(timeout, httpcore2.WriteTimeout)  # out of time: provably nothing written
-        self._framing.wrote()
+        self._reuse.wrote(self._framing.wrote())
         _mark_sending()
         self._stream.write(buffer, left)
 
@@ -306,17 +452,18 @@ class _GuardedStream(httpcore2.NetworkStream):
     def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore2.NetworkStream:
-        stream = self._stream.start_tls(ssl_context, server_hostname, _left(timeout, httpcore2.ConnectTimeout))
+        context = self._tls.resolve(ssl_context)
+        stream = self._stream.start_tls(context, server_hostname, _left(timeout, httpcore2.ConnectTimeout))
         _mark_new_tls()
-        return _GuardedStream(stream)
+        return _GuardedStream(stream, self._tls, self._reuse)
 
     def get_extra_info(self, info: str) -> Any:
-        return self._framing.extra_info(info, self._stream.get_extra_info)
+        return self._framing.extra_info(info, self._stream.get_extra_info, self._reuse)
 
 
 class _GuardedBackend(httpcore2.NetworkBackend):
-    def __init__(self, backend: httpcore2.NetworkBackend) -> None:
-        self._backend = backend
+    def __init__(self, backend: httpcore2.NetworkBackend, tls: _LazyTLS, bounds: _IdleBounds) -> None:
+        self._backend, self._tls, self._bounds = backend, tls, bounds
 
     def connect_tcp(
         self,
@@ -327,13 +474,15 @@ class _GuardedBackend(httpcore2.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.NetworkStream:
         timeout = _left(timeout, httpcore2.ConnectTimeout)
-        return _GuardedStream(self._backend.connect_tcp(host, port, timeout, local_address, socket_options))
+        stream = self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _GuardedStream(stream, self._tls, _Reuse(self._bounds, (host, port)))
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
     ) -> httpcore2.NetworkStream:
         timeout = _left(timeout, httpcore2.ConnectTimeout)
-        return _GuardedStream(self._backend.connect_unix_socket(path, timeout, socket_options))
+        stream = self._backend.connect_unix_socket(path, timeout, socket_options)
+        return _GuardedStream(stream, self._tls, _Reuse(self._bounds, (path, 0)))
 
     def sleep(self, seconds: float) -> None:
         self._backend.sleep(seconds)
@@ -342,19 +491,26 @@ class _GuardedBackend(httpcore2.NetworkBackend):
 class _AsyncGuardedStream(httpcore2.AsyncNetworkStream):
     """The async twin of :class:`_GuardedStream`; time is bounded by the attempt's cancel scope."""
 
-    __slots__ = ("_framing", "_stream")
+    __slots__ = ("_framing", "_reuse", "_stream", "_tls")
 
-    def __init__(self, stream: httpcore2.AsyncNetworkStream) -> None:
+    def __init__(self, stream: httpcore2.AsyncNetworkStream, tls: _LazyTLS, reuse: _Reuse) -> None:
         self._stream = stream
+        self._tls = tls
+        self._reuse = reuse
         self._framing = _Framing()
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        data = await self._stream.read(max_bytes, timeout)
+        try:
+            data = await self._stream.read(max_bytes, timeout)
+        except httpcore2.ReadError:
+            self._reuse.read(b"", self._framing.started)
+            raise
+        self._reuse.read(data, self._framing.started)
         self._framing.read(data)
         return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._framing.wrote()
+        self._reuse.wrote(self._framing.wrote())
         _mark_sending()
         await self._stream.write(buffer, timeout)
 
@@ -364,17 +520,17 @@ class _AsyncGuardedStream(httpcore2.AsyncNetworkStream):
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore2.AsyncNetworkStream:
-        stream = await self._stream.start_tls(ssl_context, server_hostname, timeout)
+        stream = await self._stream.start_tls(self._tls.resolve(ssl_context), server_hostname, timeout)
         _mark_new_tls()
-        return _AsyncGuardedStream(stream)
+        return _AsyncGuardedStream(stream, self._tls, self._reuse)
 
     def get_extra_info(self, info: str) -> Any:
-        return self._framing.extra_info(info, self._stream.get_extra_info)
+        return self._framing.extra_info(info, self._stream.get_extra_info, self._reuse)
 
 
 class _AsyncGuardedBackend(httpcore2.AsyncNetworkBackend):
-    def __init__(self, backend: httpcore2.AsyncNetworkBackend) -> None:
-        self._backend = backend
+    def __init__(self, backend: httpcore2.AsyncNetworkBackend, tls: _LazyTLS, bounds: _IdleBounds) -> None:
+        self._backend, self._tls, self._bounds = backend, tls, bounds
 
     async def connect_tcp(
         self,
@@ -385,12 +541,13 @@ class _AsyncGuardedBackend(httpcore2.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.AsyncNetworkStream:
         stream = await self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _AsyncGuardedStream(stream)
+        return _AsyncGuardedStream(stream, self._tls, _Reuse(self._bounds, (host, port)))
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
     ) -> httpcore2.AsyncNetworkStream:
-        return _AsyncGuardedStream(await self._backend.connect_unix_socket(path, timeout, socket_options))
+        stream = await self._backend.connect_unix_socket(path, timeout, socket_options)
+        return _AsyncGuardedStream(stream, self._tls, _Reuse(self._bounds, (path, 0)))
 
     async def sleep(self, seconds: float) -> None:
         await self._backend.sleep(seconds)
@@ -404,26 +561,23 @@ def _check_framing(response: httpx2.Response) -> None:
         headers = response.headers
         chunked = "chunked" in headers.get("transfer-encoding", "").lower()
         framing.check(response.status_code, headers.get("content-length"), chunked)
-
-
-def _guard(pool: Any, wrap: Any) -> None:
-    # httpx2 builds its httpcore2 pool without a network-backend argument; the pool reads this attribute
-    # for every new connection. The trickle, endless-1xx and glued-answer tests fail if that changes.
-    pool._network_backend = wrap(pool._network_backend)
+        stream.get_extra_info("winic_reuse").answered()  # type: ignore[union-attr]
 
 
 class _GuardedTransport(httpx2.HTTPTransport):
     """httpx2's own transport, its connection pool on the guarded backend."""
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        _guard(self._pool, _GuardedBackend)
+    def __init__(self, *, tls: _LazyTLS, bounds: _IdleBounds, **options: Any) -> None:
+        super().__init__(verify=tls.placeholder, **options)
+        # httpx2 builds its httpcore2 pool without a network-backend argument; the pool reads this attribute
+        # for every new connection. The trickle, endless-1xx and glued-answer tests fail if that changes.
+        self._pool._network_backend = _GuardedBackend(self._pool._network_backend, tls, bounds)
 
 
 class _AsyncGuardedTransport(httpx2.AsyncHTTPTransport):
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        _guard(self._pool, _AsyncGuardedBackend)
+    def __init__(self, *, tls: _LazyTLS, bounds: _IdleBounds, **options: Any) -> None:
+        super().__init__(verify=tls.placeholder, **options)
+        self._pool._network_backend = _AsyncGuardedBackend(self._pool._network_backend, tls, bounds)
 
 
 # -- error mapping, one place for both shells -----------------------------------------------------------
@@ -452,12 +606,17 @@ def map_error(exc: Exception, *, sending: bool, new_tls: bool = False) -> WinicE
         reason = str(tls.reason or type(tls).__name__)
         if "WRONG_VERSION_NUMBER" in reason.upper():
             return TLSError("TLS failed: the server does not speak TLS on this port (an http:// endpoint?)")
+        verified = getattr(tls, "verify_message", None)  # OpenSSL's why: "self-signed certificate", ...
+        if verified:
+            return TLSError(f"TLS failed: {reason}: the server's certificate was not trusted ({verified})")
         return TLSError(f"TLS failed: {reason} (certificate or client certificate)")
     if isinstance(exc, (httpx2.ConnectTimeout, httpx2.PoolTimeout)) or (
         isinstance(exc, httpx2.TimeoutException) and not sending
     ):
         return ConnectError("could not connect: timed out before the request was sent")
     if isinstance(exc, httpx2.ProxyError):
+        if str(exc).startswith("407"):  # httpcore2 names the CONNECT answer's status first
+            return _proxy_auth_error()
         return ConnectError(f"the proxy refused the connection ({exc})")
     if isinstance(exc, httpx2.ConnectError) or (isinstance(exc, httpx2.NetworkError | OSError) and not sending):
         return ConnectError(f"could not connect: {_reason(exc)}")
@@ -474,6 +633,44 @@ def map_error(exc: Exception, *, sending: bool, new_tls: bool = False) -> WinicE
     if isinstance(exc, httpx2.NetworkError | OSError):
         return ConnectionLostError(f"connection error after the request was sent ({_reason(exc)})")
     return TransportError(f"HTTP failure ({type(exc).__name__})")
+
+
+def _proxy_auth_error() -> ProxyAuthenticationError:
+    return ProxyAuthenticationError(
+        "the proxy wants credentials (HTTP 407): put user:password in the proxy URL, or fix the ones there"
+    )
+
+
+def _unexpected(exc: Exception, *, sending: bool) -> TransportError:
+    """Any other exception out of httpx2 (a user's event hook, instrumentation, a closed event loop): a
+    TransportError that says whether the request may have been sent, so a send becomes an unknown outcome."""
+    said = _RedactSecrets.mask(_reason(exc))
+    where = "after the request may have been sent" if sending else "before the request was sent"
+    error = TransportError(f"the HTTP client failed {where} ({type(exc).__name__}: {said})")
+    error.reached, error.processed = sending, (None if sending else False)
+    return error
+
+
+# nginx's answers when ``ssl_verify_client on`` finds no certificate (its 496) or a bad one (495), sent as 400
+_FRONT_REFUSALS = {
+    "no required ssl certificate was sent": "no client certificate was sent (set cert=, or WINIC_CERT)",
+    "the ssl certificate error": "the client certificate was refused (not signed by a CA it trusts, or expired)",
+    "ssl certificate error": "the client certificate was refused (not signed by a CA it trusts, or expired)",
+    "ssl certificate required": "no client certificate was sent (set cert=, or WINIC_CERT)",
+}
+
+
+def _refusal(status: int, content: bytes) -> WinicError | None:
+    """A proxy's 407, or a TLS front's answer that it refused the client certificate (nginx answers 400
+    with "No required SSL certificate was sent"): nothing reached the service, and a retry cannot help."""
+    if status == 407:
+        return _proxy_auth_error()
+    if status in (400, 495, 496) and len(content) < 8192:
+        page = content.decode("latin-1").lower()
+        for phrase, meaning in _FRONT_REFUSALS.items():
+            if phrase in page:
+                return TLSError(f"the TLS front refused the request: {meaning}; nothing reached the service")
+    return None
 
 
 def _reason(exc: BaseException) -> str:
@@ -533,29 +730,73 @@ def _probe_target(endpoint: str, proxy: str | None) -> tuple[str, int] | None:
     return parts.hostname, parts.port or 443
 
 
+_WIRES: weakref.WeakSet[_Wire] = weakref.WeakSet()  # every live wire, renewed in a forked child
+_WIRES_LOCK = threading.Lock()  # held across fork(): the set is never copied half-changed
+
+
+def _renew_after_fork() -> None:
+    """In a forked child, before any thread of it runs: every wire drops the parent's pooled connections."""
+    _WIRES_LOCK.release()  # taken by the forking thread just before fork()
+    for wire in list(_WIRES):
+        wire._forked()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_WIRES_LOCK.acquire,
+        after_in_parent=_WIRES_LOCK.release,
+        after_in_child=_renew_after_fork,
+    )
+
+
+def _tls_configured(settings: Settings, verify: Any) -> bool:
+    """Whether TLS was configured on purpose (a CA file, a client certificate): then its files are
+    checked at construction even for an ``http://`` endpoint, which otherwise never builds a context."""
+    return bool(settings.cert) or isinstance(settings.verify, str) or not isinstance(verify, bool | None)
+
+
 class _Wire:
     """What both wires share: the client, ours (built from settings) or the user's, and its proxy,
-    probe target and closed state. The subclasses move bytes; ``_transport``/``_client_class`` say how."""
+    probe target and closed state. The subclasses move bytes; ``_transport``/``_client_class`` say how.
 
-    _transport: type[httpx2.HTTPTransport | httpx2.AsyncHTTPTransport]
+    After ``os.fork()`` the child's wire drops the inherited pool (without closing it: its sockets are the
+    parent's too) and builds a new one, once, in the fork hook, before any thread of the child can send.
+    """
+
+    _transport: type[_GuardedTransport | _AsyncGuardedTransport]
     _client_class: type[httpx2.Client | httpx2.AsyncClient]
 
     def __init__(self, settings: Settings, http_client: Any, verify: Any) -> None:
+        if http_client is not None and not isinstance(http_client, self._client_class):
+            wanted = f"httpx2.{self._client_class.__name__}"
+            raise ConfigurationError(
+                f"http_client must be an {wanted} for this client, not {type(http_client).__module__}."
+                f"{type(http_client).__qualname__}"
+            )
         self._settings = settings
         self._owned = http_client is None
         self._verify = verify
         self._proxy = proxy_for(settings.endpoint, settings) if self._owned else None
         self._probe = _probe_target(settings.endpoint, self._proxy) if self._owned else None
-        self._client: Any = http_client if http_client is not None else self._build()
+        self._tls = _LazyTLS(lambda: ssl_context(self._settings, self._verify))
+        if self._owned and (urlsplit(settings.endpoint).scheme == "https" or _tls_configured(settings, verify)):
+            self._tls.resolve(self._tls.placeholder)  # built now: a bad CA or certificate file fails here
+        self._bounds = _IdleBounds()
         self._closed = False
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._client: Any = http_client if http_client is not None else self._build()
+        with _WIRES_LOCK:
+            _WIRES.add(self)
         if self._proxy:
             logger.debug("requests to %s go through the proxy %s", _hostport(settings.endpoint), _hostport(self._proxy))
 
     def _build(self) -> Any:
         s = self._settings
-        verify = ssl_context(s, self._verify)
         with _proxy_checked():
-            transport = self._transport(verify=verify, limits=_limits(s), proxy=self._proxy, trust_env=s.trust_env)
+            transport = self._transport(
+                tls=self._tls, bounds=self._bounds, limits=_limits(s), proxy=self._proxy, trust_env=s.trust_env
+            )
         return self._client_class(
             transport=transport,  # type: ignore[arg-type]
             trust_env=False,  # the environment was read above, for the transport we built
@@ -564,18 +805,43 @@ class _Wire:
             headers={"User-Agent": USER_AGENT},
         )
 
+    def _forked(self) -> None:
+        """The fork hook's work (the child has one thread): fresh locks, and our pool replaced."""
+        self._lock = threading.Lock()
+        self._tls.forked()
+        try:
+            self._renew()
+        except Exception:  # an exception in a fork hook is only printed: the first call renews (or raises)
+            self._pid = -1
+
+    def _renew(self) -> None:
+        self._pid = os.getpid()
+        if self._owned and not self._closed:
+            self._client = self._build()  # the parent's pool is dropped, never closed: its sockets are shared
+
     def renew(self) -> None:
-        """Drop every pooled connection without touching them (after ``os.fork()``: they are the parent's)."""
-        if self._owned:
-            self._client = self._build()
+        """Drop our pooled connections if this process is not the one that opened them (a fork the hook
+        did not see); under the lock, so it happens once however many threads ask."""
+        if self._pid != os.getpid():
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._renew()
 
     def _open(self) -> _Attempt:
         if self._closed:
             raise ClientClosedError("the client is closed")
+        self.renew()
         return _Attempt(None, traced=self._owned)
 
     def _failed(self, error: WinicError, url: str) -> WinicError:
         return _located(error, url, self._proxy)
+
+    def _answer(self, request: WireRequest, response: httpx2.Response, body: _Body) -> WireResponse:
+        answer = body.response(request, response)
+        refused = _refusal(answer.status, answer.content)
+        if refused is not None:
+            raise self._failed(refused, request.url)
+        return answer
 
     def _fetched(self, url: str, response: WireResponse) -> bytes:
         if response.status != 200:
@@ -601,7 +867,7 @@ class SyncWire(_Wire):
         except (httpcore2.ConnectError, httpcore2.ConnectTimeout):
             return False
         try:
-            context = ssl_context(self._settings, self._verify)
+            context = self._tls.resolve(self._tls.placeholder)
             tls = stream.start_tls(context, server_hostname=host, timeout=self._settings.connect_timeout)
             tls.read(1, timeout=_PROBE_WAIT)
         except Exception as exc:
@@ -611,7 +877,7 @@ class SyncWire(_Wire):
         return False
 
     def send(self, request: WireRequest, *, timeout: float) -> WireResponse:
-        """One attempt, bounded by ``timeout`` as a whole; failures raise a :class:`TransportError`."""
+        """One attempt, bounded by ``timeout`` as a whole; every failure raises a :class:`WinicError`."""
         trace = self._open()
         if self._owned:
             trace.deadline = time.monotonic() + timeout
@@ -629,14 +895,18 @@ class SyncWire(_Wire):
                 for chunk in response.iter_bytes():
                     body.add(chunk)
                 _check_framing(response)
+        except WinicError:
+            raise  # ours, raised below httpx2 (an answer too large, a certificate that cannot be loaded)
         except _CAUGHT as exc:
             error = map_error(exc, sending=trace.may_have_sent, new_tls=trace.new_tls)
             if _refused_tls(error, trace, self._probe) and self._handshake_refused():
                 error = _tls_error()
             raise self._failed(error, request.url) from None
+        except Exception as exc:
+            raise self._failed(_unexpected(exc, sending=trace.may_have_sent), request.url) from None
         finally:
             _current.reset(token)
-        return body.response(request, response)
+        return self._answer(request, response, body)
 
     def fetch(self, url: str) -> bytes:
         """GET a document (the WSDL) through the same client, so proxies and certificates apply."""
@@ -650,7 +920,12 @@ class SyncWire(_Wire):
 
 
 class AsyncWire(_Wire):
-    """An async HTTP client for one winic client: ours (built from settings) or the user's."""
+    """An async HTTP client for one winic client: ours (built from settings) or the user's.
+
+    A pool belongs to the event loop its connections were opened on. Used from another loop (a second
+    ``asyncio.run()``) after that one closed, our wire opens fresh connections on the new loop; a user's
+    client, or a first loop still open, is refused with a :class:`ConfigurationError` before anything is
+    sent: its connections would write on a loop that no longer runs them."""
 
     _transport = _AsyncGuardedTransport
     _client_class = httpx2.AsyncClient
@@ -659,6 +934,38 @@ class AsyncWire(_Wire):
         self, settings: Settings, *, http_client: httpx2.AsyncClient | None = None, verify: Any = None
     ) -> None:
         super().__init__(settings, http_client, verify)
+        self._loop: weakref.ref[Any] | None = None
+
+    def _renew(self) -> None:
+        super()._renew()
+        self._loop = None  # a fork from inside a running loop: the child's pool is new, on no loop yet
+
+    def _on_this_loop(self) -> None:
+        """Bind the pool to the running asyncio loop; renew or refuse it when the loop changed."""
+        try:
+            import asyncio
+
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # not asyncio (trio): anyio's own rules apply
+        bound = self._loop() if self._loop is not None else None
+        if bound is loop:
+            return
+        with self._lock:
+            bound = self._loop() if self._loop is not None else None
+            if self._loop is not None and bound is not loop:
+                if bound is not None and not bound.is_closed():
+                    raise ConfigurationError(
+                        "this AsyncWinicClient is in use on another event loop that is still open: "
+                        "make one client per event loop"
+                    )
+                if not self._owned:
+                    raise ConfigurationError(
+                        "the http_client given was used on an event loop that has closed; its pooled "
+                        "connections cannot be used on this one: give a client made for this loop"
+                    )
+                self._client = self._build()  # the dead loop's connections are dropped with their pool
+            self._loop = weakref.ref(loop)
 
     async def _handshake_refused(self) -> bool:
         """The async twin of :meth:`SyncWire._handshake_refused`."""
@@ -669,7 +976,7 @@ class AsyncWire(_Wire):
         except (httpcore2.ConnectError, httpcore2.ConnectTimeout):
             return False
         try:
-            context = ssl_context(self._settings, self._verify)
+            context = self._tls.resolve(self._tls.placeholder)
             tls = await stream.start_tls(context, server_hostname=host, timeout=self._settings.connect_timeout)
             await tls.read(1, timeout=_PROBE_WAIT)
         except Exception as exc:
@@ -679,8 +986,9 @@ class AsyncWire(_Wire):
         return False
 
     async def send(self, request: WireRequest, *, timeout: float) -> WireResponse:
-        """One attempt in a cancel scope of ``timeout`` seconds; failures raise a :class:`TransportError`."""
+        """One attempt in a cancel scope of ``timeout`` seconds; every failure raises a :class:`WinicError`."""
         trace = self._open()
+        self._on_this_loop()
         token = _current.set(trace)
         body = _Body(self._settings.max_response_bytes)
         try:
@@ -696,6 +1004,8 @@ class AsyncWire(_Wire):
                     async for chunk in response.aiter_bytes():
                         body.add(chunk)
                     _check_framing(response)
+        except WinicError:
+            raise
         except TimeoutError:
             timed_out = map_error(httpx2.ReadTimeout("attempt timed out"), sending=trace.may_have_sent)
             raise self._failed(timed_out, request.url) from None
@@ -704,18 +1014,22 @@ class AsyncWire(_Wire):
             if _refused_tls(error, trace, self._probe) and await self._handshake_refused():
                 error = _tls_error()
             raise self._failed(error, request.url) from None
+        except Exception as exc:
+            raise self._failed(_unexpected(exc, sending=trace.may_have_sent), request.url) from None
         finally:
             _current.reset(token)
-        return body.response(request, response)
+        return self._answer(request, response, body)
 
     async def fetch(self, url: str) -> bytes:
         """GET a document (the WSDL) through the same client, so proxies and certificates apply."""
         return self._fetched(url, await self.send(WireRequest("GET", url), timeout=self._settings.timeout))
 
     async def aclose(self) -> None:
-        """Close our client (a user's client stays open)."""
+        """Close our client (a user's client stays open). Connections of a loop that has closed are
+        dropped: they cannot be closed from another loop (their sockets close when collected)."""
         self._closed = True
-        if self._owned:
+        bound = self._loop() if self._loop is not None else None
+        if self._owned and (self._loop is None or (bound is not None and not bound.is_closed())):
             await self._client.aclose()
 
 
@@ -745,3 +1059,37 @@ class _Body:
         content = b"".join(self._parts)
         logger.debug("%s %s -> %d (%d bytes)", request.method, redact(request.url), response.status_code, len(content))
         return WireResponse(response.status_code, response.headers, content)  # httpx2.Headers: case-insensitive
+
+
+def plain_client(settings: Settings, url: str) -> httpx2.Client:
+    """A plain client for POSTs to ``url`` (webhook endpoints) with the settings' proxy for that URL, CA
+    bundle, client certificate, pool and timeouts; no redirects followed (a 3xx is not an acknowledgement)."""
+    with _proxy_checked():
+        transport = httpx2.HTTPTransport(
+            verify=ssl_context(settings),
+            limits=_limits(settings),
+            proxy=proxy_for(url, settings),
+            trust_env=settings.trust_env,
+        )
+    return httpx2.Client(
+        transport=transport,
+        trust_env=False,
+        follow_redirects=False,
+        timeout=_timeout(settings, settings.timeout),
+        headers={"User-Agent": USER_AGENT},
+    )
+
+
+def post(client: httpx2.Client, url: str, content: bytes, headers: Mapping[str, str], *, keep: int = 65536) -> int:
+    """POST ``content`` and return the answer's status; an httpx2 failure raises our typed error. The answer's
+    body is read up to ``keep`` bytes (so the connection is reused), and a longer one is dropped unread."""
+    try:
+        with client.stream("POST", url, content=content, headers=dict(headers)) as response:
+            read = 0
+            for chunk in response.iter_raw():
+                read += len(chunk)
+                if read > keep:
+                    break
+            return response.status_code
+    except _CAUGHT as exc:
+        raise map_error(exc, sending=True) from None

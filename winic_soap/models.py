@@ -1,13 +1,16 @@
-"""Typed results of the service's operations: values, safe to log (they carry no secrets)."""
+"""Typed results of the service's operations: values, safe to log (they carry no secrets). Their times
+(``SendReceipt.scheduled_at``, ``Reply.received_at``, ``DeliveryReport.at``) are aware, in the service's
+zone (:data:`SERVICE_TZ`, +08:00)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 __all__ = [
+    "SERVICE_TZ",
     "AccountInfo",
     "CostEstimate",
     "DeliveryReport",
@@ -17,7 +20,17 @@ __all__ = [
     "SendReceipt",
     "Submission",
     "Suppressed",
+    "service_time",
 ]
+
+# The service's clock is Asia/Shanghai, +08:00 without DST since 1991: a fixed offset needs no tzdata
+# (absent on Windows and slim images), and it is exact for every time the service can send.
+SERVICE_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def service_time(at: datetime) -> datetime:
+    """``at`` as an aware service time: a naive ``at`` means Asia/Shanghai, an aware one is converted."""
+    return at.replace(tzinfo=SERVICE_TZ) if at.tzinfo is None else at.astimezone(SERVICE_TZ)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +171,7 @@ class SendReceipt:
 class Reply:
     """A mobile-originated reply from ``GET_SMS_MO`` / ``GET_SMS_MO_Ext``.
 
-    ``received_at`` is service local time (Asia/Shanghai), None when the service's timestamp could not be
+    ``received_at`` is aware service time (+08:00, Asia/Shanghai), None when the service's timestamp could not be
     read; ``raw`` is the record exactly as the service sent it, so nothing is ever lost to parsing.
     """
 
@@ -171,7 +184,8 @@ class Reply:
 
 @dataclass(slots=True)
 class DeliveryReport:
-    """A delivery report from ``SMS_Reports``: ``status`` is ``DELIVRD`` when delivered, else an operator code."""
+    """A delivery report from ``SMS_Reports``: ``status`` is ``DELIVRD`` when delivered, else an operator code;
+    ``at`` is aware service time (+08:00), None when unreadable."""
 
     message_id: str
     uid: str

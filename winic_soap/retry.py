@@ -24,6 +24,7 @@ from winic_soap.exceptions import (
     MaintenanceError,
     OutcomeUnknown,
     ProtocolError,
+    ProxyAuthenticationError,
     ReadTimeoutError,
     SoapFaultError,
     TLSError,
@@ -63,8 +64,8 @@ class RetryPolicy:
 
 def should_retry(exc: BaseException, *, idempotent: bool) -> bool:
     """The one decision: may this failed call be made again?"""
-    if isinstance(exc, TLSError):
-        return False  # a certificate that failed verification fails the same way next time
+    if isinstance(exc, (TLSError, ProxyAuthenticationError)):
+        return False  # a refused certificate or proxy credentials fail the same way next time
     if isinstance(exc, TransportError) and not exc.reached:
         return True  # refused, DNS, connect timeout: the server never saw the request
     if not idempotent:

@@ -4,25 +4,51 @@ one of them (the holder of the account's poller lease) pulls, all of them hand o
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import random
+import shutil
+import signal
+import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from winic_soap.exceptions import InputError, StoreError, WinicError
 from winic_soap.models import DeliveryReport, Reply
 from winic_soap.store import InboxRecord, Store, process_owner
 from winic_soap.store.retention import parse_age
 
-__all__ = ["MAX_INTERVAL", "MIN_INTERVAL", "SOURCES", "HandOffError", "Watcher", "redacted"]
+if TYPE_CHECKING:
+    from winic_soap.webhooks import WebhookDispatcher
+
+__all__ = [
+    "MAX_INTERVAL",
+    "MIN_INTERVAL",
+    "SOURCES",
+    "ExecHandOff",
+    "HandOffError",
+    "Watcher",
+    "handoff_env",
+    "redacted",
+]
 
 logger = logging.getLogger("winic_soap.watcher")
 MIN_INTERVAL, MAX_INTERVAL = 5.0, 30.0  # the service asks clients to poll every 5-30 s
 SOURCES = ("reports", "replies", "replies_ext")
 RETENTION_EVERY = 3600.0  # seconds between two purges of a watcher with a retention
 Handler = Callable[[InboxRecord], None]
+BatchHandler = Callable[[Sequence[InboxRecord]], None]
+# the client's own secrets, never passed to a hand-off command (plus any WINIC_* naming a password or secret)
+_SECRET_ENV = frozenset({"WINIC_PWD", "WINIC_NEWPWD", "WINIC_STORE", "WINIC_PROXY", "PGPASSWORD"})
+_SECRET_WORDS = ("PASSWORD", "SECRET", "PWD", "TOKEN")
+_PROXY_ENV = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "FTP_PROXY"})
+_TICK = 0.1  # how often a running hand-off looks at its deadline and at the stop request
+_TERM_GRACE = 2.0  # seconds a stopped hand-off gets between SIGTERM and SIGKILL
+_SETPRIV = shutil.which("setpriv")
 
 
 class HandOffError(WinicError):
@@ -36,6 +62,119 @@ class HandOffError(WinicError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.record_id, str(self).split(" failed: ", 1)[-1]))
+
+
+def _without_credentials(url: str) -> str | None:
+    """A proxy URL without its ``user:password@``; None when it cannot be parsed (then it is left out)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.username is None and parts.password is None:
+        return url
+    netloc = (host or "") + (f":{port}" if port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def handoff_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a hand-off command runs in: ours without the client's secrets (``WINIC_PWD``,
+    ``WINIC_STORE`` with its database password, ``WINIC_PROXY``, ``PGPASSWORD``, any ``WINIC_*`` naming a
+    password, secret or token) and with proxy URLs stripped of their credentials."""
+    env: dict[str, str] = {}
+    for key, value in (os.environ if environ is None else environ).items():
+        name = key.upper()
+        if name in _SECRET_ENV or (name.startswith("WINIC_") and any(w in name for w in _SECRET_WORDS)):
+            continue
+        kept = _without_credentials(value) if name in _PROXY_ENV else value
+        if kept is not None:
+            env[key] = kept
+    return env
+
+
+class ExecHandOff:
+    """Hands records to an operator's command: JSON lines on its stdin (one record, or up to a batch), done
+    when it exits 0. It runs in its own process group without the client's secrets (:func:`handoff_env`);
+    one that outlives ``timeout`` seconds is killed (a failed hand-off), and one running when ``stop`` is
+    set gets SIGTERM, then SIGKILL, so a stopping watcher never waits on it."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float | None = None,
+        stop: threading.Event | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        if not argv:
+            raise InputError("--exec", "must name a command", list(argv))
+        if timeout is not None and not timeout > 0:
+            raise InputError("exec_timeout", "must be a positive number of seconds", timeout)
+        self.argv = list(argv)
+        # SIGKILL for the command when the watcher dies, even by SIGKILL (a hung hand-off must not outlive
+        # it): util-linux's setpriv sets the parent-death signal and execs the command; without it, nothing
+        self._launch = [_SETPRIV, "--pdeathsig", "KILL", "--", *self.argv] if _SETPRIV else self.argv
+        self.timeout = timeout
+        self.stop = stop or threading.Event()
+        self.env = handoff_env(env)
+
+    def __call__(self, records: Sequence[InboxRecord]) -> None:
+        payload = "".join(record.as_json() + "\n" for record in records)
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        # the operator's own command, split without a shell; its own group, so killing it ends its children
+        with subprocess.Popen(  # noqa: S603
+            self._launch, stdin=subprocess.PIPE, text=True, env=self.env, start_new_session=True
+        ) as proc:
+            # fed from a thread: a command that reads slowly (or never) must not keep us from the deadline
+            feeder = threading.Thread(target=self._feed, args=(proc, payload), daemon=True)
+            feeder.start()
+            try:
+                while True:
+                    try:
+                        proc.wait(timeout=_TICK)
+                        break
+                    except subprocess.TimeoutExpired:
+                        if self.stop.is_set():
+                            self._end(proc, signal.SIGTERM)
+                            raise RuntimeError(f"{self.argv[0]} stopped: the watcher is stopping") from None
+                        if deadline is not None and time.monotonic() > deadline:
+                            self._end(proc, signal.SIGKILL)
+                            raise RuntimeError(
+                                f"{self.argv[0]} did not finish within {self.timeout:g} s (--exec-timeout); killed"
+                            ) from None
+            except BaseException:
+                self._end(proc, signal.SIGKILL)
+                raise
+            finally:
+                feeder.join(timeout=_TERM_GRACE)  # the command is gone: its stdin's read end too
+        if proc.returncode != 0:
+            raise RuntimeError(f"{self.argv[0]} exited {proc.returncode}")
+
+    @staticmethod
+    def _feed(proc: subprocess.Popen[str], payload: str) -> None:
+        """Write the records to the command's stdin and close it; a command that exits without reading them
+        all (a closed pipe) is judged by its exit status alone."""
+        assert proc.stdin is not None
+        with contextlib.suppress(OSError, ValueError):
+            try:
+                proc.stdin.write(payload)
+            finally:
+                proc.stdin.close()
+
+    @staticmethod
+    def _end(proc: subprocess.Popen[str], first: signal.Signals) -> None:
+        """End the command's process group: ``first``, then SIGKILL after a grace period."""
+        if proc.returncode is not None:
+            return
+        for sig in (first, signal.SIGKILL) if first != signal.SIGKILL else (signal.SIGKILL,):
+            with contextlib.suppress(ProcessLookupError):  # the group is gone already
+                os.killpg(proc.pid, sig)
+            try:
+                proc.wait(timeout=_TERM_GRACE)
+                return
+            except subprocess.TimeoutExpired:
+                continue
 
 
 class _Puller(Protocol):
@@ -69,15 +208,19 @@ class Watcher:
     takes over pulling within one lease after the puller died, and a hand-off should finish within it.
     ``claim_size`` records are leased at a time; each claim counts as a hand-off attempt (towards the dead
     letters) for every record in it, so more than 1 suits only fast hand-offs and rare crashes.
+    ``batch_handler``, given instead of a per-record ``handler``, gets each claim whole (up to ``claim_size``
+    records) and acknowledges them all by returning; raising fails them all.
     ``retention`` (an age like ``30d``, or seconds; None or ``off`` keeps everything): once a round and then
     every hour, :meth:`Store.purge` what was handed on (and jobs finished) longer ago than that.
+    ``webhooks``: a :class:`~winic_soap.webhooks.WebhookDispatcher` delivering every stored record to its
+    endpoints, in threads of its own beside the rounds (so no endpoint holds up the pulls).
     """
 
     def __init__(
         self,
         client: _Puller,
         store: Store,
-        handler: Handler,
+        handler: Handler | None = None,
         *,
         interval: float = 10.0,
         sources: Sequence[str] = SOURCES,
@@ -87,7 +230,9 @@ class Watcher:
         lease: float | None = None,
         owner: str | None = None,
         claim_size: int = 1,
+        batch_handler: BatchHandler | None = None,
         retention: float | str | None = None,
+        webhooks: WebhookDispatcher | None = None,
     ) -> None:
         if not MIN_INTERVAL <= interval <= MAX_INTERVAL:
             raise InputError(
@@ -95,6 +240,10 @@ class Watcher:
                 f"must be between {MIN_INTERVAL:g} and {MAX_INTERVAL:g} seconds (the service's polling rule)",
                 interval,
             )
+        if (handler is None) == (batch_handler is None):
+            raise InputError("handler", "give exactly one of handler and batch_handler", None)
+        if claim_size < 1:
+            raise InputError("claim_size", "must be at least 1", claim_size)
         unknown = set(sources) - set(SOURCES)
         if unknown or not sources:
             raise InputError("sources", f"must be some of {', '.join(SOURCES)}", sorted(unknown))
@@ -111,9 +260,12 @@ class Watcher:
         self.max_backoff = max_backoff
         self.owner = owner or process_owner()
         self.claim_size = claim_size
+        self.batch_handler = batch_handler
+        self._stop = threading.Event()  # set by run()'s caller: nothing new is pulled or handed on
         self._jitter = jitter
         self.retention = None if retention is None else parse_age(retention, "retention")
         self._purged_at: float | None = None
+        self.webhooks = webhooks
         self.failures = 0
         self.holding = False
         self._unstored: list[tuple[str, list[Reply] | list[DeliveryReport]]] = []
@@ -160,7 +312,7 @@ class Watcher:
         what came. Returns how many records were stored."""
         stored = self._commit_unstored()
         for source in self.sources:
-            if not self.hold():  # renewed before each pull, so each pull ends inside its lease
+            if self._stop.is_set() or not self.hold():  # renewed before each pull, so each pull ends inside its lease
                 break
             operation, records = self._pull(source)
             if records:
@@ -179,33 +331,55 @@ class Watcher:
     def _deliver(self) -> tuple[int, HandOffError | None]:
         delivered = 0
         failure: HandOffError | None = None
-        while records := self.store.claim(self.owner, limit=self.claim_size, lease=self.lease):
-            for record in records:
+        while not self._stop.is_set() and (
+            records := self.store.claim(self.owner, limit=self.claim_size, lease=self.lease)
+        ):
+            if self.batch_handler is not None:
                 try:
-                    self.handler(record)
+                    self.batch_handler(records)
                 except Exception as exc:
-                    state = self.store.fail(
-                        record.id, f"{type(exc).__name__}: {exc}", retry_after=self.interval, owner=self.owner
-                    )
-                    if state == "dead":
-                        logger.error(
-                            "record %s moved to the dead letters after %d hand-offs (%s)",
-                            record.id,
-                            record.attempts,
-                            exc,
-                        )
-                    else:
-                        logger.warning("handing on record %s failed (%s); it stays pending", record.id, exc)
-                    failure = failure or HandOffError(record.id, exc)
+                    for record in records:
+                        error = self._failed(record, exc)
+                        failure = failure or error
                     continue
-                if not self.store.ack(record.id):
-                    logger.warning(
-                        "record %s was handed on after its lease ran out: another consumer may hand it on too "
-                        "(make the handler faster or the lease longer)",
-                        record.id,
-                    )
+                self._acked(records)
+                delivered += len(records)
+                continue
+            for record in records:
+                if self._stop.is_set():  # the rest of the claim goes back at once, for the next watcher
+                    self._release(record)
+                    continue
+                try:
+                    self.handler(record)  # type: ignore[misc]  # set whenever batch_handler is not
+                except Exception as exc:
+                    error = self._failed(record, exc)
+                    failure = failure or error
+                    continue
+                self._acked([record])
                 delivered += 1
         return delivered, failure
+
+    def _acked(self, records: Sequence[InboxRecord]) -> None:
+        """Acknowledge handed-on records in one store call; warn about any whose lease ran out meanwhile."""
+        if self.store.ack_many([r.id for r in records]) < len(records):
+            logger.warning(
+                "%d record(s) were handed on after their lease ran out: another consumer may hand them on too "
+                "(make the handler faster or the lease longer)",
+                len(records),
+            )
+
+    def _release(self, record: InboxRecord) -> None:
+        self.store.fail(record.id, "not handed on: the watcher stopped", owner=self.owner)
+
+    def _failed(self, record: InboxRecord, exc: Exception) -> HandOffError:
+        """Note a failed hand-off: pending again after one interval (at once when stopping), or dead."""
+        retry_after = 0.0 if self._stop.is_set() else self.interval
+        state = self.store.fail(record.id, f"{type(exc).__name__}: {exc}", retry_after=retry_after, owner=self.owner)
+        if state == "dead":
+            logger.error("record %s moved to the dead letters after %d hand-offs (%s)", record.id, record.attempts, exc)
+        else:
+            logger.warning("handing on record %s failed (%s); it stays pending", record.id, exc)
+        return HandOffError(record.id, exc)
 
     def poll_once(self) -> tuple[int, int]:
         """Hand on leftovers, pull (when holding the poller lease), hand on the new: (stored, delivered).
@@ -251,7 +425,13 @@ class Watcher:
         return purged
 
     def run(self, stop: threading.Event, *, once: bool = False) -> None:
-        """Poll until ``stop`` is set (or one round with ``once``); the poller lease is released at the end."""
+        """Poll until ``stop`` is set (or one round with ``once``); the poller lease is released at the end.
+        Once ``stop`` is set nothing new is pulled or claimed: the round in progress ends after its current
+        hand-off (an :class:`ExecHandOff` sharing ``stop`` is ended at once). Webhooks are delivered by their
+        own threads meanwhile (with ``once``: one pass after the round)."""
+        self._stop = stop
+        if self.webhooks is not None and not once:
+            self.webhooks.start(stop)
         try:
             while not stop.is_set():
                 try:
@@ -268,8 +448,14 @@ class Watcher:
                     if once:
                         raise
                 self.apply_retention()
+                if self.webhooks is not None:
+                    if once:
+                        self.webhooks.deliver_once()
+                    self.webhooks.wake()
                 if once:
                     return
                 stop.wait(self.next_wait())
         finally:
             self.release()
+            if self.webhooks is not None:
+                self.webhooks.join()

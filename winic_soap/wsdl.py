@@ -2,7 +2,8 @@
 DTDs, entities or external resources), introspects them into a :class:`~winic_soap.core.contract.Contract`,
 compares two of them, renders the envelopes of operations the fast path cannot carry, and reads every
 answer the fast path does not recognise (faults above all). It does no I/O of its own: remote WSDLs
-come through a ``fetch`` callable (the client's HTTP client, so proxies and certificates apply).
+come through a ``fetch`` callable (the client's HTTP client, so proxies and certificates apply), and
+every document a WSDL imports passes :class:`_Loader`'s rules (same host over HTTP(S), bounded size).
 
 Imported lazily: a client on the packaged WSDL that never meets a fault never loads zeep.
 """
@@ -10,10 +11,13 @@ Imported lazily: a client on the packaged WSDL that never meets a fault never lo
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import zeep
 import zeep.exceptions
@@ -34,6 +38,13 @@ BINDINGS = {"soap11": f"{{{TEMPURI}}}Service1Soap", "soap12": f"{{{TEMPURI}}}Ser
 _HTTP_BINDINGS = (f"{{{TEMPURI}}}Service1HttpPost", f"{{{TEMPURI}}}Service1HttpGet")
 _WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 _SETTINGS = zeep.Settings(strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+# Loading a WSDL, zeep's blanket ban on HTTP imports is replaced by _Loader's narrower rules (same host),
+# which also cover what zeep lets through: local paths and file:// URLs.
+_DOCUMENT_SETTINGS = zeep.Settings(
+    strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True, forbid_external=False
+)
+MAX_DOCUMENT_BYTES = 4 * 1024 * 1024  # the service's WSDL is about 60 KB
+MAX_DOCUMENTS = 32  # a WSDL and everything it imports, each counted every time zeep asks for it
 
 
 class _Headers(dict[str, str]):
@@ -60,11 +71,55 @@ def _no_fetch(url: str) -> bytes:
 
 
 class _Loader(zeep.Transport):
-    """zeep's seam for loading documents: remote ones come from ``fetch``; zeep itself never posts."""
+    """zeep's seam for loading documents; zeep itself never posts. The rules for what a WSDL at ``root``
+    may load (itself and its imports), whoever asks (the client or ``winic-soap wsdl refresh``/``diff``):
 
-    def __init__(self, fetch: Fetch) -> None:
+    - a remote WSDL: only ``http(s)://`` URLs on its own host, through ``fetch`` (no local path, no
+      ``file://``, no other host);
+    - a local WSDL (a path): only regular files in its own folder or below (no ``/dev/zero``, no
+      ``/etc/passwd``), and nothing remote;
+    - each document at most :data:`MAX_DOCUMENT_BYTES`, at most :data:`MAX_DOCUMENTS` loads in all.
+    """
+
+    def __init__(self, fetch: Fetch, root: str | None = None) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._fetch = fetch
+        self._root = root
+        self._loads = 0
+
+    def load(self, url: str) -> bytes:
+        self._loads += 1
+        if self._loads > MAX_DOCUMENTS:
+            raise ConfigurationError(f"the WSDL imports more than {MAX_DOCUMENTS} documents; refused")
+        root = self._root or url
+        remote = urlsplit(root).scheme in ("http", "https")
+        content = self._remote(url, root) if remote else self._local(url, root)
+        if len(content) > MAX_DOCUMENT_BYTES:
+            raise ConfigurationError(f"WSDL document {_shown(url)} is larger than {MAX_DOCUMENT_BYTES} bytes; refused")
+        return content
+
+    def _remote(self, url: str, root: str) -> bytes:
+        parts, home = urlsplit(url), urlsplit(root)
+        if parts.scheme not in ("http", "https") or (parts.hostname or "") != (home.hostname or ""):
+            raise ConfigurationError(
+                f"the WSDL at {_shown(root)} imports {_shown(url)}: only http(s) URLs on {home.hostname} are loaded"
+            )
+        return self._fetch(url)
+
+    def _local(self, url: str, root: str) -> bytes:
+        folder = os.path.dirname(os.path.realpath(root))
+        path = os.path.realpath(os.path.expanduser(url))
+        if urlsplit(url).scheme or (url != root and os.path.commonpath([folder, path]) != folder):
+            raise ConfigurationError(
+                f"the WSDL at {root} imports {_shown(url)}: a local WSDL may import only files in its own folder"
+            )
+        try:  # non-blocking: opening a FIFO must not wait for a writer before it can be refused
+            with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+                if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                    raise ConfigurationError(f"{url} is not a regular file; a WSDL must be one")
+                return handle.read(MAX_DOCUMENT_BYTES + 1)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot load WSDL {url}: {exc.strerror or exc}") from None
 
     def post(self, address: str, message: bytes, headers: Mapping[str, str]) -> Any:
         raise ConfigurationError("zeep does not post here: the client's HTTP layer carries every call")
@@ -72,8 +127,10 @@ class _Loader(zeep.Transport):
     def get(self, address: str, params: Mapping[str, str], headers: Mapping[str, str]) -> Any:
         raise ConfigurationError("zeep's HTTP GET binding is not used; choose transport 'http-get'")
 
-    def _load_remote_data(self, url: str) -> bytes:
-        return self._fetch(url)
+
+def _shown(url: str) -> str:
+    """A location fit for a message: no query string (it could carry a password), at most 200 characters."""
+    return url.split("?", 1)[0][:200]
 
 
 _documents: dict[str, tuple[Any, bytes]] = {}
@@ -86,10 +143,10 @@ def load_document(location: str | None = None, *, fetch: Fetch = _no_fetch) -> t
     with _documents_lock:
         found = _documents.get(location)
         if found is None:
-            loader = _Loader(fetch)
+            loader = _Loader(fetch, location)
             try:
-                raw = loader.load(location)  # type: ignore[no-untyped-call]
-                document = zeep.wsdl.Document(location, loader, settings=_SETTINGS)  # type: ignore[arg-type]
+                raw = loader.load(location)
+                document = zeep.wsdl.Document(location, loader, settings=_DOCUMENT_SETTINGS)  # type: ignore[arg-type]
             except WinicError:
                 raise
             except (OSError, etree.XMLSyntaxError, zeep.exceptions.Error, ValueError) as exc:
@@ -221,7 +278,8 @@ class ZeepEngine:
         document, _ = load_document(location, fetch=fetch)
         if BINDINGS.get(version) not in document.bindings:
             raise ConfigurationError(f"the WSDL has no {version} binding ({BINDINGS.get(version)})")
-        self._client = zeep.Client(document, transport=_Loader(fetch), settings=_SETTINGS)  # type: ignore[no-untyped-call]
+        root = location or str(packaged_wsdl_path())
+        self._client = zeep.Client(document, transport=_Loader(fetch, root), settings=_SETTINGS)  # type: ignore[no-untyped-call]
         self._binding = document.bindings[BINDINGS[version]]
 
     def request(self, operation: str, params: Mapping[str, str | None]) -> WireRequest:

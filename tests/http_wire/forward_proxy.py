@@ -7,6 +7,7 @@ module name ``proxy`` is shadowed by ``tests/reliability/proxy.py`` under pytest
 
 from __future__ import annotations
 
+import base64
 import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -25,11 +26,23 @@ class Proxied:
 
 
 class ForwardProxy(LoopbackServer):
-    """Forwards absolute-form requests to their origin and tunnels ``CONNECT host:port``; keeps a log."""
+    """Forwards absolute-form requests to their origin and tunnels ``CONNECT host:port``; keeps a log.
+    With ``credentials`` (user, password) it answers 407 to any request without them, as squid does."""
 
-    def __init__(self) -> None:
+    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
         super().__init__()
         self.log: list[Proxied] = []
+        self.credentials = credentials
+        self.refused = 0  # requests answered 407
+
+    def url_with(self, user: str, password: str) -> str:
+        return f"http://{user}:{password}@127.0.0.1:{self.port}"
+
+    def _authorised(self, request: Message) -> bool:
+        if self.credentials is None:
+            return True
+        token = base64.b64encode(":".join(self.credentials).encode()).decode()
+        return request.header("proxy-authorization") == f"Basic {token}"
 
     @property
     def url(self) -> str:
@@ -51,6 +64,15 @@ class ForwardProxy(LoopbackServer):
             request = reader.message()
             with self.lock:
                 self.log.append(Proxied(request.method, request.target))
+            if not self._authorised(request):
+                with self.lock:
+                    self.refused += 1
+                page = b"<html><body><h1>407 Proxy Authentication Required</h1></body></html>"
+                conn.sendall(
+                    b'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="proxy"\r\n'
+                    b"Content-Type: text/html\r\nContent-Length: %d\r\n\r\n%s" % (len(page), page)
+                )
+                continue
             if request.method == "CONNECT":
                 self._tunnel(conn, request.target, reader.buffer)
                 return

@@ -40,6 +40,10 @@ class Rig:
     def proxy(self) -> ForwardProxy:
         return self._started(ForwardProxy())  # type: ignore[no-any-return]
 
+    def auth_proxy(self, user: str, password: str) -> ForwardProxy:
+        """A forward proxy that wants ``user:password`` (407 without them)."""
+        return self._started(ForwardProxy((user, password)))  # type: ignore[no-any-return]
+
     def tls_front(self, tls_version: ssl.TLSVersion | None = None) -> TLSFront:
         return self._started(TLSFront(self.certs, self.upstream, tls_version=tls_version))  # type: ignore[no-any-return]
 

@@ -73,6 +73,8 @@ class ScriptedServer(LoopbackServer):
     """Answers every request with ``script(exchange)``; counts what happened for the test to check.
 
     ``idle_close``: close a keep-alive connection (FIN) after that many idle seconds, as IIS does.
+    ``fin_delay``: with ``idle_close``, the server is that far away: for so long after it gave up on the
+    connection its FIN is still on the way, and a request that arrives meanwhile is reset unread.
     ``stale_after``: after that many idle seconds, stop serving the connection *without* closing it (the
     FIN still "in flight"); a request that then arrives on it is reset unread, never processed.
     """
@@ -84,12 +86,14 @@ class ScriptedServer(LoopbackServer):
         *,
         idle_close: float | None = None,
         stale_after: float | None = None,
+        fin_delay: float = 0.0,
     ) -> None:
         super().__init__()
         self.script = script
         self.upstream = upstream
         self.idle_close = idle_close
         self.stale_after = stale_after
+        self.fin_delay = fin_delay
         self.changed = threading.Condition(self.lock)
         self.requests: list[Message] = []
         self.answered = 0  # scripts run to their end
@@ -124,6 +128,9 @@ class ScriptedServer(LoopbackServer):
         reader = Reader(conn)
         for served in range(1000):  # keep-alive requests on one connection, bounded
             if served and self.idle_close is not None and self._idle(conn, reader, self.idle_close):
+                if self.fin_delay and not self._idle(conn, reader, self.fin_delay) and _peek(conn):
+                    self._count("stale_resets")  # met our FIN on its way: reset, never read
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 close_quietly(conn)  # closed before anyone hears of it: a test waiting on the count
                 self._count("idle_closed")  # then finds the FIN already sent
                 return
@@ -161,6 +168,14 @@ class ScriptedServer(LoopbackServer):
             if step == CONTINUE:
                 self._count("interim_sent")
         return True
+
+
+def _peek(conn: socket.socket) -> bool:
+    """Whether bytes of a request wait on ``conn`` (not just the client's own close)."""
+    try:
+        return bool(conn.recv(1, socket.MSG_PEEK))
+    except OSError:
+        return False
 
 
 # -- scripts --------------------------------------------------------------------------------------------------

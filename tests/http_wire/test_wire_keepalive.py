@@ -4,11 +4,14 @@ connection the server is closing, so it never becomes an unknown outcome."""
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 import scripted_server as scripts
 from drive import FLAVOURS
 from rig import Rig
+
+from winic_soap import SendOutcomeUnknown
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
@@ -69,3 +72,48 @@ def test_keepalive_holds_with_descriptors_above_1024(rig: Rig) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert receipts == [s.message_id for s in rig.mock.state.sends]
     assert server.connections == 1  # one keep-alive connection, on a descriptor above 1024
+
+
+# The 1 s-idle server 50 ms away. The first pause is past what the server allows, so the first reuse
+# finds the connection closed and teaches the bound; the later ones straddle the server's timeout, and
+# those between 1.00 and 1.05 s would write on a connection whose FIN is on its way.
+PAUSES = [1.2, *[0.9, 1.02, 0.97, 1.1, 1.03, 0.95, 1.04, 1.01, 0.92, 1.08] * 2][:19]
+
+
+@pytest.mark.parametrize(
+    ("flavour", "transport"), [("sync", "soap11"), ("async", "soap12"), ("sync", "http-post"), ("async", "http-get")]
+)
+def test_keepalive_learns_a_short_server_idle_timeout(flavour: str, transport: str, rig: Rig) -> None:
+    server = rig.scripted(scripts.plain(), idle_close=1.0, fin_delay=0.05)
+    client = rig.client(flavour, server.url, transport=transport, max_attempts=1)
+    receipts, failures = [client.send("13800138000", "first").message_id], []
+    for n, pause in enumerate(PAUSES):
+        time.sleep(pause)  # the test is the passing of real time on a real socket
+        try:
+            receipts.append(client.send("13800138000", f"after {pause} s idle ({n})").message_id)
+        except SendOutcomeUnknown as exc:
+            failures.append(f"{pause} s: {exc}")
+    assert failures == []
+    assert receipts == [s.message_id for s in rig.mock.state.sends]
+    assert server.stale_resets == 0  # no request ever met a connection the server was closing
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_send_lost_on_a_closing_connection_teaches_the_bound(flavour: str, rig: Rig) -> None:
+    """Nothing known yet, the first reuse lands while the server's FIN is on its way: that send is
+    unknown (the server reset it unread, but the client cannot tell). The loss teaches the bound: the
+    later sends, as late, open fresh connections instead."""
+    server = rig.scripted(scripts.plain(), idle_close=1.0, fin_delay=0.05)
+    client = rig.client(flavour, server.url, max_attempts=1)
+    client.send("13800138000", "first")
+    outcomes = []
+    for n, pause in enumerate([1.02, 1.03, 1.01, 1.02, 1.03]):
+        time.sleep(pause)
+        try:
+            client.send("13800138000", f"after {pause} s idle ({n})")
+            outcomes.append("sent")
+        except SendOutcomeUnknown:
+            outcomes.append("unknown")
+    assert outcomes == ["unknown", "sent", "sent", "sent", "sent"]
+    assert server.stale_resets == 1
+    assert len(rig.mock.state.sends) == 5  # the unknown one was never processed

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from rig import Rig
 
-from winic_soap import AsyncWinicClient, WinicClient
+from winic_soap import AsyncWinicClient, ConfigurationError, TLSError, WinicClient
 
 
 @pytest.fixture
@@ -99,3 +100,37 @@ def test_cli_flags_set_proxy_and_certificates(rig: Rig, private_home: Path) -> N
     assert refresh.returncode == 0, refresh.stderr
     assert rig.proxy.connects == [f"127.0.0.1:{front.port}"] * 2 and front.handshakes == 2
     assert [e.operation for e in rig.mock.ledger] == ["GetUserInfo"]
+
+
+def test_an_http_endpoint_never_builds_a_tls_context(rig: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CA bundle (``SSL_CERT_FILE`` here, unreadable) is loaded at the first TLS handshake, not for an
+    ``http://`` endpoint (about 20-60 ms a client); an https endpoint still refuses it at construction."""
+    garbage = tmp_path / "not-a-bundle.pem"
+    garbage.write_text("not a certificate\n", encoding="utf-8")
+    monkeypatch.setenv("SSL_CERT_FILE", str(garbage))
+    with WinicClient("demo", "demo-secret", endpoint=rig.mock.url, max_attempts=1) as client:
+        receipt = client.send("13800138000", "over plain http")
+        with pytest.raises(ConfigurationError, match="CA bundle"):  # the first https request builds it
+            client.fetch_wsdl(rig.tls_front().url + "?WSDL")
+    assert [s.message_id for s in rig.mock.state.sends] == [receipt.message_id]
+    for flavour in (WinicClient, AsyncWinicClient):
+        with pytest.raises(ConfigurationError, match="CA bundle"):
+            flavour("demo", "demo-secret", endpoint=rig.tls_front().url)
+
+
+def test_the_tls_context_built_at_the_first_https_request_verifies(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ``http://`` client fetching a document over https builds its context then, from the same
+    settings (here the CA bundle named by ``SSL_CERT_FILE``): the front's certificate is verified."""
+    front = rig.tls_front()
+    front.context.verify_mode = ssl.CERT_OPTIONAL  # this front asks for no client certificate
+    monkeypatch.setenv("SSL_CERT_FILE", str(rig.certs.ca_file))
+    with WinicClient("demo", "demo-secret", endpoint=rig.mock.url, max_attempts=1) as client:
+        document = client.fetch_wsdl(front.url + "?WSDL")
+        client.send("13800138000", "over plain http")
+    assert b"definitions" in document and front.handshakes == 1
+    monkeypatch.delenv("SSL_CERT_FILE")
+    with (
+        WinicClient("demo", "demo-secret", endpoint=rig.mock.url, max_attempts=1) as client,
+        pytest.raises(TLSError, match="self-signed certificate in certificate chain"),
+    ):
+        client.fetch_wsdl(front.url + "?WSDL")  # without the bundle: the same front is not trusted

@@ -1,4 +1,8 @@
-"""What each ``winic-soap`` sub-command does; output is human lines by default, JSON with ``--json``."""
+"""What each ``winic-soap`` sub-command does; output is human lines by default, JSON with ``--json``.
+
+The client, the watcher and the demo are imported where a command uses them: commands that never touch
+the wire (``jobs list``, ``inbox list``, ``--help``) do not load httpx2, zeep or lxml.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,6 @@ import hashlib
 import json
 import shlex
 import signal
-import subprocess
 import sys
 import threading
 from array import array
@@ -21,18 +24,18 @@ from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from winic_soap.client import SERVICE_TZ, WinicClient
 from winic_soap.config import Settings, default_store_url, default_wsdl_cache_path
-from winic_soap.core.contract import Contract, load_packaged_contract
-from winic_soap.demo import run_demo
 from winic_soap.exceptions import ConfigurationError, InputError, StoreError
-from winic_soap.models import CostEstimate, OperationInfo, Problem, SendReceipt
+from winic_soap.models import CostEstimate, OperationInfo, Problem, SendReceipt, service_time
 from winic_soap.recipients import Checked, check_numbers
 from winic_soap.store import InboxRecord, Store, new_job_id, open_store, process_owner
 from winic_soap.text import estimate_cost, sanitize, segments
-from winic_soap.watcher import Watcher
+
+if TYPE_CHECKING:
+    from winic_soap.client import WinicClient
+    from winic_soap.core.contract import Contract
 
 __all__ = [
     "account",
@@ -47,6 +50,14 @@ __all__ = [
     "wsdl_help",
     "wsdl_refresh",
 ]
+
+
+def _new_client(settings: Settings, store: Store | None = None) -> WinicClient:
+    """A client for ``settings`` (sends checked against ``store``'s suppression list); the wire's libraries
+    are loaded here, by the commands that use it."""
+    from winic_soap.client import WinicClient
+
+    return WinicClient(settings=settings, store=store)
 
 
 def _emit(args: argparse.Namespace, data: Any, human: list[str]) -> None:
@@ -81,7 +92,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _client(args: argparse.Namespace, *, store: Store | None = None, **changes: Any) -> Iterator[WinicClient]:
     settings = _settings(args).with_(**changes)
     settings.require_credentials()
-    with WinicClient(settings=settings, store=store) as client:
+    with _new_client(settings, store) as client:
         yield client
 
 
@@ -90,10 +101,11 @@ def open_cli_store(args: argparse.Namespace, settings: Settings | None = None, *
     ``migrate=False``: open without bringing the schema up to date (``store migrate`` does that itself)."""
     settings = settings or Settings.load(config=args.config, profile=args.profile)
     max_handoffs = getattr(args, "max_handoffs", None) or settings.max_handoffs
+    timeout = {} if settings.store_timeout is None else {"store_timeout": settings.store_timeout}
+    url = args.store or settings.store or default_store_url()
     return open_store(
-        args.store or settings.store or default_store_url(), max_handoffs=max_handoffs, migrate=migrate,
-        opt_out=settings.opt_out_keywords, opt_in=settings.opt_in_keywords,
-        intermediate=settings.intermediate_statuses,
+        url, max_handoffs=max_handoffs, migrate=migrate, opt_out=settings.opt_out_keywords,
+        opt_in=settings.opt_in_keywords, intermediate=settings.intermediate_statuses, **timeout,
     )  # fmt: skip
 
 
@@ -228,10 +240,8 @@ class _Progress:
 
 
 def _aware_service_time(at: datetime | None) -> str | None:
-    """A service time as ISO 8601 with its +08:00 offset (the client's naive times are Asia/Shanghai)."""
-    if at is None:
-        return None
-    return (at if at.tzinfo else at.replace(tzinfo=SERVICE_TZ)).isoformat()
+    """A service time as ISO 8601 with its +08:00 offset."""
+    return None if at is None else service_time(at).isoformat()
 
 
 @contextmanager
@@ -419,7 +429,7 @@ def _send_journalled(
     with the printed id a re-run (``--job ID``) is a replay that sends nothing twice."""
     settings = _settings(args).with_(strict_text=args.strict)
     settings.require_credentials()
-    with WinicClient(settings=settings) as client:  # built first: a bad setting leaves no job behind
+    with _new_client(settings) as client:  # built first: a bad setting leaves no job behind
         job_id = args.job or new_job_id()
         print(f"job {job_id}", file=sys.stderr, flush=True)  # before anything is written: a lost commit leaves it
         try:
@@ -509,6 +519,8 @@ def _ops_json(ops: list[OperationInfo]) -> list[dict[str, Any]]:
 
 def _contract(location: str | None, client: WinicClient | None = None) -> Contract:
     """The packaged contract (no zeep), or zeep's introspection of another WSDL (URLs through ``client``)."""
+    from winic_soap.core.contract import load_packaged_contract
+
     contract = load_packaged_contract() if location is None else None
     if contract is None:
         from winic_soap.wsdl import load_contract  # zeep, only for the commands that read other WSDLs
@@ -526,7 +538,7 @@ def ops(args: argparse.Namespace) -> int:
     if settings.wsdl is None:
         listed = sorted((op.info for op in _contract(None).operations.values()), key=lambda o: o.name)
     else:
-        with WinicClient(settings=settings) as client:
+        with _new_client(settings) as client:
             listed = client.operations()
     _emit(
         args,
@@ -556,20 +568,23 @@ def _drift(diff: dict[str, Any]) -> bool:
 def _wsdl_client(args: argparse.Namespace) -> WinicClient:
     """A client for fetching documents only: settings (proxy, TLS) without credentials."""
     settings = _settings(args)
-    return WinicClient(settings=settings.with_(wsdl=None))
+    return _new_client(settings.with_(wsdl=None))
 
 
 def wsdl_refresh(args: argparse.Namespace) -> int:
+    """Fetch the live WSDL and read it as the client would (its imports under the client's rules: same
+    host over HTTP(S), bounded size, no local path) before anything is written."""
     from winic_soap.wsdl import diff as wsdl_diff_of
+    from winic_soap.wsdl import introspect, load_document
 
     output = Path(args.output).expanduser() if args.output else default_wsdl_cache_path()
     with _wsdl_client(args) as client:
         url = args.url or f"{client.settings.endpoint}?WSDL"
-        raw = client.fetch_wsdl(url)
+        document, raw = load_document(url, fetch=client.fetch_wsdl)
+        fetched = introspect(document, raw)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_suffix(".partial")
     partial.write_bytes(raw)
-    fetched = _contract(str(partial))
     partial.replace(output)
     diff = wsdl_diff_of(_contract(None), fetched)
     data = {
@@ -613,31 +628,31 @@ def wsdl_diff(args: argparse.Namespace) -> int:
 
 
 # -- watch ---------------------------------------------------------------------------------------
-def _exec_handler(command: str) -> Any:
-    argv = shlex.split(command)
-    if not argv:
-        raise InputError("--exec", "must name a command")
-
-    def handle(record: InboxRecord) -> None:
-        # the operator's own command, split without a shell
-        result = subprocess.run(argv, input=record.as_json() + "\n", text=True, check=False)  # noqa: S603
-        if result.returncode != 0:
-            raise RuntimeError(f"{argv[0]} exited {result.returncode}")
-
-    return handle
-
-
 def _stdout_handler(record: InboxRecord) -> None:
     sys.stdout.write(record.as_json() + "\n")
     sys.stdout.flush()  # a closed pipe raises here, before the record is marked done
 
 
+def _webhooks_only(record: InboxRecord) -> None:
+    """With webhooks and no --exec the webhook queues (their own table) carry each record from here."""
+
+
 def watch(args: argparse.Namespace) -> int:
-    handler = _exec_handler(args.exec_command) if args.exec_command else _stdout_handler
+    from winic_soap.watcher import ExecHandOff, Watcher
+    from winic_soap.webhooks import WebhookDispatcher
+
     stop = threading.Event()
+    if args.exec_batch < 1:
+        raise InputError("--exec-batch", "must be at least 1", args.exec_batch)
+    if args.exec_command is None and (args.exec_timeout is not None or args.exec_batch > 1):
+        raise InputError("--exec", "--exec-timeout and --exec-batch need --exec", None)
+    hand_off = None if args.exec_command is None else ExecHandOff(shlex.split(args.exec_command), stop=stop)
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         with _client(args) as client, _store(args) as store:
+            urls = args.webhook or client.settings.webhooks
+            webhooks = WebhookDispatcher(store, client.settings, urls=urls, interval=args.interval) if urls else None
+            handler = None if hand_off is not None else _webhooks_only if webhooks is not None else _stdout_handler
             watcher = Watcher(
                 client,
                 store,
@@ -646,10 +661,16 @@ def watch(args: argparse.Namespace) -> int:
                 port=args.port,
                 sources=[s.strip() for s in args.sources.split(",") if s.strip()],
                 lease=args.lease,
+                claim_size=args.exec_batch,
+                batch_handler=hand_off,
                 retention=args.retention or client.settings.retention,
+                webhooks=webhooks,
             )
+            if hand_off is not None:
+                hand_off.timeout = _exec_timeout(args.exec_timeout, watcher.lease)
             print(
-                f"watching {client.settings.endpoint} every {args.interval:g}s; store {store.url}",
+                f"watching {client.settings.endpoint} every {args.interval:g}s; store {store.url}"
+                + (f"; webhooks to {len(webhooks.endpoints)} endpoint(s)" if webhooks else ""),
                 file=sys.stderr,
                 flush=True,
             )
@@ -660,5 +681,16 @@ def watch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exec_timeout(given: float | None, lease: float) -> float:
+    """``--exec-timeout``, half the lease by default: a hand-off must end inside its claim's lease, or another
+    watcher could claim its records and hand them on too."""
+    timeout = lease / 2 if given is None else given
+    if not 0 < timeout < lease:
+        raise InputError("--exec-timeout", f"must be positive and shorter than the lease ({lease:g} s)", timeout)
+    return timeout
+
+
 def demo(args: argparse.Namespace) -> int:
+    from winic_soap.demo import run_demo
+
     return run_demo()

@@ -158,7 +158,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--exec",
         dest="exec_command",
         help="run this command per record, JSON on its stdin; "
-        "a record is done when it exits 0 (default: JSON lines on stdout)",
+        "a record is done when it exits 0 (default: JSON lines on stdout); it runs without the client's secrets",
+    )
+    watch.add_argument(
+        "--exec-timeout",
+        type=float,
+        help="seconds a hand-off may run before it is killed and counted as failed (default: half the lease)",
+    )
+    watch.add_argument(
+        "--exec-batch",
+        type=int,
+        default=1,
+        metavar="N",
+        help="hand up to N records to one --exec process, JSON lines on stdin; exit 0 acknowledges them all",
+    )
+    watch.add_argument(
+        "--webhook",
+        action="append",
+        metavar="URL",
+        help="POST each record, signed (Standard Webhooks), to this URL; repeatable (default: the webhooks "
+        "setting, WINIC_WEBHOOK); the secret comes from WINIC_WEBHOOK_SECRET or the config file, never from here; "
+        "without --exec, records then go to the webhooks only",
     )
     watch.add_argument("--port", help="only replies to this port (GET_SMS_MO IDtype)")
     watch.add_argument("--sources", default=",".join(SOURCES), help=f"comma-separated, of {', '.join(SOURCES)}")
@@ -218,6 +238,9 @@ def _store_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     retry = action(inbox, "retry", "put dead letters back in line for hand-off", store_commands.inbox_retry)
     retry.add_argument("ids", nargs="*", metavar="ID")
     retry.add_argument("--all", action="store_true", help="every dead letter")
+    retry.add_argument(
+        "--webhook", dest="webhook_endpoint", metavar="URL", help="only the webhook deliveries to this endpoint"
+    )
 
     store = group("store", "the store itself: migrate its schema, purge by age", store_commands.store_help)
     migrate = action(store, "migrate", "bring the store's schema up to date", store_commands.store_migrate)

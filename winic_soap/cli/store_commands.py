@@ -4,12 +4,15 @@ resume a job's never-attempted batches, migrate its schema, purge by age)."""
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 from typing import Any
 
 from winic_soap.cli.commands import _client, _emit, open_cli_store, progress_bar, show_receipt, stops_on_sigterm
 from winic_soap.exceptions import ConfigurationError, InputError
 from winic_soap.store import BATCH_STATES, Batch, InboxRecord, JobSummary
 from winic_soap.store.retention import parse_age
+from winic_soap.store.webhooks import dead_deliveries, deliveries_of, retry_deliveries
+from winic_soap.webhooks import display_url
 
 __all__ = [
     "inbox_dead",
@@ -66,25 +69,45 @@ def inbox_list(args: argparse.Namespace) -> int:
 
 
 def inbox_dead(args: argparse.Namespace) -> int:
-    return _list(args, "dead")
+    """Dead letters: records no hand-off took, and records a webhook endpoint never acknowledged."""
+    with open_cli_store(args) as store:
+        rows = store.records("dead", kind=args.kind, limit=args.limit)
+        webhooks = [(d, store.get(d.record_id)) for d in dead_deliveries(store, args.limit)]
+    data = [_record_json(r) for r in rows]
+    human = [_record_line(r) for r in rows]
+    for delivery, record in webhooks:
+        if record is None or (args.kind and record.kind != args.kind):
+            continue
+        shown = display_url(delivery.endpoint)
+        data.append({**_record_json(record), "webhook": {**asdict(delivery), "endpoint": shown}})
+        human.append(f"{_record_line(record)}  webhook {shown}: {delivery.attempts}x, {delivery.last_error}")
+    _emit(args, data, human or ["no dead records"])
+    return 0
 
 
 def inbox_show(args: argparse.Namespace) -> int:
     with open_cli_store(args) as store:
         record = store.get(args.id)
+        webhooks = deliveries_of(store, args.id)
     if record is None:
         raise InputError("id", "no such record in the store", args.id)
     data = _record_json(record)
+    if webhooks:
+        data["webhooks"] = [{**d, "endpoint": display_url(d["endpoint"])} for d in webhooks]
     _emit(args, data, [f"{k:<12}{v}" for k, v in data.items()])
     return 0
 
 
 def inbox_retry(args: argparse.Namespace) -> int:
+    """Dead letters back in line: for their hand-off, and for each webhook endpoint (or ``--endpoint``) they died at."""
     with open_cli_store(args) as store:
         ids = [r.id for r in store.records("dead")] if args.all else list(args.ids)
-        if not ids:
+        if not ids and not args.all:
             raise InputError("id", "name dead records to retry, or --all")
-        retried = [i for i in ids if store.retry(i)]
+        retried = [i for i in ids if store.retry(i)] if not args.webhook_endpoint else []
+        redelivered = retry_deliveries(store, None if args.all else ids, args.webhook_endpoint)
+        retried = sorted(set(retried) | set(redelivered))
+        ids = sorted(set(ids) | set(redelivered))
     missing = sorted(set(ids) - set(retried))
     _emit(
         args,

@@ -9,9 +9,32 @@ asked for). ``service`` holds them together as :class:`MockService`.
 
 from __future__ import annotations
 
-from winic_soap.mock.faults import FAULT_KINDS, FaultRule
-from winic_soap.mock.service import DEFAULT_ACCOUNT, MockService, parse_account
-from winic_soap.mock.state import Account, LedgerEntry, MockState, SentMessage, segments
+from typing import TYPE_CHECKING
+
+from winic_soap._lazy import exports
+
+if TYPE_CHECKING:
+    from winic_soap.mock.faults import FAULT_KINDS, FaultRule
+    from winic_soap.mock.service import DEFAULT_ACCOUNT, MockService, parse_account
+    from winic_soap.mock.state import Account, LedgerEntry, MockState, SentMessage, segments
+
+# loaded on first use (PEP 562): ``winic-soap --help`` imports the package without its server
+_EXPORTS: dict[str, str] = {
+    "Account": "winic_soap.mock.state",
+    "DEFAULT_ACCOUNT": "winic_soap.mock.service",
+    "FAULT_KINDS": "winic_soap.mock.faults",
+    "FaultRule": "winic_soap.mock.faults",
+    "LedgerEntry": "winic_soap.mock.state",
+    "MockService": "winic_soap.mock.service",
+    "MockState": "winic_soap.mock.state",
+    "parse_account": "winic_soap.mock.service",
+    "segments": "winic_soap.mock.state",
+    "SentMessage": "winic_soap.mock.state",
+}
+
+
+__getattr__ = exports(globals(), _EXPORTS)
+
 
 __all__ = [
     "DEFAULT_ACCOUNT",

@@ -7,10 +7,20 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from winic_soap.mock.service import DEFAULT_ACCOUNT, MockService, parse_account
+if TYPE_CHECKING:
+    from winic_soap.mock.state import Account
 
-__all__ = ["add_arguments", "main", "serve"]
+__all__ = ["account", "add_arguments", "main", "serve"]
+
+
+def account(spec: str) -> Account:
+    """``--account UID:PWD[:BALANCE]``. The mock's modules load here and in :func:`serve`, not when
+    ``winic-soap --help`` builds these arguments."""
+    from winic_soap.mock.service import parse_account
+
+    return parse_account(spec)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--account",
         action="append",
-        type=parse_account,
+        type=account,
         metavar="UID:PWD[:BALANCE]",
         help="an account the mock knows (repeatable; default demo:demo-secret:100)",
     )
@@ -28,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     """Start the mock, print its URL as the first line, block until SIGINT/SIGTERM."""
+    from winic_soap.mock.service import DEFAULT_ACCOUNT, MockService
+
     stop = threading.Event()
     mock = MockService(args.account or [DEFAULT_ACCOUNT], host=args.host, port=args.port, pull_limit=args.pull_limit)
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())

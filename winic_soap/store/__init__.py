@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from winic_soap.exceptions import ConfigurationError
 from winic_soap.store.base import (
@@ -70,13 +70,39 @@ def parse_store_url(url: str | Path) -> tuple[str, str]:
     )
 
 
+def _url_options(url: str | Path) -> tuple[str | Path, dict[str, Any]]:
+    """The URL without our own query parameters (``?store_timeout=3``), and those as options: libpq
+    rejects parameters it does not know, and a SQLite path must not end in them."""
+    text = str(url)
+    if isinstance(url, Path) or "://" not in text or "?" not in text:
+        return url, {}
+    base, _, query = text.partition("?")
+    options: dict[str, Any] = {}
+    kept = []
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key == "store_timeout":
+            try:
+                options[key] = float(value)
+            except ValueError:
+                raise ConfigurationError(f"store_timeout in the store URL must be seconds, not {value!r}") from None
+        else:
+            kept.append((key, value))
+    if not options:
+        return url, {}
+    return base + ("?" + urlencode(kept) if kept else ""), options  # by hand: urlunsplit drops sqlite:////'s
+
+
 def open_store(url: str | Path, **options: Any) -> Store:
     """Open (and create on first use) the store at ``url``, migrating its schema to this release's (see
     :mod:`winic_soap.store.schema`). ``options``: ``max_handoffs`` (default 5), ``lease`` (seconds a claim
-    lasts, default 60), ``resolve_window``, ``clock``, ``migrate`` (default True; False opens without
-    migrating, for ``store migrate --dry-run``), ``opt_out`` / ``opt_in`` (reply keywords for the
-    suppression list, :mod:`~winic_soap.store.suppression`), ``intermediate`` (in-transit report statuses,
+    lasts, default 60), ``store_timeout`` (seconds any store call may take before it ends as a
+    :class:`StoreError`, default 5; also ``?store_timeout=`` in the URL, which a keyword overrides),
+    ``resolve_window``, ``clock``, ``migrate`` (default True; False opens without migrating, for
+    ``store migrate --dry-run``), ``opt_out`` / ``opt_in`` (reply keywords for the suppression list,
+    :mod:`~winic_soap.store.suppression`), ``intermediate`` (in-transit report statuses,
     :mod:`~winic_soap.store.settle`)."""
+    url, from_url = _url_options(url)
+    options = {**from_url, **options}
     backend, target = parse_store_url(url)
     if backend == "sqlite":
         from winic_soap.store.sqlite import SqliteStore

@@ -6,6 +6,7 @@ A backend only supplies a connection and its transactions.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -17,11 +18,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from winic_soap.exceptions import InputError, StoreError
-from winic_soap.models import DeliveryReport, Reply, SendReceipt
+from winic_soap.models import SERVICE_TZ, DeliveryReport, Reply, SendReceipt, service_time
 from winic_soap.store import retention, schema, settle, suppression
 from winic_soap.store.schema import Migration, Tx
 
@@ -33,6 +34,7 @@ __all__ = [
     "BATCH_STATES",
     "RECORD_STATES",
     "SERVICE_TZ",
+    "STORE_TIMEOUT",
     "Batch",
     "InboxRecord",
     "JobSummary",
@@ -47,7 +49,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("winic_soap.store")
-SERVICE_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # the service's clock; no DST since 1991
+STORE_TIMEOUT = 5.0  # seconds any one store call may take before it ends as a StoreError
 RECORD_STATES = ("pending", "done", "dead")
 # new: never attempted; sending: written before the request and nothing known since (in flight, or its
 # worker died); accepted: the service answered a message id (or reports proved it did); failed: the
@@ -76,7 +78,7 @@ def new_id(epoch: float | None = None) -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
-def _start_ticks(pid: int) -> str | None:
+def _start_ticks(pid: int | str) -> str | None:
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
             return f.read().rsplit(")", 1)[1].split()[19]  # field 22: start time, guards against pid reuse
@@ -88,18 +90,48 @@ def _host() -> str:
     return os.environ.get("WINIC_HOST_ID") or platform.node()
 
 
+@functools.cache
+def _identity() -> str:
+    """Where pids mean something: ``<pid namespace inode>.<boot id>``. A pid is only comparable inside
+    its own PID namespace (containers with one hostname each have their own) and boot; a process never
+    changes either, so this is read once per process."""
+    try:
+        link = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"
+        namespace = link[link.index("[") + 1 : link.index("]")]
+    except (OSError, ValueError):
+        namespace = "-"
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            boot = f.read().strip().replace("-", "")[:16]
+    except OSError:
+        boot = "-"
+    return f"{namespace}.{boot}"
+
+
 def process_owner() -> str:
-    """Who holds a lease: ``host/pid/start-ticks/random``; the host part is ``$WINIC_HOST_ID`` or the hostname."""
-    pid = os.getpid()
-    return f"{_host()}/{pid}/{_start_ticks(pid) or '-'}/{secrets.token_hex(3)}"
+    """Who holds a lease: ``host/pid/start-ticks/random/pidns.boot``; the host part is ``$WINIC_HOST_ID`` or
+    the hostname, the last part the process's PID namespace and boot id (see :func:`owner_is_dead`)."""
+    return f"{_host()}/{os.getpid()}/{_start_ticks('self') or '-'}/{secrets.token_hex(3)}/{_identity()}"
+
+
+def _proc_is_ours() -> bool:
+    """True when /proc shows this process's PID namespace (a container that kept its parent's /proc does not)."""
+    try:
+        return os.readlink("/proc/self") == str(os.getpid())
+    except OSError:
+        return False
 
 
 def owner_is_dead(owner: str) -> bool:
-    """True only when ``owner`` ran on this host and its process is gone: a dead holder on this host frees its
-    leases at once; one on another host cannot be checked and frees them when they expire."""
+    """True only when ``owner`` ran on this host, in this PID namespace and boot, and its process is gone: a
+    dead holder there frees its leases at once. Any other holder (another host, another container with
+    the same hostname, an owner written before the identity was part of it) cannot be checked and frees
+    them when they expire."""
     parts = owner.split("/")
-    if len(parts) != 4 or parts[0] != _host() or not parts[1].isdigit():
+    if len(parts) != 5 or parts[0] != _host() or parts[4] != _identity() or not parts[1].isdigit():
         return False
+    if "-" in parts[4].split(".") or not _proc_is_ours():
+        return False  # no namespace or boot id to compare, or a /proc of another namespace: pids prove nothing
     pid = int(parts[1])
     if pid == os.getpid():
         return False
@@ -111,13 +143,13 @@ def owner_is_dead(owner: str) -> bool:
             return True
         except PermissionError:
             return False
-        return parts[2] != "-" and os.path.isdir("/proc")  # alive, but /proc says nothing: treat as reused
+        return parts[2] != "-"  # alive, but /proc says nothing of it: treat as reused
     return parts[2] != "-" and ticks != parts[2]
 
 
 def _service_aware(value: Any) -> Any:
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=SERVICE_TZ)).isoformat()
+        return service_time(value).isoformat()
     return value
 
 
@@ -216,6 +248,9 @@ class PollerLease:
     since: str
 
 
+_IDS_PER_STATEMENT = 500  # ids bound in one statement: well under every backend's limit of parameters
+
+
 def _marks(count: int) -> str:
     return ", ".join("?" * count)
 
@@ -238,7 +273,8 @@ class Store(ABC):
         max_handoffs: int = 5,
         lease: float = 60.0,
         resolve_window: float = 3 * 86400.0,
-        clock: Any = time.time,
+        clock: Any = None,
+        store_timeout: float = STORE_TIMEOUT,
         migrate: bool = True,
         opt_out: Iterable[str] | None = None,
         opt_in: Iterable[str] | None = None,
@@ -248,6 +284,12 @@ class Store(ABC):
             raise InputError("max_handoffs", "must be at least 1", max_handoffs)
         if lease <= 0:
             raise InputError("lease", "must be a positive number of seconds", lease)
+        if not isinstance(store_timeout, (int, float)) or not 0 < store_timeout <= 3600:
+            raise InputError("store_timeout", "must be a number of seconds above 0 and at most 3600", store_timeout)
+        self.store_timeout = float(store_timeout)
+        self._own_clock = clock is not None  # else lease times come from the database's clock where it has one
+        clock = time.time if clock is None else clock
+        self._pid = os.getpid()
         self.url = url
         self.max_handoffs = max_handoffs
         self.lease = lease
@@ -271,6 +313,20 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None:
         """Close the connection; the store object cannot be used afterwards."""
+
+    def _forked(self) -> bool:
+        """True, once, in a child process that inherited this store: it must not use the parent's connection
+        (nor a lock another thread of the parent held at the fork) and opens its own."""
+        if self._pid == os.getpid():
+            return False
+        self._pid = os.getpid()
+        self._lock = threading.RLock()
+        return True
+
+    def _now(self, tx: Tx) -> float:
+        """The time leases are measured by (epoch seconds): the store's clock; a backend with a clock of its
+        own shared by every host (PostgreSQL) overrides this so that hosts' clocks never matter."""
+        return float(self.clock())
 
     # -- the schema ------------------------------------------------------------------------
     def _open_schema(self) -> None:
@@ -396,9 +452,9 @@ class Store(ABC):
         """Lease up to ``limit`` pending records to ``owner``, oldest first. Records whose lease expired (or,
         once nothing else is free, whose holder on this host died) come back; ones claimed ``max_handoffs``
         times without an acknowledgement or a failure (their consumer died each time) go to the dead letters."""
-        now = self.clock()
-        args = (owner, now + (lease or self.lease), now, self.max_handoffs, kind, kind, limit)
         with self._transaction(durable=False) as tx:  # a lost claim only makes the record claimable again
+            now = self._now(tx)
+            args = (owner, now + (lease or self.lease), now, self.max_handoffs, kind, kind, limit)
             rows = tx.rows(self._CLAIM.format(skip_locked=self._skip_locked), args)
             if not rows:  # nothing free: look for leases of dead holders and for exhausted records, then again
                 self._free_dead_holders(tx, now)
@@ -436,13 +492,23 @@ class Store(ABC):
 
     def ack(self, record_id: str) -> bool:
         """Mark a record handed on: it is never handed on again. False if it was not pending."""
-        with self._transaction(single=True) as tx:
-            changed = tx.run(
-                "UPDATE winic_inbox SET state = 'done', done_at = ?, lease_owner = NULL, lease_until = NULL "
-                "WHERE id = ? AND state = 'pending'",
-                (utc_iso(self.clock()), record_id),
-            )
-        return changed > 0
+        return self.ack_many([record_id]) > 0
+
+    def ack_many(self, record_ids: Sequence[str]) -> int:
+        """Mark records handed on in one statement (a batch hand-off's acknowledgement); returns how many
+        were still pending."""
+        if not record_ids:
+            return 0
+        changed, done_at = 0, utc_iso(self.clock())
+        with self._transaction(single=len(record_ids) <= _IDS_PER_STATEMENT) as tx:
+            for start in range(0, len(record_ids), _IDS_PER_STATEMENT):
+                chunk = list(record_ids[start : start + _IDS_PER_STATEMENT])
+                changed += tx.run(
+                    "UPDATE winic_inbox SET state = 'done', done_at = ?, lease_owner = NULL, lease_until = NULL "
+                    f"WHERE id IN ({_marks(len(chunk))}) AND state = 'pending'",
+                    (done_at, *chunk),
+                )
+        return changed
 
     def fail(self, record_id: str, error: str, *, retry_after: float = 0.0, owner: str | None = None) -> str:
         """Note a failed hand-off and release the record, to be claimed again after ``retry_after`` seconds:
@@ -450,8 +516,8 @@ class Store(ABC):
 
         With ``owner``, only while that owner still holds the record's lease: a consumer whose lease ran
         out must not put back a record another consumer now holds ("lost" is returned then)."""
-        until = self.clock() + retry_after if retry_after > 0 else None
         with self._transaction(single=True) as tx:
+            until = self._now(tx) + retry_after if retry_after > 0 else None
             rows = tx.rows(
                 "UPDATE winic_inbox SET last_error = ?, lease_owner = NULL, lease_until = ?, "
                 "state = CASE WHEN attempts >= ? THEN 'dead' ELSE 'pending' END "
@@ -556,10 +622,10 @@ class Store(ABC):
     def hold_poller(self, endpoint: str, uid: str, owner: str, lease: float | None = None) -> bool:
         """Take or renew the right to pull for (endpoint, uid) until now + ``lease``; False while another
         live holder has it. One statement, so two contenders can never both win."""
-        now = self.clock()
         current = self.poller(endpoint, uid)
         dead = current.owner if current and current.owner != owner and owner_is_dead(current.owner) else None
         with self._transaction(single=True) as tx:
+            now = self._now(tx)
             rows = tx.rows(
                 "INSERT INTO winic_pollers (endpoint, uid, owner, lease_until, since) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (endpoint, uid) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until, "

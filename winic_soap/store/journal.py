@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import partial
 from itertools import zip_longest
 from typing import TYPE_CHECKING, Any, Protocol
@@ -33,7 +33,7 @@ from winic_soap.exceptions import (
     WinicError,
     error_for_code,
 )
-from winic_soap.models import SendReceipt, Submission, Suppressed
+from winic_soap.models import SERVICE_TZ, SendReceipt, Submission, Suppressed
 from winic_soap.recipients import chunked
 
 if TYPE_CHECKING:
@@ -44,9 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["Journal", "outcome_of"]
 
 logger = logging.getLogger("winic_soap.store")
-_SERVICE_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 Progress = Callable[[int, int], None]
-_WRITE_RETRIES = (0.2, 0.5, 1.0, 2.0)  # waits between retries of a journal write the store refused
 
 
 class _Client(Protocol):
@@ -84,7 +82,7 @@ def outcome_of(error: BaseException) -> tuple[str, str | None]:
 
 class _JobBatches:
     """The bulk engine's batch source for one job: claims the job's never-attempted batches and settles
-    each after its request; a write the store refuses is kept, retried, and reported by :meth:`flush`."""
+    each after its request; a write the store refuses is kept and tried again by each :meth:`flush`."""
 
     def __init__(
         self, store: Store, job_id: str, owner: str, new: Mapping[int, Sequence[str]] | Sequence[Sequence[str]]
@@ -130,24 +128,21 @@ class _JobBatches:
     def flush(self) -> StoreError | None:
         with self._lock:
             left, self._unwritten = self._unwritten, []
-        for wait in (*_WRITE_RETRIES, None):
-            if not left:
-                return None
-            failed: list[tuple[int, Submission | None, WinicError | None]] = []
-            last: StoreError | None = None
-            for item in left:
-                try:
-                    self._write(*item)
-                except StoreError as exc:
-                    failed.append(item)
-                    last = exc
-            left = failed
-            if left and wait is not None:
-                time.sleep(wait)
-        ids = ", ".join(f"batch {i}: {s.message_id}" for i, s, _ in left if s is not None) or "none accepted"
-        logger.error("job %s: %d outcome(s) could not be journalled (%s): %s", self.job_id, len(left), ids, last)
+        failed: list[tuple[int, Submission | None, WinicError | None]] = []
+        last: StoreError | None = None
+        for item in left:
+            try:
+                self._write(*item)
+            except StoreError as exc:
+                failed.append(item)
+                last = exc
+        if not failed:
+            return None
+        with self._lock:
+            self._unwritten[:0] = failed  # kept for the next try
+        ids = ", ".join(f"batch {i}: {s.message_id}" for i, s, _ in failed if s is not None) or "none accepted"
         return JournalError(
-            f"the service answered {len(left)} request(s) of job {self.job_id} that the journal could not "
+            f"job {self.job_id}: the service answered {len(failed)} request(s) that the journal could not "
             f"record ({last}); they stay 'sending' there and are never sent again. Accepted: {ids}"
         )
 
@@ -520,7 +515,7 @@ def _check_same(job: JobSummary, plan: SendPlan, at: datetime | None, ext: str |
 
 
 def _aware_at(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=_SERVICE_TZ)  # naive means Asia/Shanghai
+    return at if at.tzinfo else at.replace(tzinfo=SERVICE_TZ)  # naive means Asia/Shanghai
 
 
 def _aware(at: datetime | None) -> str | None:

@@ -4,7 +4,8 @@ delete, and how an age is written.
 Handed-on (``done``) records older than the age are deleted whole (their payload and raw text carry one-time
 codes); finished jobs (every batch ``accepted`` or ``failed``) whose last batch finished before it keep their
 row, batches, states, message ids and counts but lose their text. Pending and dead records, and jobs with a
-``new``, ``sending`` or ``unknown`` batch, are never touched.
+``new``, ``sending`` or ``unknown`` batch, are never touched; nor is a record a webhook endpoint has not
+acknowledged yet (pending or dead there).
 """
 
 from __future__ import annotations
@@ -28,7 +29,11 @@ _FINISHED_JOBS = (
     "SELECT 1 FROM winic_batches b WHERE b.job_id = j.id "
     "AND (b.state IN ('new', 'sending', 'unknown') OR b.finished_at >= ?))"
 )
-_DONE_RECORDS = "FROM winic_inbox WHERE state = 'done' AND done_at < ?"
+# a record a webhook endpoint still owes (pending or dead there) stays until that endpoint has it
+_DONE_RECORDS = (
+    "FROM winic_inbox WHERE state = 'done' AND done_at < ? AND NOT EXISTS (SELECT 1 FROM winic_webhook_deliveries d "
+    "WHERE d.record_id = winic_inbox.id AND d.state <> 'done')"
+)
 
 
 def parse_age(value: str | float, field: str = "older_than") -> float | None:
@@ -62,7 +67,8 @@ def blank_jobs(tx: Tx, cutoff: str, now: str) -> int:
 
 
 def delete_records(tx: Tx, cutoff: str, limit: int) -> int:
-    """Delete up to ``limit`` records handed on before ``cutoff``, oldest first; returns how many."""
-    return tx.run(
-        f"DELETE FROM winic_inbox WHERE seq IN (SELECT seq {_DONE_RECORDS} ORDER BY seq LIMIT ?)", (cutoff, limit)
-    )
+    """Delete up to ``limit`` records handed on before ``cutoff``, oldest first (with their webhook deliveries,
+    all done); returns how many."""
+    chosen = f"SELECT seq {_DONE_RECORDS} ORDER BY seq LIMIT ?"
+    tx.run(f"DELETE FROM winic_webhook_deliveries WHERE record_seq IN ({chosen})", (cutoff, limit))
+    return tx.run(f"DELETE FROM winic_inbox WHERE seq IN ({chosen})", (cutoff, limit))

@@ -1,5 +1,6 @@
 """The embedded backend: one SQLite file in WAL mode, created private (mode 0600), shared by the threads and
-processes of one host. Writers queue on SQLite's own lock (``BEGIN IMMEDIATE``, a 30 s busy timeout)."""
+processes of one host. Writers queue on SQLite's own lock (``BEGIN IMMEDIATE``) for at most ``store_timeout``
+(its busy timeout), then fail as a StoreError."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from winic_soap.store.base import Store, Tx
 
 __all__ = ["SqliteStore"]
 
-BUSY_TIMEOUT = 30.0
+# connections a forked child inherited: never used nor closed there (closing could checkpoint or unlock
+# under the parent), kept referenced so that the garbage collector does not close them either
+_INHERITED: list[sqlite3.Connection] = []
 
 
 class _SqliteTx:
@@ -45,22 +48,40 @@ class SqliteStore(Store):
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             # created private before SQLite opens it: stored texts carry one-time codes (WAL files inherit it)
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, check_same_thread=False, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
+        except OSError as exc:
             raise StoreError(f"cannot open the store {self.url}: {exc}") from exc
+        self._db = self._connect()
         try:
-            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
             self._switch_to_wal()
-            self._db.execute("PRAGMA synchronous = FULL")  # a committed record survives power loss, not just kill -9
             self._open_schema()
         except BaseException:
             self._db.close()
             raise
 
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(self.path, timeout=self.store_timeout, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the store {self.url}: {exc}") from exc
+        try:
+            db.execute(f"PRAGMA busy_timeout = {int(self.store_timeout * 1000)}")
+            db.execute("PRAGMA synchronous = FULL")  # a committed record survives power loss, not just kill -9
+        except sqlite3.Error as exc:
+            db.close()
+            raise StoreError(f"cannot open the store {self.url}: {exc}") from exc
+        return db
+
+    def _after_fork(self) -> None:
+        """In a child that inherited the store: a connection of its own (SQLite forbids using one across a
+        fork), the parent's left untouched."""
+        if self._forked():
+            _INHERITED.append(self._db)
+            self._db = self._connect()
+
     def _switch_to_wal(self) -> None:
         """Concurrent first opens race for the WAL switch, which SQLite may refuse at once with
         'database is locked' whatever the busy timeout: retry it for as long as the busy timeout."""
-        deadline = time.monotonic() + BUSY_TIMEOUT
+        deadline = time.monotonic() + self.store_timeout
         while True:
             try:
                 self._db.execute("PRAGMA journal_mode = WAL")
@@ -72,6 +93,7 @@ class SqliteStore(Store):
 
     @contextmanager
     def _transaction(self, *, single: bool = False, durable: bool = True) -> Iterator[Tx]:
+        self._after_fork()
         if single:  # autocommit: the one statement is its own transaction
             with self._lock:
                 try:
@@ -101,5 +123,8 @@ class SqliteStore(Store):
                         self._db.execute("PRAGMA synchronous = FULL")
 
     def close(self) -> None:
+        if self._pid != os.getpid():  # a child that never used the store: nothing of its own to close
+            _INHERITED.append(self._db)
+            return
         with self._lock:
             self._db.close()
