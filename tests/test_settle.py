@@ -152,3 +152,20 @@ def test_cli_jobs_show_counts_the_settled_status(winic_mock, tmp_path: Path) -> 
     assert picture["delivered"] == 2 and picture["accepted"] == 2 and picture["undelivered"] == {}
     human = cli("jobs", "show", "job-9").stdout
     assert "delivered 2" in human
+
+
+def test_retention_forgets_what_settling_kept_of_the_reports_it_deletes(store_url: str) -> None:
+    clock = [1_800_000_000.0]
+    report = DeliveryReport("m1", "u", A, "DELIVRD", T0)
+    with open_store(store_url, clock=lambda: clock[0]) as store:
+        [first] = store.commit_pulled("SMS_Reports", [report])
+        [repeat] = store.commit_pulled("SMS_Reports", [report])
+        assert store.get(repeat).repeat_of == first  # type: ignore[union-attr]
+        for record in store.claim(process_owner(), limit=10):
+            store.ack(record.id)
+        clock[0] += 40 * 86400
+        assert store.purge("30d")["records"] == 2
+        [again] = store.commit_pulled("SMS_Reports", [report])  # long after: nothing is left to repeat
+        stored = store.get(again)
+        assert stored is not None and stored.repeat_of is None and stored.settled == "DELIVRD"
+        assert [r.id for r in store.pending()] == [again]

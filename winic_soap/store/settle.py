@@ -28,7 +28,7 @@ from winic_soap.recipients import chunked
 if TYPE_CHECKING:
     from winic_soap.store.schema import Tx
 
-__all__ = ["DEFAULT_INTERMEDIATE", "DELIVERED", "Precedence", "record_reports"]
+__all__ = ["DEFAULT_INTERMEDIATE", "DELIVERED", "Precedence", "forget", "record_reports"]
 
 DELIVERED = "DELIVRD"
 #: SMPP's in-transit states: a report that something is under way, never that it ended
@@ -131,3 +131,11 @@ def record_reports(tx: Tx, precedence: Precedence, pulled: Sequence[tuple[str, o
     if changed:
         tx.many("UPDATE winic_inbox SET settled = ? WHERE message_id = ? AND mobile = ? AND kind = 'report'", changed)
     return len(repeats)
+
+
+def forget(tx: Tx, records: str, params: Sequence[object]) -> None:
+    """Retention, before the records selected by ``records`` (a query of inbox ids) are deleted: the report
+    keys they first carried and the settled statuses they decided go with them (a status settled by a
+    record still stored stays)."""
+    tx.run(f"DELETE FROM winic_report_seen WHERE record_id IN ({records})", params)
+    tx.run(f"DELETE FROM winic_settled WHERE record_id IN ({records})", params)

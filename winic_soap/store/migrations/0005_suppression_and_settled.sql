@@ -25,6 +25,7 @@ CREATE TABLE winic_settled (
     record_id TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     PRIMARY KEY (message_id, mobile));
+CREATE INDEX winic_settled_record ON winic_settled (record_id);
 -- Every distinct report (message id, mobile, status, time) once, with the record that first carried it: a
 -- second record with the same key is a repeat.
 CREATE TABLE winic_report_seen (
@@ -34,6 +35,8 @@ CREATE TABLE winic_report_seen (
     at TEXT NOT NULL,
     record_id TEXT NOT NULL,
     PRIMARY KEY (message_id, mobile, status, at));
+-- retention deletes a report's rows here with the record itself (store.retention)
+CREATE INDEX winic_report_seen_record ON winic_report_seen (record_id);
 -- On each stored report: its (message id, mobile)'s settled status, kept current, and for a repeat the id of
 -- the record it repeats (a repeat is stored already handed on: claims never hand it on again).
 ALTER TABLE winic_inbox ADD COLUMN settled TEXT;
