@@ -58,7 +58,7 @@ BATCH_STATES = ("new", "sending", "accepted", "failed", "unknown")
 
 _RECORD_COLUMNS = (
     "id, seq, kind, endpoint, uid, operation, payload, raw, pulled_at, state, attempts, last_error, message_id, "
-    "settled, repeat_of"
+    "COALESCE(settled, status), repeat_of"  # a report's settled status is its own unless store.settle wrote another
 )
 _BATCH_COLUMNS = "job_id, idx, numbers, state, message_id, code, error, source, started_at, finished_at, owner"
 

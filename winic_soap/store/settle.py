@@ -124,9 +124,12 @@ def record_reports(tx: Tx, precedence: Precedence, pulled: Sequence[tuple[str, o
             "updated_at = excluded.updated_at",
             [(m, n, s, int(precedence.final(s)), a, rid, now) for (m, n), (s, a, rid) in settled.items()],
         )
-    # each new record gets its pair's status by its id (cheap); older records of a pair only when it changed
-    statuses = [(current.get((r.message_id, r.mobile), (r.status, ""))[0], rid) for rid, r in reports]
-    tx.many("UPDATE winic_inbox SET settled = ? WHERE id = ?", statuses)
+    # a new record whose status is not its pair's settled one gets it by its id (cheap); older records of a pair
+    # only when the pair's status changed
+    # (a report whose own status is its pair's settled one keeps NULL: the store reads COALESCE(settled, status))
+    statuses = [(c[0], rid) for rid, r in reports if (c := current.get((r.message_id, r.mobile))) and c[0] != r.status]
+    if statuses:
+        tx.many("UPDATE winic_inbox SET settled = ? WHERE id = ?", statuses)
     changed = [(s, m, n) for (m, n), (s, _, _) in settled.items() if (m, n) in existed]
     if changed:
         tx.many("UPDATE winic_inbox SET settled = ? WHERE message_id = ? AND mobile = ? AND kind = 'report'", changed)
