@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from winic_soap.exceptions import InputError, StoreError, WinicError
 from winic_soap.models import DeliveryReport, Reply
 from winic_soap.store import InboxRecord, Store, process_owner
+from winic_soap.store.spool import PulledAnswer
 
 __all__ = ["MAX_INTERVAL", "MIN_INTERVAL", "SOURCES", "HandOffError", "Watcher", "redacted"]
 
@@ -108,7 +109,7 @@ class Watcher:
         self._jitter = jitter
         self.failures = 0
         self.holding = False
-        self._unstored: list[tuple[str, list[Reply] | list[DeliveryReport]]] = []
+        self._unstored: list[tuple[PulledAnswer, Sequence[Reply | DeliveryReport]]] = []
 
     def _pull(self, source: str) -> tuple[str, list[Reply] | list[DeliveryReport]]:
         if source == "reports":
@@ -118,25 +119,30 @@ class Watcher:
         return "GET_SMS_MO_Ext", self.client.replies_ext()
 
     def _commit_unstored(self) -> int:
-        """Commit what was pulled and not yet stored, oldest first; on a store failure keep it in memory."""
+        """Keep what was pulled and not yet stored, oldest first (spooled, then committed). On a store failure
+        an answer stays in the spool (or, if even the spool could not be written, in memory) and is retried."""
         stored = 0
         while self._unstored:
-            operation, records = self._unstored[0]
+            answer, records = self._unstored[0]
             try:
-                self.store.commit_pulled(operation, records, endpoint=self.endpoint, uid=self.uid)
+                self.store.keep(answer)
             except StoreError as exc:
+                spooled = self.store.spool.holds(answer)
+                if spooled:  # the spool replays it, in this process or the next one
+                    self._unstored.pop(0)
                 logger.error(
-                    "%s: %d pulled record(s) not stored yet (%s); kept in memory, retried with backoff, "
+                    "%s: %d pulled record(s) not stored yet (%s); kept %s, retried with backoff, "
                     "nothing new is pulled meanwhile: %s",
-                    operation,
+                    answer.operation,
                     len(records),
                     exc,
+                    f"in the spool {self.store.spool.path_of(answer)}" if spooled else "in memory",
                     redacted(records),
                 )
                 raise
             self._unstored.pop(0)
             stored += len(records)
-            logger.info("%s: stored %d record(s)", operation, len(records))
+            logger.info("%s: stored %d record(s)", answer.operation, len(records))
         return stored
 
     def hold(self) -> bool:
@@ -148,15 +154,16 @@ class Watcher:
         return held
 
     def pull_once(self) -> int:
-        """Commit anything still unstored; then, holding the poller lease, pull every source once and commit
-        what came. Returns how many records were stored."""
-        stored = self._commit_unstored()
+        """Store anything still unstored (in memory, then in the spool); then, holding the poller lease, pull
+        every source once and store what came. Returns how many records were stored."""
+        stored = self._commit_unstored() + self.store.replay_spool()
         for source in self.sources:
             if not self.hold():  # renewed before each pull, so each pull ends inside its lease
                 break
             operation, records = self._pull(source)
-            if records:
-                self._unstored.append((operation, records))  # the service will not hand these out again
+            if records:  # the service will not hand these out again: their ids are made once, here
+                answer = self.store.prepare_pulled(operation, records, endpoint=self.endpoint, uid=self.uid)
+                self._unstored.append((answer, records))
                 stored += self._commit_unstored()
         return stored
 

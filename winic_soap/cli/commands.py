@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -28,7 +28,7 @@ from winic_soap.models import CostEstimate, OperationInfo, SendReceipt
 from winic_soap.recipients import chunked, domestic_numbers, international_numbers
 from winic_soap.store import InboxRecord, Store, new_job_id, open_store, process_owner
 from winic_soap.text import estimate_cost, sanitize, segments
-from winic_soap.watcher import Watcher
+from winic_soap.watcher import MAX_INTERVAL, Watcher
 
 __all__ = [
     "account",
@@ -85,7 +85,12 @@ def open_cli_store(args: argparse.Namespace, settings: Settings | None = None) -
     """The store named by ``--store``, else ``WINIC_STORE`` / the config file, else the default SQLite file."""
     settings = settings or Settings.load(config=args.config, profile=args.profile)
     max_handoffs = getattr(args, "max_handoffs", None) or settings.max_handoffs
-    return open_store(args.store or settings.store or default_store_url(), max_handoffs=max_handoffs)
+    store = open_store(args.store or settings.store or default_store_url(), max_handoffs=max_handoffs)
+    try:  # pulled records a failed commit left in the spool reach the store as soon as it can take them
+        store.replay_spool()
+    except StoreError as exc:
+        print(f"warning: records wait in the spool {store.spool.directory}: {exc}", file=sys.stderr, flush=True)
+    return store
 
 
 def _store(args: argparse.Namespace) -> Store:
@@ -332,11 +337,33 @@ def account(args: argparse.Namespace) -> int:
 
 
 def _pull_and_show(args: argparse.Namespace, operation: str, kind: str, pull: Any) -> int:
-    """Store first, then print every pending record of this kind (earlier ones whose printing failed
-    too), marking each done only once it is written: a pulled record is never only in memory."""
+    """Under the account's poller lease (never beside a running watcher), pull and keep the records (spooled,
+    then committed); then print every pending record of this kind (earlier ones whose printing failed too),
+    marking each done only once it is written: a pulled record is never only in memory."""
     with _client(args) as client, _store(args) as store:
-        store.commit_pulled(operation, pull(client), endpoint=client.settings.endpoint, uid=client.settings.uid)
-        rows = store.claim(process_owner(), limit=1 << 30, kind=kind)
+        endpoint, uid, owner = client.settings.endpoint, client.settings.uid, process_owner()
+        if not store.hold_poller(endpoint, uid, owner, client.settings.deadline + MAX_INTERVAL):
+            holder = store.poller(endpoint, uid)
+            raise StoreError(
+                f"{operation} not pulled: the poller lease of {uid} at {endpoint} is held by "
+                f"{holder.owner if holder else 'another process'} (a running `winic-soap watch`), which pulls "
+                "and hands on this account's records; stop it first, or read what it stored with `inbox list`"
+            )
+        try:
+            answer = store.prepare_pulled(operation, pull(client), endpoint=endpoint, uid=uid)
+            try:
+                store.keep(answer)
+            except StoreError as exc:
+                if not store.spool.holds(answer):
+                    raise
+                raise StoreError(
+                    f"{exc}; the {len(answer.rows)} pulled record(s) wait in the spool {store.spool.directory} "
+                    "and reach the store with the next pull, watch or store command"
+                ) from exc
+        finally:
+            with suppress(StoreError):  # else it expires within the lease
+                store.release_poller(endpoint, uid, owner)
+        rows = store.claim(owner, limit=1 << 30, kind=kind)
         if args.json:
             _emit(args, [json.loads(r.as_json()) for r in rows], [])
             for row in rows:

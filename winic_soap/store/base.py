@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from winic_soap.exceptions import InputError, StoreError
 from winic_soap.models import DeliveryReport, Reply, SendReceipt
+from winic_soap.store.spool import PulledAnswer, Spool, default_spool_dir
 
 if TYPE_CHECKING:
     from winic_soap.store.journal import Journal
@@ -295,6 +296,7 @@ class Store(ABC):
         lease: float = 60.0,
         resolve_window: float = 3 * 86400.0,
         clock: Any = time.time,
+        spool: str | os.PathLike[str] | None = None,
     ) -> None:
         if max_handoffs < 1:
             raise InputError("max_handoffs", "must be at least 1", max_handoffs)
@@ -307,6 +309,11 @@ class Store(ABC):
         self.clock = clock
         self._lock = threading.RLock()
         self._journal: Journal | None = None
+        self.spool = self._new_spool(spool)
+
+    def _new_spool(self, directory: str | os.PathLike[str] | None) -> Spool:
+        """This store's spool: in ``directory`` if given, else :func:`default_spool_dir`."""
+        return Spool(directory if directory is not None else default_spool_dir(self.url), self.url)
 
     # -- the backend's part ----------------------------------------------------------------
     @abstractmethod
@@ -346,35 +353,70 @@ class Store(ABC):
     def commit_pulled(
         self, operation: str, records: Sequence[Reply | DeliveryReport], *, endpoint: str = "", uid: str = ""
     ) -> list[str]:
-        """Commit pulled records in one transaction and return their ids. Call before handing anything on."""
+        """Keep pulled records durably and return their ids: spooled first, then committed in one transaction.
+        Call before handing anything on. On a :class:`StoreError` the records wait in :attr:`spool`."""
         if not records:
             return []
+        return self.keep(self.prepare_pulled(operation, records, endpoint=endpoint, uid=uid))
+
+    def prepare_pulled(
+        self, operation: str, records: Sequence[Reply | DeliveryReport], *, endpoint: str = "", uid: str = ""
+    ) -> PulledAnswer:
+        """The inbox rows of a pulled answer, their ids made here once: commit it as often as needed."""
         now = self.clock()
         pulled_at = utc_iso(now)
-        rows, ids, message_ids = [], [], set()
+        rows = []
         for record in records:
-            record_id = new_id(now)
-            ids.append(record_id)
             if isinstance(record, DeliveryReport):
                 kind, message_id, status = "report", record.message_id, record.status
-                message_ids.add(record.message_id)
             else:
                 kind, message_id, status = "reply", None, None
             payload = json.dumps(_payload(record), ensure_ascii=False)
-            row = (record_id, kind, endpoint, uid, operation, message_id, record.mobile, status, payload)
+            row = (new_id(now), kind, endpoint, uid, operation, message_id, record.mobile, status, payload)
             rows.append((*row, record.raw, pulled_at, now))
+        return PulledAnswer(new_id(now), operation, tuple(rows))
+
+    def keep(self, answer: PulledAnswer) -> list[str]:
+        """Spool ``answer`` (fsynced) before anything else, commit it, then drop it from the spool. A failed
+        commit raises :class:`StoreError` with the answer still spooled (``spool.holds(answer)``); a spool
+        that cannot be written (a full disk) is logged and the commit is tried all the same."""
+        try:
+            self.spool.write(answer)
+        except OSError as exc:
+            logger.error("%s: cannot spool %d pulled record(s) (%s)", answer.operation, len(answer.rows), exc)
+        ids = self.commit_answer(answer)
+        self.spool.remove(answer)
+        return ids
+
+    def commit_answer(self, answer: PulledAnswer) -> list[str]:
+        """Insert the answer's rows in one transaction; rows already stored (same id: a commit whose
+        acknowledgement was lost, a replay) are skipped. Returns the ids."""
+        if not answer.rows:
+            return []
         with self._transaction() as tx:
             tx.many(
                 "INSERT INTO winic_inbox (id, kind, endpoint, uid, operation, message_id, mobile, status, payload, "
-                "raw, pulled_at, pulled_epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
+                "raw, pulled_at, pulled_epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                answer.rows,
             )
+        message_ids = {row[5] for row in answer.rows if row[1] == "report"}
         if message_ids:
             try:
                 self.resolve_unknown(message_ids)
             except StoreError as exc:  # the records are safe; resolving can wait for the next reports
                 logger.warning("resolving unknown sends from reports failed: %s", exc)
-        return ids
+        return answer.ids
+
+    def replay_spool(self) -> int:
+        """Commit every answer left in the spool, oldest first, and return how many records that stored (or
+        found stored). Stops at the first :class:`StoreError`, leaving it and the later ones spooled."""
+        replayed = 0
+        for answer in self.spool.answers():
+            self.commit_answer(answer)
+            self.spool.remove(answer)
+            replayed += len(answer.rows)
+            logger.info("%s: %d spooled record(s) reached the store", answer.operation, len(answer.rows))
+        return replayed
 
     def claim(
         self, owner: str, *, limit: int = 100, lease: float | None = None, kind: str | None = None
@@ -595,7 +637,8 @@ class Store(ABC):
                     "job", "already exists in the store: resume it (jobs resume) or pick a new name", job_id
                 )
             tx.many(
-                "INSERT INTO winic_batches (job_id, idx, numbers, size, state) VALUES (?, ?, ?, ?, 'new')",
+                "INSERT INTO winic_batches (job_id, idx, numbers, size, state) VALUES (?, ?, ?, ?, 'new') "
+                "ON CONFLICT (job_id, idx) DO NOTHING",
                 [(job_id, i, ",".join(numbers), len(numbers)) for i, numbers in enumerate(batches)],
             )
         return job_id
@@ -688,7 +731,8 @@ class Store(ABC):
         return changed > 0
 
     def record_send(self, receipt: SendReceipt, *, job_id: str | None = None) -> str:
-        """Journal a send made without the journal (already accepted), so its reports join it."""
+        """Journal a send made without the journal (already accepted), so its reports join it. Retrying it
+        with the same ``job_id`` (after a lost acknowledgement) writes nothing twice."""
         job_id = job_id or new_job_id()
         now = self.clock()
         with self._transaction() as tx:
@@ -699,7 +743,8 @@ class Store(ABC):
             )
             tx.many(
                 "INSERT INTO winic_batches (job_id, idx, numbers, size, state, message_id, source, started_at, "
-                "started_epoch, finished_at) VALUES (?, ?, ?, ?, 'accepted', ?, 'send', ?, ?, ?)",
+                "started_epoch, finished_at) VALUES (?, ?, ?, ?, 'accepted', ?, 'send', ?, ?, ?) "
+                "ON CONFLICT (job_id, idx) DO NOTHING",  # a retry after a lost acknowledgement adds nothing
                 [
                     (
                         job_id,

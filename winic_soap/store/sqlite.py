@@ -13,6 +13,7 @@ from typing import Any
 
 from winic_soap.exceptions import StoreError
 from winic_soap.store.base import Store, Tx
+from winic_soap.store.spool import Spool, default_spool_dir
 
 __all__ = ["SqliteStore"]
 
@@ -70,6 +71,11 @@ class SqliteStore(Store):
                 if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
                     raise StoreError(f"cannot open the store {self.url}: {exc}") from exc
                 time.sleep(0.01)
+
+    def _new_spool(self, directory: str | os.PathLike[str] | None) -> Spool:
+        """Beside the file by default; answers are matched to the file by its absolute path."""
+        found = directory if directory is not None else default_spool_dir(self.url, self.path)
+        return Spool(found, f"sqlite:///{self.path.resolve()}")
 
     @contextmanager
     def _transaction(self, *, single: bool = False, durable: bool = True) -> Iterator[Tx]:
