@@ -225,7 +225,7 @@ def test_cli_pulls_lose_nothing_when_the_commit_fails(winic_mock, pg_server, tmp
         proxy.set("refuse_on", after=INSERT)
         failed = run_cli(env, "replies", "--json")
         assert failed.returncode == 10, failed.stderr
-        assert f"1 pulled record(s) wait in the spool {spool}" in json.loads(failed.stdout)["error"]["message"]
+        assert f"pulled records wait in the spool {spool}" in json.loads(failed.stdout)["error"]["message"]
         assert len(_spooled(spool)) == 1
         proxy.set("pass")
         shown = run_cli(env, "replies", "--json")  # the spool is replayed when the store opens

@@ -11,16 +11,19 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
+from winic_soap import decoding
 from winic_soap.bulk import BulkRun
 from winic_soap.config import Settings
 from winic_soap.core import envelope, form
-from winic_soap.core.answer import Scrubber, WireRequest, WireResponse
+from winic_soap.core.answer import Scrubber, WireRequest, WireResponse, check_answer
 from winic_soap.core.contract import Contract, OperationContract, load_packaged_contract
+from winic_soap.core.form import _TEMPURI_STRING as TEMPURI_STRING
+from winic_soap.core.streamed import ResultText
 from winic_soap.events import Emit, Hook, emitter
 from winic_soap.exceptions import (
     ConfigurationError,
@@ -30,7 +33,7 @@ from winic_soap.exceptions import (
     TransportError,
     WinicError,
 )
-from winic_soap.models import AccountInfo, CostEstimate, OperationInfo, SendReceipt, Submission
+from winic_soap.models import AccountInfo, CostEstimate, DeliveryReport, OperationInfo, Reply, SendReceipt, Submission
 from winic_soap.recipients import chunked, domestic_numbers, international_numbers
 from winic_soap.retry import Attempts, RetryPolicy
 from winic_soap.text import estimate_cost, sanitize, segments
@@ -43,6 +46,7 @@ __all__ = ["SERVICE_TZ", "BaseClient", "Call", "Decode", "SendPlan"]
 logger = logging.getLogger("winic_soap.client")
 SERVICE_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST since 1991
 _CREDENTIALS = ("uid", "pwd")
+_PULLS = ("SMS_Reports", "GET_SMS_MO", "GET_SMS_MO_Ext")  # answers handed out once: streamed, never refused
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _FIELDS = {"msg": "text", "tos": "recipients", "extno": "ext"}  # wire names -> the arguments users wrote
 T = TypeVar("T")
@@ -374,6 +378,39 @@ class BaseClient:
         if self._soap:
             return envelope.read_answer(call.op, self._transport_name, response, self._zeep_reader)
         return form.read_answer(response)
+
+    def _pull_decoder(self, operation: str) -> Decode[Any]:
+        """The list decoder of a pull operation; anything else is an :class:`InputError`."""
+        if operation not in _PULLS:
+            raise InputError("operation", f"must be one of {', '.join(_PULLS)} (a pull)", operation)
+        return decoding.decode_reports if operation == "SMS_Reports" else decoding.decode_replies
+
+    def _streamed(self, call: Call, response: WireResponse, body: BinaryIO) -> bool:
+        """True when a pull answer streamed to ``body`` is larger than the part kept in memory: then it must
+        be the service's XML success answer (else a typed error here), read by :meth:`_records_in`."""
+        try:
+            size = body.seek(0, 2)
+        except OSError:  # the disk failed it: the answer was read into memory instead
+            return False
+        if size <= len(response.content):
+            return False
+        check_answer(response, fault_status=False)
+        return True
+
+    def _records_in(self, call: Call, body: BinaryIO) -> Iterator[Reply | DeliveryReport]:
+        """The records of a streamed pull answer, decoded from ``body`` one at a time."""
+        if self._soap:
+            reader = ResultText(f"{{{call.op.namespace}}}{call.op.result_element}")
+        else:
+            reader = ResultText(TEMPURI_STRING, root=TEMPURI_STRING)  # the document element is the result
+
+        def pieces() -> Iterator[str]:
+            body.seek(0)
+            while chunk := body.read(1 << 20):
+                yield from reader.feed(chunk)
+            yield from reader.close()
+
+        return decoding.stream_records(call.operation, pieces())
 
     def _zeep_reader(self, operation: str, response: WireResponse) -> str | None:
         return self._zeep().process_reply(operation, response)

@@ -18,7 +18,7 @@ import ssl
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import anyio
@@ -42,6 +42,7 @@ from winic_soap.exceptions import (
 )
 
 __all__ = [
+    "STREAM_HEAD",
     "USER_AGENT",
     "AsyncHttpClient",
     "AsyncWire",
@@ -56,6 +57,7 @@ __all__ = [
 logger = logging.getLogger("winic_soap.http")
 HttpClient = httpx2.Client  # what ``http_client=`` takes, named here so no other module imports httpx2
 AsyncHttpClient = httpx2.AsyncClient
+STREAM_HEAD = 1 << 20  # a streamed pull answer up to this size is also returned in memory, read the usual way
 USER_AGENT = f"winic-soap/{__version__}"
 _current: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar("winic_attempt", default=None)
 
@@ -610,13 +612,16 @@ class SyncWire(_Wire):
             stream.close()
         return False
 
-    def send(self, request: WireRequest, *, timeout: float) -> WireResponse:
-        """One attempt, bounded by ``timeout`` as a whole; failures raise a :class:`TransportError`."""
+    def send(self, request: WireRequest, *, timeout: float, into: BinaryIO | None = None) -> WireResponse:
+        """One attempt, bounded by ``timeout`` as a whole; failures raise a :class:`TransportError`. ``into``
+        (pulls only: their answers were handed out and must never be refused for their size): the body is
+        streamed into that file with no size cap, and only an answer of at most ``STREAM_HEAD`` bytes is
+        also in the returned response's ``content`` (else it is empty)."""
         trace = self._open()
         if self._owned:
             trace.deadline = time.monotonic() + timeout
         token = _current.set(trace)
-        body = _Body(self._settings.max_response_bytes)
+        body = _Body(self._settings.max_response_bytes) if into is None else _StreamedBody(into)
         try:
             with self._client.stream(
                 request.method,
@@ -717,6 +722,44 @@ class AsyncWire(_Wire):
         self._closed = True
         if self._owned:
             await self._client.aclose()
+
+
+class _StreamedBody:
+    """A pull answer's (decompressed) body written to a file as it comes: memory stays flat whatever its size.
+    Its first ``STREAM_HEAD`` bytes are kept too, so a short answer (a code, a fault) is read as usual."""
+
+    __slots__ = ("_head", "_into", "_total")
+
+    def __init__(self, into: BinaryIO) -> None:
+        self._into: BinaryIO | None = into
+        self._head = bytearray()
+        self._total = 0
+
+    def declared(self, headers: httpx2.Headers) -> None:
+        """No size is refused: the service handed these records out and will not again."""
+
+    def add(self, chunk: bytes) -> None:
+        self._total += len(chunk)
+        if self._into is not None:
+            try:
+                self._into.write(chunk)
+            except OSError as exc:
+                if self._total - len(chunk) > len(self._head):
+                    raise  # what was written is gone with the file; nothing else holds it
+                logger.error("a pull answer cannot be written to disk (%s); it is read into memory", exc)
+                self._into = None  # a full disk: memory is all that is left for records handed out
+        if self._into is None or self._total <= STREAM_HEAD:
+            self._head += chunk
+        elif self._head:
+            self._head = bytearray()
+
+    def response(self, request: WireRequest, response: httpx2.Response) -> WireResponse:
+        if self._into is not None:
+            self._into.flush()
+        logger.debug(
+            "%s %s -> %d (%d bytes, streamed)", request.method, redact(request.url), response.status_code, self._total
+        )
+        return WireResponse(response.status_code, response.headers, bytes(self._head))
 
 
 class _Body:

@@ -8,6 +8,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from typing import Any, Protocol
 
 from winic_soap.exceptions import InputError, StoreError, WinicError
@@ -15,11 +16,16 @@ from winic_soap.models import DeliveryReport, Reply
 from winic_soap.store import InboxRecord, Store, process_owner
 from winic_soap.store.spool import PulledAnswer
 
-__all__ = ["MAX_INTERVAL", "MIN_INTERVAL", "SOURCES", "HandOffError", "Watcher", "redacted"]
+__all__ = ["MAX_INTERVAL", "MIN_INTERVAL", "OPERATIONS", "SOURCES", "HandOffError", "Watcher", "redacted"]
 
 logger = logging.getLogger("winic_soap.watcher")
 MIN_INTERVAL, MAX_INTERVAL = 5.0, 30.0  # the service asks clients to poll every 5-30 s
 SOURCES = ("reports", "replies", "replies_ext")
+OPERATIONS = {  # each source's pull operation
+    "reports": "SMS_Reports",
+    "replies": "GET_SMS_MO",
+    "replies_ext": "GET_SMS_MO_Ext",
+}
 Handler = Callable[[InboxRecord], None]
 
 
@@ -111,12 +117,43 @@ class Watcher:
         self.holding = False
         self._unstored: list[tuple[PulledAnswer, Sequence[Reply | DeliveryReport]]] = []
 
-    def _pull(self, source: str) -> tuple[str, list[Reply] | list[DeliveryReport]]:
+    def _pull_and_store(self, source: str) -> int:
+        """Pull one source and store what came. With a client that streams (``pull_into``) the answer goes
+        to a file in the spool's folder as it arrives, so no backlog is too large; a large one is spooled and
+        committed as it is decoded. A small one (a list) is spooled and committed whole, kept in memory if
+        even the spool cannot be written."""
+        operation = OPERATIONS[source]
+        port = self.port if source == "replies" else None
+        pull_into = getattr(self.client, "pull_into", None)
+        with ExitStack() as stack:
+            if pull_into is not None:
+                body = stack.enter_context(self.store.spool.incoming())
+                records = pull_into(operation, body, port=port)
+            else:  # any object with the list methods (reports, replies, replies_ext)
+                records = self._pull_list(source)
+            if not isinstance(records, list):
+                count: int = self.store.keep_stream(operation, records, endpoint=self.endpoint, uid=self.uid)
+                logger.info("%s: stored %d record(s)", operation, count)
+                return count
+        if not records:
+            return 0
+        # the service will not hand these out again: their ids are made once, here
+        answer = self.store.prepare_pulled(operation, records, endpoint=self.endpoint, uid=self.uid)
+        self._unstored.append((answer, records))
+        return self._commit_unstored()
+
+    def _pull_list(self, source: str) -> list[Reply] | list[DeliveryReport]:
         if source == "reports":
-            return "SMS_Reports", self.client.reports()
+            return self.client.reports()
         if source == "replies":
-            return "GET_SMS_MO", self.client.replies(port=self.port)
-        return "GET_SMS_MO_Ext", self.client.replies_ext()
+            return self.client.replies(port=self.port)
+        return self.client.replies_ext()
+
+    @property
+    def unstored(self) -> list[Reply | DeliveryReport]:
+        """Pulled records neither in the store nor in the spool (only when even the spool cannot be
+        written): a caller about to exit must show them somewhere."""
+        return [record for _, records in self._unstored for record in records]
 
     def _commit_unstored(self) -> int:
         """Keep what was pulled and not yet stored, oldest first (spooled, then committed). On a store failure
@@ -160,11 +197,7 @@ class Watcher:
         for source in self.sources:
             if not self.hold():  # renewed before each pull, so each pull ends inside its lease
                 break
-            operation, records = self._pull(source)
-            if records:  # the service will not hand these out again: their ids are made once, here
-                answer = self.store.prepare_pulled(operation, records, endpoint=self.endpoint, uid=self.uid)
-                self._unstored.append((answer, records))
-                stored += self._commit_unstored()
+            stored += self._pull_and_store(source)
         return stored
 
     def deliver_pending(self) -> int:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -26,9 +26,9 @@ from winic_soap.demo import run_demo
 from winic_soap.exceptions import ConfigurationError, InputError, StoreError
 from winic_soap.models import CostEstimate, OperationInfo, SendReceipt
 from winic_soap.recipients import chunked, domestic_numbers, international_numbers
-from winic_soap.store import InboxRecord, Store, new_job_id, open_store, process_owner
+from winic_soap.store import InboxRecord, Store, new_job_id, open_store
 from winic_soap.text import estimate_cost, sanitize, segments
-from winic_soap.watcher import MAX_INTERVAL, Watcher
+from winic_soap.watcher import MAX_INTERVAL, OPERATIONS, Watcher
 
 __all__ = [
     "account",
@@ -336,45 +336,59 @@ def account(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pull_and_show(args: argparse.Namespace, operation: str, kind: str, pull: Any) -> int:
-    """Under the account's poller lease (never beside a running watcher), pull and keep the records (spooled,
-    then committed); then print every pending record of this kind (earlier ones whose printing failed too),
-    marking each done only once it is written: a pulled record is never only in memory."""
+def _pull_and_show(args: argparse.Namespace, source: str, kind: str) -> int:
+    """Pull as a watcher would (under the account's poller lease, never beside a running watcher; spooled,
+    then committed, whatever the answer's size); then print every pending record of this kind (earlier ones
+    whose printing failed too), marking each done once written: a pulled record is never only in memory."""
     with _client(args) as client, _store(args) as store:
-        endpoint, uid, owner = client.settings.endpoint, client.settings.uid, process_owner()
-        if not store.hold_poller(endpoint, uid, owner, client.settings.deadline + MAX_INTERVAL):
-            holder = store.poller(endpoint, uid)
+        lease = client.settings.deadline + MAX_INTERVAL
+        puller = Watcher(
+            client, store, _stdout_handler, sources=[source], port=getattr(args, "port", None), lease=lease
+        )
+        if not puller.hold():
+            holder = store.poller(puller.endpoint, puller.uid)
             raise StoreError(
-                f"{operation} not pulled: the poller lease of {uid} at {endpoint} is held by "
+                f"not pulled: the poller lease of {puller.uid} at {puller.endpoint} is held by "
                 f"{holder.owner if holder else 'another process'} (a running `winic-soap watch`), which pulls "
                 "and hands on this account's records; stop it first, or read what it stored with `inbox list`"
             )
         try:
-            answer = store.prepare_pulled(operation, pull(client), endpoint=endpoint, uid=uid)
-            try:
-                store.keep(answer)
-            except StoreError as exc:
-                if not store.spool.holds(answer):
-                    raise
-                raise StoreError(
-                    f"{exc}; the {len(answer.rows)} pulled record(s) wait in the spool {store.spool.directory} "
-                    "and reach the store with the next pull, watch or store command"
-                ) from exc
+            puller.pull_once()
+        except StoreError as exc:
+            unstored = puller.unstored
+            for record in unstored:  # neither stored nor spooled: shown, so not lost
+                print(json.dumps({"unstored": asdict(record)}, ensure_ascii=False, default=str), flush=True)
+            where = "printed above, stored nowhere" if unstored else f"wait in the spool {store.spool.directory}"
+            raise StoreError(
+                f"{exc}; the pulled records {where} and reach the store with the next pull, watch or store command"
+            ) from exc
         finally:
-            with suppress(StoreError):  # else it expires within the lease
-                store.release_poller(endpoint, uid, owner)
-        rows = store.claim(owner, limit=1 << 30, kind=kind)
-        if args.json:
-            _emit(args, [json.loads(r.as_json()) for r in rows], [])
-            for row in rows:
-                store.ack(row.id)
-            return 0
-        if not rows:
-            print(f"{operation}: nothing pending", flush=True)
-        for row in rows:
-            print(_human_record(row), flush=True)
-            store.ack(row.id)
+            puller.release()
+        _show_pending(args, store, puller.owner, kind, OPERATIONS[source])
     return 0
+
+
+def _show_pending(args: argparse.Namespace, store: Store, owner: str, kind: str, operation: str) -> None:
+    """Print the pending records of ``kind`` a page at a time (memory bounded by the page), each marked done
+    once written: lines one by one; with ``--json`` one JSON array written as it goes, a page at a time."""
+    shown = 0
+    if args.json:
+        print("[", end="", flush=True)
+    while rows := store.claim(owner, limit=1000, kind=kind):
+        for row in rows:
+            if args.json:
+                sys.stdout.write((", " if shown else "") + row.as_json())
+            else:
+                print(_human_record(row), flush=True)  # a closed pipe raises here: the record stays pending
+                store.ack(row.id)
+            shown += 1
+        if args.json:
+            sys.stdout.flush()  # a closed pipe raises here: the page stays pending
+            store.ack_all([row.id for row in rows])
+    if args.json:
+        print("]", flush=True)
+    elif not shown:
+        print(f"{operation}: nothing pending", flush=True)
 
 
 def _human_record(record: InboxRecord) -> str:
@@ -386,13 +400,11 @@ def _human_record(record: InboxRecord) -> str:
 
 
 def replies(args: argparse.Namespace) -> int:
-    if args.ext:
-        return _pull_and_show(args, "GET_SMS_MO_Ext", "reply", lambda c: c.replies_ext())
-    return _pull_and_show(args, "GET_SMS_MO", "reply", lambda c: c.replies(port=args.port))
+    return _pull_and_show(args, "replies_ext" if args.ext else "replies", "reply")
 
 
 def reports(args: argparse.Namespace) -> int:
-    return _pull_and_show(args, "SMS_Reports", "report", lambda c: c.reports())
+    return _pull_and_show(args, "reports", "report")
 
 
 def call(args: argparse.Namespace) -> int:

@@ -10,10 +10,12 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator, Sequence
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 __all__ = ["PulledAnswer", "Spool", "default_spool_dir"]
 
@@ -66,17 +68,25 @@ class Spool:
         return self.directory / f"{answer.key}{_SUFFIX}"
 
     def write(self, answer: PulledAnswer) -> Path:
-        """Write ``answer`` durably (temporary file, fsync, rename, fsync of the folder); OSError if it cannot."""
+        """Write ``answer`` durably; OSError if it cannot (see :meth:`write_rows`)."""
+        return self.write_rows(answer.key, answer.operation, answer.rows)[0]
+
+    def write_rows(self, key: str, operation: str, rows: Iterable[Sequence[Any]]) -> tuple[Path, int]:
+        """Write an answer's rows as they come (temporary file, fsync, rename, fsync of the folder), so it
+        is in the spool whole or not at all; returns its path and how many rows it holds."""
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = self.path_of(answer)
+        path = self.directory / f"{key}{_SUFFIX}"
         temporary = path.with_name(f".{path.name}.tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        count = 0
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                header = {"v": _VERSION, "store": self.store, "key": answer.key, "operation": answer.operation}
+                header = {"v": _VERSION, "store": self.store, "key": key, "operation": operation}
                 f.write(json.dumps(header, ensure_ascii=False) + "\n")
-                for row in answer.rows:
-                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                dumps = json.JSONEncoder(ensure_ascii=False).encode
+                for row in rows:
+                    f.write(dumps(row) + "\n")
+                    count += 1
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(temporary, path)
@@ -84,7 +94,15 @@ class Spool:
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
-        return path
+        return path, count
+
+    @contextmanager
+    def incoming(self) -> Iterator[BinaryIO]:
+        """A private temporary file in the spool's folder for an answer's body as it streams in; removed
+        after (its records are in a spool file by then, or were never handed out)."""
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with tempfile.TemporaryFile(dir=self.directory, prefix=".incoming-") as body:  # mode 0600, unlinked
+            yield body
 
     def holds(self, answer: PulledAnswer) -> bool:
         return self.path_of(answer).exists()
@@ -93,32 +111,47 @@ class Spool:
         """The store has it: forget it (a concurrent replay may have removed it already)."""
         self.path_of(answer).unlink(missing_ok=True)
 
-    def answers(self) -> Iterator[PulledAnswer]:
-        """The spooled answers of this store, oldest first; an unreadable file is set aside as ``*.bad``."""
+    def entries(self) -> Iterator[tuple[Path, str]]:
+        """This store's spooled answers, oldest first: (path, operation). A file whose first line cannot be
+        read is set aside as ``*.bad``; one of another store is left for it."""
         if not self.directory.is_dir():
             return
         for path in sorted(self.directory.glob(f"*{_SUFFIX}")):
             try:
-                answer = self._read(path)
+                with path.open(encoding="utf-8") as f:
+                    header = json.loads(f.readline())
+                if header.get("v") != _VERSION:
+                    raise ValueError(f"unknown spool format {header.get('v')!r}")
+                store, operation = header["store"], str(header["operation"])
             except FileNotFoundError:  # replayed and removed by another process meanwhile
                 continue
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                logger.error("spooled answer %s cannot be read (%s); set aside as %s.bad", path, exc, path.name)
-                path.replace(path.with_name(path.name + ".bad"))
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                self.set_aside(path, exc)
                 continue
-            if answer is not None:
-                yield answer
+            if store != self.store:
+                logger.warning("spooled answer %s belongs to the store %s; left for it", path, store)
+                continue
+            yield path, operation
 
-    def _read(self, path: Path) -> PulledAnswer | None:
+    def rows(self, path: Path, size: int) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of a spooled answer in lists of at most ``size``: memory bounded by ``size``. A file
+        cut short (only a damaged disk does that: files are renamed into place whole) raises ValueError."""
         with path.open(encoding="utf-8") as f:
-            header = json.loads(next(f))
-            if header.get("v") != _VERSION:
-                raise ValueError(f"unknown spool format {header.get('v')!r}")
-            if header["store"] != self.store:
-                logger.warning("spooled answer %s belongs to the store %s; left for it", path, header["store"])
-                return None
-            rows = tuple(_row(json.loads(line)) for line in f if line.strip())
-        return PulledAnswer(header["key"], header["operation"], rows)
+            f.readline()
+            chunk: list[tuple[Any, ...]] = []
+            for line in f:
+                chunk.append(_row(json.loads(line)))
+                if len(chunk) >= size:
+                    yield chunk
+                    chunk = []
+            if chunk:
+                yield chunk
+
+    def set_aside(self, path: Path, why: BaseException) -> None:
+        """Move a spooled answer that cannot be read out of the way (``*.bad``), for a person to look at."""
+        logger.error("spooled answer %s cannot be read (%s); set aside as %s.bad", path, why, path.name)
+        with suppress(FileNotFoundError):
+            path.replace(path.with_name(path.name + ".bad"))
 
     def __len__(self) -> int:
         return len(list(self.directory.glob(f"*{_SUFFIX}"))) if self.directory.is_dir() else 0
