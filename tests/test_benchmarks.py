@@ -51,7 +51,7 @@ def test_store_benchmark_runs_quick(tmp_path: Path, pg_server) -> None:  # type:
     out = tmp_path / "store.json"
     script = str(ROOT / "benchmarks" / "bench_store.py")
     result = subprocess.run(
-        [sys.executable, script, "--records", "200", "--repeat", "1", "--json", str(out)],
+        [sys.executable, script, "--records", "200", "--repeat", "1", "--backlog", "3000", "--json", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -63,3 +63,9 @@ def test_store_benchmark_runs_quick(tmp_path: Path, pg_server) -> None:  # type:
     for r in results:
         assert r["records"] == 200 and r["ratio_to_bare_insert"] > 0 and r["journal"]["per_batch_us"] > 0
     assert "x autocommit" in result.stdout
+    backlog = json.loads(out.read_text(encoding="utf-8"))["backlog"]
+    assert [(b["mode"], b["backlog"], b["outcome"]) for b in backlog] == [
+        ("stream", 3000, "stored whole"),
+        ("list", 3000, "stored whole"),
+    ]
+    assert all(b["records"] == 3000 and b["peak_rss_mb"] > 0 and b["commit_records_per_s"] > 0 for b in backlog)

@@ -9,12 +9,15 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from tempfile import TemporaryFile
+from typing import Any
 
 import httpx2
 import pytest
+from pgproxy import pg_proxy
 from shared import TRANSPORTS, cli_env, run_cli
 
-from winic_soap import AuthenticationError, ProtocolError, WinicClient
+from winic_soap import AuthenticationError, ProtocolError, StoreError, WinicClient
+from winic_soap.decoding import decode_replies, decode_reports, stream_records
 from winic_soap.mock import Account, MockService
 from winic_soap.models import DeliveryReport, Reply
 from winic_soap.store import open_store
@@ -132,3 +135,47 @@ def test_the_cli_shows_a_large_backlog_whole_and_marks_it_done(rich_mock: MockSe
     assert sorted(r["mobile"] for r in reports) == [f"138{i:08d}" for i in range(30_000)]
     with open_store(tmp_path / "s.sqlite3") as store:
         assert store.counts()["done"] == 30_000 and store.counts()["pending"] == 0
+
+
+@pytest.mark.parametrize("operation", ["SMS_Reports", "GET_SMS_MO"])
+def test_streamed_decoding_equals_the_list_decoder_wherever_the_text_is_cut(operation: str) -> None:
+    if operation == "SMS_Reports":
+        records = [
+            f"26112510300{i:08d}/demo/138{i:08d}/{'DELIVRD' if i % 3 else 'UNDELIV'}/2026-11-25 10:{i % 60:02d}:00"
+            for i in range(5000)
+        ]
+        records[7] = "broken record without its fields"
+    else:
+        records = [f"138{i:08d}/回复 {i} a/b/00{i % 3}/2026-11-25 10:{i % 60:02d}:00" for i in range(5000)]
+    text = "  " + "|".join(records[:2500]) + "|\r\n" + "|".join(records[2500:]) + "||"  # wrapped, empty records
+    decode = decode_reports if operation == "SMS_Reports" else decode_replies
+    expected = decode(operation, text)
+    assert len(expected) == 5000
+    for step in (1, 7, 4096, 4097, 65536, len(text)):
+        pieces = [text[i : i + step] for i in range(0, len(text), step)]
+        assert list(stream_records(operation, pieces)) == expected, step
+    assert list(stream_records(operation, ["nu", "ll"])) == []
+    with pytest.raises(AuthenticationError):
+        list(stream_records(operation, ["-0", "2"]))
+
+
+def test_a_large_answer_whose_commit_acknowledgement_is_lost_is_stored_once_from_the_spool(
+    rich_mock: MockService, pg_server: Any, tmp_path: Path
+) -> None:
+    campaign(rich_mock, 30_000)
+    database = pg_server.create_database("big_lost_ack")
+    with (
+        pg_proxy(database) as proxy,
+        open_store(proxy.url, spool=tmp_path / "spool") as store,
+        WinicClient("demo", "demo-secret", endpoint=rich_mock.url) as client,
+    ):
+        store.commit_size = 10_000  # three transactions; the first one's acknowledgement is lost
+        watcher = Watcher(client, store, lambda record: None, sources=["reports"])
+        proxy.set("cut_after_commit", after=b"INSERT INTO winic_inbox")
+        with pytest.raises(StoreError):
+            watcher.pull_once()
+        assert proxy.cuts == 1 and len(store.spool) == 1
+        assert watcher.pull_once() == 30_000  # replayed whole: the first 10,000 are found stored
+        assert len(store.spool) == 0
+    with open_store(database) as direct:
+        assert direct.counts()["records"] == 30_000

@@ -132,7 +132,17 @@ class Watcher:
             else:  # any object with the list methods (reports, replies, replies_ext)
                 records = self._pull_list(source)
             if not isinstance(records, list):
-                count: int = self.store.keep_stream(operation, records, endpoint=self.endpoint, uid=self.uid)
+                try:
+                    count: int = self.store.keep_stream(operation, records, endpoint=self.endpoint, uid=self.uid)
+                except StoreError as exc:
+                    logger.error(
+                        "%s: a large pulled answer is not stored yet (%s); what reached the spool %s is "
+                        "replayed with backoff, nothing new is pulled meanwhile",
+                        operation,
+                        exc,
+                        self.store.spool.directory,
+                    )
+                    raise
                 logger.info("%s: stored %d record(s)", operation, count)
                 return count
         if not records:

@@ -447,9 +447,18 @@ class Store(ABC):
     def keep_stream(
         self, operation: str, records: Iterable[Reply | DeliveryReport], *, endpoint: str = "", uid: str = ""
     ) -> int:
-        """:meth:`keep` for an answer of any size, read one record at a time: spooled whole first (ids made
-        as each row is written), then committed in transactions of ``commit_size`` rows. Memory is bounded
-        by ``commit_size``; a failure leaves the answer in the spool, which replays it the same way."""
+        """:meth:`keep` for an answer of any size, read one record at a time: spooled whole first
+        (:meth:`spool_stream`), then committed in transactions of ``commit_size`` rows. Memory is bounded by
+        ``commit_size``; a failure leaves the answer in the spool, which replays it the same way."""
+        path, count = self.spool_stream(operation, records, endpoint=endpoint, uid=uid)
+        self._commit_spooled(path)
+        return count
+
+    def spool_stream(
+        self, operation: str, records: Iterable[Reply | DeliveryReport], *, endpoint: str = "", uid: str = ""
+    ) -> tuple[Path, int]:
+        """Write an answer's records to the spool only (ids made as each row is written): the store gets them
+        at the next :meth:`replay_spool`. Returns the spool file and how many records it holds."""
         now = self.clock()
         pulled_at = utc_iso(now)
         randbits = random.Random(secrets.randbits(256)).getrandbits  # one system draw per answer, not per record
@@ -467,11 +476,9 @@ class Store(ABC):
                 )
 
         try:
-            path, count = self.spool.write_rows(new_id(now), operation, rows())
+            return self.spool.write_rows(new_id(now), operation, rows())
         except OSError as exc:
             raise StoreError(f"{operation}: the pulled answer cannot be spooled ({exc})") from exc
-        self._commit_spooled(path)
-        return count
 
     def replay_spool(self) -> int:
         """Commit every answer left in the spool, oldest first, and return how many records that stored (or
