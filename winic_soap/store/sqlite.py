@@ -53,6 +53,9 @@ class SqliteStore(Store):
             self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
             self._switch_to_wal()
             self._db.execute("PRAGMA synchronous = FULL")  # a committed record survives power loss, not just kill -9
+            # 32 MB of page cache (default 2 MB): a large answer's rows update six indexes; with the default cache
+            # their pages are read again and again, and a million reports commit at half the speed
+            self._db.execute("PRAGMA cache_size = -32768")
             with self._transaction() as tx:
                 self._create_schema(tx, "INTEGER PRIMARY KEY", "REAL")
         except BaseException:
