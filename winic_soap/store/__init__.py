@@ -72,7 +72,8 @@ def parse_store_url(url: str | Path) -> tuple[str, str]:
 
 def open_store(url: str | Path, **options: Any) -> Store:
     """Open (and create on first use) the store at ``url``. ``options``: ``max_handoffs`` (default 5),
-    ``lease`` (seconds a claim lasts, default 60), ``resolve_window``, ``clock``."""
+    ``lease`` (seconds a claim lasts, default 60), ``resolve_window``, ``clock``, ``spool`` (the folder
+    where pulled answers wait for the store; default :func:`~winic_soap.store.spool.default_spool_dir`)."""
     backend, target = parse_store_url(url)
     if backend == "sqlite":
         from winic_soap.store.sqlite import SqliteStore
