@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from urllib.parse import urlsplit, urlunsplit
 
-MODES = ("pass", "refuse", "blackhole", "cut_after_commit", "refuse_on")
+MODES = ("pass", "refuse", "blackhole", "cut_after_commit", "refuse_on", "blackhole_on")
 
 
 class PgProxy:
@@ -35,7 +35,8 @@ class PgProxy:
     def set(self, mode: str, *, cut_live: bool = False, after: bytes = b"") -> None:
         """Switch mode for new traffic; ``cut_live`` also resets every open connection. ``cut_after_commit``
         cuts the first COMMIT of a transaction whose statements contained ``after`` (any, when empty);
-        ``refuse_on`` passes until a client sends ``after``, resets that connection and refuses from then on."""
+        ``refuse_on`` passes until a client sends ``after``, resets that connection and refuses from then on;
+        ``blackhole_on`` passes until then, and from then on swallows everything (that statement included)."""
         assert mode in MODES
         self.mode, self.after = mode, after
         if cut_live:
@@ -85,6 +86,9 @@ class PgProxy:
                 if from_client and armed and self.mode == "refuse_on":
                     self.mode = "refuse"  # the statement never reaches the server; nor does anything after it
                     break
+                if from_client and armed and self.mode == "blackhole_on":
+                    self.mode = "blackhole"  # the statement and everything after it vanish; nobody hears back
+                    continue
                 if from_client and b"COMMIT" in data:
                     self.commits_seen += 1
                     if self.mode == "cut_after_commit" and armed:

@@ -258,3 +258,38 @@ def test_a_journalled_send_retried_after_a_lost_acknowledgement_is_written_once(
     assert [(b.index, b.message_id, b.state) for b in batches] == [
         (i, s.message_id, "accepted") for i, s in enumerate(receipt.submissions)
     ]
+
+
+def test_sigkill_while_a_commit_hangs_on_a_blackholed_database_loses_nothing(
+    winic_mock, pg_server, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    database = pg_server.create_database("blackhole_spool")
+    for i in range(3):
+        winic_mock.add_reply("13800138000", f"stuck {i}")
+    spool = tmp_path / "spool"
+    with pg_proxy(database) as proxy:
+        env = {**cli_env(winic_mock.url, tmp_path), "WINIC_STORE": proxy.url, "WINIC_SPOOL": str(spool)}
+        proxy.set("blackhole_on", after=INSERT)  # the database stops answering as the records are written
+        watch = subprocess.Popen(
+            [sys.executable, "-m", "winic_soap", "watch", "--sources", "replies", "--interval", "5"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not (_spooled(spool) and proxy.mode == "blackhole"):  # spooled, its commit waiting for ever
+                assert time.monotonic() < deadline and watch.poll() is None, "the watcher never spooled"
+                time.sleep(0.05)
+        finally:
+            watch.kill()
+            watch.communicate(timeout=60)
+        assert len(_spooled(spool)) == 1
+        proxy.set("pass", cut_live=True)
+        again = run_cli(env, "watch", "--once", "--sources", "replies")
+    assert again.returncode == 0, again.stderr
+    assert sorted(json.loads(line)["text"] for line in again.stdout.splitlines()) == ["stuck 0", "stuck 1", "stuck 2"]
+    assert _spooled(spool) == []
+    with open_store(database) as direct:
+        assert direct.counts()["records"] == 3 and direct.counts()["done"] == 3
