@@ -293,3 +293,18 @@ def test_sigkill_while_a_commit_hangs_on_a_blackholed_database_loses_nothing(
     assert _spooled(spool) == []
     with open_store(database) as direct:
         assert direct.counts()["records"] == 3 and direct.counts()["done"] == 3
+
+
+def test_a_pull_whose_answer_cannot_be_written_to_a_full_disk_is_read_into_memory_and_stored(
+    make_client, winic_mock, tmp_path: Path, small_disk: Path, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    winic_mock.add_reply("13800138000", "on a full disk")
+    (small_disk / "spool").mkdir()
+    store = open_store(tmp_path / "store.sqlite3", spool=small_disk / "spool")
+    fill(small_disk)  # neither the answer's file nor the spool can be written; the store can
+    handed: list[InboxRecord] = []
+    watcher = Watcher(make_client(), store, handed.append, sources=["replies"])
+    assert watcher.poll_once() == (1, 1)
+    assert [r.data["text"] for r in handed] == ["on a full disk"]
+    assert "cannot be written to disk" in caplog.text and "cannot spool" in caplog.text
+    store.close()

@@ -744,18 +744,26 @@ class _StreamedBody:
             try:
                 self._into.write(chunk)
             except OSError as exc:
-                if self._total - len(chunk) > len(self._head):
-                    raise  # what was written is gone with the file; nothing else holds it
-                logger.error("a pull answer cannot be written to disk (%s); it is read into memory", exc)
-                self._into = None  # a full disk: memory is all that is left for records handed out
+                self._to_memory(exc, len(chunk))
         if self._into is None or self._total <= STREAM_HEAD:
             self._head += chunk
         elif self._head:
             self._head = bytearray()
 
+    def _to_memory(self, exc: OSError, pending: int = 0) -> None:
+        """The disk refused the body (full): keep it in memory, the only place left for records handed out;
+        possible while all of it so far is in memory too, else the error stands (what was written is lost)."""
+        if self._total - pending > len(self._head):
+            raise exc
+        logger.error("a pull answer cannot be written to disk (%s); it is read into memory", exc)
+        self._into = None
+
     def response(self, request: WireRequest, response: httpx2.Response) -> WireResponse:
         if self._into is not None:
-            self._into.flush()
+            try:
+                self._into.flush()
+            except OSError as exc:
+                self._to_memory(exc)
         logger.debug(
             "%s %s -> %d (%d bytes, streamed)", request.method, redact(request.url), response.status_code, self._total
         )

@@ -102,8 +102,13 @@ class Spool:
         """A private temporary file in the spool's folder for an answer's body as it streams in; removed
         after (its records are in a spool file by then, or were never handed out)."""
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with tempfile.TemporaryFile(dir=self.directory, prefix=".incoming-") as body:  # mode 0600, unlinked
+        # mode 0600, never linked; closed below, where a full disk may refuse its last bytes
+        body = tempfile.TemporaryFile(dir=self.directory, prefix=".incoming-")  # noqa: SIM115
+        try:
             yield body
+        finally:
+            with suppress(OSError):  # a full disk refused its last bytes: the answer was read into memory
+                body.close()
 
     def holds(self, answer: PulledAnswer) -> bool:
         return self.path_of(answer).exists()
