@@ -308,3 +308,29 @@ def test_a_pull_whose_answer_cannot_be_written_to_a_full_disk_is_read_into_memor
     assert [r.data["text"] for r in handed] == ["on a full disk"]
     assert "cannot be written to disk" in caplog.text and "cannot spool" in caplog.text
     store.close()
+
+
+class FillsAfterStreaming:
+    """The real client's streamed pull; then the disk fills up, before the answer reaches the spool."""
+
+    def __init__(self, client: Any, disk: Path) -> None:
+        self.client, self.disk, self.settings = client, disk, client.settings
+
+    def pull_into(self, operation: str, into: Any, *, port: str | None = None) -> Any:
+        records = self.client.pull_into(operation, into, port=port)
+        fill(self.disk)
+        return records
+
+
+def test_a_large_answer_the_spool_cannot_take_is_read_into_memory_and_stored(
+    make_client, winic_mock, tmp_path: Path, small_disk: Path, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    texts = [f"reply {i} {'x' * 60}" for i in range(20_000)]  # some 1.6 MB: streamed
+    for text in texts:
+        winic_mock.add_reply("13800138000", text)
+    store = open_store(tmp_path / "store.sqlite3", spool=small_disk / "spool")
+    watcher = Watcher(FillsAfterStreaming(make_client(), small_disk), store, lambda r: None, sources=["replies"])
+    assert watcher.pull_once() == 20_000
+    assert "cannot be spooled" in caplog.text and "read into memory" in caplog.text
+    assert sorted(r.data["text"] for r in store.records(None)) == sorted(texts)
+    store.close()

@@ -53,6 +53,16 @@ T = TypeVar("T")
 Decode = Callable[[str, str | None, str], T]  # (operation, raw answer, transport) -> result; raises its error
 
 
+class _Reread:
+    """An iterable that runs ``read`` afresh for every iteration."""
+
+    def __init__(self, read: Callable[[], Iterator[Reply | DeliveryReport]]) -> None:
+        self._read = read
+
+    def __iter__(self) -> Iterator[Reply | DeliveryReport]:
+        return self._read()
+
+
 def _service_now() -> datetime:
     return datetime.now(SERVICE_TZ).replace(tzinfo=None)
 
@@ -397,20 +407,25 @@ class BaseClient:
         check_answer(response, fault_status=False)
         return True
 
-    def _records_in(self, call: Call, body: BinaryIO) -> Iterator[Reply | DeliveryReport]:
-        """The records of a streamed pull answer, decoded from ``body`` one at a time."""
-        if self._soap:
-            reader = ResultText(f"{{{call.op.namespace}}}{call.op.result_element}")
-        else:
-            reader = ResultText(TEMPURI_STRING, root=TEMPURI_STRING)  # the document element is the result
+    def _records_in(self, call: Call, body: BinaryIO) -> Iterable[Reply | DeliveryReport]:
+        """The records of a streamed pull answer, decoded from ``body`` one at a time; each iteration reads
+        it again from the start (a caller whose spool failed reads them into memory instead)."""
 
-        def pieces() -> Iterator[str]:
-            body.seek(0)
-            while chunk := body.read(1 << 20):
-                yield from reader.feed(chunk)
-            yield from reader.close()
+        def records() -> Iterator[Reply | DeliveryReport]:
+            if self._soap:
+                reader = ResultText(f"{{{call.op.namespace}}}{call.op.result_element}")
+            else:
+                reader = ResultText(TEMPURI_STRING, root=TEMPURI_STRING)  # the document element is the result
 
-        return decoding.stream_records(call.operation, pieces())
+            def pieces() -> Iterator[str]:
+                body.seek(0)
+                while chunk := body.read(1 << 20):
+                    yield from reader.feed(chunk)
+                yield from reader.close()
+
+            return decoding.stream_records(call.operation, pieces())
+
+        return _Reread(records)
 
     def _zeep_reader(self, operation: str, response: WireResponse) -> str | None:
         return self._zeep().process_reply(operation, response)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -184,10 +184,10 @@ class WinicClient(BaseClient):
 
     def pull_into(
         self, operation: str, into: BinaryIO, *, port: str | None = None
-    ) -> list[Reply | DeliveryReport] | Iterator[Reply | DeliveryReport]:
+    ) -> list[Reply | DeliveryReport] | Iterable[Reply | DeliveryReport]:
         """Pull ``operation`` (``SMS_Reports``, ``GET_SMS_MO`` or ``GET_SMS_MO_Ext``) with its answer streamed
         into the file ``into`` (opened ``w+b``) and never refused for its size: the service has handed those
-        records out. A small answer comes back as a list; a large one as an iterator decoding one record at a
+        records out. A small answer comes back as a list; a large one as an iterable decoding one record at a
         time from ``into`` (memory bounded whatever the backlog): keep ``into`` open until it is read."""
         call = self._pull_call(operation, port)
         records: list[Reply | DeliveryReport] | None = self._execute(call, self._pull_decoder(operation), into=into)

@@ -133,18 +133,25 @@ class Watcher:
                 records = self._pull_list(source)
             if not isinstance(records, list):
                 try:
-                    count: int = self.store.keep_stream(operation, records, endpoint=self.endpoint, uid=self.uid)
-                except StoreError as exc:
-                    logger.error(
-                        "%s: a large pulled answer is not stored yet (%s); what reached the spool %s is "
-                        "replayed with backoff, nothing new is pulled meanwhile",
-                        operation,
-                        exc,
-                        self.store.spool.directory,
-                    )
-                    raise
-                logger.info("%s: stored %d record(s)", operation, count)
-                return count
+                    path, count = self.store.spool_stream(operation, records, endpoint=self.endpoint, uid=self.uid)
+                except StoreError as exc:  # the spool's disk refused it: memory is what is left
+                    logger.error("%s: %s; its records are read into memory", operation, exc)
+                    records = list(records)
+                else:
+                    try:
+                        self.store.commit_spooled(path)
+                    except StoreError as exc:
+                        logger.error(
+                            "%s: %d pulled record(s) not stored yet (%s); kept in the spool %s, retried with "
+                            "backoff, nothing new is pulled meanwhile",
+                            operation,
+                            count,
+                            exc,
+                            path,
+                        )
+                        raise
+                    logger.info("%s: stored %d record(s)", operation, count)
+                    return count
         if not records:
             return 0
         # the service will not hand these out again: their ids are made once, here

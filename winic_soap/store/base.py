@@ -451,7 +451,7 @@ class Store(ABC):
         (:meth:`spool_stream`), then committed in transactions of ``commit_size`` rows. Memory is bounded by
         ``commit_size``; a failure leaves the answer in the spool, which replays it the same way."""
         path, count = self.spool_stream(operation, records, endpoint=endpoint, uid=uid)
-        self._commit_spooled(path)
+        self.commit_spooled(path)
         return count
 
     def spool_stream(
@@ -487,13 +487,14 @@ class Store(ABC):
         found stored). Stops at the first :class:`StoreError`, leaving it and the later ones spooled."""
         replayed = 0
         for path, operation in self.spool.entries():
-            count = self._commit_spooled(path)
+            count = self.commit_spooled(path)
             replayed += count
             logger.info("%s: %d spooled record(s) reached the store", operation, count)
         return replayed
 
-    def _commit_spooled(self, path: Path) -> int:
-        """Commit one spooled answer in bounded transactions (each idempotent), then remove it."""
+    def commit_spooled(self, path: Path) -> int:
+        """Commit one spooled answer (from :meth:`spool_stream`) in bounded transactions, each idempotent,
+        then remove it; returns how many records it held. A :class:`StoreError` leaves it spooled."""
         count = 0
         try:
             for rows in self.spool.rows(path, self.commit_size):
