@@ -164,6 +164,25 @@ def _spooled(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.jsonl")) if directory.is_dir() else []
 
 
+def _watch_until_spooled(env: dict[str, str], spool: Path, proxy: Any, failing: str) -> subprocess.Popen[str]:
+    """Start `watch` and return once its pull is in the spool and the proxy has made its commit fail
+    (``failing``: the proxy's mode by then)."""
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "winic_soap", "watch", "--sources", "replies", "--interval", "5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while not (_spooled(spool) and proxy.mode == failing):
+        if time.monotonic() > deadline or watch.poll() is not None:
+            watch.kill()
+            raise AssertionError(f"the watcher never spooled: {watch.communicate()[1][-2000:]}")
+        time.sleep(0.05)
+    return watch
+
+
 def test_sigterm_while_the_store_is_down_leaves_the_pull_in_the_spool_and_the_next_start_stores_it(
     winic_mock, pg_server, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
@@ -174,18 +193,8 @@ def test_sigterm_while_the_store_is_down_leaves_the_pull_in_the_spool_and_the_ne
     with pg_proxy(database) as proxy:
         env = {**cli_env(winic_mock.url, tmp_path), "WINIC_STORE": proxy.url, "WINIC_SPOOL": str(spool)}
         proxy.set("refuse_on", after=INSERT)  # the database goes away as the pulled records are written
-        watch = subprocess.Popen(
-            [sys.executable, "-m", "winic_soap", "watch", "--sources", "replies", "--interval", "5"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
+        watch = _watch_until_spooled(env, spool, proxy, "refuse")
         try:
-            deadline = time.monotonic() + 60
-            while not (_spooled(spool) and proxy.mode == "refuse"):  # spooled, and its commit is failing
-                assert time.monotonic() < deadline and watch.poll() is None, "the watcher never spooled"
-                time.sleep(0.05)
             watch.send_signal(signal.SIGTERM)
             out, err = watch.communicate(timeout=60)
         finally:
@@ -270,21 +279,9 @@ def test_sigkill_while_a_commit_hangs_on_a_blackholed_database_loses_nothing(
     with pg_proxy(database) as proxy:
         env = {**cli_env(winic_mock.url, tmp_path), "WINIC_STORE": proxy.url, "WINIC_SPOOL": str(spool)}
         proxy.set("blackhole_on", after=INSERT)  # the database stops answering as the records are written
-        watch = subprocess.Popen(
-            [sys.executable, "-m", "winic_soap", "watch", "--sources", "replies", "--interval", "5"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while not (_spooled(spool) and proxy.mode == "blackhole"):  # spooled, its commit waiting for ever
-                assert time.monotonic() < deadline and watch.poll() is None, "the watcher never spooled"
-                time.sleep(0.05)
-        finally:
-            watch.kill()
-            watch.communicate(timeout=60)
+        watch = _watch_until_spooled(env, spool, proxy, "blackhole")  # its commit waits for ever
+        watch.kill()
+        watch.communicate(timeout=60)
         assert len(_spooled(spool)) == 1
         proxy.set("pass", cut_live=True)
         again = run_cli(env, "watch", "--once", "--sources", "replies")
