@@ -179,3 +179,23 @@ def test_a_large_answer_whose_commit_acknowledgement_is_lost_is_stored_once_from
         assert len(store.spool) == 0
     with open_store(database) as direct:
         assert direct.counts()["records"] == 30_000
+
+
+@pytest.mark.parametrize("transport", ["soap12", "http-get"])
+def test_the_async_client_streams_a_large_pull_too(rich_mock: MockService, transport: str) -> None:
+    import anyio
+
+    from winic_soap import AsyncWinicClient
+
+    campaign(rich_mock, 30_000)  # some 2 MB of answer
+
+    async def pull() -> list[Reply | DeliveryReport]:
+        async with AsyncWinicClient("demo", "demo-secret", endpoint=rich_mock.url, transport=transport) as client:
+            with TemporaryFile() as body:
+                records = await client.pull_into("SMS_Reports", body)
+                assert not isinstance(records, list)
+                return await anyio.to_thread.run_sync(lambda: list(records))
+
+    reports = anyio.run(pull)
+    assert sorted(r.mobile for r in reports) == [f"138{i:08d}" for i in range(30_000)]
+    assert all(isinstance(r, DeliveryReport) and r.status == "DELIVRD" for r in reports)

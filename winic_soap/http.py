@@ -683,11 +683,12 @@ class AsyncWire(_Wire):
             await stream.aclose()
         return False
 
-    async def send(self, request: WireRequest, *, timeout: float) -> WireResponse:
-        """One attempt in a cancel scope of ``timeout`` seconds; failures raise a :class:`TransportError`."""
+    async def send(self, request: WireRequest, *, timeout: float, into: BinaryIO | None = None) -> WireResponse:
+        """One attempt in a cancel scope of ``timeout`` seconds; failures raise a :class:`TransportError`.
+        ``into``: as :meth:`SyncWire.send` (a pull's body streamed into that file, no size cap)."""
         trace = self._open()
         token = _current.set(trace)
-        body = _Body(self._settings.max_response_bytes)
+        body = _Body(self._settings.max_response_bytes) if into is None else _StreamedBody(into)
         try:
             with anyio.fail_after(timeout):
                 async with self._client.stream(
