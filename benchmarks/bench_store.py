@@ -1,7 +1,14 @@
 """What the durable store costs: per record, commit + claim + ack against a bare INSERT of the same rows on
 the same backend in the same run; and per send batch, what the journal adds (create, claim, mark accepted).
 
-Run: ``python benchmarks/bench_store.py [--records N] [--repeat 3] [--backends sqlite,postgresql] [--json PATH]``.
+``--backlog N`` (the goal: 1,000,000): N pending reports in the mock (its own process), pulled, stored on
+SQLite and handed on, each scenario in a child process whose peak RSS is read afterwards. ``stream``: the
+watcher's path (the answer streamed to the spool's folder, decoded a record at a time, spooled, committed
+from the spool in bounded transactions); beside it today's path (``list``: ``client.reports()`` then one
+commit), which refuses answers over the 16 MB cap, so it is also measured at the largest backlog under it.
+
+Run: ``python benchmarks/bench_store.py [--records N] [--repeat 3] [--backends sqlite,postgresql] [--backlog N]
+[--json PATH]``.
 PostgreSQL is started from the Debian binaries like in the tests (tests/pgserver.py), with fsync on, so
 both backends commit durably (SQLite: WAL, synchronous=FULL).
 """
@@ -10,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,13 +31,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
+from _servers import mock_process  # noqa: E402
 from pgserver import find_pg_bin, running_postgres  # noqa: E402
 
+from winic_soap import WinicClient  # noqa: E402
 from winic_soap.models import Reply  # noqa: E402
-from winic_soap.store import open_store  # noqa: E402
+from winic_soap.store import Store, open_store  # noqa: E402
 
 PULL = 100  # records per pull (one commit each), as the watcher stores them
 CLAIM = 1  # records per claim: the watcher's default (each claim counts one hand-off attempt per record)
+UNDER_CAP = 100_000  # 7.5 MB of answer: today's path takes it (its parser refuses text nodes over 10 MB)
+HAND_ON_PAGE = 1_000  # records claimed, written and acknowledged together (as `reports --json` does)
 BARE_TABLE = (
     "CREATE TABLE bare (id TEXT, kind TEXT, endpoint TEXT, uid TEXT, operation TEXT, message_id TEXT, mobile TEXT, "
     "status TEXT, payload TEXT, raw TEXT, pulled_at TEXT, pulled_epoch DOUBLE PRECISION)"
@@ -179,6 +191,90 @@ def bench_handoff(records: int, batch: int, per_record: int) -> dict[str, Any]:
     return results
 
 
+def _fill(url: str, reports: int) -> None:
+    """Make ``reports`` delivery reports wait in the mock: real sends, 100 recipients each."""
+    with WinicClient("bench", "bench-pwd", endpoint=url) as sender:
+        sender.send([f"138{i:08d}" for i in range(reports)], "通知", concurrency=8)
+
+
+def _hand_on(store: Store) -> int:
+    """Claim, write (to /dev/null) and acknowledge every pending record, a page at a time."""
+    handed = 0
+    with open("/dev/null", "w", encoding="utf-8") as sink:
+        while page := store.claim("bench", limit=HAND_ON_PAGE):
+            sink.write("".join(record.as_json() + "\n" for record in page))
+            store.ack_all([record.id for record in page])
+            handed += len(page)
+    return handed
+
+
+def backlog_child(url: str, mode: str, folder: str) -> dict[str, Any]:
+    """One scenario, in this (fresh) process: pull the whole backlog, store it, hand it on."""
+    with (
+        # one attempt: a retried pull after a refusal answers "nothing pending" (the service handed them out)
+        WinicClient("bench", "bench-pwd", endpoint=url, timeout=600, deadline=1200, max_attempts=1) as client,
+        open_store(f"{folder}/store.sqlite3") as store,
+    ):
+        start = time.perf_counter()
+        if mode == "list":  # today's path: the answer whole in memory, then one commit
+            try:
+                reports = client.reports()
+            except Exception as exc:
+                outcome = f"lost: {type(exc).__name__}: {exc} (the records were handed out)"
+                return {"outcome": outcome, "peak_rss_mb": _peak_rss_mb()}
+            pulled = time.perf_counter()
+            store.commit_answer(store.prepare_pulled("SMS_Reports", reports))
+            count = len(reports)
+            del reports
+        else:  # the watcher's path, its two steps timed apart
+            with store.spool.incoming() as body:
+                _, count = store.spool_stream("SMS_Reports", client.pull_into("SMS_Reports", body))
+            pulled = time.perf_counter()
+            store.replay_spool()
+        stored = time.perf_counter()
+        handed = _hand_on(store)
+        done = time.perf_counter()
+        assert store.counts()["done"] == count == handed
+    return {
+        "outcome": "stored whole",
+        "records": count,
+        "pull_s": pulled - start,
+        "commit_s": stored - pulled,
+        "commit_records_per_s": count / (stored - pulled),
+        "hand_on_s": done - stored,
+        "total_s": done - start,
+        "records_per_s": count / (done - start),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM: unlike ``ru_maxrss``, not inherited from the parent across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def bench_backlog(backlog: int) -> list[dict[str, Any]]:
+    """Each scenario against a freshly filled mock, in a child process of its own."""
+    scenarios = [("stream", backlog), ("list", backlog)]
+    if backlog > UNDER_CAP:
+        scenarios += [("stream", UNDER_CAP), ("list", UNDER_CAP)]
+    results = []
+    for mode, reports in scenarios:
+        with mock_process(f"bench:bench-pwd:{reports}") as url, tempfile.TemporaryDirectory() as folder:
+            _fill(url, reports)
+            child = subprocess.run(
+                [sys.executable, __file__, "--backlog-child", url, mode, folder],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            results.append({"mode": mode, "backlog": reports, **json.loads(child.stdout.splitlines()[-1])})
+    return results
+
+
 @contextmanager
 def _postgres() -> Iterator[Callable[[str], str]]:
     with running_postgres(fsync=True) as server:
@@ -190,12 +286,17 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--repeat", type=int, default=3, help="rounds per measurement; the fastest is kept")
+    parser.add_argument("--backlog", type=int, default=0, help="reports pending in the mock (0: skip this part)")
+    parser.add_argument("--backlog-child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument(
         "--handoff-records", type=int, default=10_000, help="records for the batched --exec hand-off (0: skip)"
     )
     parser.add_argument("--handoff-batch", type=int, default=1000, help="records per --exec-batch process")
     args = parser.parse_args()
+    if args.backlog_child:
+        print(json.dumps(backlog_child(*args.backlog_child)))
+        return 0
     results = []
     for backend in args.backends.split(","):
         if backend == "sqlite":
@@ -235,8 +336,19 @@ def main() -> int:
             f"({one['records']} records); --exec-batch {many['batch']} {many['records_per_s']:.0f} records/s "
             f"({many['records']} records); {handoff['speedup']:.0f}x"
         )
+    backlog = bench_backlog(args.backlog) if args.backlog else []
+    if backlog:
+        print(f"\n{'path':<7} {'backlog':>9}  {'pull':>7} {'commit':>7} {'commit/s':>9} {'hand-on':>8} {'peak RSS':>9}")
+    for b in backlog:
+        if b["outcome"] != "stored whole":
+            print(f"{b['mode']:<7} {b['backlog']:>9,}  {b['outcome'][:70]} (peak RSS {b['peak_rss_mb']:.0f} MB)")
+            continue
+        print(
+            f"{b['mode']:<7} {b['backlog']:>9,}  {b['pull_s']:>6.1f}s {b['commit_s']:>6.1f}s "
+            f"{b['commit_records_per_s']:>9,.0f} {b['hand_on_s']:>7.1f}s {b['peak_rss_mb']:>6.0f} MB"
+        )
     if args.json:
-        figures = {"results": results} | ({"handoff": handoff} if handoff else {})
+        figures = {"results": results, "backlog": backlog} | ({"handoff": handoff} if handoff else {})
         Path(args.json).write_text(json.dumps(figures, indent=2), encoding="utf-8")
     return 0
 

@@ -77,6 +77,21 @@ def pg_server() -> Iterator[Any]:
         server.stop()
 
 
+@pytest.fixture
+def small_disk(tmp_path: Any) -> Iterator[Any]:
+    """A 4 MB filesystem of its own (tmpfs), for a store to fill up."""
+    import subprocess
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=False)
+    assert result.returncode == 0, "tmpfs mount needs root (CI runs as root)"
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
 _DATABASES = iter(range(1, 1 << 30))
 
 

@@ -54,12 +54,19 @@ def test_mock_benchmark_runs_quick(tmp_path: Path) -> None:
 
 def test_store_benchmark_runs_quick(tmp_path: Path, pg_server) -> None:  # type: ignore[no-untyped-def]
     handoff = ["--handoff-records", "300", "--handoff-batch", "100"]
-    result, data = _bench("bench_store.py", tmp_path / "store.json", "--records", "200", "--repeat", "1", *handoff)
+    args = ("--records", "200", "--repeat", "1", "--backlog", "3000", *handoff)
+    result, data = _bench("bench_store.py", tmp_path / "store.json", *args)
     results = data["results"]
     assert [r["backend"] for r in results] == ["sqlite", "postgresql"]
     for r in results:
         assert r["records"] == 200 and r["ratio_to_bare_insert"] > 0 and r["journal"]["per_batch_us"] > 0
     assert "x autocommit" in result.stdout
+    backlog = data["backlog"]
+    assert [(b["mode"], b["backlog"], b["outcome"]) for b in backlog] == [
+        ("stream", 3000, "stored whole"),
+        ("list", 3000, "stored whole"),
+    ]
+    assert all(b["records"] == 3000 and b["peak_rss_mb"] > 0 and b["commit_records_per_s"] > 0 for b in backlog)
     figures = data["handoff"]
     assert figures["batched"]["records"] == 300 and figures["batched"]["batch"] == 100
     assert figures["per_record"]["records"] == 100 and figures["speedup"] > 0

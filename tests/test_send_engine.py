@@ -387,19 +387,6 @@ def test_a_rerun_with_the_printed_job_id_is_a_replay(cli: Any, winic_mock: MockS
     assert len(winic_mock.state.sends) == 30
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 4 MB filesystem of its own (tmpfs), to fill up during a send."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=False)
-    assert result.returncode == 0, "tmpfs mount needs root (CI runs as root)"
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
 def test_a_store_that_fills_up_mid_send_shows_the_ids_and_exits_12(
     tmp_path: Path, small_disk: Path, winic_mock: MockService
 ) -> None:

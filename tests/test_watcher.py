@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from winic_soap import InputError, StoreError
+from winic_soap import InputError
 from winic_soap.store import InboxRecord, Store, open_store
 from winic_soap.watcher import HandOffError, Watcher
 
@@ -155,31 +155,6 @@ def test_run_backs_off_when_the_service_fails(make_client, winic_mock, inbox: St
 
     Recorder(client, inbox, print, interval=5, jitter=lambda limit: 0.0).run(stop)
     assert waits == [5.0, 10.0, 20.0]
-
-
-def test_records_that_cannot_be_stored_stay_in_memory_until_the_store_is_back(
-    make_client, winic_mock, tmp_path: Path, caplog
-) -> None:  # type: ignore[no-untyped-def]
-    client = make_client()
-    winic_mock.add_reply("13800138000", "must not vanish 424242")
-    path = tmp_path / "flaky.sqlite3"
-    store = open_store(path)
-    handed: list[InboxRecord] = []
-    watcher = Watcher(client, store, handed.append, sources=["replies"])
-    assert watcher.hold()
-    real_commit = store.commit_pulled
-    store.commit_pulled = lambda *a, **k: (_ for _ in ()).throw(StoreError("disk full"))  # type: ignore[method-assign]
-    with pytest.raises(StoreError):
-        watcher.pull_once()
-    pulls = len(winic_mock.calls("GET_SMS_MO"))
-    with pytest.raises(StoreError):
-        watcher.pull_once()  # retries the commit, pulls nothing new meanwhile
-    assert len(winic_mock.calls("GET_SMS_MO")) == pulls
-    assert "138****8000/<22 chars>/001/" in caplog.text and "424242" not in caplog.text  # logged redacted
-    store.commit_pulled = real_commit  # type: ignore[method-assign]
-    assert watcher.poll_once() == (1, 1)
-    assert [r.data["text"] for r in handed] == ["must not vanish 424242"]
-    store.close()
 
 
 def test_a_failing_handler_does_not_slow_the_pulls(make_client, winic_mock, inbox: Store) -> None:  # type: ignore[no-untyped-def]

@@ -11,16 +11,19 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
+from winic_soap import decoding
 from winic_soap.bulk import BulkRun
 from winic_soap.config import Settings
 from winic_soap.core import envelope, form
-from winic_soap.core.answer import Scrubber, WireRequest, WireResponse
+from winic_soap.core.answer import Scrubber, WireRequest, WireResponse, check_answer
 from winic_soap.core.contract import Contract, OperationContract, load_packaged_contract
+from winic_soap.core.form import _TEMPURI_STRING as TEMPURI_STRING
+from winic_soap.core.streamed import ResultText
 from winic_soap.events import Emit, Hook, emitter
 from winic_soap.exceptions import (
     ConfigurationError,
@@ -34,8 +37,10 @@ from winic_soap.models import (
     SERVICE_TZ,
     AccountInfo,
     CostEstimate,
+    DeliveryReport,
     OperationInfo,
     Problem,
+    Reply,
     SendReceipt,
     Submission,
     Suppressed,
@@ -55,9 +60,20 @@ logger = logging.getLogger("winic_soap.client")
 _CREDENTIALS = ("uid", "pwd")
 _SECRETS = ("pwd", "newpwd")
 _DIGITS = re.compile("[0-9]+")
+_PULLS = ("SMS_Reports", "GET_SMS_MO", "GET_SMS_MO_Ext")  # answers handed out once: streamed, never refused
 _FIELDS = {"msg": "text", "tos": "recipients", "extno": "ext"}  # wire names -> the arguments users wrote
 T = TypeVar("T")
 Decode = Callable[[str, str | None, str], T]  # (operation, raw answer, transport) -> result; raises its error
+
+
+class _Reread:
+    """An iterable that runs ``read`` afresh for every iteration."""
+
+    def __init__(self, read: Callable[[], Iterator[Reply | DeliveryReport]]) -> None:
+        self._read = read
+
+    def __iter__(self) -> Iterator[Reply | DeliveryReport]:
+        return self._read()
 
 
 def _service_now() -> datetime:
@@ -427,6 +443,44 @@ class BaseClient:
         if self._soap:
             return envelope.read_answer(call.op, self._transport_name, response, self._zeep_reader)
         return form.read_answer(response)
+
+    def _pull_decoder(self, operation: str) -> Decode[Any]:
+        """The list decoder of a pull operation; anything else is an :class:`InputError`."""
+        if operation not in _PULLS:
+            raise InputError("operation", f"must be one of {', '.join(_PULLS)} (a pull)", operation)
+        return decoding.decode_reports if operation == "SMS_Reports" else decoding.decode_replies
+
+    def _streamed(self, call: Call, response: WireResponse, body: BinaryIO) -> bool:
+        """True when a pull answer streamed to ``body`` is larger than the part kept in memory: then it must
+        be the service's XML success answer (else a typed error here), read by :meth:`_records_in`."""
+        try:
+            size = body.seek(0, 2)
+        except OSError:  # the disk failed it: the answer was read into memory instead
+            return False
+        if size <= len(response.content):
+            return False
+        check_answer(response, fault_status=False)
+        return True
+
+    def _records_in(self, call: Call, body: BinaryIO) -> Iterable[Reply | DeliveryReport]:
+        """The records of a streamed pull answer, decoded from ``body`` one at a time; each iteration reads
+        it again from the start (a caller whose spool failed reads them into memory instead)."""
+
+        def records() -> Iterator[Reply | DeliveryReport]:
+            if self._soap:
+                reader = ResultText(f"{{{call.op.namespace}}}{call.op.result_element}")
+            else:
+                reader = ResultText(TEMPURI_STRING, root=TEMPURI_STRING)  # the document element is the result
+
+            def pieces() -> Iterator[str]:
+                body.seek(0)
+                while chunk := body.read(1 << 20):
+                    yield from reader.feed(chunk)
+                yield from reader.close()
+
+            return decoding.stream_records(call.operation, pieces())
+
+        return _Reread(records)
 
     def _zeep_reader(self, operation: str, response: WireResponse) -> str | None:
         return self._zeep().process_reply(operation, response)

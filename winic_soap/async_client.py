@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from winic_soap import decoding
 from winic_soap._base import BaseClient, Call, Decode, SendPlan, T, _service_now
@@ -113,7 +113,7 @@ class AsyncWinicClient(BaseClient):
                 self._contract = self._load_contract(fetch)
 
     # -- the one place bytes move ------------------------------------------------------------------
-    async def _execute(self, call: Call, decode: Decode[T]) -> T:
+    async def _execute(self, call: Call, decode: Decode[T], *, into: BinaryIO | None = None) -> T:
         """One call under the retry policy; each attempt sends, reads and decodes (see ``WinicClient``)."""
         attempts = self._attempts(call)
         count = 0
@@ -123,7 +123,15 @@ class AsyncWinicClient(BaseClient):
             count += 1
             began = time.monotonic()
             try:
-                response = await self._wire.send(self.request(call), timeout=attempts.time_left())
+                if into is None:
+                    response = await self._wire.send(self.request(call), timeout=attempts.time_left())
+                else:
+                    into.seek(0)
+                    into.truncate()
+                    response = await self._wire.send(self.request(call), timeout=attempts.time_left(), into=into)
+                    if self._streamed(call, response, into):
+                        attempts.succeeded(count, began, None)
+                        return None  # type: ignore[return-value]  # read from ``into`` by the caller
                 value = decode(call.operation, self.answer(call, response), self._transport_name)
             except WinicError as exc:
                 error = self.failure(call, exc)
@@ -201,6 +209,19 @@ class AsyncWinicClient(BaseClient):
         """Pull delivery reports (``SMS_Reports``). Each is handed out once."""
         await self._ready()
         return await self._execute(self._pull_call("SMS_Reports"), decoding.decode_reports)
+
+    async def pull_into(
+        self, operation: str, into: BinaryIO, *, port: str | None = None
+    ) -> list[Reply | DeliveryReport] | Iterable[Reply | DeliveryReport]:
+        """:meth:`WinicClient.pull_into <winic_soap.WinicClient.pull_into>`: the answer streamed into ``into``,
+        never refused for its size; a large one is decoded from that file as it is iterated (blocking file
+        reads: iterate it in a worker thread, e.g. ``anyio.to_thread``, to keep the event loop free)."""
+        await self._ready()
+        call = self._pull_call(operation, port)
+        records: list[Reply | DeliveryReport] | None = await self._execute(
+            call, self._pull_decoder(operation), into=into
+        )
+        return records if records is not None else self._records_in(call, into)
 
     async def account(self, *, personal: bool = False) -> AccountInfo:
         """Balance, price, signature... (``GetUserInfo``; ``GetUserInfo_`` with ``personal=True``)."""

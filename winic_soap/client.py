@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from winic_soap import decoding
 from winic_soap._base import SERVICE_TZ, BaseClient, Call, Decode, SendPlan, T, _service_now
@@ -96,9 +96,10 @@ class WinicClient(BaseClient):
         self.close()
 
     # -- the one place bytes move ------------------------------------------------------------------
-    def _execute(self, call: Call, decode: Decode[T]) -> T:
+    def _execute(self, call: Call, decode: Decode[T], *, into: BinaryIO | None = None) -> T:
         """One call under the retry policy: each attempt sends, reads and decodes, so its event says what
-        the call returns (a send answered with no message id is ``unknown``, never ``ok``)."""
+        the call returns (a send answered with no message id is ``unknown``, never ``ok``). ``into``: a pull's
+        answer streams into that file; one too large to hold is left there and the call returns None."""
         attempts = self._attempts(call)
         count = 0
 
@@ -107,7 +108,15 @@ class WinicClient(BaseClient):
             count += 1
             began = time.monotonic()
             try:
-                response = self._wire.send(self.request(call), timeout=attempts.time_left())
+                if into is None:
+                    response = self._wire.send(self.request(call), timeout=attempts.time_left())
+                else:
+                    into.seek(0)
+                    into.truncate()
+                    response = self._wire.send(self.request(call), timeout=attempts.time_left(), into=into)
+                    if self._streamed(call, response, into):
+                        attempts.succeeded(count, began, None)
+                        return None  # type: ignore[return-value]  # read from ``into`` by the caller
                 value = decode(call.operation, self.answer(call, response), self._transport_name)
             except WinicError as exc:
                 error = self.failure(call, exc)
@@ -180,6 +189,17 @@ class WinicClient(BaseClient):
     def reports(self) -> list[DeliveryReport]:
         """Pull delivery reports (``SMS_Reports``). Each is handed out once."""
         return self._execute(self._pull_call("SMS_Reports"), decoding.decode_reports)
+
+    def pull_into(
+        self, operation: str, into: BinaryIO, *, port: str | None = None
+    ) -> list[Reply | DeliveryReport] | Iterable[Reply | DeliveryReport]:
+        """Pull ``operation`` (``SMS_Reports``, ``GET_SMS_MO`` or ``GET_SMS_MO_Ext``) with its answer streamed
+        into the file ``into`` (opened ``w+b``) and never refused for its size: the service has handed those
+        records out. A small answer comes back as a list; a large one as an iterable decoding one record at a
+        time from ``into`` (memory bounded whatever the backlog): keep ``into`` open until it is read."""
+        call = self._pull_call(operation, port)
+        records: list[Reply | DeliveryReport] | None = self._execute(call, self._pull_decoder(operation), into=into)
+        return records if records is not None else self._records_in(call, into)
 
     def account(self, *, personal: bool = False) -> AccountInfo:
         """Balance, price, signature... (``GetUserInfo``; ``GetUserInfo_`` with ``personal=True``)."""

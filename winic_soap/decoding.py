@@ -6,8 +6,10 @@ mean no records; record lists are ``|``-terminated and may carry ``/`` inside a 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -25,6 +27,7 @@ __all__ = [
     "decode_reports",
     "is_empty",
     "parse_service_time",
+    "stream_records",
 ]
 
 logger = logging.getLogger("winic_soap.decoding")
@@ -112,29 +115,30 @@ def decode_replies(operation: str, raw: str | None, transport: str | None = None
     if is_empty(answer):
         return []
     assert answer is not None
-    replies: list[Reply] = []
-    append = replies.append
     stamps: dict[str, datetime | None] = {}  # one pull's records share most timestamps
-    for record in _records(answer):
-        fields = record.split("/")
-        if len(fields) == 4:  # the common case: no "/" inside the text
-            mobile, text, port, when = fields
-        else:
-            if not record or record.isspace():
-                continue
-            # phone from the left, port and time from the right: the text may contain "/"
-            mobile, _, rest = record.partition("/")
-            pieces = rest.rsplit("/", 2)
-            if len(pieces) != 3:
-                # Pulls are destructive: a record we cannot split is still handed on, whole, in ``raw``.
-                _warn_malformed(operation, record)
-                pieces = [rest, "", ""]
-            text, port, when = pieces
-        at = stamps.get(when, _MISSING)
-        if at is _MISSING:
-            at = stamps[when] = parse_service_time(when)
-        append(Reply(mobile.strip(), text, port.strip(), at, record))
-    return replies
+    return [r for r in (_reply(operation, record, stamps) for record in _records(answer)) if r is not None]
+
+
+def _reply(operation: str, record: str, stamps: dict[str, datetime | None]) -> Reply | None:
+    """One reply record; None for an empty one."""
+    fields = record.split("/")
+    if len(fields) == 4:  # the common case: no "/" inside the text
+        mobile, text, port, when = fields
+    else:
+        if not record or record.isspace():
+            return None
+        # phone from the left, port and time from the right: the text may contain "/"
+        mobile, _, rest = record.partition("/")
+        pieces = rest.rsplit("/", 2)
+        if len(pieces) != 3:
+            # Pulls are destructive: a record we cannot split is still handed on, whole, in ``raw``.
+            _warn_malformed(operation, record)
+            pieces = [rest, "", ""]
+        text, port, when = pieces
+    at = stamps.get(when, _MISSING)
+    if at is _MISSING:
+        at = stamps[when] = parse_service_time(when)
+    return Reply(mobile.strip(), text, port.strip(), at, record)
 
 
 def decode_reports(operation: str, raw: str | None, transport: str | None = None) -> list[DeliveryReport]:
@@ -143,29 +147,66 @@ def decode_reports(operation: str, raw: str | None, transport: str | None = None
     if is_empty(answer):
         return []
     assert answer is not None
-    reports: list[DeliveryReport] = []
-    append = reports.append
     stamps: dict[str, datetime | None] = {}
-    for record in _records(answer):
-        fields = record.split("/")
-        if len(fields) == 5:  # the documented layout
-            message_id, uid, mobile, status, when = fields
-        else:
-            if not record or record.isspace():
-                continue
-            head = record.split("/", 3)
-            if len(head) != 4:
-                _warn_malformed(operation, record)  # kept whole in ``raw``, never dropped
-                head += [""] * (4 - len(head))
-            message_id, uid, mobile, rest = head
-            status, sep, when = rest.rpartition("/")
-            if not sep:  # a report without its time: keep it, the time is unknown
-                status, when = rest, ""
-        at = stamps.get(when, _MISSING)
-        if at is _MISSING:
-            at = stamps[when] = parse_service_time(when)
-        append(DeliveryReport(message_id.strip(), uid, mobile.strip(), status, at, record))
-    return reports
+    return [r for r in (_report(operation, record, stamps) for record in _records(answer)) if r is not None]
+
+
+def _report(operation: str, record: str, stamps: dict[str, datetime | None]) -> DeliveryReport | None:
+    """One report record; None for an empty one."""
+    fields = record.split("/")
+    if len(fields) == 5:  # the documented layout
+        message_id, uid, mobile, status, when = fields
+    else:
+        if not record or record.isspace():
+            return None
+        head = record.split("/", 3)
+        if len(head) != 4:
+            _warn_malformed(operation, record)  # kept whole in ``raw``, never dropped
+            head += [""] * (4 - len(head))
+        message_id, uid, mobile, rest = head
+        status, sep, when = rest.rpartition("/")
+        if not sep:  # a report without its time: keep it, the time is unknown
+            status, when = rest, ""
+    at = stamps.get(when, _MISSING)
+    if at is _MISSING:
+        at = stamps[when] = parse_service_time(when)
+    return DeliveryReport(message_id.strip(), uid, mobile.strip(), status, at, record)
+
+
+def stream_records(operation: str, pieces: Iterable[str]) -> Iterator[Reply | DeliveryReport]:
+    """A large pull answer's records, one at a time, from its text in pieces (as :class:`ResultText` gives
+    it): memory holds one record, whatever the answer's size. The same record rules as the list decoders;
+    a short answer (an error code, ``null``) is read by them, so it raises or means nothing just the same."""
+    one = _report if operation == "SMS_Reports" else _reply
+    stamps: dict[str, datetime | None] = {}
+    head: list[str] = []
+    size = 0
+    iterator = iter(pieces)
+    for piece in iterator:  # the first few KB decide: an error code or null is short
+        head.append(piece)
+        size += len(piece)
+        if size > 4096:
+            break
+    else:
+        short = decode_reports if operation == "SMS_Reports" else decode_replies
+        yield from short(operation, "".join(head))
+        return
+    head[0] = head[0].lstrip()
+    rest = ""
+    for piece in itertools.chain(head, iterator):
+        text = rest + piece
+        if "\n" in text or "\r" in text:  # the document's own samples wrap records across lines
+            text = text.replace("\r", "").replace("\n", "")
+        *records, rest = text.split("|")
+        for record in records:
+            found = one(operation, record, stamps)
+            if found is not None:
+                yield found
+        if len(stamps) > 4096:  # a long answer spans many seconds: keep the cache small
+            stamps.clear()
+    found = one(operation, rest.strip(), stamps)
+    if found is not None:
+        yield found
 
 
 def _decimal(value: str, operation: str, transport: str | None) -> Decimal:

@@ -21,7 +21,7 @@ import time
 import urllib.request
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import anyio
@@ -46,6 +46,7 @@ from winic_soap.exceptions import (
 )
 
 __all__ = [
+    "STREAM_HEAD",
     "USER_AGENT",
     "AsyncHttpClient",
     "AsyncWire",
@@ -62,6 +63,7 @@ __all__ = [
 logger = logging.getLogger("winic_soap.http")
 HttpClient = httpx2.Client  # what ``http_client=`` takes, named here so no other module imports httpx2
 AsyncHttpClient = httpx2.AsyncClient
+STREAM_HEAD = 1 << 20  # a streamed pull answer up to this size is also returned in memory, read the usual way
 USER_AGENT = f"winic-soap/{__version__}"
 _current: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar("winic_attempt", default=None)
 
@@ -836,7 +838,7 @@ class _Wire:
     def _failed(self, error: WinicError, url: str) -> WinicError:
         return _located(error, url, self._proxy)
 
-    def _answer(self, request: WireRequest, response: httpx2.Response, body: _Body) -> WireResponse:
+    def _answer(self, request: WireRequest, response: httpx2.Response, body: _Body | _StreamedBody) -> WireResponse:
         answer = body.response(request, response)
         refused = _refusal(answer.status, answer.content)
         if refused is not None:
@@ -876,13 +878,16 @@ class SyncWire(_Wire):
             stream.close()
         return False
 
-    def send(self, request: WireRequest, *, timeout: float) -> WireResponse:
-        """One attempt, bounded by ``timeout`` as a whole; every failure raises a :class:`WinicError`."""
+    def send(self, request: WireRequest, *, timeout: float, into: BinaryIO | None = None) -> WireResponse:
+        """One attempt, bounded by ``timeout`` as a whole; every failure raises a :class:`WinicError`. ``into``
+        (pulls only: their answers were handed out and must never be refused for their size): the body is
+        streamed into that file with no size cap, and only an answer of at most ``STREAM_HEAD`` bytes is
+        also in the returned response's ``content`` (else it is empty)."""
         trace = self._open()
         if self._owned:
             trace.deadline = time.monotonic() + timeout
         token = _current.set(trace)
-        body = _Body(self._settings.max_response_bytes)
+        body = _Body(self._settings.max_response_bytes) if into is None else _StreamedBody(into)
         try:
             with self._client.stream(
                 request.method,
@@ -985,12 +990,13 @@ class AsyncWire(_Wire):
             await stream.aclose()
         return False
 
-    async def send(self, request: WireRequest, *, timeout: float) -> WireResponse:
-        """One attempt in a cancel scope of ``timeout`` seconds; every failure raises a :class:`WinicError`."""
+    async def send(self, request: WireRequest, *, timeout: float, into: BinaryIO | None = None) -> WireResponse:
+        """One attempt in a cancel scope of ``timeout`` seconds; every failure raises a :class:`WinicError`.
+        ``into``: as :meth:`SyncWire.send` (a pull's body streamed into that file, no size cap)."""
         trace = self._open()
         self._on_this_loop()
         token = _current.set(trace)
-        body = _Body(self._settings.max_response_bytes)
+        body = _Body(self._settings.max_response_bytes) if into is None else _StreamedBody(into)
         try:
             with anyio.fail_after(timeout):
                 async with self._client.stream(
@@ -1031,6 +1037,52 @@ class AsyncWire(_Wire):
         bound = self._loop() if self._loop is not None else None
         if self._owned and (self._loop is None or (bound is not None and not bound.is_closed())):
             await self._client.aclose()
+
+
+class _StreamedBody:
+    """A pull answer's (decompressed) body written to a file as it comes: memory stays flat whatever its size.
+    Its first ``STREAM_HEAD`` bytes are kept too, so a short answer (a code, a fault) is read as usual."""
+
+    __slots__ = ("_head", "_into", "_total")
+
+    def __init__(self, into: BinaryIO) -> None:
+        self._into: BinaryIO | None = into
+        self._head = bytearray()
+        self._total = 0
+
+    def declared(self, headers: httpx2.Headers) -> None:
+        """No size is refused: the service handed these records out and will not again."""
+
+    def add(self, chunk: bytes) -> None:
+        self._total += len(chunk)
+        if self._into is not None:
+            try:
+                self._into.write(chunk)
+            except OSError as exc:
+                self._to_memory(exc, len(chunk))
+        if self._into is None or self._total <= STREAM_HEAD:
+            self._head += chunk
+        elif self._head:
+            self._head = bytearray()
+
+    def _to_memory(self, exc: OSError, pending: int = 0) -> None:
+        """The disk refused the body (full): keep it in memory, the only place left for records handed out;
+        possible while all of it so far is in memory too, else the error stands (what was written is lost)."""
+        if self._total - pending > len(self._head):
+            raise exc
+        logger.error("a pull answer cannot be written to disk (%s); it is read into memory", exc)
+        self._into = None
+
+    def response(self, request: WireRequest, response: httpx2.Response) -> WireResponse:
+        if self._into is not None:
+            try:
+                self._into.flush()
+            except OSError as exc:
+                self._to_memory(exc)
+        logger.debug(
+            "%s %s -> %d (%d bytes, streamed)", request.method, redact(request.url), response.status_code, self._total
+        )
+        return WireResponse(response.status_code, response.headers, bytes(self._head))
 
 
 class _Body:

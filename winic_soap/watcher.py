@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
@@ -21,6 +22,7 @@ from winic_soap.exceptions import InputError, StoreError, WinicError
 from winic_soap.models import DeliveryReport, Reply
 from winic_soap.store import InboxRecord, Store, process_owner
 from winic_soap.store.retention import parse_age
+from winic_soap.store.spool import PulledAnswer
 
 if TYPE_CHECKING:
     from winic_soap.webhooks import WebhookDispatcher
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_INTERVAL",
     "MIN_INTERVAL",
+    "OPERATIONS",
     "SOURCES",
     "ExecHandOff",
     "HandOffError",
@@ -40,6 +43,11 @@ logger = logging.getLogger("winic_soap.watcher")
 MIN_INTERVAL, MAX_INTERVAL = 5.0, 30.0  # the service asks clients to poll every 5-30 s
 SOURCES = ("reports", "replies", "replies_ext")
 RETENTION_EVERY = 3600.0  # seconds between two purges of a watcher with a retention
+OPERATIONS = {  # each source's pull operation
+    "reports": "SMS_Reports",
+    "replies": "GET_SMS_MO",
+    "replies_ext": "GET_SMS_MO_Ext",
+}
 Handler = Callable[[InboxRecord], None]
 BatchHandler = Callable[[Sequence[InboxRecord]], None]
 # the client's own secrets, never passed to a hand-off command (plus any WINIC_* naming a password or secret)
@@ -268,35 +276,88 @@ class Watcher:
         self.webhooks = webhooks
         self.failures = 0
         self.holding = False
-        self._unstored: list[tuple[str, list[Reply] | list[DeliveryReport]]] = []
+        self._unstored: list[tuple[PulledAnswer, Sequence[Reply | DeliveryReport]]] = []
 
-    def _pull(self, source: str) -> tuple[str, list[Reply] | list[DeliveryReport]]:
+    def _pull_and_store(self, source: str) -> int:
+        """Pull one source and store what came. With a client that streams (``pull_into``) the answer goes
+        to a file in the spool's folder as it arrives, so no backlog is too large; a large one is spooled and
+        committed as it is decoded. A small one (a list) is spooled and committed whole, kept in memory if
+        even the spool cannot be written."""
+        operation = OPERATIONS[source]
+        port = self.port if source == "replies" else None
+        pull_into = getattr(self.client, "pull_into", None)
+        with ExitStack() as stack:
+            if pull_into is not None:
+                body = stack.enter_context(self.store.spool.incoming())
+                records = pull_into(operation, body, port=port)
+            else:  # any object with the list methods (reports, replies, replies_ext)
+                records = self._pull_list(source)
+            if not isinstance(records, list):
+                try:
+                    path, count = self.store.spool_stream(operation, records, endpoint=self.endpoint, uid=self.uid)
+                except StoreError as exc:  # the spool's disk refused it: memory is what is left
+                    logger.error("%s: %s; its records are read into memory", operation, exc)
+                    records = list(records)
+                else:
+                    try:
+                        self.store.commit_spooled(path)
+                    except StoreError as exc:
+                        logger.error(
+                            "%s: %d pulled record(s) not stored yet (%s); kept in the spool %s, retried with "
+                            "backoff, nothing new is pulled meanwhile",
+                            operation,
+                            count,
+                            exc,
+                            path,
+                        )
+                        raise
+                    logger.info("%s: stored %d record(s)", operation, count)
+                    return count
+        if not records:
+            return 0
+        # the service will not hand these out again: their ids are made once, here
+        answer = self.store.prepare_pulled(operation, records, endpoint=self.endpoint, uid=self.uid)
+        self._unstored.append((answer, records))
+        return self._commit_unstored()
+
+    def _pull_list(self, source: str) -> list[Reply] | list[DeliveryReport]:
         if source == "reports":
-            return "SMS_Reports", self.client.reports()
+            return self.client.reports()
         if source == "replies":
-            return "GET_SMS_MO", self.client.replies(port=self.port)
-        return "GET_SMS_MO_Ext", self.client.replies_ext()
+            return self.client.replies(port=self.port)
+        return self.client.replies_ext()
+
+    @property
+    def unstored(self) -> list[Reply | DeliveryReport]:
+        """Pulled records neither in the store nor in the spool (only when even the spool cannot be
+        written): a caller about to exit must show them somewhere."""
+        return [record for _, records in self._unstored for record in records]
 
     def _commit_unstored(self) -> int:
-        """Commit what was pulled and not yet stored, oldest first; on a store failure keep it in memory."""
+        """Keep what was pulled and not yet stored, oldest first (spooled, then committed). On a store failure
+        an answer stays in the spool (or, if even the spool could not be written, in memory) and is retried."""
         stored = 0
         while self._unstored:
-            operation, records = self._unstored[0]
+            answer, records = self._unstored[0]
             try:
-                self.store.commit_pulled(operation, records, endpoint=self.endpoint, uid=self.uid)
+                self.store.keep(answer)
             except StoreError as exc:
+                spooled = self.store.spool.holds(answer)
+                if spooled:  # the spool replays it, in this process or the next one
+                    self._unstored.pop(0)
                 logger.error(
-                    "%s: %d pulled record(s) not stored yet (%s); kept in memory, retried with backoff, "
+                    "%s: %d pulled record(s) not stored yet (%s); kept %s, retried with backoff, "
                     "nothing new is pulled meanwhile: %s",
-                    operation,
+                    answer.operation,
                     len(records),
                     exc,
+                    f"in the spool {self.store.spool.path_of(answer)}" if spooled else "in memory",
                     redacted(records),
                 )
                 raise
             self._unstored.pop(0)
             stored += len(records)
-            logger.info("%s: stored %d record(s)", operation, len(records))
+            logger.info("%s: stored %d record(s)", answer.operation, len(records))
         return stored
 
     def hold(self) -> bool:
@@ -308,16 +369,13 @@ class Watcher:
         return held
 
     def pull_once(self) -> int:
-        """Commit anything still unstored; then, holding the poller lease, pull every source once and commit
-        what came. Returns how many records were stored."""
-        stored = self._commit_unstored()
+        """Store anything still unstored (in memory, then in the spool); then, holding the poller lease, pull
+        every source once and store what came. Returns how many records were stored."""
+        stored = self._commit_unstored() + self.store.replay_spool()
         for source in self.sources:
             if self._stop.is_set() or not self.hold():  # renewed before each pull, so each pull ends inside its lease
                 break
-            operation, records = self._pull(source)
-            if records:
-                self._unstored.append((operation, records))  # the service will not hand these out again
-                stored += self._commit_unstored()
+            stored += self._pull_and_store(source)
         return stored
 
     def deliver_pending(self) -> int:

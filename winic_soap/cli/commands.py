@@ -30,7 +30,7 @@ from winic_soap.config import Settings, default_store_url, default_wsdl_cache_pa
 from winic_soap.exceptions import ConfigurationError, InputError, StoreError
 from winic_soap.models import CostEstimate, OperationInfo, Problem, SendReceipt, service_time
 from winic_soap.recipients import Checked, check_numbers
-from winic_soap.store import InboxRecord, Store, new_job_id, open_store, process_owner
+from winic_soap.store import InboxRecord, Store, new_job_id, open_store
 from winic_soap.text import estimate_cost, sanitize, segments
 
 if TYPE_CHECKING:
@@ -103,10 +103,15 @@ def open_cli_store(args: argparse.Namespace, settings: Settings | None = None, *
     max_handoffs = getattr(args, "max_handoffs", None) or settings.max_handoffs
     timeout = {} if settings.store_timeout is None else {"store_timeout": settings.store_timeout}
     url = args.store or settings.store or default_store_url()
-    return open_store(
+    store = open_store(
         url, max_handoffs=max_handoffs, migrate=migrate, opt_out=settings.opt_out_keywords,
         opt_in=settings.opt_in_keywords, intermediate=settings.intermediate_statuses, **timeout,
     )  # fmt: skip
+    try:  # pulled records a failed commit left in the spool reach the store as soon as it can take them
+        store.replay_spool()
+    except StoreError as exc:
+        print(f"warning: records wait in the spool {store.spool.directory}: {exc}", file=sys.stderr, flush=True)
+    return store
 
 
 def _store(args: argparse.Namespace) -> Store:
@@ -463,23 +468,61 @@ def account(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pull_and_show(args: argparse.Namespace, operation: str, kind: str, pull: Any) -> int:
-    """Store first, then print every pending record of this kind (earlier ones whose printing failed
-    too), marking each done only once it is written: a pulled record is never only in memory."""
+def _pull_and_show(args: argparse.Namespace, source: str, kind: str) -> int:
+    """Pull as a watcher would (under the account's poller lease, never beside a running watcher; spooled,
+    then committed, whatever the answer's size); then print every pending record of this kind (earlier ones
+    whose printing failed too), marking each done once written: a pulled record is never only in memory."""
+    from winic_soap.watcher import MAX_INTERVAL, OPERATIONS, Watcher
+
     with _client(args) as client, _store(args) as store:
-        store.commit_pulled(operation, pull(client), endpoint=client.settings.endpoint, uid=client.settings.uid)
-        rows = store.claim(process_owner(), limit=1 << 30, kind=kind)
-        if args.json:
-            _emit(args, [json.loads(r.as_json()) for r in rows], [])
-            for row in rows:
-                store.ack(row.id)
-            return 0
-        if not rows:
-            print(f"{operation}: nothing pending", flush=True)
-        for row in rows:
-            print(_human_record(row), flush=True)
-            store.ack(row.id)
+        lease = client.settings.deadline + MAX_INTERVAL
+        puller = Watcher(
+            client, store, _stdout_handler, sources=[source], port=getattr(args, "port", None), lease=lease
+        )
+        if not puller.hold():
+            holder = store.poller(puller.endpoint, puller.uid)
+            raise StoreError(
+                f"not pulled: the poller lease of {puller.uid} at {puller.endpoint} is held by "
+                f"{holder.owner if holder else 'another process'} (a running `winic-soap watch`), which pulls "
+                "and hands on this account's records; stop it first, or read what it stored with `inbox list`"
+            )
+        try:
+            puller.pull_once()
+        except StoreError as exc:
+            unstored = puller.unstored
+            for record in unstored:  # neither stored nor spooled: shown, so not lost
+                print(json.dumps({"unstored": asdict(record)}, ensure_ascii=False, default=str), flush=True)
+            where = "printed above, stored nowhere" if unstored else f"wait in the spool {store.spool.directory}"
+            raise StoreError(
+                f"{exc}; the pulled records {where} and reach the store with the next pull, watch or store command"
+            ) from exc
+        finally:
+            puller.release()
+        _show_pending(args, store, puller.owner, kind, OPERATIONS[source])
     return 0
+
+
+def _show_pending(args: argparse.Namespace, store: Store, owner: str, kind: str, operation: str) -> None:
+    """Print the pending records of ``kind`` a page at a time (memory bounded by the page), each marked done
+    once written: lines one by one; with ``--json`` one JSON array written as it goes, a page at a time."""
+    shown = 0
+    if args.json:
+        print("[", end="", flush=True)
+    while rows := store.claim(owner, limit=1000, kind=kind):
+        for row in rows:
+            if args.json:
+                sys.stdout.write((", " if shown else "") + row.as_json())
+            else:
+                print(_human_record(row), flush=True)  # a closed pipe raises here: the record stays pending
+                store.ack(row.id)
+            shown += 1
+        if args.json:
+            sys.stdout.flush()  # a closed pipe raises here: the page stays pending
+            store.ack_all([row.id for row in rows])
+    if args.json:
+        print("]", flush=True)
+    elif not shown:
+        print(f"{operation}: nothing pending", flush=True)
 
 
 def _human_record(record: InboxRecord) -> str:
@@ -491,13 +534,11 @@ def _human_record(record: InboxRecord) -> str:
 
 
 def replies(args: argparse.Namespace) -> int:
-    if args.ext:
-        return _pull_and_show(args, "GET_SMS_MO_Ext", "reply", lambda c: c.replies_ext())
-    return _pull_and_show(args, "GET_SMS_MO", "reply", lambda c: c.replies(port=args.port))
+    return _pull_and_show(args, "replies_ext" if args.ext else "replies", "reply")
 
 
 def reports(args: argparse.Namespace) -> int:
-    return _pull_and_show(args, "SMS_Reports", "report", lambda c: c.reports())
+    return _pull_and_show(args, "reports", "report")
 
 
 def call(args: argparse.Namespace) -> int:

@@ -100,7 +100,8 @@ def open_store(url: str | Path, **options: Any) -> Store:
     ``resolve_window``, ``clock``, ``migrate`` (default True; False opens without migrating, for
     ``store migrate --dry-run``), ``opt_out`` / ``opt_in`` (reply keywords for the suppression list,
     :mod:`~winic_soap.store.suppression`), ``intermediate`` (in-transit report statuses,
-    :mod:`~winic_soap.store.settle`)."""
+    :mod:`~winic_soap.store.settle`), ``spool`` (the folder where pulled answers wait for the store; default
+    :func:`~winic_soap.store.spool.default_spool_dir`)."""
     url, from_url = _url_options(url)
     options = {**from_url, **options}
     backend, target = parse_store_url(url)

@@ -7,6 +7,7 @@ A backend only supplies a connection and its transactions.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
 import os
@@ -15,16 +16,18 @@ import secrets
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from winic_soap.exceptions import InputError, StoreError
 from winic_soap.models import SERVICE_TZ, DeliveryReport, Reply, SendReceipt, service_time
 from winic_soap.store import retention, schema, settle, suppression
 from winic_soap.store.schema import Migration, Tx
+from winic_soap.store.spool import PulledAnswer, Spool, default_spool_dir
 
 if TYPE_CHECKING:
     from winic_soap.store.journal import Journal
@@ -68,11 +71,12 @@ def utc_iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
 
-def new_id(epoch: float | None = None) -> str:
+def new_id(epoch: float | None = None, randbits: Callable[[int], int] = secrets.randbits) -> str:
     """A UUIDv7-layout id: 48 bits of milliseconds then 74 random bits. Unique across hosts and stores
-    with no coordination, sortable by time, and (unlike a hash of the record) says nothing of its text."""
+    with no coordination, sortable by time, and (unlike a hash of the record) says nothing of its text.
+    ``randbits``: where the 74 random bits come from (a counter from a random start for one large answer)."""
     millis = int((time.time() if epoch is None else epoch) * 1000) & ((1 << 48) - 1)
-    rand = secrets.randbits(74)
+    rand = randbits(74)
     value = (millis << 80) | (0x7 << 76) | ((rand >> 62) << 64) | (0b10 << 62) | (rand & ((1 << 62) - 1))
     text = f"{value:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
@@ -153,10 +157,23 @@ def _service_aware(value: Any) -> Any:
     return value
 
 
+_PAYLOAD_FIELDS = {cls: tuple(f.name for f in fields(cls) if f.name != "raw") for cls in (Reply, DeliveryReport)}
+
+
+def _record_of(row: Sequence[Any]) -> Reply | DeliveryReport:
+    """The pulled record an inbox row (as :meth:`Store._row` wrote it) was made from: what the opt-out list
+    and the settled statuses read, also when the row comes back from the spool."""
+    data = json.loads(row[8])
+    for name in ("received_at", "at"):
+        if data.get(name):
+            data[name] = datetime.fromisoformat(data[name])
+    return (DeliveryReport if row[1] == "report" else Reply)(**data, raw=row[9] or "")
+
+
 def _payload(record: Reply | DeliveryReport) -> dict[str, Any]:
-    data = asdict(record)
-    data.pop("raw", None)
-    return {k: _service_aware(v) for k, v in data.items()}
+    """The record's fields but ``raw``, times with their offset (flat fields: no ``asdict`` deep copy, which
+    cost half the time of storing a million reports)."""
+    return {name: _service_aware(getattr(record, name)) for name in _PAYLOAD_FIELDS[type(record)]}
 
 
 @dataclass(frozen=True)
@@ -279,6 +296,7 @@ class Store(ABC):
         opt_out: Iterable[str] | None = None,
         opt_in: Iterable[str] | None = None,
         intermediate: Iterable[str] | None = None,
+        spool: str | os.PathLike[str] | None = None,
     ) -> None:
         if max_handoffs < 1:
             raise InputError("max_handoffs", "must be at least 1", max_handoffs)
@@ -301,6 +319,12 @@ class Store(ABC):
         self._suppression: Suppression | None = None
         self.keywords = suppression.Keywords.of(opt_out, opt_in)  # replies that opt out / back in
         self.precedence = settle.Precedence.of(intermediate)  # how reports settle
+        self.spool = self._new_spool(spool)
+        self.commit_size = 20_000  # rows per transaction when a large answer is committed from the spool
+
+    def _new_spool(self, directory: str | os.PathLike[str] | None) -> Spool:
+        """This store's spool: in ``directory`` if given, else :func:`default_spool_dir`."""
+        return Spool(directory if directory is not None else default_spool_dir(self.url), self.url)
 
     # -- the backend's part ----------------------------------------------------------------
     @abstractmethod
@@ -413,38 +437,158 @@ class Store(ABC):
     def commit_pulled(
         self, operation: str, records: Sequence[Reply | DeliveryReport], *, endpoint: str = "", uid: str = ""
     ) -> list[str]:
-        """Commit pulled records in one transaction and return their ids. Call before handing anything on."""
+        """Keep pulled records durably and return their ids: spooled first, then committed in one transaction.
+        Call before handing anything on. On a :class:`StoreError` the records wait in :attr:`spool`."""
         if not records:
             return []
+        return self.keep(self.prepare_pulled(operation, records, endpoint=endpoint, uid=uid))
+
+    def prepare_pulled(
+        self, operation: str, records: Sequence[Reply | DeliveryReport], *, endpoint: str = "", uid: str = ""
+    ) -> PulledAnswer:
+        """The inbox rows of a pulled answer, their ids made here once: commit it as often as needed."""
         now = self.clock()
         pulled_at = utc_iso(now)
-        rows, ids, message_ids = [], [], set()
-        for record in records:
-            record_id = new_id(now)
-            ids.append(record_id)
-            if isinstance(record, DeliveryReport):
-                kind, message_id, status = "report", record.message_id, record.status
-                message_ids.add(record.message_id)
-            else:
-                kind, message_id, status = "reply", None, None
-            payload = json.dumps(_payload(record), ensure_ascii=False)
-            row = (record_id, kind, endpoint, uid, operation, message_id, record.mobile, status, payload)
-            rows.append((*row, record.raw, pulled_at, now))
+        rows = tuple(
+            self._row(new_id(now), r, operation=operation, endpoint=endpoint, uid=uid, pulled_at=pulled_at, now=now)
+            for r in records
+        )
+        return PulledAnswer(new_id(now), operation, rows)
+
+    @staticmethod
+    def _row(
+        record_id: str,
+        record: Reply | DeliveryReport,
+        *,
+        operation: str,
+        endpoint: str,
+        uid: str,
+        pulled_at: str,
+        now: float,
+    ) -> tuple[Any, ...]:
+        """One inbox row, in the column order of the INSERT in :meth:`_commit_rows`."""
+        if isinstance(record, DeliveryReport):
+            kind, message_id, status = "report", record.message_id, record.status
+        else:
+            kind, message_id, status = "reply", None, None
+        payload = json.dumps(_payload(record), ensure_ascii=False)
+        return (
+            record_id,
+            kind,
+            endpoint,
+            uid,
+            operation,
+            message_id,
+            record.mobile,
+            status,
+            payload,
+            record.raw,
+            pulled_at,
+            now,
+        )
+
+    def keep(self, answer: PulledAnswer) -> list[str]:
+        """Spool ``answer`` (fsynced) before anything else, commit it, then drop it from the spool. A failed
+        commit raises :class:`StoreError` with the answer still spooled (``spool.holds(answer)``); a spool
+        that cannot be written (a full disk) is logged and the commit is tried all the same."""
+        try:
+            self.spool.write(answer)
+        except OSError as exc:
+            logger.error("%s: cannot spool %d pulled record(s) (%s)", answer.operation, len(answer.rows), exc)
+        ids = self.commit_answer(answer)
+        self.spool.remove(answer)
+        return ids
+
+    def commit_answer(self, answer: PulledAnswer) -> list[str]:
+        """Insert the answer's rows in one transaction; rows already stored (same id: a commit whose
+        acknowledgement was lost, a replay) are skipped. Returns the ids."""
+        self._commit_rows(answer.rows)
+        return answer.ids
+
+    def _commit_rows(self, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
         with self._transaction() as tx:
             tx.many(
                 "INSERT INTO winic_inbox (id, kind, endpoint, uid, operation, message_id, mobile, status, payload, "
-                "raw, pulled_at, pulled_epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "raw, pulled_at, pulled_epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                 rows,
             )
-            pulled = list(zip(ids, records, strict=True))
-            suppression.record_replies(tx, self.keywords, pulled, now)
-            settle.record_reports(tx, self.precedence, pulled, pulled_at)
+            # opt-outs and settled statuses change in the same transaction: a retried commit (same ids) or a
+            # replayed spool file changes nothing twice
+            pulled = [(row[0], _record_of(row)) for row in rows if row[1] == "reply" or row[1] == "report"]
+            suppression.record_replies(tx, self.keywords, pulled, float(rows[0][11]))
+            settle.record_reports(tx, self.precedence, pulled, str(rows[0][10]))
+        message_ids = {row[5] for row in rows if row[1] == "report"}
         if message_ids:
             try:
                 self.resolve_unknown(message_ids)
             except StoreError as exc:  # the records are safe; resolving can wait for the next reports
                 logger.warning("resolving unknown sends from reports failed: %s", exc)
-        return ids
+
+    def keep_stream(
+        self, operation: str, records: Iterable[Reply | DeliveryReport], *, endpoint: str = "", uid: str = ""
+    ) -> int:
+        """:meth:`keep` for an answer of any size, read one record at a time: spooled whole first
+        (:meth:`spool_stream`), then committed in transactions of ``commit_size`` rows. Memory is bounded by
+        ``commit_size``; a failure leaves the answer in the spool, which replays it the same way."""
+        path, count = self.spool_stream(operation, records, endpoint=endpoint, uid=uid)
+        self.commit_spooled(path)
+        return count
+
+    def spool_stream(
+        self, operation: str, records: Iterable[Reply | DeliveryReport], *, endpoint: str = "", uid: str = ""
+    ) -> tuple[Path, int]:
+        """Write an answer's records to the spool only (ids made as each row is written): the store gets them
+        at the next :meth:`replay_spool`. Returns the spool file and how many records it holds."""
+        now = self.clock()
+        pulled_at = utc_iso(now)
+        # the random part counts up from a random start (UUIDv7's monotonic counter): as unique, and each row
+        # lands at the end of the id index instead of anywhere in it (a million reports commit twice as fast)
+        counter = itertools.count(secrets.randbits(73))
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            for record in records:
+                yield self._row(
+                    new_id(now, lambda bits: next(counter)),
+                    record,
+                    operation=operation,
+                    endpoint=endpoint,
+                    uid=uid,
+                    pulled_at=pulled_at,
+                    now=now,
+                )
+
+        try:
+            return self.spool.write_rows(new_id(now), operation, rows())
+        except OSError as exc:
+            raise StoreError(f"{operation}: the pulled answer cannot be spooled ({exc})") from exc
+
+    def replay_spool(self) -> int:
+        """Commit every answer left in the spool, oldest first, and return how many records that stored (or
+        found stored). Stops at the first :class:`StoreError`, leaving it and the later ones spooled."""
+        replayed = 0
+        for path, operation in self.spool.entries():
+            count = self.commit_spooled(path)
+            replayed += count
+            logger.info("%s: %d spooled record(s) reached the store", operation, count)
+        return replayed
+
+    def commit_spooled(self, path: Path) -> int:
+        """Commit one spooled answer (from :meth:`spool_stream`) in bounded transactions, each idempotent,
+        then remove it; returns how many records it held. A :class:`StoreError` leaves it spooled."""
+        count = 0
+        try:
+            for rows in self.spool.rows(path, self.commit_size):
+                self._commit_rows(rows)
+                count += len(rows)
+        except FileNotFoundError:  # another process replayed it meanwhile
+            return count
+        except (ValueError, TypeError) as exc:
+            self.spool.set_aside(path, exc)
+            return count
+        path.unlink(missing_ok=True)
+        return count
 
     def claim(
         self, owner: str, *, limit: int = 100, lease: float | None = None, kind: str | None = None
@@ -507,6 +651,19 @@ class Store(ABC):
                     "UPDATE winic_inbox SET state = 'done', done_at = ?, lease_owner = NULL, lease_until = NULL "
                     f"WHERE id IN ({_marks(len(chunk))}) AND state = 'pending'",
                     (done_at, *chunk),
+                )
+        return changed
+
+    def ack_all(self, record_ids: Sequence[str]) -> int:
+        """:meth:`ack` for many records handed on together, in one transaction; returns how many were pending."""
+        changed = 0
+        for start in range(0, len(record_ids), 1000):
+            page = list(record_ids[start : start + 1000])
+            with self._transaction(single=True) as tx:
+                changed += tx.run(
+                    "UPDATE winic_inbox SET state = 'done', done_at = ?, lease_owner = NULL, lease_until = NULL "
+                    f"WHERE id IN ({_marks(len(page))}) AND state = 'pending'",
+                    (utc_iso(self.clock()), *page),
                 )
         return changed
 
@@ -677,7 +834,8 @@ class Store(ABC):
                     "job", "already exists in the store: resume it (jobs resume) or pick a new name", job_id
                 )
             tx.many(
-                "INSERT INTO winic_batches (job_id, idx, numbers, size, state) VALUES (?, ?, ?, ?, 'new')",
+                "INSERT INTO winic_batches (job_id, idx, numbers, size, state) VALUES (?, ?, ?, ?, 'new') "
+                "ON CONFLICT (job_id, idx) DO NOTHING",
                 [(job_id, i, ",".join(numbers), len(numbers)) for i, numbers in enumerate(batches)],
             )
         return job_id
@@ -770,7 +928,8 @@ class Store(ABC):
         return changed > 0
 
     def record_send(self, receipt: SendReceipt, *, job_id: str | None = None) -> str:
-        """Journal a send made without the journal (already accepted), so its reports join it."""
+        """Journal a send made without the journal (already accepted), so its reports join it. Retrying it
+        with the same ``job_id`` (after a lost acknowledgement) writes nothing twice."""
         job_id = job_id or new_job_id()
         now = self.clock()
         with self._transaction() as tx:
@@ -781,7 +940,8 @@ class Store(ABC):
             )
             tx.many(
                 "INSERT INTO winic_batches (job_id, idx, numbers, size, state, message_id, source, started_at, "
-                "started_epoch, finished_at) VALUES (?, ?, ?, ?, 'accepted', ?, 'send', ?, ?, ?)",
+                "started_epoch, finished_at) VALUES (?, ?, ?, ?, 'accepted', ?, 'send', ?, ?, ?) "
+                "ON CONFLICT (job_id, idx) DO NOTHING",  # a retry after a lost acknowledgement adds nothing
                 [
                     (
                         job_id,
