@@ -6,26 +6,26 @@ A backend only supplies a connection and its transactions.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
 import logging
 import os
-import platform
 import secrets
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from winic_soap.exceptions import InputError, StoreError
 from winic_soap.models import SERVICE_TZ, DeliveryReport, Reply, SendReceipt, service_time
 from winic_soap.store import retention, schema, settle, suppression
+from winic_soap.store.ids import new_id, new_job_id, utc_iso
+from winic_soap.store.owners import owner_is_dead, process_owner
 from winic_soap.store.schema import Migration, Tx
 from winic_soap.store.spool import PulledAnswer, Spool, default_spool_dir
 
@@ -64,91 +64,6 @@ _RECORD_COLUMNS = (
     "COALESCE(settled, status), repeat_of"  # a report's settled status is its own unless store.settle wrote another
 )
 _BATCH_COLUMNS = "job_id, idx, numbers, state, message_id, code, error, source, started_at, finished_at, owner"
-
-
-def utc_iso(epoch: float) -> str:
-    """Our own times: ISO 8601 in UTC with its offset."""
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
-
-
-def new_id(epoch: float | None = None, randbits: Callable[[int], int] = secrets.randbits) -> str:
-    """A UUIDv7-layout id: 48 bits of milliseconds then 74 random bits. Unique across hosts and stores
-    with no coordination, sortable by time, and (unlike a hash of the record) says nothing of its text.
-    ``randbits``: where the 74 random bits come from (a counter from a random start for one large answer)."""
-    millis = int((time.time() if epoch is None else epoch) * 1000) & ((1 << 48) - 1)
-    rand = randbits(74)
-    value = (millis << 80) | (0x7 << 76) | ((rand >> 62) << 64) | (0b10 << 62) | (rand & ((1 << 62) - 1))
-    text = f"{value:032x}"
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
-
-
-def _start_ticks(pid: int | str) -> str | None:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]  # field 22: start time, guards against pid reuse
-    except (OSError, IndexError):
-        return None
-
-
-def _host() -> str:
-    return os.environ.get("WINIC_HOST_ID") or platform.node()
-
-
-@functools.cache
-def _identity() -> str:
-    """Where pids mean something: ``<pid namespace inode>.<boot id>``. A pid is only comparable inside
-    its own PID namespace (containers with one hostname each have their own) and boot; a process never
-    changes either, so this is read once per process."""
-    try:
-        link = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"
-        namespace = link[link.index("[") + 1 : link.index("]")]
-    except (OSError, ValueError):
-        namespace = "-"
-    try:
-        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
-            boot = f.read().strip().replace("-", "")[:16]
-    except OSError:
-        boot = "-"
-    return f"{namespace}.{boot}"
-
-
-def process_owner() -> str:
-    """Who holds a lease: ``host/pid/start-ticks/random/pidns.boot``; the host part is ``$WINIC_HOST_ID`` or
-    the hostname, the last part the process's PID namespace and boot id (see :func:`owner_is_dead`)."""
-    return f"{_host()}/{os.getpid()}/{_start_ticks('self') or '-'}/{secrets.token_hex(3)}/{_identity()}"
-
-
-def _proc_is_ours() -> bool:
-    """True when /proc shows this process's PID namespace (a container that kept its parent's /proc does not)."""
-    try:
-        return os.readlink("/proc/self") == str(os.getpid())
-    except OSError:
-        return False
-
-
-def owner_is_dead(owner: str) -> bool:
-    """True only when ``owner`` ran on this host, in this PID namespace and boot, and its process is gone: a
-    dead holder there frees its leases at once. Any other holder (another host, another container with
-    the same hostname, an owner written before the identity was part of it) cannot be checked and frees
-    them when they expire."""
-    parts = owner.split("/")
-    if len(parts) != 5 or parts[0] != _host() or parts[4] != _identity() or not parts[1].isdigit():
-        return False
-    if "-" in parts[4].split(".") or not _proc_is_ours():
-        return False  # no namespace or boot id to compare, or a /proc of another namespace: pids prove nothing
-    pid = int(parts[1])
-    if pid == os.getpid():
-        return False
-    ticks = _start_ticks(pid)
-    if ticks is None:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return parts[2] != "-"  # alive, but /proc says nothing of it: treat as reused
-    return parts[2] != "-" and ticks != parts[2]
 
 
 def _service_aware(value: Any) -> Any:
@@ -1124,8 +1039,3 @@ class Store(ABC):
                 resolved.append(batch)
                 candidates = [(b, s) for b, s in candidates if b is not batch]
         return resolved
-
-
-def new_job_id() -> str:
-    """A readable job id: UTC time to the second and 6 random hex digits."""
-    return "job-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)

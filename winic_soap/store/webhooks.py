@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from winic_soap.exceptions import InputError
-from winic_soap.store.base import _RECORD_COLUMNS, InboxRecord, owner_is_dead, utc_iso
+from winic_soap.store.base import _RECORD_COLUMNS, InboxRecord
+from winic_soap.store.ids import utc_iso
+from winic_soap.store.owners import owner_is_dead
 
 if TYPE_CHECKING:
     from winic_soap.store.base import Store
