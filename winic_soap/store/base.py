@@ -9,13 +9,8 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import os
 import secrets
-import threading
-import time
-from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -24,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 from winic_soap.exceptions import InputError, StoreError
 from winic_soap.models import SERVICE_TZ, DeliveryReport, Reply, SendReceipt, service_time
 from winic_soap.store import retention, schema, settle, suppression
+from winic_soap.store.core import STORE_TIMEOUT, StoreCore, marks
 from winic_soap.store.ids import new_id, new_job_id, utc_iso
 from winic_soap.store.owners import owner_is_dead, process_owner
 from winic_soap.store.schema import Migration, Tx
-from winic_soap.store.spool import PulledAnswer, Spool, default_spool_dir
+from winic_soap.store.spool import PulledAnswer
 
 if TYPE_CHECKING:
     from winic_soap.store.journal import Journal
@@ -52,17 +48,19 @@ __all__ = [
 ]
 
 logger = logging.getLogger("winic_soap.store")
-STORE_TIMEOUT = 5.0  # seconds any one store call may take before it ends as a StoreError
+
 RECORD_STATES = ("pending", "done", "dead")
-# new: never attempted; sending: written before the request and nothing known since (in flight, or its
-# worker died); accepted: the service answered a message id (or reports proved it did); failed: the
-# service refused it (a code) or it provably never left; unknown: it may have been processed.
-BATCH_STATES = ("new", "sending", "accepted", "failed", "unknown")
 
 _RECORD_COLUMNS = (
     "id, seq, kind, endpoint, uid, operation, payload, raw, pulled_at, state, attempts, last_error, message_id, "
     "COALESCE(settled, status), repeat_of"  # a report's settled status is its own unless store.settle wrote another
 )
+
+
+# new: never attempted; sending: written before the request and nothing known since (in flight, or its
+# worker died); accepted: the service answered a message id (or reports proved it did); failed: the
+# service refused it (a code) or it provably never left; unknown: it may have been processed.
+BATCH_STATES = ("new", "sending", "accepted", "failed", "unknown")
 _BATCH_COLUMNS = "job_id, idx, numbers, state, message_id, code, error, source, started_at, finished_at, owner"
 
 
@@ -183,89 +181,15 @@ class PollerLease:
 _IDS_PER_STATEMENT = 500  # ids bound in one statement: well under every backend's limit of parameters
 
 
-def _marks(count: int) -> str:
-    return ", ".join("?" * count)
-
-
-class Store(ABC):
+class Store(StoreCore):
     """The durable inbox, the poller leases and the send journal, on one database.
 
     Thread-safe (one connection per store object, guarded by a lock); any number of processes and hosts
     may open the same database. Every failure of the database is a :class:`StoreError`.
     """
 
-    backend: str = ""
-    #: appended to the sub-selects that pick rows to claim (PostgreSQL: FOR UPDATE SKIP LOCKED)
-    _skip_locked: str = ""
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        max_handoffs: int = 5,
-        lease: float = 60.0,
-        resolve_window: float = 3 * 86400.0,
-        clock: Any = None,
-        store_timeout: float = STORE_TIMEOUT,
-        migrate: bool = True,
-        opt_out: Iterable[str] | None = None,
-        opt_in: Iterable[str] | None = None,
-        intermediate: Iterable[str] | None = None,
-        spool: str | os.PathLike[str] | None = None,
-    ) -> None:
-        if max_handoffs < 1:
-            raise InputError("max_handoffs", "must be at least 1", max_handoffs)
-        if lease <= 0:
-            raise InputError("lease", "must be a positive number of seconds", lease)
-        if not isinstance(store_timeout, (int, float)) or not 0 < store_timeout <= 3600:
-            raise InputError("store_timeout", "must be a number of seconds above 0 and at most 3600", store_timeout)
-        self.store_timeout = float(store_timeout)
-        self._own_clock = clock is not None  # else lease times come from the database's clock where it has one
-        clock = time.time if clock is None else clock
-        self._pid = os.getpid()
-        self.url = url
-        self.max_handoffs = max_handoffs
-        self.lease = lease
-        self.resolve_window = resolve_window
-        self.clock = clock
-        self._migrate_on_open = migrate
-        self._lock = threading.RLock()
-        self._journal: Journal | None = None
-        self._suppression: Suppression | None = None
-        self.keywords = suppression.Keywords.of(opt_out, opt_in)  # replies that opt out / back in
-        self.precedence = settle.Precedence.of(intermediate)  # how reports settle
-        self.spool = self._new_spool(spool)
-        self.commit_size = 20_000  # rows per transaction when a large answer is committed from the spool
-
-    def _new_spool(self, directory: str | os.PathLike[str] | None) -> Spool:
-        """This store's spool: in ``directory`` if given, else :func:`default_spool_dir`."""
-        return Spool(directory if directory is not None else default_spool_dir(self.url), self.url)
-
-    # -- the backend's part ----------------------------------------------------------------
-    @abstractmethod
-    def _transaction(self, *, single: bool = False, durable: bool = True) -> AbstractContextManager[Tx]:
-        """A write transaction (SQLite ``BEGIN IMMEDIATE``; PostgreSQL read committed), errors as StoreError.
-        ``single``: the block runs one statement, atomic by itself; no BEGIN/COMMIT round trips around it.
-        ``durable=False``: the commit need not survive a power loss (no fsync wait); only for writes whose
-        loss is harmless, like a claim's lease (the record is simply claimable again)."""
-
-    @abstractmethod
-    def close(self) -> None:
-        """Close the connection; the store object cannot be used afterwards."""
-
-    def _forked(self) -> bool:
-        """True, once, in a child process that inherited this store: it must not use the parent's connection
-        (nor a lock another thread of the parent held at the fork) and opens its own."""
-        if self._pid == os.getpid():
-            return False
-        self._pid = os.getpid()
-        self._lock = threading.RLock()
-        return True
-
-    def _now(self, tx: Tx) -> float:
-        """The time leases are measured by (epoch seconds): the store's clock; a backend with a clock of its
-        own shared by every host (PostgreSQL) overrides this so that hosts' clocks never matter."""
-        return float(self.clock())
+    _journal: Journal | None = None  # made on first use: most stores never send
+    _suppression: Suppression | None = None
 
     # -- the schema ------------------------------------------------------------------------
     def _open_schema(self) -> None:
@@ -545,7 +469,7 @@ class Store(ABC):
         if dead:
             tx.run(
                 "UPDATE winic_inbox SET lease_until = NULL "
-                f"WHERE state = 'pending' AND lease_owner IN ({_marks(len(dead))})",
+                f"WHERE state = 'pending' AND lease_owner IN ({marks(len(dead))})",
                 dead,
             )
 
@@ -564,7 +488,7 @@ class Store(ABC):
                 chunk = list(record_ids[start : start + _IDS_PER_STATEMENT])
                 changed += tx.run(
                     "UPDATE winic_inbox SET state = 'done', done_at = ?, lease_owner = NULL, lease_until = NULL "
-                    f"WHERE id IN ({_marks(len(chunk))}) AND state = 'pending'",
+                    f"WHERE id IN ({marks(len(chunk))}) AND state = 'pending'",
                     (done_at, *chunk),
                 )
         return changed
@@ -577,7 +501,7 @@ class Store(ABC):
             with self._transaction(single=True) as tx:
                 changed += tx.run(
                     "UPDATE winic_inbox SET state = 'done', done_at = ?, lease_owner = NULL, lease_until = NULL "
-                    f"WHERE id IN ({_marks(len(page))}) AND state = 'pending'",
+                    f"WHERE id IN ({marks(len(page))}) AND state = 'pending'",
                     (utc_iso(self.clock()), *page),
                 )
         return changed
@@ -661,7 +585,7 @@ class Store(ABC):
         ids = sorted(message_ids)
         rows = tx.rows(
             "SELECT b.message_id, j.text, b.started_at, j.operation, b.size, j.id, b.idx, b.source "
-            f"FROM winic_batches b JOIN winic_jobs j ON j.id = b.job_id WHERE b.message_id IN ({_marks(len(ids))})",
+            f"FROM winic_batches b JOIN winic_jobs j ON j.id = b.job_id WHERE b.message_id IN ({marks(len(ids))})",
             ids,
         )
         return {
@@ -918,7 +842,7 @@ class Store(ABC):
 
     def batches(self, job_id: str, states: Sequence[str] | None = None) -> list[Batch]:
         """A job's batches in order, optionally only those in ``states``."""
-        only = "" if states is None else f" AND state IN ({_marks(len(states))})"  # not every number read back
+        only = "" if states is None else f" AND state IN ({marks(len(states))})"  # not every number read back
         with self._transaction() as tx:
             rows = tx.rows(
                 f"SELECT {_BATCH_COLUMNS} FROM winic_batches WHERE job_id = ?{only} ORDER BY idx",
@@ -1011,12 +935,12 @@ class Store(ABC):
             known = {
                 m
                 for (m,) in tx.rows(
-                    f"SELECT DISTINCT message_id FROM winic_batches WHERE message_id IN ({_marks(len(ids))})", ids
+                    f"SELECT DISTINCT message_id FROM winic_batches WHERE message_id IN ({marks(len(ids))})", ids
                 )
             }
             reports = tx.rows(
                 "SELECT message_id, mobile, pulled_epoch FROM winic_inbox "
-                f"WHERE kind = 'report' AND message_id IN ({_marks(len(ids))})",
+                f"WHERE kind = 'report' AND message_id IN ({marks(len(ids))})",
                 ids,
             )
         seen: dict[str, tuple[set[str], float]] = {}
