@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 from winic_soap.exceptions import InputError, StoreError
 from winic_soap.models import SERVICE_TZ, DeliveryReport, Reply, SendReceipt, service_time
 from winic_soap.store import retention, schema, settle, suppression
-from winic_soap.store.core import STORE_TIMEOUT, StoreCore, marks
+from winic_soap.store.core import STORE_TIMEOUT, marks
 from winic_soap.store.ids import new_id, new_job_id, utc_iso
 from winic_soap.store.owners import owner_is_dead, process_owner
+from winic_soap.store.pollers import PollerLease, PollerMixin
 from winic_soap.store.schema import Migration, Tx
 from winic_soap.store.spool import PulledAnswer
 
@@ -167,21 +168,10 @@ class JobSummary:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class PollerLease:
-    """Who pulls for one account (endpoint, uid) and until when (epoch seconds)."""
-
-    endpoint: str
-    uid: str
-    owner: str
-    until: float
-    since: str
-
-
 _IDS_PER_STATEMENT = 500  # ids bound in one statement: well under every backend's limit of parameters
 
 
-class Store(StoreCore):
+class Store(PollerMixin):
     """The durable inbox, the poller leases and the send journal, on one database.
 
     Thread-safe (one connection per store object, guarded by a lock); any number of processes and hosts
@@ -613,39 +603,6 @@ class Store(StoreCore):
             settled=row[13],
             repeat_of=row[14],
         )
-
-    # -- one poller per account ------------------------------------------------------------
-    def hold_poller(self, endpoint: str, uid: str, owner: str, lease: float | None = None) -> bool:
-        """Take or renew the right to pull for (endpoint, uid) until now + ``lease``; False while another
-        live holder has it. One statement, so two contenders can never both win."""
-        current = self.poller(endpoint, uid)
-        dead = current.owner if current and current.owner != owner and owner_is_dead(current.owner) else None
-        with self._transaction(single=True) as tx:
-            now = self._now(tx)
-            rows = tx.rows(
-                "INSERT INTO winic_pollers (endpoint, uid, owner, lease_until, since) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (endpoint, uid) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until, "
-                "since = CASE WHEN winic_pollers.owner = excluded.owner "
-                "THEN winic_pollers.since ELSE excluded.since END "
-                "WHERE winic_pollers.owner = excluded.owner OR winic_pollers.lease_until < ? "
-                "OR winic_pollers.owner = CAST(? AS TEXT) "
-                "RETURNING owner",
-                (endpoint, uid, owner, now + (lease or self.lease), utc_iso(now), now, dead),
-            )
-        return bool(rows) and rows[0][0] == owner
-
-    def release_poller(self, endpoint: str, uid: str, owner: str) -> None:
-        """Give the poller lease up at once (a clean stop), so a stand-by takes over without waiting."""
-        with self._transaction(single=True) as tx:
-            tx.run("DELETE FROM winic_pollers WHERE endpoint = ? AND uid = ? AND owner = ?", (endpoint, uid, owner))
-
-    def poller(self, endpoint: str, uid: str) -> PollerLease | None:
-        """Who holds the account's poller lease, and until when (it may have expired)."""
-        with self._transaction(single=True) as tx:
-            rows = tx.rows(
-                "SELECT owner, lease_until, since FROM winic_pollers WHERE endpoint = ? AND uid = ?", (endpoint, uid)
-            )
-        return PollerLease(endpoint, uid, rows[0][0], float(rows[0][1]), rows[0][2]) if rows else None
 
     # -- the send journal ------------------------------------------------------------------
     def create_job(
