@@ -21,7 +21,8 @@ from winic_soap.models import SERVICE_TZ, DeliveryReport, Reply, service_time
 from winic_soap.store import retention, schema, settle, suppression
 from winic_soap.store.core import STORE_TIMEOUT, marks
 from winic_soap.store.ids import new_id, new_job_id, utc_iso
-from winic_soap.store.jobs import BATCH_COLUMNS, BATCH_STATES, Batch, JobsMixin, JobSummary, batch_of
+from winic_soap.store.jobs import BATCH_STATES, Batch, JobSummary
+from winic_soap.store.outcomes import OutcomesMixin
 from winic_soap.store.owners import owner_is_dead, process_owner
 from winic_soap.store.pollers import PollerLease, PollerMixin
 from winic_soap.store.schema import Migration, Tx
@@ -124,7 +125,7 @@ class InboxRecord:
 _IDS_PER_STATEMENT = 500  # ids bound in one statement: well under every backend's limit of parameters
 
 
-class Store(JobsMixin, PollerMixin):
+class Store(OutcomesMixin, PollerMixin):
     """The durable inbox, the poller leases and the send journal, on one database.
 
     Thread-safe (one connection per store object, guarded by a lock); any number of processes and hosts
@@ -556,65 +557,3 @@ class Store(JobsMixin, PollerMixin):
             settled=row[13],
             repeat_of=row[14],
         )
-
-    # -- unknown outcomes, resolved by their reports --------------------------------------
-    def resolve_unknown(self, message_ids: set[str] | None = None) -> list[Batch]:
-        """Reports carrying a message id the journal does not know, all of whose numbers fall in exactly one
-        ``unknown`` (or dead ``sending``) batch started before them: that batch was accepted under this id.
-        Two candidate batches (shared numbers) leave both unknown. Returns the batches resolved."""
-        now = self.clock()
-        with self._transaction() as tx:
-            candidates = [
-                (batch_of(r[:-1]), float(r[-1]))
-                for r in tx.rows(
-                    f"SELECT {BATCH_COLUMNS}, started_epoch FROM winic_batches "
-                    "WHERE state IN ('unknown', 'sending') AND started_epoch >= ?",
-                    (now - self.resolve_window,),
-                )
-            ]
-            if not candidates:
-                return []
-            if message_ids is None:
-                message_ids = {
-                    m
-                    for (m,) in tx.rows(
-                        "SELECT DISTINCT r.message_id FROM winic_inbox r LEFT JOIN winic_batches b "
-                        "ON b.message_id = r.message_id WHERE r.kind = 'report' AND b.message_id IS NULL "
-                        "AND r.pulled_epoch >= ?",
-                        (now - self.resolve_window,),
-                    )
-                }
-            ids = sorted(message_ids)
-            if not ids:
-                return []
-            known = {
-                m
-                for (m,) in tx.rows(
-                    f"SELECT DISTINCT message_id FROM winic_batches WHERE message_id IN ({marks(len(ids))})", ids
-                )
-            }
-            reports = tx.rows(
-                "SELECT message_id, mobile, pulled_epoch FROM winic_inbox "
-                f"WHERE kind = 'report' AND message_id IN ({marks(len(ids))})",
-                ids,
-            )
-        seen: dict[str, tuple[set[str], float]] = {}
-        for message_id, mobile, pulled in reports:
-            if message_id in known:
-                continue
-            mobiles, first = seen.get(message_id, (set(), float("inf")))
-            mobiles.add(mobile)
-            seen[message_id] = (mobiles, min(first, float(pulled)))
-        resolved = []
-        for message_id, (mobiles, first) in sorted(seen.items()):
-            matches = [b for b, started in candidates if mobiles <= set(b.numbers) and started <= first]
-            if len(matches) != 1:
-                if matches:
-                    logger.info("reports for %s match %d unknown batches; left unknown", message_id, len(matches))
-                continue
-            batch = matches[0]
-            if self.mark_accepted(batch.job_id, batch.index, message_id, source="reports"):
-                logger.info("batch %d of job %s: accepted (from reports) as %s", batch.index, batch.job_id, message_id)
-                resolved.append(batch)
-                candidates = [(b, s) for b, s in candidates if b is not batch]
-        return resolved
