@@ -41,7 +41,8 @@ from winic_soap.store.owners import owner_is_dead, process_owner
 if TYPE_CHECKING:
     from winic_soap._base import SendPlan
     from winic_soap.config import Settings
-    from winic_soap.store.base import Batch, JobSummary, Store
+    from winic_soap.store.base import Store
+    from winic_soap.store.jobs import Batch, JobSummary
 
 __all__ = ["Journal", "outcome_of"]
 
