@@ -54,12 +54,13 @@ if TYPE_CHECKING:
         CostEstimate,
         DeliveryReport,
         OperationInfo,
+        PartsInfo,
         Reply,
         SendReceipt,
         Submission,
     )
     from winic_soap.retry import RetryPolicy
-    from winic_soap.text import estimate_cost, segments
+    from winic_soap.text import count_parts, estimate_cost, segments
 
 _EXPORTS: dict[str, str] = {
     "AccessDeniedError": "winic_soap.exceptions",
@@ -74,6 +75,7 @@ _EXPORTS: dict[str, str] = {
     "ConnectError": "winic_soap.exceptions",
     "ConnectionLostError": "winic_soap.exceptions",
     "CostEstimate": "winic_soap.models",
+    "count_parts": "winic_soap.text",
     "DeliveryReport": "winic_soap.models",
     "estimate_cost": "winic_soap.text",
     "HTTPStatusError": "winic_soap.exceptions",
@@ -81,6 +83,7 @@ _EXPORTS: dict[str, str] = {
     "JournalError": "winic_soap.exceptions",
     "MaintenanceError": "winic_soap.exceptions",
     "OperationInfo": "winic_soap.models",
+    "PartsInfo": "winic_soap.models",
     "OutcomeUnknown": "winic_soap.exceptions",
     "ProtocolError": "winic_soap.exceptions",
     "ProxyAuthenticationError": "winic_soap.exceptions",
@@ -132,6 +135,7 @@ __all__ = [
     "MaintenanceError",
     "OperationInfo",
     "OutcomeUnknown",
+    "PartsInfo",
     "ProtocolError",
     "ProxyAuthenticationError",
     "ReadTimeoutError",
@@ -152,6 +156,7 @@ __all__ = [
     "WinicClient",
     "WinicError",
     "__version__",
+    "count_parts",
     "estimate_cost",
     "segments",
 ]
