@@ -69,12 +69,13 @@ def international_region(number: str) -> tuple[str | None, str | None]:
     reasons = pn.ValidationResult
     if why == reasons.INVALID_COUNTRY_CODE:
         return None, f"no country has calling code +{code}"
+    digits = f"{len(number) - len(str(code))} digits after +{code}"
     if why == reasons.TOO_SHORT:
-        return None, f"too short for the numbering plan of {_regions(code)}"
+        return None, f"too short for the numbering plan of {_regions(code)} ({digits})"
     if why == reasons.TOO_LONG:
-        return None, f"too long for the numbering plan of {_regions(code)}"
+        return None, f"too long for the numbering plan of {_regions(code)} ({digits})"
     if why in (reasons.INVALID_LENGTH, reasons.IS_POSSIBLE_LOCAL_ONLY):
-        return None, f"a length no number of {_regions(code)} has"
+        return None, f"a length no number of {_regions(code)} has ({digits})"
     region = pn.region_code_for_number(parsed)
     if region is None or not pn.is_valid_number_for_region(parsed, region):
         return None, f"invalid for the region: {_regions(code)} assigns no number like it (unassigned prefix)"
