@@ -162,6 +162,23 @@ def _international(raw: str) -> str:
     return number
 
 
+def _checked(raw: object, international: bool, regions: dict[str, str]) -> tuple[str | None, str]:
+    """``(number, "")`` for a number in any accepted form, else ``(None, why)``; an international number's
+    region goes into ``regions`` (with its first number) for the one-country rule."""
+    if not isinstance(raw, str):
+        return None, "must be a string"
+    if not international:
+        return _domestic_problem(raw)
+    number = raw if _INTERNATIONAL.fullmatch(raw) else _international(raw)
+    if not _INTERNATIONAL.fullmatch(number):
+        return None, _INTERNATIONAL_RULE
+    region, why = international_region(number)
+    if region is None:
+        return None, why or _INTERNATIONAL_RULE
+    regions.setdefault(region, number)
+    return number, ""
+
+
 def _items(numbers: object, field: str) -> Iterable[object]:
     if isinstance(numbers, str):
         return (numbers,)
@@ -211,29 +228,19 @@ def check_numbers(
     problems: list[Problem] = []
     regions: dict[str, str] = {}  # region -> its first number, for "one country per send"
     count = 0
+    fast = None if international else CN_MOBILE.fullmatch
     for index, raw in enumerate(_items(numbers, field)):
         count += 1
-        number: str | None
-        if not isinstance(raw, str):
-            number, problem = None, "must be a string"
-        elif not international:
-            # already normalised and assigned: the common case, by the million, without the numbering library
-            number, problem = (raw, "") if CN_MOBILE.fullmatch(raw) else _domestic_problem(raw)
+        if fast is not None and isinstance(raw, str) and fast(raw):
+            number = raw  # already normalised and assigned: the common case, by the million, no library asked
         else:
-            number = raw if _INTERNATIONAL.fullmatch(raw) else _international(raw)
-            problem = _INTERNATIONAL_RULE
-            if not _INTERNATIONAL.fullmatch(number):
-                number = None
-            else:
-                region, why = international_region(number)
-                if region is None:
-                    number, problem = None, why or problem
-                else:
-                    regions.setdefault(region, number)
-        if number is None:
-            where, position = label(index) if label else (f"{field}[{index}]", index)
-            problems.append(Problem(where, position, raw if isinstance(raw, str) else type(raw).__name__, problem))
-            continue
+            checked, problem = _checked(raw, international, regions)
+            if checked is None:
+                where, position = label(index) if label else (f"{field}[{index}]", index)
+                value = raw if isinstance(raw, str) else type(raw).__name__
+                problems.append(Problem(where, position, value, problem))
+                continue
+            number = checked
         if isinstance(values, list):
             values.append(number)
             if len(values) > _SMALL:  # a bulk list: compact from here on
