@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 from shared import cli_env
 
-WIRE = ("httpx2", "httpcore2", "zeep", "lxml", "opentelemetry")
+WIRE = (
+    "httpx2",
+    "httpcore2",
+    "zeep",
+    "lxml",
+    "opentelemetry",
+    "phonenumbers",
+)  # phonenumbers: numbering.py, when a number needs it
 
 PROBE = """
 import json, sys
