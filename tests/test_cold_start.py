@@ -11,14 +11,8 @@ from pathlib import Path
 import pytest
 from shared import cli_env
 
-WIRE = (
-    "httpx2",
-    "httpcore2",
-    "zeep",
-    "lxml",
-    "opentelemetry",
-    "phonenumbers",
-)  # phonenumbers: numbering.py, when a number needs it
+# and phonenumbers: numbering.py loads it only when a number needs the numbering plan
+WIRE = ("httpx2", "httpcore2", "zeep", "lxml", "opentelemetry", "phonenumbers")
 
 PROBE = """
 import json, sys
