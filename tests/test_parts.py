@@ -4,6 +4,7 @@ domestic ones, and which characters forced UCS-2; through ``count_parts``, ``est
 
 from __future__ import annotations
 
+import asyncio
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from shared import cli_env, run_cli
 
-from winic_soap import PartsInfo, count_parts, estimate_cost, segments
+from winic_soap import CostEstimate, PartsInfo, count_parts, estimate_cost, segments
 
 # 3GPP TS 23.038 §6.2.1, "GSM 7 bit Default Alphabet", column by column (0x00-0x0F, 0x10-0x1F, ...); ESC
 # (0x1B) is the escape to the extension table, not a character of its own. The same grid is printed in
@@ -138,3 +139,20 @@ def test_the_cli_dry_run_says_how_parts_were_counted(winic_mock, tmp_path: Path)
     asked = run_cli(env, "send", "13800138000", "-m", "字" * 100, "--dry-run")  # price and signature asked
     assert "counted      the service's rule: 70 characters in one SMS, 67 per part" in asked.stdout
     assert winic_mock.ledger and {e.operation for e in winic_mock.ledger} == {"GetUserInfo"}
+
+
+def test_the_async_client_estimates_the_same(winic_mock) -> None:  # type: ignore[no-untyped-def]
+    from winic_soap import AsyncWinicClient
+
+    async def run() -> tuple[CostEstimate, CostEstimate]:
+        async with AsyncWinicClient("demo", "demo-secret", endpoint=winic_mock.url) as client:
+            info = await client.account()
+            return (
+                await client.estimate(["12015550123"], "a" * 161, account=info, international=True),
+                await client.estimate(3, "a" * 161, account=info),
+            )
+
+    international, domestic = asyncio.run(run())
+    assert international.counted is not None and international.counted.encoding == "UCS-2"  # the signature's 【
+    assert (international.parts, domestic.parts) == (3, 3)  # 161 + the 7 characters of 【中正云通信】
+    assert domestic.counted == PartsInfo("chars", 3, 168, 67)
