@@ -113,6 +113,7 @@ def test_international_numbers_by_region(make_client, winic_mock, number: str, r
         (["12015550123", "15062345678"], "CA, US"),
         (["79123456789", "77710009998"], "KZ, RU"),  # both +7
         (["447400123456", "33612345678", "12015550123"], "FR, GB, US"),
+        (["80012345678", "447400123456"], "\\+800, GB"),  # a non-geographic code is named by its code
     ],
 )
 def test_one_country_per_send_is_told_by_region(make_client, winic_mock, numbers: list[str], regions: str) -> None:  # type: ignore[no-untyped-def]
