@@ -72,6 +72,12 @@ def test_send_benchmark_runs_small(tmp_path: Path) -> None:
     assert "mb_per_100k" in data and data["replay"]["calls"] == 3 and "MB per 100,000 more" in result.stdout
 
 
+def test_suppression_benchmark_runs_quick(tmp_path: Path) -> None:
+    _, data = _bench("bench_suppression.py", tmp_path / "suppression.json", "--numbers", "1000", "--repeat", "1")
+    assert data["numbers"] == 1000 and data["check_ms_list_1000"] > 0 and data["check_ms_list_larger_than_send"] > 0
+    assert data["send_ms_without_store"] > 0 and data["send_ms_with_store"] > 0
+
+
 def test_webhook_benchmark_runs_quick(tmp_path: Path) -> None:
     args = ("--records", "50", "--repeat", "1", "--backends", "sqlite")
     result, data = _bench("bench_webhooks.py", tmp_path / "webhooks.json", *args)

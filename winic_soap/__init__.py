@@ -58,6 +58,7 @@ if TYPE_CHECKING:
         Reply,
         SendReceipt,
         Submission,
+        Suppressed,
     )
     from winic_soap.retry import RetryPolicy
     from winic_soap.text import count_parts, estimate_cost, segments
@@ -100,6 +101,7 @@ _EXPORTS: dict[str, str] = {
     "SoapFaultError": "winic_soap.exceptions",
     "StoreError": "winic_soap.exceptions",
     "Submission": "winic_soap.models",
+    "Suppressed": "winic_soap.models",
     "TLSError": "winic_soap.exceptions",
     "TransportError": "winic_soap.exceptions",
     "UnknownServiceError": "winic_soap.exceptions",
@@ -150,6 +152,7 @@ __all__ = [
     "SoapFaultError",
     "StoreError",
     "Submission",
+    "Suppressed",
     "TLSError",
     "TransportError",
     "UnknownServiceError",

@@ -38,6 +38,7 @@ from winic_soap.models import (
     Problem,
     SendReceipt,
     Submission,
+    Suppressed,
     service_time,
 )
 from winic_soap.recipients import ascii_digits, check_numbers, domestic_numbers
@@ -45,6 +46,7 @@ from winic_soap.retry import Attempts, RetryPolicy
 from winic_soap.text import count_parts, sanitize, segments, unsendable
 
 if TYPE_CHECKING:
+    from winic_soap.store.base import Store
     from winic_soap.wsdl import Fetch, ZeepEngine
 
 __all__ = ["SERVICE_TZ", "BaseClient", "Call", "Decode", "SendPlan"]
@@ -91,6 +93,7 @@ class SendPlan:
     concurrency: int
     skipped: tuple[Problem, ...] = ()
     numbers: Sequence[str] | None = field(default=None, repr=False)
+    suppressed: tuple[Suppressed, ...] = ()  # left out: on the store's suppression list (store.suppression)
 
     def recipients(self) -> Sequence[str]:
         """Every number of the plan, checked and de-duplicated, in order (sending them again checks nothing twice)."""
@@ -124,9 +127,13 @@ class BaseClient:
         hooks: Sequence[Hook] = (),
         clock: Callable[[], datetime] = _service_now,
         verify: Any = None,
+        store: Store | str | None = None,
         options: Mapping[str, Any],
     ) -> None:
         import ssl
+
+        if isinstance(store, str):  # a URL is the ``store`` setting (the CLI's store), as it always was
+            options, store = {**options, "store": store}, None
 
         # an ssl.SSLContext cannot live in Settings (files and variables carry strings): kept aside
         self._tls_context: ssl.SSLContext | None = verify if isinstance(verify, ssl.SSLContext) else None
@@ -153,6 +160,7 @@ class BaseClient:
         self._soap = s.transport in ("soap11", "soap12")
         self._engine: ZeepEngine | None = None
         self._contract: Contract | None = load_packaged_contract() if s.wsdl is None else None
+        self._store = store  # sends check its suppression list (None: no check)
         if s.transport == "http-get":
             logger.warning(
                 "HTTP GET puts the password in the URL (proxies and server logs keep it); prefer soap11 or http-post"
@@ -304,6 +312,19 @@ class BaseClient:
         self._call(operation, params)
         return SendPlan(operation, [], text, params, at, concurrency)
 
+    def _screen(self, plan: SendPlan, ignore_suppression: bool) -> SendPlan:
+        """Leave numbers on the store's suppression list out of ``plan`` (named in the receipt), unless
+        ``ignore_suppression`` (a message the person asked for: a login code). Without a store, no check."""
+        if not isinstance(ignore_suppression, bool):
+            raise InputError("ignore_suppression", "must be True or False", type(ignore_suppression).__name__)
+        if self._store is not None and not ignore_suppression:
+            from winic_soap.store.suppression import screen
+
+            screen(self._store, plan)  # the store down: StoreError, nothing sent unchecked
+            if plan.suppressed:
+                logger.info("left out %d recipient(s) on the suppression list", len(plan.suppressed))
+        return plan
+
     def _batch_call(self, plan: SendPlan, batch: Sequence[str]) -> Call:
         numbers = list(batch)
         return self._call(plan.operation, {**plan.params, "tos": ",".join(numbers)}, recipients=numbers, text=plan.text)
@@ -317,7 +338,10 @@ class BaseClient:
         """The receipt of a planned send whose requests were made batch by batch (the send journal)."""
         at = plan.at and service_time(plan.at).replace(microsecond=0)  # to the second, as ``otime`` carried it
         parts = segments(plan.text, international=plan.operation == "SendInternationalMessages")
-        return SendReceipt(tuple(submissions), plan.operation, self._transport_name, plan.text, parts, at, plan.skipped)
+        return SendReceipt(
+            tuple(submissions), plan.operation, self._transport_name, plan.text, parts, at, plan.skipped,
+            plan.suppressed,
+        )  # fmt: skip
 
     def _register_call(self, uid: str, pwd: str, *, company: str, contact: str, mobile: str, agent: str) -> Call:
         for name, value in (("uid", uid), ("pwd", pwd), ("company", company), ("contact", contact)):

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import ssl
 
     from winic_soap.http import AsyncHttpClient
+    from winic_soap.store.base import Store
 
 __all__ = ["AsyncWinicClient"]
 
@@ -53,12 +54,14 @@ class AsyncWinicClient(BaseClient):
         hooks: Sequence[Hook] = (),
         clock: Callable[[], datetime] = _service_now,
         verify: bool | str | ssl.SSLContext | None = None,
+        store: Store | str | None = None,
         **options: Any,
     ) -> None:
-        """Arguments win over ``settings``; ``options`` are any other :class:`Settings` fields."""
+        """Arguments win over ``settings``; ``options`` are any other :class:`Settings` fields; ``store``:
+        sends leave out the numbers on its suppression list (see :class:`~winic_soap.WinicClient`)."""
         super().__init__(
             uid, pwd, endpoint=endpoint, transport=transport, settings=settings, retry=retry, hooks=hooks,
-            clock=clock, verify=verify, options=options,
+            clock=clock, verify=verify, store=store, options=options,
         )  # fmt: skip
         self._wire = AsyncWire(self._settings, http_client=http_client, verify=self._tls_context)
         self._loading: asyncio.Lock | None = None
@@ -142,11 +145,12 @@ class AsyncWinicClient(BaseClient):
         concurrency: int = 1,
         on_progress: Callable[[int, int], None] | None = None,
         skip_invalid: bool = False,
+        ignore_suppression: bool = False,
     ) -> SendReceipt:
         """Send ``text`` to mainland China mobiles; see :meth:`WinicClient.send`."""
         await self._ready()
         plan = self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency, skip_invalid=skip_invalid)
-        return await self._run(plan, on_progress)
+        return await self._run(await self._ascreen(plan, ignore_suppression), on_progress)
 
     async def send_international(
         self,
@@ -157,13 +161,20 @@ class AsyncWinicClient(BaseClient):
         concurrency: int = 1,
         on_progress: Callable[[int, int], None] | None = None,
         skip_invalid: bool = False,
+        ignore_suppression: bool = False,
     ) -> SendReceipt:
         """Send to international numbers; see :meth:`WinicClient.send_international`."""
         await self._ready()
-        return await self._run(
-            self._plan_international(recipients, text, at=at, concurrency=concurrency, skip_invalid=skip_invalid),
-            on_progress,
-        )
+        plan = self._plan_international(recipients, text, at=at, concurrency=concurrency, skip_invalid=skip_invalid)
+        return await self._run(await self._ascreen(plan, ignore_suppression), on_progress)
+
+    async def _ascreen(self, plan: SendPlan, ignore_suppression: bool) -> SendPlan:
+        """:meth:`_screen` off the event loop when there is a store to ask (its calls block)."""
+        if self._store is None or ignore_suppression is True:
+            return self._screen(plan, ignore_suppression)
+        import asyncio
+
+        return await asyncio.to_thread(self._screen, plan, ignore_suppression)
 
     async def send_batch(self, plan: SendPlan, numbers: Sequence[str]) -> Submission:
         """Send one batch of ``plan`` exactly as planned; see :meth:`WinicClient.send_batch`."""

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import ssl
 
     from winic_soap.http import HttpClient
+    from winic_soap.store.base import Store
 
 __all__ = ["SERVICE_TZ", "WinicClient"]
 
@@ -54,13 +55,16 @@ class WinicClient(BaseClient):
         hooks: Sequence[Hook] = (),
         clock: Callable[[], datetime] = _service_now,
         verify: bool | str | ssl.SSLContext | None = None,
+        store: Store | str | None = None,
         **options: Any,
     ) -> None:
         """Arguments win over ``settings`` (default: built-in defaults). ``options`` are any other
-        :class:`Settings` fields (``timeout``, ``proxy``, ``cert``, ``wsdl``, ``strict_text``...)."""
+        :class:`Settings` fields (``timeout``, ``proxy``, ``cert``, ``wsdl``, ``strict_text``...). ``store``:
+        a :class:`~winic_soap.store.Store` whose suppression list sends check (a URL string stays what it
+        always was, the ``store`` setting: open it with ``open_store`` to have sends checked)."""
         super().__init__(
             uid, pwd, endpoint=endpoint, transport=transport, settings=settings, retry=retry, hooks=hooks,
-            clock=clock, verify=verify, options=options,
+            clock=clock, verify=verify, store=store, options=options,
         )  # fmt: skip
         self._wire = SyncWire(self._settings, http_client=http_client, verify=self._tls_context)
         try:
@@ -125,18 +129,18 @@ class WinicClient(BaseClient):
         concurrency: int = 1,
         on_progress: Callable[[int, int], None] | None = None,
         skip_invalid: bool = False,
+        ignore_suppression: bool = False,
     ) -> SendReceipt:
         """Send ``text`` to mainland China mobiles (``SendMessages``; ``SendMessages_Ext`` with ``ext``).
 
         Numbers are normalised (``+86``, spaces, Unicode digits) and de-duplicated; more than 100 are split
         into requests of 100 (``concurrency`` of them in flight); ``at`` schedules the send (naive =
         Asia/Shanghai). Invalid numbers are all named in one :class:`InputError`, or with ``skip_invalid``
-        left out and named in ``receipt.skipped``.
+        left out and named in ``receipt.skipped``. With a ``store``, numbers on its suppression list are left
+        out (``receipt.suppressed``) unless ``ignore_suppression`` (a message the person asked for: a login code).
         """
-        return self._run(
-            self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency, skip_invalid=skip_invalid),
-            on_progress,
-        )
+        plan = self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency, skip_invalid=skip_invalid)
+        return self._run(self._screen(plan, ignore_suppression), on_progress)
 
     def send_international(
         self,
@@ -147,12 +151,11 @@ class WinicClient(BaseClient):
         concurrency: int = 1,
         on_progress: Callable[[int, int], None] | None = None,
         skip_invalid: bool = False,
+        ignore_suppression: bool = False,
     ) -> SendReceipt:
         """Send to international numbers (country code first, all in one country): ``SendInternationalMessages``."""
-        return self._run(
-            self._plan_international(recipients, text, at=at, concurrency=concurrency, skip_invalid=skip_invalid),
-            on_progress,
-        )
+        plan = self._plan_international(recipients, text, at=at, concurrency=concurrency, skip_invalid=skip_invalid)
+        return self._run(self._screen(plan, ignore_suppression), on_progress)
 
     def send_batch(self, plan: SendPlan, numbers: Sequence[str]) -> Submission:
         """Send one batch (at most 100 numbers) of ``plan`` exactly as planned, checked against nothing

@@ -136,6 +136,11 @@ class Settings:
     max_handoffs: int = 5  # failed hand-offs of a stored record before it moves to the dead letters
     store_timeout: float | None = None  # seconds a store call may take (None: the URL's, else 5)
     retention: str = "30d"  # watch purges records handed on (and jobs finished) longer ago; "off" keeps all
+    # replies that put their number on the store's suppression list / take it off; None: the defaults
+    # (winic_soap.store.suppression); WINIC_OPT_OUT_KEYWORDS="退订,TD,STOP" or a TOML list
+    opt_out_keywords: tuple[str, ...] | None = None
+    opt_in_keywords: tuple[str, ...] | None = None
+    intermediate_statuses: tuple[str, ...] | None = None  # reports in transit (store.settle); None: ENROUTE, ACCEPTD
     # watch POSTs every stored record to each (winic_soap.webhooks); URLs may carry a token: not in repr
     webhooks: tuple[str, ...] = ()
     webhook_secret: str = ""  # whsec_<base64>: signs each webhook
@@ -253,6 +258,7 @@ _RULES = {
     "int": "a whole number",
     "bool": "true or false",
     "bool | str": "true, false or a CA file/folder path",
+    "tuple[str, ...] | None": "a list of strings",
 }
 
 
@@ -274,6 +280,8 @@ def _check_type(name: str, kind: str, value: Any) -> None:
         ok = value is None or isinstance(value, str)
     elif kind == "float | None":
         ok = value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+    elif kind == "tuple[str, ...] | None":  # keyword and status lists (store.suppression, store.settle)
+        ok = value is None or (isinstance(value, tuple) and all(isinstance(item, str) for item in value))
     elif kind.startswith("tuple["):  # the items are checked by _check_webhooks
         ok = isinstance(value, tuple)
     else:
@@ -286,6 +294,11 @@ def _check_type(name: str, kind: str, value: Any) -> None:
 
 def _coerce(name: str, value: Any) -> Any:
     kind = _TYPES.get(name)
+    if kind == "tuple[str, ...] | None":  # a TOML list, or a comma-separated variable
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise ConfigurationError(f"{name} must be a list of strings")
+        return tuple(i.strip() for i in items if i.strip())
     if kind in ("tuple[str, ...]", "tuple[float, ...]"):
         return _sequence(name, value, str if kind == "tuple[str, ...]" else float)
     if not isinstance(value, str) or kind in ("str", "str | None"):

@@ -20,6 +20,7 @@ __all__ = [
     "Reply",
     "SendReceipt",
     "Submission",
+    "Suppressed",
     "service_time",
 ]
 
@@ -89,10 +90,41 @@ class Submission:
 
 
 @dataclass(frozen=True, slots=True)
+class Suppressed:
+    """A number on the store's suppression list, and why: ``source`` is ``reply`` (the person replied an
+    opt-out keyword: ``text``, ``record_id`` of the stored reply, ``at`` when they replied), ``manual`` or
+    ``import`` (an operator; ``text`` is their note, ``at`` when they listed it)."""
+
+    mobile: str
+    source: str
+    at: str
+    text: str | None = None
+    record_id: str | None = None
+
+    @property
+    def reason(self) -> str:
+        """One line for people: why the number is not sent to."""
+        if self.source == "reply":
+            return f"replied {self.text!r} at {self.at} (record {self.record_id})"
+        note = f": {self.text}" if self.text else ""
+        return f"listed by an operator ({self.source}) at {self.at}{note}"
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "mobile": self.mobile,
+            "source": self.source,
+            "at": self.at,
+            "text": self.text,
+            "record_id": self.record_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class SendReceipt:
     """What a send produced. Up to 100 recipients make one request; more are split into requests of at
     most 100, each with its own :class:`Submission` (and message id) in ``submissions``. ``skipped`` names
-    the invalid numbers a ``skip_invalid=True`` send left out (position, value, rule)."""
+    the invalid numbers a ``skip_invalid=True`` send left out (position, value, rule); ``suppressed`` the
+    numbers on the store's suppression list it left out, with why."""
 
     submissions: tuple[Submission, ...]
     operation: str
@@ -101,6 +133,8 @@ class SendReceipt:
     parts: int
     scheduled_at: datetime | None = None
     skipped: tuple[Problem, ...] = ()
+    #: recipients left out because they are on the store's suppression list (opted out), with why
+    suppressed: tuple[Suppressed, ...] = ()
 
     @property
     def message_id(self) -> str | None:
@@ -124,6 +158,7 @@ class SendReceipt:
         ids = [s.message_id for s in self.submissions[:3]]
         more = f" and {len(self.submissions) - 3} more" if len(self.submissions) > 3 else ""
         skipped = f", skipped={len(self.skipped)}" if self.skipped else ""
+        skipped += f", suppressed={len(self.suppressed)}" if self.suppressed else ""
         at = f", scheduled_at={self.scheduled_at.isoformat()}" if self.scheduled_at else ""
         return (
             f"SendReceipt({self.operation} over {self.transport}: {self.count} recipient(s) in "

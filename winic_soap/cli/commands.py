@@ -19,7 +19,7 @@ import sys
 import threading
 from array import array
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -52,11 +52,12 @@ __all__ = [
 ]
 
 
-def _new_client(settings: Settings) -> WinicClient:
-    """A client for ``settings``; the wire's libraries are loaded here, by the commands that use it."""
+def _new_client(settings: Settings, store: Store | None = None) -> WinicClient:
+    """A client for ``settings`` (sends checked against ``store``'s suppression list); the wire's libraries
+    are loaded here, by the commands that use it."""
     from winic_soap.client import WinicClient
 
-    return WinicClient(settings=settings)
+    return WinicClient(settings=settings, store=store)
 
 
 def _emit(args: argparse.Namespace, data: Any, human: list[str]) -> None:
@@ -88,10 +89,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 @contextmanager
-def _client(args: argparse.Namespace, **changes: Any) -> Iterator[WinicClient]:
+def _client(args: argparse.Namespace, *, store: Store | None = None, **changes: Any) -> Iterator[WinicClient]:
     settings = _settings(args).with_(**changes)
     settings.require_credentials()
-    with _new_client(settings) as client:
+    with _new_client(settings, store) as client:
         yield client
 
 
@@ -102,7 +103,10 @@ def open_cli_store(args: argparse.Namespace, settings: Settings | None = None, *
     max_handoffs = getattr(args, "max_handoffs", None) or settings.max_handoffs
     timeout = {} if settings.store_timeout is None else {"store_timeout": settings.store_timeout}
     url = args.store or settings.store or default_store_url()
-    return open_store(url, max_handoffs=max_handoffs, migrate=migrate, **timeout)
+    return open_store(
+        url, max_handoffs=max_handoffs, migrate=migrate, opt_out=settings.opt_out_keywords,
+        opt_in=settings.opt_in_keywords, intermediate=settings.intermediate_statuses, **timeout,
+    )  # fmt: skip
 
 
 def _store(args: argparse.Namespace) -> Store:
@@ -295,6 +299,7 @@ def _print_receipt_json(receipt: SendReceipt, extra: dict[str, Any]) -> None:
         "parts": receipt.parts,
         "text": receipt.text,
         "scheduled_at": _aware_service_time(receipt.scheduled_at),
+        "suppressed": [s.as_dict() for s in receipt.suppressed],
         **extra,
     }
     out = sys.stdout
@@ -389,14 +394,20 @@ def send(args: argparse.Namespace) -> int:
     numbers = checked.numbers
     if not args.no_record:
         return _send_journalled(args, checked, text, at, ext)
-    with _client(args, strict_text=args.strict) as client:
+    # without the journal the store still holds the suppression list: it is checked (unless ignored)
+    store = None if args.ignore_suppression else open_cli_store(args)
+    with _client(args, strict_text=args.strict, store=store) as client, store or nullcontext():
         plan = client.plan_send(numbers, text, at=at, ext=ext, international=args.international)
+        skip = args.ignore_suppression
         with stops_on_sigterm(), progress_bar(args, len(plan.batches)) as progress:
             if args.international:
                 receipt = client.send_international(numbers, text, at=at, concurrency=args.concurrency,
-                                                    on_progress=progress)  # fmt: skip
+                                                    on_progress=progress, ignore_suppression=skip)  # fmt: skip
             else:
-                receipt = client.send(numbers, text, at=at, ext=ext, concurrency=args.concurrency, on_progress=progress)
+                receipt = client.send(
+                    numbers, text, at=at, ext=ext, concurrency=args.concurrency, on_progress=progress,
+                    ignore_suppression=skip,
+                )  # fmt: skip
     return show_receipt(args, receipt, skipped=checked.skipped)
 
 
@@ -415,6 +426,9 @@ def show_receipt(
         extra = {**({"job": job} if job else {}), **({"skipped": _skipped_json(skipped)} if skipped else {})}
         _print_receipt_json(receipt, extra)
         return 0
+    if receipt.suppressed:
+        lines.append(f"not sent to {len(receipt.suppressed)} number(s) on the suppression list:")
+        lines += [f"  {s.mobile}  {s.reason}" for s in receipt.suppressed]
     for line in [*lines, *_skipped_lines(skipped)]:
         print(line, flush=True)
     return 0
@@ -440,7 +454,7 @@ def _send_journalled(
             try:
                 receipt = store.journal.send(
                     client, checked.numbers, text, job=job_id, at=at, ext=ext, international=args.international,
-                    concurrency=args.concurrency, on_progress=progress,
+                    concurrency=args.concurrency, on_progress=progress, ignore_suppression=args.ignore_suppression,
                 )  # fmt: skip
             except StoreError as exc:  # raised as itself only when nothing was sent
                 raise _nothing_sent(exc, job_id) from exc

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from winic_soap import __version__
-from winic_soap.cli import commands, store_commands
+from winic_soap.cli import commands, store_commands, suppress_commands
 from winic_soap.cli.errors import EXIT_HELP
 from winic_soap.config import TRANSPORTS
 from winic_soap.mock import __main__ as mock_main
@@ -113,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--job",
         help="the job's key in the store's journal (default: made up and printed before anything is written); "
         "a re-run with a key already there sends nothing twice and prints the first run's receipt",
+    )
+    send.add_argument(
+        "--ignore-suppression",
+        action="store_true",
+        help="send to numbers on the store's suppression list too (only for a message the person asked for)",
     )
     send.add_argument(
         "--no-record",
@@ -249,6 +254,22 @@ def _store_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     purge.add_argument("--older-than", required=True, metavar="AGE", help="an age: 30d, 12h, 90m, 2w, 45s")
     purge.add_argument("--dry-run", action="store_true", help="count what would go; change nothing")
 
+    suppress = group("suppress", "the suppression list: numbers that opted out", suppress_commands.suppress_help)
+    listed = action(
+        suppress, "list", "suppressed numbers with why (the reply, or an operator)", suppress_commands.suppress_list
+    )
+    listed.add_argument("--cleared", action="store_true", help="numbers taken off the list instead")
+    add = action(suppress, "add", "put numbers on the list by hand", suppress_commands.suppress_add)
+    remove = action(
+        suppress, "remove", "take numbers off the list (they opted back in)", suppress_commands.suppress_remove
+    )
+    for p in (add, remove):
+        p.add_argument("numbers", nargs="+", metavar="NUMBER")
+    imported = action(suppress, "import", "put every number of a file on the list", suppress_commands.suppress_import)
+    imported.add_argument("file", help="one number per line, or a CSV whose first column is the number; '-' = stdin")
+    for p in (add, remove, imported):
+        p.add_argument("--note", help="why (kept with each number)")
+
     jobs = group("jobs", "bulk sends in the journal: list, show, resume", store_commands.jobs_help)
     action(jobs, "list", "jobs, newest first, with their batches per state", store_commands.jobs_list)
     show_job = action(
@@ -272,4 +293,7 @@ def _store_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     resume.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar on stderr"
+    )
+    resume.add_argument(
+        "--ignore-suppression", action="store_true", help="send to numbers put on the suppression list since too"
     )

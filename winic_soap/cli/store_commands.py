@@ -163,6 +163,10 @@ def jobs_show(args: argparse.Namespace) -> int:
         f"never sent   {picture['never_attempted']} recipient(s)"
         + (" (jobs resume sends them)" if picture["never_attempted"] else ""),
     ]
+    suppressed = [entry["mobile"] for entry in job.options.get("suppressed") or ()]
+    if suppressed:  # left out before the wire: on the suppression list (see `suppress list`)
+        shown = ", ".join(suppressed[:10]) + (f" and {len(suppressed) - 10} more" if len(suppressed) > 10 else "")
+        lines.append(f"suppressed   {len(suppressed)} number(s) not sent to (opted out): {shown}")
     if attention:
         lines.append("never re-sent automatically; check `winic-soap reports` and decide:")
         lines += [_batch_line(b) for b in attention]
@@ -181,8 +185,9 @@ def jobs_resume(args: argparse.Namespace) -> int:
             raise InputError("job", "no such job in the store", args.job)
         with _client(args) as client, stops_on_sigterm(), progress_bar(args, job.batches.get("new", 0)) as progress:
             receipt = store.journal.resume(
-                client, args.job, concurrency=args.concurrency, on_progress=progress, send_now=args.send_now
-            )
+                client, args.job, concurrency=args.concurrency, on_progress=progress, send_now=args.send_now,
+                ignore_suppression=args.ignore_suppression,
+            )  # fmt: skip
     return show_receipt(args, receipt, args.job)
 
 

@@ -150,6 +150,12 @@ class MockService:
         """Queue an incoming reply (to the only account when ``uid`` is omitted)."""
         self.state.add_reply(uid or self.state.only_uid(), mobile, text, port, at)
 
+    def add_report(
+        self, message_id: str, mobile: str, status: str, *, uid: str | None = None, at: datetime | None = None
+    ) -> None:
+        """Queue a delivery report by hand (an in-transit status, a late or repeated one); see ``MockState``."""
+        self.state.add_report(uid or self.state.only_uid(), message_id, mobile, status, at)
+
     def script_status(self, mobile: str, status: str) -> None:
         self.state.script_status(mobile, status)
 

@@ -223,6 +223,12 @@ class MockState:
         with self._lock:
             self._replies.append(PendingReply(uid, mobile, text, port, at or self.clock()))
 
+    def add_report(self, uid: str, message_id: str, mobile: str, status: str, at: datetime | None = None) -> None:
+        """Queue a delivery report by hand, as an operator's gateway may send one: an in-transit status
+        (``ENROUTE``), a late final one, or a repeat of one already handed out."""
+        with self._lock:
+            self._reports.append(PendingReport(message_id, uid, mobile, status, at or self.clock()))
+
     def script_status(self, mobile: str, status: str) -> None:
         """Future delivery reports for ``mobile`` carry ``status`` (e.g. ``UNDELIV``) instead of ``DELIVRD``."""
         with self._lock:

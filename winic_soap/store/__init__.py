@@ -98,7 +98,9 @@ def open_store(url: str | Path, **options: Any) -> Store:
     lasts, default 60), ``store_timeout`` (seconds any store call may take before it ends as a
     :class:`StoreError`, default 5; also ``?store_timeout=`` in the URL, which a keyword overrides),
     ``resolve_window``, ``clock``, ``migrate`` (default True; False opens without migrating, for
-    ``store migrate --dry-run``)."""
+    ``store migrate --dry-run``), ``opt_out`` / ``opt_in`` (reply keywords for the suppression list,
+    :mod:`~winic_soap.store.suppression`), ``intermediate`` (in-transit report statuses,
+    :mod:`~winic_soap.store.settle`)."""
     url, from_url = _url_options(url)
     options = {**from_url, **options}
     backend, target = parse_store_url(url)

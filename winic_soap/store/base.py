@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from winic_soap.exceptions import InputError, StoreError
 from winic_soap.models import SERVICE_TZ, DeliveryReport, Reply, SendReceipt, service_time
-from winic_soap.store import retention, schema
+from winic_soap.store import retention, schema, settle, suppression
 from winic_soap.store.schema import Migration, Tx
 
 if TYPE_CHECKING:
     from winic_soap.store.journal import Journal
+    from winic_soap.store.suppression import Suppression
 
 __all__ = [
     "BATCH_STATES",
@@ -56,7 +57,8 @@ RECORD_STATES = ("pending", "done", "dead")
 BATCH_STATES = ("new", "sending", "accepted", "failed", "unknown")
 
 _RECORD_COLUMNS = (
-    "id, seq, kind, endpoint, uid, operation, payload, raw, pulled_at, state, attempts, last_error, message_id"
+    "id, seq, kind, endpoint, uid, operation, payload, raw, pulled_at, state, attempts, last_error, message_id, "
+    "COALESCE(settled, status), repeat_of"  # a report's settled status is its own unless store.settle wrote another
 )
 _BATCH_COLUMNS = "job_id, idx, numbers, state, message_id, code, error, source, started_at, finished_at, owner"
 
@@ -174,6 +176,8 @@ class InboxRecord:
     attempts: int
     last_error: str | None = None
     send: dict[str, Any] | None = None  # for reports: the journalled send of its message id, if any
+    settled: str | None = None  # for reports: the settled status of its (message id, mobile) (store.settle)
+    repeat_of: str | None = None  # a repeat of an earlier report: that record's id (never handed on)
 
     @property
     def done(self) -> bool:
@@ -182,6 +186,8 @@ class InboxRecord:
     def as_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"id": self.id, "kind": self.kind, "operation": self.operation, **self.data}
         body.update(raw=self.raw, pulled_at=self.pulled_at)
+        if self.settled is not None:
+            body["settled"] = self.settled
         if self.send is not None:
             body["send"] = self.send
         return body
@@ -270,6 +276,9 @@ class Store(ABC):
         clock: Any = None,
         store_timeout: float = STORE_TIMEOUT,
         migrate: bool = True,
+        opt_out: Iterable[str] | None = None,
+        opt_in: Iterable[str] | None = None,
+        intermediate: Iterable[str] | None = None,
     ) -> None:
         if max_handoffs < 1:
             raise InputError("max_handoffs", "must be at least 1", max_handoffs)
@@ -289,6 +298,9 @@ class Store(ABC):
         self._migrate_on_open = migrate
         self._lock = threading.RLock()
         self._journal: Journal | None = None
+        self._suppression: Suppression | None = None
+        self.keywords = suppression.Keywords.of(opt_out, opt_in)  # replies that opt out / back in
+        self.precedence = settle.Precedence.of(intermediate)  # how reports settle
 
     # -- the backend's part ----------------------------------------------------------------
     @abstractmethod
@@ -390,6 +402,13 @@ class Store(ABC):
             self._journal = Journal(self)
         return self._journal
 
+    @property
+    def suppression(self) -> Suppression:
+        """The suppression list on this store (:class:`winic_soap.store.suppression.Suppression`)."""
+        if self._suppression is None:
+            self._suppression = suppression.Suppression(self)
+        return self._suppression
+
     # -- inbox: writes ---------------------------------------------------------------------
     def commit_pulled(
         self, operation: str, records: Sequence[Reply | DeliveryReport], *, endpoint: str = "", uid: str = ""
@@ -417,6 +436,9 @@ class Store(ABC):
                 "raw, pulled_at, pulled_epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            pulled = list(zip(ids, records, strict=True))
+            suppression.record_replies(tx, self.keywords, pulled, now)
+            settle.record_reports(tx, self.precedence, pulled, pulled_at)
         if message_ids:
             try:
                 self.resolve_unknown(message_ids)
@@ -592,6 +614,8 @@ class Store(ABC):
             attempts=int(row[10]),
             last_error=row[11],
             send=sends.get(row[12]) if row[12] else None,
+            settled=row[13],
+            repeat_of=row[14],
         )
 
     # -- one poller per account ------------------------------------------------------------
@@ -849,10 +873,9 @@ class Store(ABC):
         if summary is None:
             raise InputError("job", "no such job in the store", job_id)
         with self._transaction() as tx:
-            reports = tx.rows(
-                "SELECT b.idx, r.mobile, r.status FROM winic_inbox r "
-                "JOIN winic_batches b ON b.message_id = r.message_id "
-                "WHERE b.job_id = ? AND r.kind = 'report' ORDER BY r.seq",
+            reports = tx.rows(  # one settled status per (message id, mobile): see store.settle
+                "SELECT b.idx, s.mobile, s.status FROM winic_settled s "
+                "JOIN winic_batches b ON b.message_id = s.message_id WHERE b.job_id = ?",
                 (job_id,),
             )
         latest: dict[tuple[int, str], str] = {}

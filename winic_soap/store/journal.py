@@ -33,7 +33,8 @@ from winic_soap.exceptions import (
     WinicError,
     error_for_code,
 )
-from winic_soap.models import SERVICE_TZ, SendReceipt, Submission
+from winic_soap.models import SERVICE_TZ, SendReceipt, Submission, Suppressed
+from winic_soap.recipients import chunked
 
 if TYPE_CHECKING:
     from winic_soap._base import SendPlan
@@ -204,16 +205,18 @@ class Journal:
         concurrency: int = 1,
         on_progress: Progress | None = None,
         send_now: bool = False,
+        ignore_suppression: bool = False,
     ) -> SendReceipt:
         """Send as ``client.send`` does, through the journal: the job (``job`` names it, else one is made)
         and its batches are written first, then sent. With a ``job`` already in the journal for the same
         operation, numbers, text and schedule this is a replay: nothing attempted before is sent again, and
         the first send's receipt is returned (or what it raised is raised); batches another live process is
         sending are waited for, within the client's deadline. The same key for another send is an
-        :class:`InputError`."""
+        :class:`InputError`. Numbers on the store's suppression list are left out before the job is written
+        (``receipt.suppressed``; a replay answers with the first send's) unless ``ignore_suppression``."""
         summary, plan = self._prepare(
             client, recipients, text, job=job, at=at, ext=ext, international=international, concurrency=concurrency,
-            send_now=send_now,
+            send_now=send_now, ignore_suppression=ignore_suppression,
         )  # fmt: skip
         run, batches = self._run_state(client, summary, plan, on_progress)
         run_threads(run, batches, partial(client.send_batch, plan), concurrency, grace=client.settings.deadline)
@@ -227,11 +230,13 @@ class Journal:
         concurrency: int = 1,
         on_progress: Progress | None = None,
         send_now: bool = False,
+        ignore_suppression: bool = False,
     ) -> SendReceipt:
         """Send the job's never-attempted batches (``jobs resume``), then answer as :meth:`send` does. A job
         scheduled for a time that has passed is refused (:class:`InputError` naming the job and its time)
-        unless ``send_now``, which sends it now, unscheduled."""
-        summary = self._job(job)
+        unless ``send_now``, which sends it now, unscheduled. Numbers listed since the job was written are
+        left out (``receipt.suppressed``) unless ``ignore_suppression``."""
+        summary = self._screened(self._job(job), ignore_suppression)
         plan = self._plan_of(client, summary, concurrency, send_now)
         run, batches = self._run_state(client, summary, plan, on_progress)
         run_threads(run, batches, partial(client.send_batch, plan), concurrency, grace=client.settings.deadline)
@@ -251,12 +256,13 @@ class Journal:
         concurrency: int = 1,
         on_progress: Progress | None = None,
         send_now: bool = False,
+        ignore_suppression: bool = False,
     ) -> SendReceipt:
         """:meth:`send` with an :class:`~winic_soap.AsyncWinicClient` (batches as tasks)."""
         await _ready(client)
         summary, plan = self._prepare(
             client, recipients, text, job=job, at=at, ext=ext, international=international, concurrency=concurrency,
-            send_now=send_now,
+            send_now=send_now, ignore_suppression=ignore_suppression,
         )  # fmt: skip
         return await self._arun(client, summary, plan, concurrency, on_progress)
 
@@ -268,10 +274,11 @@ class Journal:
         concurrency: int = 1,
         on_progress: Progress | None = None,
         send_now: bool = False,
+        ignore_suppression: bool = False,
     ) -> SendReceipt:
         """:meth:`resume` with an :class:`~winic_soap.AsyncWinicClient`."""
         await _ready(client)
-        summary = self._job(job)
+        summary = self._screened(self._job(job), ignore_suppression)
         plan = self._plan_of(client, summary, concurrency, send_now)
         return await self._arun(client, summary, plan, concurrency, on_progress)
 
@@ -326,18 +333,26 @@ class Journal:
         international: bool,
         concurrency: int,
         send_now: bool,
+        ignore_suppression: bool = False,
     ) -> tuple[JobSummary, SendPlan]:
-        """The job to run: written now (checked by the client, nothing sent), or the one already under ``job``
-        after checking it is the same send."""
+        """The job to run: written now (checked by the client, screened against the suppression list, nothing
+        sent), or the one already under ``job`` after checking it is the same send."""
         from winic_soap.store.base import new_job_id
+        from winic_soap.store.suppression import screen
 
         existing = self.store.job(job) if job else None
         checked = client.plan_send(
             recipients, text, at=None if existing else at, ext=ext, international=international, concurrency=concurrency
         )
+        everyone = checked.recipients()
         if existing is None:
+            if not ignore_suppression:
+                screen(self.store, checked)
             job_id = job or new_job_id()
-            options = {"at": _aware(at), "ext": None if ext is None else str(ext)}
+            options = {
+                "at": _aware(at), "ext": None if ext is None else str(ext),
+                "suppressed": [s.as_dict() for s in checked.suppressed],
+            }  # fmt: skip
             settings = client.settings
             try:
                 self.store.create_job(
@@ -350,15 +365,34 @@ class Journal:
                     raise
             else:
                 return self._job(job_id), checked
+        left_out = {s.mobile for s in _suppressed(existing)}  # compared as the first send screened it
+        if left_out:
+            checked.batches = chunked([n for n in everyone if n not in left_out])
         _check_same(existing, checked, at, ext, self.store.batches(existing.id))
+        existing = self._screened(existing, ignore_suppression)
         return existing, self._plan_of(client, existing, concurrency, send_now)
+
+    def _screened(self, job: JobSummary, ignore_suppression: bool) -> JobSummary:
+        """The job after leaving numbers listed since it was written out of its never-attempted batches."""
+        from winic_soap.store.suppression import screen_job
+
+        if ignore_suppression or not job.batches.get("new"):
+            return job
+        left_out = screen_job(self.store, job.id)
+        if not left_out:
+            return job
+        logger.info("job %s: left out %d number(s) put on the suppression list since it was written", job.id,
+                    len(left_out))  # fmt: skip
+        return self._job(job.id)
 
     def _plan_of(self, client: _Client, job: JobSummary, concurrency: int, send_now: bool) -> SendPlan:
         """A stored job's plan, decided once before its first batch: a schedule that has passed (by the
         client's clock) is refused while anything is left to send, unless ``send_now``."""
         at, ext = _stored_at(job), job.options.get("ext")
         try:
-            return client.stored_plan(job.operation, job.text, at=at, ext=ext, concurrency=concurrency)
+            plan = client.stored_plan(job.operation, job.text, at=at, ext=ext, concurrency=concurrency)
+            plan.suppressed = _suppressed(job)
+            return plan
         except InputError as exc:
             if exc.field != "at" or at is None:
                 raise
@@ -370,6 +404,7 @@ class Journal:
                 job.id,
             )
         plan = client.stored_plan(job.operation, job.text, ext=ext, concurrency=concurrency)
+        plan.suppressed = _suppressed(job)
         if not send_now:
             plan.at = at  # nothing is left to send: the schedule shows on the receipt only
         return plan
@@ -486,6 +521,11 @@ def _aware_at(at: datetime) -> datetime:
 def _aware(at: datetime | None) -> str | None:
     """A schedule as stored: ISO 8601 with its offset."""
     return None if at is None else _aware_at(at).isoformat()
+
+
+def _suppressed(job: JobSummary) -> tuple[Suppressed, ...]:
+    """The numbers the job's first send left out (on the suppression list then), as its receipts name them."""
+    return tuple(Suppressed(**entry) for entry in job.options.get("suppressed") or ())
 
 
 def _stored_at(job: JobSummary) -> datetime | None:

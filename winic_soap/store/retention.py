@@ -14,6 +14,7 @@ import re
 from typing import TYPE_CHECKING
 
 from winic_soap.exceptions import InputError
+from winic_soap.store import settle
 
 if TYPE_CHECKING:
     from winic_soap.store.schema import Tx
@@ -68,7 +69,8 @@ def blank_jobs(tx: Tx, cutoff: str, now: str) -> int:
 
 def delete_records(tx: Tx, cutoff: str, limit: int) -> int:
     """Delete up to ``limit`` records handed on before ``cutoff``, oldest first (with their webhook deliveries,
-    all done); returns how many."""
+    all done, and what settling their reports kept of them); returns how many."""
     chosen = f"SELECT seq {_DONE_RECORDS} ORDER BY seq LIMIT ?"
     tx.run(f"DELETE FROM winic_webhook_deliveries WHERE record_seq IN ({chosen})", (cutoff, limit))
+    settle.forget(tx, f"SELECT id {_DONE_RECORDS} ORDER BY seq LIMIT ?", (cutoff, limit))
     return tx.run(f"DELETE FROM winic_inbox WHERE seq IN ({chosen})", (cutoff, limit))

@@ -64,7 +64,9 @@ class WebhookQueue:
             (top,) = tx.rows("SELECT COALESCE(MAX(seq), 0) FROM winic_inbox")[0]
             queued = tx.rows(
                 f"INSERT INTO {_TABLE} (endpoint, record_id, record_seq, next_at) "
-                f"SELECT ?, i.id, i.seq, ? FROM winic_inbox i WHERE i.seq > ? AND i.seq <= ? AND NOT EXISTS ("
+                f"SELECT ?, i.id, i.seq, ? FROM winic_inbox i WHERE i.seq > ? AND i.seq <= ? AND i.repeat_of IS NULL "
+                # a repeat of a stored report (store.settle) is never handed on again, to any endpoint
+                f"AND NOT EXISTS ("
                 f"SELECT 1 FROM {_TABLE} d WHERE d.endpoint = ? AND d.record_id = i.id) ORDER BY i.seq LIMIT ? "
                 "ON CONFLICT (endpoint, record_id) DO NOTHING RETURNING record_seq",
                 (self.endpoint, now, start, top, self.endpoint, limit),
