@@ -90,6 +90,9 @@ def test_dry_run_sends_nothing(cli, winic_mock) -> None:  # type: ignore[no-unty
         "requests": 1,
         "parts": 2,
         "characters": 100,
+        "encoding": "chars",  # a domestic send: the service's 70/67 characters rule
+        "units": 100,
+        "ucs2_because": [],
         "price": "0.05",
         "estimated_cost": "0.20",
         "balance": None,

@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from winic_soap.config import Settings, default_store_url, default_wsdl_cache_path
 from winic_soap.exceptions import ConfigurationError, InputError, StoreError
-from winic_soap.models import CostEstimate, OperationInfo, Problem, SendReceipt, service_time
+from winic_soap.models import CostEstimate, OperationInfo, PartsInfo, Problem, SendReceipt, service_time
 from winic_soap.recipients import Checked, check_numbers
 from winic_soap.store import InboxRecord, Store, new_job_id, open_store
-from winic_soap.text import estimate_cost, sanitize, segments
+from winic_soap.text import count_parts, sanitize
 
 if TYPE_CHECKING:
     from winic_soap.client import WinicClient
@@ -315,6 +315,19 @@ def _print_receipt_json(receipt: SendReceipt, extra: dict[str, Any]) -> None:
     out.flush()
 
 
+def _counted_line(counted: PartsInfo) -> str:
+    """How the dry run's parts were counted: the service's domestic rule, or GSM-7/UCS-2 and what forced UCS-2."""
+    if counted.encoding == "chars":
+        single, per_part = counted.per_part + 3, counted.per_part
+        return f"counted      the service's rule: {single} characters in one SMS, {per_part} per part"
+    unit = "septets" if counted.encoding == "GSM-7" else "UTF-16 units"
+    line = f"counted      {counted.encoding}: {counted.units} {unit}, {counted.per_part} per part of a long text"
+    if counted.ucs2_because:
+        line += f"; UCS-2 because of {' '.join(counted.ucs2_because[:10])}"
+        line += f" and {len(counted.ucs2_because) - 10} more" if len(counted.ucs2_because) > 10 else ""
+    return line
+
+
 def _dry_run(args: argparse.Namespace, checked: Checked, text: str) -> int:
     """``client.estimate`` (price, signature and balance from the service), or offline with ``--price``."""
     valid = checked.numbers
@@ -327,17 +340,14 @@ def _dry_run(args: argparse.Namespace, checked: Checked, text: str) -> int:
         except InvalidOperation:
             raise InputError("--price", "must be a number", args.price) from None
         signature = args.signature or ""
-        estimate = CostEstimate(
-            len(valid),
-            segments(clean, signature=signature),
-            price,
-            estimate_cost(clean, len(valid), price=price, signature=signature),
-        )
+        counted = count_parts(clean, signature=signature, international=args.international)
+        estimate = CostEstimate(len(valid), counted.parts, price, price * len(valid) * counted.parts, None, counted)
     else:
         with _client(args, strict_text=args.strict) as client:
             info = client.account()
-            estimate = client.estimate(len(valid), clean, account=info)
+            estimate = client.estimate(len(valid), clean, account=info, international=args.international)
         signature = info.signature
+    counted = estimate.counted or count_parts(clean, signature=signature, international=args.international)
     requests = len(valid.batches())
     characters = len(clean) + (0 if not signature or signature in clean else len(signature))
     data = {
@@ -346,6 +356,9 @@ def _dry_run(args: argparse.Namespace, checked: Checked, text: str) -> int:
         "requests": requests,
         "parts": estimate.parts,
         "characters": characters,
+        "encoding": counted.encoding,
+        "units": counted.units,
+        "ucs2_because": list(counted.ucs2_because),
         "price": str(estimate.price),
         "estimated_cost": str(estimate.cost),
         "balance": None if estimate.balance is None else str(estimate.balance),
@@ -367,6 +380,7 @@ def _dry_run(args: argparse.Namespace, checked: Checked, text: str) -> int:
             "dry run: nothing sent",
             f"recipients   {estimate.recipients} in {requests} request(s)",
             f"parts        {estimate.parts} per recipient ({characters} characters with signature)",
+            _counted_line(counted),
             f"cost         {estimate.cost} at {estimate.price} per part",
             verdict,
             *_skipped_lines(checked.skipped),
