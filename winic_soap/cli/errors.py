@@ -130,4 +130,5 @@ def bulk_summary(exc: BulkSendError) -> str:
     if exc.unsent:
         parts.append(f"{len(exc.unsent)} never attempted")
     where = f"; job {exc.job}: `winic-soap jobs show {exc.job}`" if exc.job else ""
-    return f"send stopped by {type(exc.error).__name__}: {exc.error}: " + ", ".join(parts) + where
+    cause = f"{type(exc.error).__name__}: {exc.error}" if str(exc.error) else type(exc.error).__name__  # Ctrl-C: ''
+    return f"send stopped by {cause}: " + ", ".join(parts) + where
