@@ -30,7 +30,7 @@ from winic_soap.config import Settings, default_store_url, default_wsdl_cache_pa
 from winic_soap.exceptions import ConfigurationError, InputError, StoreError
 from winic_soap.models import CostEstimate, OperationInfo, Problem, SendReceipt, service_time
 from winic_soap.recipients import Checked, check_numbers
-from winic_soap.store import InboxRecord, Store, new_job_id, open_store, process_owner
+from winic_soap.store import InboxRecord, JobSummary, Store, new_job_id, open_store, process_owner
 from winic_soap.text import estimate_cost, sanitize, segments
 
 if TYPE_CHECKING:
@@ -398,10 +398,19 @@ def send(args: argparse.Namespace) -> int:
 
 
 def show_receipt(
-    args: argparse.Namespace, receipt: SendReceipt, job: str | None = None, *, skipped: Sequence[Problem] = ()
+    args: argparse.Namespace,
+    receipt: SendReceipt,
+    job: str | None = None,
+    *,
+    skipped: Sequence[Problem] = (),
+    replayed: bool = False,
 ) -> int:
     """What a send printed: the receipt, human or JSON, with its job when it was journalled and the invalid
-    numbers ``--skip-invalid`` left out."""
+    numbers ``--skip-invalid`` left out. ``replayed``: the job had nothing left to send, so "sent" is said on
+    stderr to be the job's earlier sends (an operator must not think the SMS went out twice)."""
+    if replayed:
+        note = f"job {job}: every batch was attempted before: nothing sent now; the receipt is the job's"
+        print(note, file=sys.stderr, flush=True)
     skipped = skipped or receipt.skipped
     lines = [
         f"sent {receipt.parts} part(s) each to {receipt.count} recipient(s) "
@@ -438,13 +447,20 @@ def _send_journalled(
             raise _nothing_sent(exc, job_id) from exc
         with store, stops_on_sigterm(), progress_bar(args, len(checked.numbers.batches())) as progress:
             try:
+                replayed = bool(args.job) and all_attempted(store.job(job_id))
                 receipt = store.journal.send(
                     client, checked.numbers, text, job=job_id, at=at, ext=ext, international=args.international,
                     concurrency=args.concurrency, on_progress=progress, ignore_suppression=args.ignore_suppression,
                 )  # fmt: skip
             except StoreError as exc:  # raised as itself only when nothing was sent
                 raise _nothing_sent(exc, job_id) from exc
-    return show_receipt(args, receipt, job_id, skipped=checked.skipped)
+    return show_receipt(args, receipt, job_id, skipped=checked.skipped, replayed=replayed)
+
+
+def all_attempted(job: JobSummary | None) -> bool:
+    """Whether a job is in the journal with no never-attempted batch (batches never go back to ``new``): a
+    replay or resume of it sends nothing."""
+    return job is not None and not job.batches.get("new", 0)
 
 
 def _nothing_sent(exc: StoreError, job: str) -> StoreError:
