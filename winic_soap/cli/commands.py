@@ -109,10 +109,6 @@ def open_cli_store(args: argparse.Namespace, settings: Settings | None = None, *
     )  # fmt: skip
 
 
-def _store(args: argparse.Namespace) -> Store:
-    return open_cli_store(args)
-
-
 # -- send ---------------------------------------------------------------------------------------
 def _decode(data: bytes, encoding: str, what: str, where: str) -> str:
     try:
@@ -482,7 +478,7 @@ def account(args: argparse.Namespace) -> int:
 def _pull_and_show(args: argparse.Namespace, operation: str, kind: str, pull: Any) -> int:
     """Store first, then print every pending record of this kind (earlier ones whose printing failed
     too), marking each done only once it is written: a pulled record is never only in memory."""
-    with _client(args) as client, _store(args) as store:
+    with _client(args) as client, open_cli_store(args) as store:
         store.commit_pulled(operation, pull(client), endpoint=client.settings.endpoint, uid=client.settings.uid)
         rows = store.claim(process_owner(), limit=1 << 30, kind=kind)
         if args.json:
@@ -665,7 +661,7 @@ def watch(args: argparse.Namespace) -> int:
     hand_off = None if args.exec_command is None else ExecHandOff(shlex.split(args.exec_command), stop=stop)
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        with _client(args) as client, _store(args) as store:
+        with _client(args) as client, open_cli_store(args) as store:
             urls = args.webhook or client.settings.webhooks
             webhooks = WebhookDispatcher(store, client.settings, urls=urls, interval=args.interval) if urls else None
             handler = None if hand_off is not None else _webhooks_only if webhooks is not None else _stdout_handler
