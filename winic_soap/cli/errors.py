@@ -117,6 +117,11 @@ def report_error(exc: WinicError, *, as_json: bool) -> None:
     print(f"error: {exc}", file=sys.stderr)
     if isinstance(exc, OutcomeUnknown):
         print("  the service may have processed it; check `winic-soap reports` before sending again", file=sys.stderr)
+    elif isinstance(exc, AuthenticationError) and exc.code in ("-02", "-03"):
+        print(
+            "  check the account and password: --uid/--pwd, WINIC_UID/WINIC_PWD or the config file (--profile)",
+            file=sys.stderr,
+        )
 
 
 def bulk_summary(exc: BulkSendError) -> str:
