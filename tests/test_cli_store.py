@@ -141,6 +141,7 @@ def test_inbox_list_show_dead_and_retry(cli, winic_mock) -> None:  # type: ignor
 
     from winic_soap.models import Reply
 
+    assert cli("inbox", "retry", "--all").stdout == "no dead records to retry\n"
     with open_store(cli.store_url, max_handoffs=1) as store:
         poison, fine = store.commit_pulled(
             "GET_SMS_MO",

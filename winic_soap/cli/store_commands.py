@@ -120,7 +120,8 @@ def inbox_retry(args: argparse.Namespace) -> int:
     _emit(
         args,
         {"retried": retried, "not_dead": missing},
-        [f"back in line: {i}" for i in retried] + [f"not a dead letter: {i}" for i in missing],
+        [f"back in line: {i}" for i in retried] + [f"not a dead letter: {i}" for i in missing]
+        or ["no dead records to retry"],  # --all with none: said, not silence
     )
     return 0 if retried or not missing else 3
 
