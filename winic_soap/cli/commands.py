@@ -139,6 +139,16 @@ def _encoding(args: argparse.Namespace) -> str:
     return "utf-8-sig" if name == "utf-8" else name  # a byte-order mark is not part of the first line
 
 
+def decoded_lines(name: str, handle: BinaryIO, encoding: str, what: str) -> Iterator[tuple[int, str]]:
+    """A file named on the command line (``-``: stdin, left open), a line at a time with its number; a line
+    not in ``encoding`` is an :class:`InputError` naming it and ``--encoding``."""
+    shown = "stdin" if name == "-" else name
+    with contextlib.nullcontext(handle) if name == "-" else handle:
+        for line, data in enumerate(handle, 1):
+            yield line, _decode(data, encoding, what, f"line {line} of {shown}")
+            encoding = encoding.replace("utf-8-sig", "utf-8")  # a mark only leads the first line
+
+
 class NumberSource:
     """The numbers given to ``send`` -- arguments, then ``--numbers-file``, then stdin -- read one line at a
     time (a million lines are never in memory at once), each remembering where it came from (its line) so
@@ -166,16 +176,12 @@ class NumberSource:
         for name, handle in self._handles:
             shown = "stdin" if name == "-" else name
             self._sources.append((len(self._lines), f"of {shown}"))
-            with contextlib.nullcontext(handle) if name == "-" else handle:  # stdin stays open
-                encoding = self._encoding
-                for line, data in enumerate(handle, 1):
-                    text = _decode(data, encoding, "--numbers-file", f"line {line} of {shown}")
-                    encoding = encoding.replace("utf-8-sig", "utf-8")  # a mark only leads the first line
-                    for item in text.split("#", 1)[0].split(","):
-                        number = item.strip()
-                        if number:
-                            self._lines.append(line)
-                            yield number
+            for line, text in decoded_lines(name, handle, self._encoding, "--numbers-file"):
+                for item in text.split("#", 1)[0].split(","):
+                    number = item.strip()
+                    if number:
+                        self._lines.append(line)
+                        yield number
 
     def label(self, index: int) -> tuple[str, int]:
         """How to name the ``index``-th number read: ``argument 2`` or ``line 12 of numbers.txt``."""

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 
-from winic_soap.cli.commands import _decode, _emit, _encoding, _open, open_cli_store
+from winic_soap.cli.commands import _emit, _encoding, _open, decoded_lines, open_cli_store
 from winic_soap.exceptions import ConfigurationError, InputError
 from winic_soap.models import Problem, Suppressed
 from winic_soap.store.suppression import NUMBER_RULE, number_key
@@ -51,21 +50,17 @@ def _file_numbers(args: argparse.Namespace) -> list[str]:
     """The numbers of ``suppress import``'s file, read as ``send`` reads one (``--encoding``, a file that
     cannot be opened is exit 2); every invalid one named at once by its line, as the operator sees it."""
     shown = "stdin" if args.file == "-" else args.file
-    encoding = _encoding(args)
     numbers: list[str] = []
     problems: list[Problem] = []
-    handle = _open(args.file, "suppress import")
-    with contextlib.nullcontext(handle) if args.file == "-" else handle:  # stdin stays open
-        for line, data in enumerate(handle, 1):
-            text = _decode(data, encoding, "file", f"line {line} of {shown}")
-            encoding = encoding.replace("utf-8-sig", "utf-8")  # a mark only leads the first line
-            first = text.split("#", 1)[0].split(",", 1)[0].strip().strip('"')
-            if not first or (not numbers and not problems and not any(c.isdigit() for c in first)):
-                continue  # a blank line, a comment, a CSV header
-            try:
-                numbers.append(number_key(first))
-            except InputError:
-                problems.append(Problem(f"line {line} of {shown}", line, first, NUMBER_RULE))
+    encoding = _encoding(args)  # an unknown one is refused before the file is opened
+    for line, text in decoded_lines(args.file, _open(args.file, "suppress import"), encoding, "file"):
+        first = text.split("#", 1)[0].split(",", 1)[0].strip().strip('"')
+        if not first or (not numbers and not problems and not any(c.isdigit() for c in first)):
+            continue  # a blank line, a comment, a CSV header
+        try:
+            numbers.append(number_key(first))
+        except InputError:
+            problems.append(Problem(f"line {line} of {shown}", line, first, NUMBER_RULE))
     if len(problems) == 1:
         raise InputError(problems[0].label, NUMBER_RULE, problems[0].value, problems=problems)
     if problems:
