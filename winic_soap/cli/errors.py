@@ -52,7 +52,7 @@ EXIT_HELP = """exit codes:
   9  watcher: a record could not be handed on (it stays pending in the store)
  10  the store cannot be opened or written (send: nothing was sent)
  11  wsdl diff: the WSDL differs from the packaged copy (operations or parameters)
- 12  send: the service accepted requests (ids printed) that the journal could not record
+ 12  send, jobs resume: the service accepted requests (ids printed) that the journal could not record
 130  interrupted (Ctrl-C); 143: terminated (SIGTERM). A send prints what it did first: ids on stdout"""
 
 
