@@ -30,7 +30,7 @@ from winic_soap.config import Settings, default_store_url, default_wsdl_cache_pa
 from winic_soap.exceptions import ConfigurationError, InputError, StoreError
 from winic_soap.models import CostEstimate, OperationInfo, PartsInfo, Problem, SendReceipt, service_time
 from winic_soap.recipients import Checked, check_numbers
-from winic_soap.store import InboxRecord, Store, new_job_id, open_store
+from winic_soap.store import InboxRecord, JobSummary, Store, new_job_id, open_store
 from winic_soap.text import count_parts, sanitize
 
 if TYPE_CHECKING:
@@ -114,10 +114,6 @@ def open_cli_store(args: argparse.Namespace, settings: Settings | None = None, *
     return store
 
 
-def _store(args: argparse.Namespace) -> Store:
-    return open_cli_store(args)
-
-
 # -- send ---------------------------------------------------------------------------------------
 def _decode(data: bytes, encoding: str, what: str, where: str) -> str:
     try:
@@ -148,6 +144,16 @@ def _encoding(args: argparse.Namespace) -> str:
     return "utf-8-sig" if name == "utf-8" else name  # a byte-order mark is not part of the first line
 
 
+def decoded_lines(name: str, handle: BinaryIO, encoding: str, what: str) -> Iterator[tuple[int, str]]:
+    """A file named on the command line (``-``: stdin, left open), a line at a time with its number; a line
+    not in ``encoding`` is an :class:`InputError` naming it and ``--encoding``."""
+    shown = "stdin" if name == "-" else name
+    with contextlib.nullcontext(handle) if name == "-" else handle:
+        for line, data in enumerate(handle, 1):
+            yield line, _decode(data, encoding, what, f"line {line} of {shown}")
+            encoding = encoding.replace("utf-8-sig", "utf-8")  # a mark only leads the first line
+
+
 class NumberSource:
     """The numbers given to ``send`` -- arguments, then ``--numbers-file``, then stdin -- read one line at a
     time (a million lines are never in memory at once), each remembering where it came from (its line) so
@@ -175,16 +181,12 @@ class NumberSource:
         for name, handle in self._handles:
             shown = "stdin" if name == "-" else name
             self._sources.append((len(self._lines), f"of {shown}"))
-            with contextlib.nullcontext(handle) if name == "-" else handle:  # stdin stays open
-                encoding = self._encoding
-                for line, data in enumerate(handle, 1):
-                    text = _decode(data, encoding, "--numbers-file", f"line {line} of {shown}")
-                    encoding = encoding.replace("utf-8-sig", "utf-8")  # a mark only leads the first line
-                    for item in text.split("#", 1)[0].split(","):
-                        number = item.strip()
-                        if number:
-                            self._lines.append(line)
-                            yield number
+            for line, text in decoded_lines(name, handle, self._encoding, "--numbers-file"):
+                for item in text.split("#", 1)[0].split(","):
+                    number = item.strip()
+                    if number:
+                        self._lines.append(line)
+                        yield number
 
     def label(self, index: int) -> tuple[str, int]:
         """How to name the ``index``-th number read: ``argument 2`` or ``line 12 of numbers.txt``."""
@@ -417,10 +419,19 @@ def send(args: argparse.Namespace) -> int:
 
 
 def show_receipt(
-    args: argparse.Namespace, receipt: SendReceipt, job: str | None = None, *, skipped: Sequence[Problem] = ()
+    args: argparse.Namespace,
+    receipt: SendReceipt,
+    job: str | None = None,
+    *,
+    skipped: Sequence[Problem] = (),
+    replayed: bool = False,
 ) -> int:
     """What a send printed: the receipt, human or JSON, with its job when it was journalled and the invalid
-    numbers ``--skip-invalid`` left out."""
+    numbers ``--skip-invalid`` left out. ``replayed``: the job had nothing left to send, so "sent" is said on
+    stderr to be the job's earlier sends (an operator must not think the SMS went out twice)."""
+    if replayed:
+        note = f"job {job}: every batch was attempted before: nothing sent now; the receipt is the job's"
+        print(note, file=sys.stderr, flush=True)
     skipped = skipped or receipt.skipped
     lines = [
         f"sent {receipt.parts} part(s) each to {receipt.count} recipient(s) "
@@ -457,13 +468,20 @@ def _send_journalled(
             raise _nothing_sent(exc, job_id) from exc
         with store, stops_on_sigterm(), progress_bar(args, len(checked.numbers.batches())) as progress:
             try:
+                replayed = bool(args.job) and all_attempted(store.job(job_id))
                 receipt = store.journal.send(
                     client, checked.numbers, text, job=job_id, at=at, ext=ext, international=args.international,
                     concurrency=args.concurrency, on_progress=progress, ignore_suppression=args.ignore_suppression,
                 )  # fmt: skip
             except StoreError as exc:  # raised as itself only when nothing was sent
                 raise _nothing_sent(exc, job_id) from exc
-    return show_receipt(args, receipt, job_id, skipped=checked.skipped)
+    return show_receipt(args, receipt, job_id, skipped=checked.skipped, replayed=replayed)
+
+
+def all_attempted(job: JobSummary | None) -> bool:
+    """Whether a job is in the journal with no never-attempted batch (batches never go back to ``new``): a
+    replay or resume of it sends nothing."""
+    return job is not None and not job.batches.get("new", 0)
 
 
 def _nothing_sent(exc: StoreError, job: str) -> StoreError:
@@ -488,7 +506,7 @@ def _pull_and_show(args: argparse.Namespace, source: str, kind: str) -> int:
     whose printing failed too), marking each done once written: a pulled record is never only in memory."""
     from winic_soap.watcher import MAX_INTERVAL, OPERATIONS, Watcher
 
-    with _client(args) as client, _store(args) as store:
+    with _client(args) as client, open_cli_store(args) as store:
         lease = client.settings.deadline + MAX_INTERVAL
         puller = Watcher(
             client, store, _stdout_handler, sources=[source], port=getattr(args, "port", None), lease=lease
@@ -704,7 +722,7 @@ def watch(args: argparse.Namespace) -> int:
     hand_off = None if args.exec_command is None else ExecHandOff(shlex.split(args.exec_command), stop=stop)
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        with _client(args) as client, _store(args) as store:
+        with _client(args) as client, open_cli_store(args) as store:
             urls = args.webhook or client.settings.webhooks
             webhooks = WebhookDispatcher(store, client.settings, urls=urls, interval=args.interval) if urls else None
             handler = None if hand_off is not None else _webhooks_only if webhooks is not None else _stdout_handler

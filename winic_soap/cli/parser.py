@@ -267,6 +267,7 @@ def _store_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         p.add_argument("numbers", nargs="+", metavar="NUMBER")
     imported = action(suppress, "import", "put every number of a file on the list", suppress_commands.suppress_import)
     imported.add_argument("file", help="one number per line, or a CSV whose first column is the number; '-' = stdin")
+    imported.add_argument("--encoding", default="utf-8", help="how the file is encoded (default utf-8; e.g. gbk)")
     for p in (add, remove, imported):
         p.add_argument("--note", help="why (kept with each number)")
 
