@@ -184,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--sources", default=",".join(SOURCES), help=f"comma-separated, of {', '.join(SOURCES)}")
     watch.add_argument("--once", action="store_true", help="hand on pending records, poll once, exit")
     watch.add_argument(
+        "--metrics-port", type=int, help="serve Prometheus metrics on /metrics at this port (pip install "
+        "'winic-soap[metrics]')",
+    )  # fmt: skip
+    watch.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port (default 127.0.0.1)")
+    watch.add_argument(
         "--lease",
         type=float,
         help="seconds of the account's poller lease and of each claim of records "

@@ -27,7 +27,7 @@ from winic_soap.exceptions import InputError
 if TYPE_CHECKING:
     from winic_soap.store.schema import Tx
 
-__all__ = ["BUCKETS", "Figures", "Latency", "Stats", "compute"]
+__all__ = ["BUCKETS", "Figures", "Latency", "Seen", "Stats", "compute", "last_seq", "reports_after"]
 
 #: the width in seconds of each ``by`` bucket (UTC days and hours)
 BUCKETS = {"day": 86400, "hour": 3600}
@@ -215,4 +215,50 @@ def _latency(steps: Sequence[tuple[Any, ...]]) -> Latency:
         p95=rank(0.95),
         max=round(rows[-1][2], 3),
         histogram=tuple((step / _STEP, n) for step, n, _ in rows),
+    )
+
+
+# -- for metrics: what arrived after a point in the inbox's sequence -------------------------------------
+@dataclass(frozen=True)
+class Seen:
+    """Distinct reports stored in ``(after, until]`` of the inbox's sequence: ``statuses`` (raw status,
+    count), ``latency`` (bucket index, count, sum of seconds), and the inbox's and webhook queues' records
+    per state now."""
+
+    until: int
+    statuses: list[tuple[str, int]]
+    latency: list[tuple[int, int, float]]
+    inbox: dict[str, int]
+    webhooks: dict[str, int]
+
+
+def last_seq(tx: Tx) -> int:
+    """The inbox's latest sequence number (0 when empty)."""
+    return int(tx.rows("SELECT COALESCE(MAX(seq), 0) FROM winic_inbox")[0][0])
+
+
+def reports_after(tx: Tx, after: int, bounds: Sequence[float]) -> Seen:
+    """For metrics: the reports stored after ``after`` (repeats left out), their latency counted per bucket
+    of ``bounds`` (upper bounds, ascending; one more bucket above the last), in grouped queries."""
+    until = last_seq(tx)
+    cases = " ".join(f"WHEN lat <= {float(bound)!r} THEN {i}" for i, bound in enumerate(bounds))
+    span = (after, until)
+    new = "i.seq > ? AND i.seq <= ? AND i.kind = 'report' AND i.repeat_of IS NULL"
+    statuses = tx.rows(
+        f"SELECT i.status, COUNT(*) FROM winic_inbox i WHERE {new} AND i.status IS NOT NULL GROUP BY i.status", span
+    )
+    latency = tx.rows(
+        f"SELECT CASE {cases} ELSE {len(bounds)} END, COUNT(*), SUM(lat) FROM (SELECT i.pulled_epoch - "
+        "b.started_epoch AS lat FROM winic_inbox i JOIN winic_batches b ON b.message_id = i.message_id "
+        f"WHERE {new} AND b.started_epoch IS NOT NULL) l GROUP BY 1",
+        span,
+    )
+    inbox = tx.rows("SELECT state, COUNT(*) FROM winic_inbox GROUP BY state")
+    webhooks = tx.rows("SELECT state, COUNT(*) FROM winic_webhook_deliveries GROUP BY state")
+    return Seen(
+        until=until,
+        statuses=[(str(s), int(n)) for s, n in statuses],
+        latency=[(int(b), int(n), float(t or 0)) for b, n, t in latency],
+        inbox={str(s): int(n) for s, n in inbox},
+        webhooks={str(s): int(n) for s, n in webhooks},
     )
