@@ -1,14 +1,17 @@
-"""``winic-soap stats``: delivery statistics from the store (:mod:`winic_soap.store.stats`) as text or JSON."""
+"""``winic-soap stats``: delivery statistics from the store (:mod:`winic_soap.store.stats`) as text, JSON, or a
+self-contained HTML report (``--html DIR``, :mod:`winic_soap.report`)."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from winic_soap.categories import Categories
 from winic_soap.cli.commands import _emit, open_cli_store
 from winic_soap.config import Settings
-from winic_soap.exceptions import InputError
+from winic_soap.exceptions import ConfigurationError, InputError
 from winic_soap.store.retention import parse_age
 from winic_soap.store.stats import Figures, Stats
 
@@ -21,7 +24,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--until", help="sends started before this (same forms as --since)")
     p.add_argument("--last", metavar="AGE", help="sends of the last AGE: 7d, 24h, 90m (instead of --since)")
     p.add_argument("--job", help="only this job")
-    p.add_argument("--by", choices=("day", "hour"), help="also per UTC day or hour")
+    p.add_argument("--by", choices=("day", "hour"), help="also per UTC day or hour (--html: day unless given)")
+    p.add_argument(
+        "--html", metavar="DIR", help="also write a self-contained HTML report, DIR/index.html (the report extra)"
+    )
 
 
 def parse_moment(value: str, field: str) -> float:
@@ -48,12 +54,29 @@ def _range(args: argparse.Namespace, now: float) -> tuple[float | None, float | 
 def stats(args: argparse.Namespace) -> int:
     settings = Settings.load(config=args.config, profile=args.profile)
     categories = Categories.of(settings.status_categories)
+    write_report = _reporter() if args.html else None
     with open_cli_store(args, settings) as store:
         since, until = _range(args, store.clock())
-        result = store.stats(since=since, until=until, job=args.job, by=args.by, categories=categories)
+        by = args.by or ("day" if args.html else None)
+        result = store.stats(since=since, until=until, job=args.job, by=by, categories=categories)
     lines = _lines(result)
+    if write_report is not None:
+        try:
+            path = write_report(result, args.html)
+        except OSError as exc:
+            raise InputError("--html", f"cannot write the report there: {exc.strerror or exc}", args.html) from None
+        lines.append(f"report       {path}")
     _emit(args, result.as_dict(), lines)
     return 0
+
+
+def _reporter() -> Callable[[Stats, str], Path]:
+    """The report writer, checked before the store is read: pygal comes with the report extra."""
+    try:
+        from winic_soap.report import write_report
+    except ImportError:
+        raise ConfigurationError("--html needs pygal: pip install 'winic-soap[report]'") from None
+    return write_report
 
 
 def _rate(figures: Figures) -> str:
