@@ -4,6 +4,7 @@ Chromium is Debian's ``chromium``; under CI (``CI=true``) a missing browser fail
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -57,6 +58,8 @@ def test_the_report_renders_in_chromium_with_every_chart_drawn(tmp_path: Path, m
     assert done.returncode == 0, done.stderr
     page = tmp_path / "report" / "index.html"
     assert f"report       {page}" in done.stdout
+    again = run_cli(cli_env(winic_mock.url, tmp_path), "stats", "--store", url, "--json", "--html", str(page.parent))
+    assert json.loads(again.stdout)["report"] == str(page) and json.loads(again.stdout)["by"] == "day"
     source = page.read_text(encoding="utf-8")
     assert "<script" not in source.lower() and " src=" not in source and 'href="http' not in source  # nothing fetched
 

@@ -59,14 +59,15 @@ def stats(args: argparse.Namespace) -> int:
         since, until = _range(args, store.clock())
         by = args.by or ("day" if args.html else None)
         result = store.stats(since=since, until=until, job=args.job, by=by, categories=categories)
-    lines = _lines(result)
+    lines, data = _lines(result), result.as_dict()
     if write_report is not None:
         try:
             path = write_report(result, args.html)
         except OSError as exc:
             raise InputError("--html", f"cannot write the report there: {exc.strerror or exc}", args.html) from None
         lines.append(f"report       {path}")
-    _emit(args, result.as_dict(), lines)
+        data["report"] = str(path)
+    _emit(args, data, lines)
     return 0
 
 
