@@ -138,3 +138,26 @@ def test_the_category_table() -> None:
     assert Categories.of({"MK:0004": "Invalid_Number"}).of_status("mk:0004") == "invalid_number"
     with pytest.raises(InputError, match="status_categories: each entry must be CODE=category"):
         Categories.of(["MK:0004"])
+
+
+def test_the_category_table_extends_from_the_toml_file(tmp_path, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    fill(url, make_client(), winic_mock)
+    config = tmp_path / "winic.toml"
+    config.write_text('status_categories = ["XX:0042=rejected", "UNDELIV=invalid_number"]\n', encoding="utf-8")
+    env = {**cli_env(winic_mock.url, tmp_path), "WINIC_CONFIG": str(config)}
+    done = run_cli(env, "stats", "--store", url, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["failed"] == {"invalid_number": 1, "rejected": 1, "blocked": 1}
+
+
+def test_a_store_that_is_down_is_a_typed_error_without_its_password(tmp_path, winic_mock) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql://winic:s3cret-db-pass@127.0.0.1:{port}/winic?connect_timeout=2"
+    done = run_cli(cli_env(winic_mock.url, tmp_path), "stats", "--store", url, "--last", "7d")
+    assert done.returncode != 0 and "store" in done.stderr.lower() and "Traceback" not in done.stderr
+    assert "s3cret-db-pass" not in done.stderr + done.stdout

@@ -1,21 +1,20 @@
 """Operator status codes grouped into failure categories: the one table statistics and metrics read.
 
-Pure (no I/O). A report's raw status is always kept; its category is looked up here. The defaults are the
-statuses SMPP/CMPP gateways commonly report; a provider's own codes are added with the ``status_categories``
-setting (``["MK:0004=invalid_number", "DB:0141=blocked"]``, a TOML list or a comma-separated variable),
-which overrides a default for the same code.
+Pure (no I/O). A report's raw status is always kept; its category is looked up here. The defaults are SMPP's
+message states and the few mainland gateway codes whose meaning is settled (the service documents only
+``DELIVRD``; every other status is an operator's code); a provider's own codes are added with the
+``status_categories`` setting (``["MK:0004=invalid_number", "DB:0141=blocked"]``, a TOML list or a
+comma-separated variable), which overrides a default for the same code.
 
 ==================  ===================================================  ====================================
 category            what it means                                        default codes
 ==================  ===================================================  ====================================
 ``delivered``       the handset has it                                   ``DELIVRD``
 ``blocked``         blocked or blacklisted (by the operator, the user)   ``BLACK``, ``BLACKLIST``, ``MBBLACK``,
-                                                                         ``DB:0141``, ``MK:0041``
-``invalid_number``  number invalid, unassigned or out of service         ``MN:0001``, ``MK:0001``,
-                                                                         ``IC:0001``, ``NOROUTE``
-``unreachable``     expired or unreachable: off, out of coverage, full   ``EXPIRED``, ``UNDELIV``,
-                                                                         ``DELETED``, ``MK:0005``
-``rejected``        rejected for its content (keywords, signature)       ``REJECTD``, ``KEYWORD``, ``MK:0008``
+                                                                         ``DB:0141``
+``invalid_number``  number invalid, unassigned or out of service         ``MN:0001`` (empty number)
+``unreachable``     expired or unreachable: off, out of coverage, full   ``EXPIRED``, ``UNDELIV``, ``DELETED``
+``rejected``        rejected for its content (keywords, signature)       ``REJECTD``
 ``in_transit``      not final yet (the store's intermediate statuses)    ``ENROUTE``, ``ACCEPTD``
 ``unknown``         any other code (its raw code is still counted)       ``UNKNOWN`` and every unlisted one
 ==================  ===================================================  ====================================
@@ -39,10 +38,10 @@ FAILURES = ("blocked", "invalid_number", "unreachable", "rejected", "unknown")
 DEFAULT_TABLE: Mapping[str, str] = MappingProxyType(
     {
         "DELIVRD": "delivered",
-        **dict.fromkeys(("BLACK", "BLACKLIST", "MBBLACK", "DB:0141", "MK:0041"), "blocked"),
-        **dict.fromkeys(("MN:0001", "MK:0001", "IC:0001", "NOROUTE"), "invalid_number"),
-        **dict.fromkeys(("EXPIRED", "UNDELIV", "DELETED", "MK:0005"), "unreachable"),
-        **dict.fromkeys(("REJECTD", "KEYWORD", "MK:0008"), "rejected"),
+        **dict.fromkeys(("BLACK", "BLACKLIST", "MBBLACK", "DB:0141"), "blocked"),
+        "MN:0001": "invalid_number",
+        **dict.fromkeys(("EXPIRED", "UNDELIV", "DELETED"), "unreachable"),
+        "REJECTD": "rejected",
         **dict.fromkeys(("ENROUTE", "ACCEPTD"), "in_transit"),
         "UNKNOWN": "unknown",
     }
