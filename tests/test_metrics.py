@@ -165,3 +165,32 @@ def test_without_prometheus_client_metrics_port_is_a_typed_error(winic_mock, tmp
     )
     assert done.returncode != 0 and "pip install 'winic-soap[metrics]'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_report_counters_never_go_back_nor_double_count_after_retention_empties_the_inbox(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from winic_soap.metrics import Metrics
+    from winic_soap.models import DeliveryReport
+
+    now = [1_780_000_000.0]
+    metrics = Metrics.private()
+    key = ("winic_reports_total", (("category", "delivered"), ("status", "DELIVRD")))
+
+    def report(mobile: str) -> list[DeliveryReport]:
+        return [DeliveryReport("m1", "u", mobile, "DELIVRD", datetime(2026, 5, 1))]
+
+    def counted() -> float:
+        return samples(generate_latest(metrics.registry).decode("utf-8")).get(key, 0.0)
+
+    with open_store(tmp_path / "s.sqlite3", clock=lambda: now[0]) as store:
+        metrics.watch_store(store)
+        store.commit_pulled("SMS_Reports", report(A) + report(C))
+        assert counted() == 2
+        store.ack_many([r.id for r in store.pending()])
+        now[0] += 2 * 86400
+        assert store.purge("1d")["records"] == 2  # the inbox is empty: SQLite numbers the next row 1 again
+        store.commit_pulled("SMS_Reports", report(E))
+        assert counted() == 2  # below the old end: not known to be new, so not counted (never twice)
+        store.commit_pulled("SMS_Reports", report("13800138009"))
+        assert counted() == 3

@@ -239,7 +239,9 @@ def last_seq(tx: Tx) -> int:
 
 def reports_after(tx: Tx, after: int, bounds: Sequence[float]) -> Seen:
     """For metrics: the reports stored after ``after`` (repeats left out), their latency counted per bucket
-    of ``bounds`` (upper bounds, ascending; one more bucket above the last), in grouped queries."""
+    of ``bounds`` (upper bounds, ascending; one more bucket above the last), in grouped queries. The next call
+    starts from ``until``: SQLite numbers rows again from the end retention left, so rows below an old end are
+    not known to be new and go uncounted, never counted twice."""
     until = last_seq(tx)
     cases = " ".join(f"WHEN lat <= {float(bound)!r} THEN {i}" for i, bound in enumerate(bounds))
     span = (after, until)
