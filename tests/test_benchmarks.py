@@ -105,3 +105,9 @@ def test_numbers_benchmark_runs_quick(tmp_path: Path) -> None:
         assert data[name]["main_ms"] > 0 and data[name]["ours_ms"] > 0, name
     assert data["import_cost"]["phonenumbers_loaded_by_it"] is False
     assert data["import_cost"]["import_phonenumbers_ms"] > 0 and "goal:" in result.stdout
+
+
+def test_stats_benchmark_runs_quick(tmp_path: Path) -> None:
+    result, data = _bench("bench_stats.py", tmp_path / "stats.json", "--reports", "2000", "--repeat", "1")
+    assert data["backend"] == "sqlite" and data["reports"] == 2000 and 0.8 < data["delivery_rate"] < 1
+    assert data["stats_s"] > 0 and data["import_s"]["winic_soap.store"] > 0 and "goal < 2 s" in result.stdout

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
-from winic_soap.exceptions import ConfigurationError
+from winic_soap.categories import Categories
+from winic_soap.exceptions import ConfigurationError, InputError
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -149,6 +150,8 @@ class Settings:
     opt_out_keywords: tuple[str, ...] | None = None
     opt_in_keywords: tuple[str, ...] | None = None
     intermediate_statuses: tuple[str, ...] | None = None  # reports in transit (store.settle); None: ENROUTE, ACCEPTD
+    # operator codes added to the failure categories of stats and metrics (winic_soap.categories): CODE=category
+    status_categories: tuple[str, ...] = ()
     # watch POSTs every stored record to each (winic_soap.webhooks); URLs may carry a token: not in repr
     webhooks: tuple[str, ...] = ()
     webhook_secret: str = ""  # whsec_<base64>: signs each webhook
@@ -198,6 +201,10 @@ class Settings:
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{name} must be a whole number of at least 1, not {getattr(self, name)!r}")
         self._check_webhooks()
+        try:
+            Categories.of(self.status_categories)
+        except InputError as exc:
+            raise ConfigurationError(str(exc)) from None
 
     def _check_webhooks(self) -> None:
         for url in self.webhooks:  # never echoed: a webhook URL may carry its receiver's token

@@ -36,6 +36,7 @@ from winic_soap.text import count_parts, sanitize
 if TYPE_CHECKING:
     from winic_soap.client import WinicClient
     from winic_soap.core.contract import Contract
+    from winic_soap.events import Hook
 
 __all__ = [
     "account",
@@ -52,12 +53,12 @@ __all__ = [
 ]
 
 
-def _new_client(settings: Settings, store: Store | None = None) -> WinicClient:
+def _new_client(settings: Settings, store: Store | None = None, hooks: Sequence[Hook] = ()) -> WinicClient:
     """A client for ``settings`` (sends checked against ``store``'s suppression list); the wire's libraries
     are loaded here, by the commands that use it."""
     from winic_soap.client import WinicClient
 
-    return WinicClient(settings=settings, store=store)
+    return WinicClient(settings=settings, store=store, hooks=hooks)
 
 
 def _emit(args: argparse.Namespace, data: Any, human: list[str]) -> None:
@@ -89,10 +90,12 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 @contextmanager
-def _client(args: argparse.Namespace, *, store: Store | None = None, **changes: Any) -> Iterator[WinicClient]:
+def _client(
+    args: argparse.Namespace, *, store: Store | None = None, hooks: Sequence[Hook] = (), **changes: Any
+) -> Iterator[WinicClient]:
     settings = _settings(args).with_(**changes)
     settings.require_credentials()
-    with _new_client(settings, store) as client:
+    with _new_client(settings, store, hooks) as client:
         yield client
 
 
@@ -720,22 +723,34 @@ def watch(args: argparse.Namespace) -> int:
     if args.exec_command is None and (args.exec_timeout is not None or args.exec_batch > 1):
         raise InputError("--exec", "--exec-timeout and --exec-batch need --exec", None)
     hand_off = None if args.exec_command is None else ExecHandOff(shlex.split(args.exec_command), stop=stop)
+    metrics = None
+    if args.metrics_port is not None:  # prometheus-client is loaded only when asked for
+        from winic_soap.cli.watch_metrics import WatchMetrics
+
+        metrics = WatchMetrics.of(args)
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        with _client(args) as client, open_cli_store(args) as store:
+        with _client(args, hooks=metrics.hooks if metrics else ()) as client, open_cli_store(args) as store:
             urls = args.webhook or client.settings.webhooks
-            webhooks = WebhookDispatcher(store, client.settings, urls=urls, interval=args.interval) if urls else None
+            failed = metrics.webhook_failed if metrics else None
+            webhooks = (
+                WebhookDispatcher(store, client.settings, urls=urls, interval=args.interval, on_failure=failed)
+                if urls
+                else None
+            )
             handler = None if hand_off is not None else _webhooks_only if webhooks is not None else _stdout_handler
+            if metrics is not None:
+                metrics.start(store)
             watcher = Watcher(
                 client,
                 store,
-                handler,
+                handler if metrics is None or handler is None else metrics.counted(handler),
                 interval=args.interval,
                 port=args.port,
                 sources=[s.strip() for s in args.sources.split(",") if s.strip()],
                 lease=args.lease,
                 claim_size=args.exec_batch,
-                batch_handler=hand_off,
+                batch_handler=hand_off if metrics is None or hand_off is None else metrics.counted(hand_off),
                 retention=args.retention or client.settings.retention,
                 webhooks=webhooks,
             )
@@ -751,6 +766,8 @@ def watch(args: argparse.Namespace) -> int:
     finally:
         for sig, handler_before in previous.items():
             signal.signal(sig, handler_before)
+        if metrics is not None:
+            metrics.stop()
     return 0
 
 

@@ -30,7 +30,9 @@ from winic_soap.store.schema import Migration, Tx
 from winic_soap.store.spool import PulledAnswer, Spool, default_spool_dir
 
 if TYPE_CHECKING:
+    from winic_soap.categories import Categories
     from winic_soap.store.journal import Journal
+    from winic_soap.store.stats import Stats
     from winic_soap.store.suppression import Suppression
 
 __all__ = [
@@ -1062,6 +1064,23 @@ class Store(ABC):
             "failed": dict(sorted(failed_codes.items())),
             "never_attempted": summary.recipients.get("new", 0),
         }
+
+    def stats(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        job: str | None = None,
+        by: str | None = None,
+        categories: Categories | None = None,
+    ) -> Stats:
+        """Delivery statistics of the sends started in ``[since, until)`` (epoch seconds; None: unbounded),
+        optionally of one ``job``, ``by`` ``"day"``/``"hour"`` (:mod:`winic_soap.store.stats`). Read without a
+        write lock: each aggregate query sees the store as it was when it ran."""
+        from winic_soap.store.stats import compute
+
+        with self._transaction(single=True) as tx:
+            return compute(tx, self.backend, since=since, until=until, job=job, by=by, categories=categories)
 
     # -- unknown outcomes, resolved by their reports --------------------------------------
     def resolve_unknown(self, message_ids: set[str] | None = None) -> list[Batch]:
