@@ -97,3 +97,17 @@ def test_wire_benchmark_runs_quick(tmp_path: Path) -> None:
     rows = data["construction"]
     assert all(rows[name]["median_ms"] > 0 for name in ("client_http", "client_https", "ssl_default_context"))
     assert rows["http_over_https"]["ratio"] > 0 and "http / https" in result.stdout
+
+
+def test_numbers_benchmark_runs_quick(tmp_path: Path) -> None:
+    result, data = _bench("bench_numbers.py", tmp_path / "numbers.json", "--count", "2000", "--repeat", "1")
+    for name in ("mainland_normalised", "mainland_mixed_forms", "international_gb"):
+        assert data[name]["main_ms"] > 0 and data[name]["ours_ms"] > 0, name
+    assert data["import_cost"]["phonenumbers_loaded_by_it"] is False
+    assert data["import_cost"]["import_phonenumbers_ms"] > 0 and "goal:" in result.stdout
+
+
+def test_stats_benchmark_runs_quick(tmp_path: Path) -> None:
+    result, data = _bench("bench_stats.py", tmp_path / "stats.json", "--reports", "2000", "--repeat", "1")
+    assert data["backend"] == "sqlite" and data["reports"] == 2000 and 0.8 < data["delivery_rate"] < 1
+    assert data["stats_s"] > 0 and data["import_s"]["winic_soap.store"] > 0 and "goal < 2 s" in result.stdout

@@ -90,6 +90,9 @@ def test_dry_run_sends_nothing(cli, winic_mock) -> None:  # type: ignore[no-unty
         "requests": 1,
         "parts": 2,
         "characters": 100,
+        "encoding": "chars",  # a domestic send: the service's 70/67 characters rule
+        "units": 100,
+        "ucs2_because": [],
         "price": "0.05",
         "estimated_cost": "0.20",
         "balance": None,
@@ -215,7 +218,8 @@ def test_config_file_profiles(cli, winic_mock, tmp_path: Path) -> None:  # type:
     config.parent.mkdir(parents=True)
     config.write_text(f'uid = "nobody"\npwd = "x"\n[profiles.main]\nuid = "demo"\npwd = "{PWD}"\n', encoding="utf-8")
     assert cli("account", "--profile", "main", drop=("WINIC_UID", "WINIC_PWD")).returncode == 0
-    assert cli("account", drop=("WINIC_UID", "WINIC_PWD")).returncode == 4
+    refused = cli("account", drop=("WINIC_UID", "WINIC_PWD"))
+    assert refused.returncode == 4 and "check the account and password" in refused.stderr  # says what to do
 
 
 def test_password_prompt_on_a_terminal(winic_mock, tmp_path: Path) -> None:

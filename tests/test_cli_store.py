@@ -141,6 +141,7 @@ def test_inbox_list_show_dead_and_retry(cli, winic_mock) -> None:  # type: ignor
 
     from winic_soap.models import Reply
 
+    assert cli("inbox", "retry", "--all").stdout == "no dead records to retry\n"
     with open_store(cli.store_url, max_handoffs=1) as store:
         poison, fine = store.commit_pulled(
             "GET_SMS_MO",
@@ -169,3 +170,25 @@ def test_a_scheduled_send_shows_its_time_with_the_service_offset(cli, winic_mock
     assert json.loads(result.stdout)["scheduled_at"] == "2099-01-02T03:04:00+08:00"
     [job] = json.loads(cli("jobs", "list", "--json").stdout)
     assert job["options"]["at"] == "2099-01-02T03:04:00+08:00" and job["created_at"].endswith("+00:00")
+
+
+def test_a_replay_or_resume_that_sends_nothing_says_so(cli, winic_mock) -> None:  # type: ignore[no-untyped-def]
+    """The receipt of a job sent before is printed as "sent ..." again: stderr says nothing went out now."""
+    from winic_soap.recipients import chunked
+
+    numbers = [f"138{i:08d}" for i in range(150)]
+    with open_store(cli.store_url) as store:
+        store.create_job("SendMessages", "通知", chunked(numbers[:120]), job_id="k1")  # written, never sent
+    resumed = cli("jobs", "resume", "k1")
+    assert resumed.returncode == 0 and "nothing sent now" not in resumed.stderr, resumed.stderr
+    assert len(winic_mock.calls("SendMessages")) == 2
+    again = cli("jobs", "resume", "k1")
+    assert again.returncode == 0 and "job k1: every batch was attempted before: nothing sent now" in again.stderr
+    assert again.stdout == resumed.stdout  # the same receipt: the job's
+
+    fresh = cli("send", "-m", "通知", "--job", "k2", stdin="\n".join(numbers))
+    assert fresh.returncode == 0 and "nothing sent now" not in fresh.stderr, fresh.stderr
+    replay = cli("send", "-m", "通知", "--job", "k2", stdin="\n".join(numbers))
+    assert replay.returncode == 0 and replay.stdout == fresh.stdout
+    assert "job k2: every batch was attempted before: nothing sent now" in replay.stderr
+    assert len(winic_mock.calls("SendMessages")) == 4  # neither the replay nor the second resume sent

@@ -78,3 +78,26 @@ def test_requests_and_store_urls_never_show_a_password() -> None:
     assert "S3cret" not in repr(request)
     for url in ("postgresql://u:S3cret@h/db", "postgresql://u@h/db?password=S3cret", "postgresql://u:p@S3cret@h/db"):
         assert "S3cret" not in redact_url(url), url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:////var/lib/winic/inbox.sqlite3",
+        "sqlite:///relative.sqlite3",
+        "postgresql:///winic?host=/var/run/postgresql",
+        "postgresql://h/db?application_name=a%26b",
+    ],
+)
+def test_a_store_url_without_a_password_is_shown_as_written(url: str) -> None:
+    """The repr's URL is one to copy: an empty host kept its '//' (an absolute SQLite path was shown relative)."""
+    from winic_soap.config import Settings
+
+    assert f"store={url!r}" in repr(Settings(store=url))
+
+
+def test_a_redacted_store_url_keeps_everything_but_the_password() -> None:
+    from winic_soap.config import Settings
+
+    shown = repr(Settings(store="postgresql:///winic?host=/run/pg&password=S3cret&sslmode=require"))
+    assert "store='postgresql:///winic?host=/run/pg&password=***&sslmode=require'" in shown

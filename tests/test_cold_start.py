@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from shared import cli_env
 
-WIRE = ("httpx2", "httpcore2", "zeep", "lxml", "opentelemetry")
+# and phonenumbers: numbering.py loads it only when a number needs the numbering plan
+WIRE = ("httpx2", "httpcore2", "zeep", "lxml", "opentelemetry", "phonenumbers")
 
 PROBE = """
 import json, sys

@@ -352,6 +352,26 @@ def test_cli_pulled_opt_out_then_send_names_it_and_suppress_manages_the_list(cli
     assert bad.returncode != 0 and "numbers[0]" in bad.stderr
 
 
+def test_cli_import_names_every_bad_line_and_reads_the_files_send_reads(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    listed = tmp_path / "list.txt"
+    listed.write_text("mobile\n13700000001\nfoo\n\n12345 # typo\n", encoding="utf-8")
+    bad = cli("suppress", "import", str(listed))
+    assert bad.returncode == 3 and "Traceback" not in bad.stderr
+    assert f"line 3 of {listed} 'foo'" in bad.stderr and f"line 5 of {listed} '12345'" in bad.stderr
+    assert json.loads(cli("suppress", "list", "--json").stdout) == []  # nothing listed from a file with errors
+
+    gbk = tmp_path / "gbk.txt"
+    gbk.write_bytes("手机\n13700000002\n".encode("gbk"))
+    refused = cli("suppress", "import", str(gbk))
+    assert refused.returncode == 3 and "Traceback" not in refused.stderr
+    assert f"line 1 of {gbk} is not utf-8" in refused.stderr and "--encoding" in refused.stderr
+    assert cli("suppress", "import", str(gbk), "--encoding", "gbk").returncode == 0
+    assert [r["mobile"] for r in json.loads(cli("suppress", "list", "--json").stdout)] == ["13700000002"]
+
+    missing = cli("suppress", "import", str(tmp_path / "missing.txt"))
+    assert missing.returncode == 2 and "cannot open" in missing.stderr and "Traceback" not in missing.stderr
+
+
 def test_cli_opt_out_keywords_come_from_the_environment(cli, winic_mock) -> None:  # type: ignore[no-untyped-def]
     winic_mock.add_reply(OPTED, "不要再发", at=T0)
     winic_mock.add_reply(NUMBERS[0], "退订", at=T0)

@@ -345,6 +345,10 @@ def test_a_stopped_cli_send_prints_its_ids_and_one_summary_line(
     assert "Traceback" not in err and "Exception in thread" not in err, err
     summary = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(summary) == 1 and "jobs show j2" in summary[0] and "failed" not in summary[0], err
+    assert summary[0].startswith(
+        f"error: send stopped by {'Terminated' if sig == signal.SIGTERM else 'KeyboardInterrupt'}: "
+    )
+    assert ": :" not in summary[0], err  # an interrupt has no message of its own
     assert len(err.splitlines()) <= 3, err  # "job j2", the summary, at most one warning
     printed = [line.split()[2] for line in out.splitlines() if line.startswith("message id ")]
     assert len(printed) == len(out.splitlines()) >= 3

@@ -54,13 +54,14 @@ if TYPE_CHECKING:
         CostEstimate,
         DeliveryReport,
         OperationInfo,
+        PartsInfo,
         Reply,
         SendReceipt,
         Submission,
         Suppressed,
     )
     from winic_soap.retry import RetryPolicy
-    from winic_soap.text import estimate_cost, segments
+    from winic_soap.text import count_parts, estimate_cost, segments
 
 _EXPORTS: dict[str, str] = {
     "AccessDeniedError": "winic_soap.exceptions",
@@ -75,6 +76,7 @@ _EXPORTS: dict[str, str] = {
     "ConnectError": "winic_soap.exceptions",
     "ConnectionLostError": "winic_soap.exceptions",
     "CostEstimate": "winic_soap.models",
+    "count_parts": "winic_soap.text",
     "DeliveryReport": "winic_soap.models",
     "estimate_cost": "winic_soap.text",
     "HTTPStatusError": "winic_soap.exceptions",
@@ -82,6 +84,7 @@ _EXPORTS: dict[str, str] = {
     "JournalError": "winic_soap.exceptions",
     "MaintenanceError": "winic_soap.exceptions",
     "OperationInfo": "winic_soap.models",
+    "PartsInfo": "winic_soap.models",
     "OutcomeUnknown": "winic_soap.exceptions",
     "ProtocolError": "winic_soap.exceptions",
     "ProxyAuthenticationError": "winic_soap.exceptions",
@@ -134,6 +137,7 @@ __all__ = [
     "MaintenanceError",
     "OperationInfo",
     "OutcomeUnknown",
+    "PartsInfo",
     "ProtocolError",
     "ProxyAuthenticationError",
     "ReadTimeoutError",
@@ -155,6 +159,7 @@ __all__ = [
     "WinicClient",
     "WinicError",
     "__version__",
+    "count_parts",
     "estimate_cost",
     "segments",
 ]

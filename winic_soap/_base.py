@@ -48,7 +48,7 @@ from winic_soap.models import (
 )
 from winic_soap.recipients import ascii_digits, check_numbers, domestic_numbers
 from winic_soap.retry import Attempts, RetryPolicy
-from winic_soap.text import estimate_cost, sanitize, segments, unsendable
+from winic_soap.text import count_parts, sanitize, segments, unsendable
 
 if TYPE_CHECKING:
     from winic_soap.store.base import Store
@@ -353,8 +353,9 @@ class BaseClient:
     def receipt_of(self, plan: SendPlan, submissions: Sequence[Submission]) -> SendReceipt:
         """The receipt of a planned send whose requests were made batch by batch (the send journal)."""
         at = plan.at and service_time(plan.at).replace(microsecond=0)  # to the second, as ``otime`` carried it
+        parts = segments(plan.text, international=plan.operation == "SendInternationalMessages")
         return SendReceipt(
-            tuple(submissions), plan.operation, self._transport_name, plan.text, segments(plan.text), at, plan.skipped,
+            tuple(submissions), plan.operation, self._transport_name, plan.text, parts, at, plan.skipped,
             plan.suppressed,
         )  # fmt: skip
 
@@ -394,12 +395,19 @@ class BaseClient:
             values[name] = "" if value is None else value
         return self._call(operation, values)
 
-    def _estimate(self, recipients: int | Iterable[str], text: str, info: AccountInfo) -> CostEstimate:
-        count = recipients if isinstance(recipients, int) else len(domestic_numbers(recipients))
+    def _estimate(
+        self, recipients: int | Iterable[str], text: str, info: AccountInfo, *, international: bool = False
+    ) -> CostEstimate:
+        count = (
+            recipients
+            if isinstance(recipients, int)
+            else len(check_numbers(recipients, international=international).numbers)
+        )
         clean = sanitize(text, strict=self._settings.strict_text, max_parts=self._settings.max_parts)
-        parts = segments(clean, signature=info.signature, chars_per_sms=info.chars_per_sms)
-        cost = estimate_cost(clean, count, price=info.price, signature=info.signature, chars_per_sms=info.chars_per_sms)
-        return CostEstimate(count, parts, info.price, cost, info.balance)
+        counted = count_parts(
+            clean, signature=info.signature, chars_per_sms=info.chars_per_sms, international=international
+        )
+        return CostEstimate(count, counted.parts, info.price, info.price * count * counted.parts, info.balance, counted)
 
     def _local(self, at: datetime) -> datetime:
         return at if at.tzinfo is None else at.astimezone(SERVICE_TZ).replace(tzinfo=None)

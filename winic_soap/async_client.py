@@ -229,10 +229,12 @@ class AsyncWinicClient(BaseClient):
         return await self._execute(self._account_call(personal), decoding.decode_account)
 
     async def estimate(
-        self, recipients: int | Iterable[str], text: str, *, account: AccountInfo | None = None
-    ) -> CostEstimate:
-        """Parts, cost and whether the balance covers it, before a send."""
-        return self._estimate(recipients, text, account or await self.account())
+        self, recipients: int | Iterable[str], text: str, *, account: AccountInfo | None = None,
+        international: bool = False,
+    ) -> CostEstimate:  # fmt: skip
+        """Parts, cost and whether the balance covers it, before a send (``international``: as carriers count)."""
+        info = account or await self.account()
+        return self._estimate(recipients, text, info, international=international)
 
     # -- account management ------------------------------------------------------------------------
     async def register(self, uid: str, pwd: str, *, company: str, contact: str, mobile: str, agent: str = "") -> None:

@@ -206,10 +206,13 @@ class WinicClient(BaseClient):
         return self._execute(self._account_call(personal), decoding.decode_account)
 
     def estimate(
-        self, recipients: int | Iterable[str], text: str, *, account: AccountInfo | None = None
-    ) -> CostEstimate:
-        """Parts, cost and whether the balance covers it, before a send, from the account's price and signature."""
-        return self._estimate(recipients, text, account or self.account())
+        self, recipients: int | Iterable[str], text: str, *, account: AccountInfo | None = None,
+        international: bool = False,
+    ) -> CostEstimate:  # fmt: skip
+        """Parts, cost and whether the balance covers it, before a send, from the account's price and signature;
+        ``international`` counts parts as carriers do (GSM-7 or UCS-2, :func:`~winic_soap.text.count_parts`)."""
+        info = account or self.account()
+        return self._estimate(recipients, text, info, international=international)
 
     # -- account management ------------------------------------------------------------------------
     def register(self, uid: str, pwd: str, *, company: str, contact: str, mobile: str, agent: str = "") -> None:

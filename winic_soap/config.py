@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import SplitResult, parse_qsl, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
-from winic_soap.exceptions import ConfigurationError
+from winic_soap.categories import Categories
+from winic_soap.exceptions import ConfigurationError, InputError
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -42,6 +43,9 @@ _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 _CONNINFO_PASSWORD = re.compile(r"\b(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)", re.IGNORECASE)
 
 
+_QUERY_SECRETS = ("password", "passfile", "sslpassword")
+
+
 def redact_url(url: str) -> str:
     """The URL without its password (in the user part or as ``?password=``; a libpq ``key=value``
     string's ``password=``), fit for reprs, messages and logs."""
@@ -52,11 +56,16 @@ def redact_url(url: str) -> str:
     if "@" in netloc:
         user, _, host = netloc.rpartition("@")
         netloc = (user.split(":", 1)[0] + ":***" if ":" in user else user) + "@" + host
-    query = "&".join(
-        f"{k}=***" if k.lower() in ("password", "passfile", "sslpassword") else f"{k}={v}"
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    query = parts.query  # as written (parse_qsl would decode it) unless a password is in it
+    if any(k.lower() in _QUERY_SECRETS for k, _ in pairs):
+        query = "&".join(f"{k}=***" if k.lower() in _QUERY_SECRETS else f"{k}={v}" for k, v in pairs)
+    # written out, not urlunsplit: it drops an empty host's '//' (sqlite:////abs, postgresql:///db?host=/run)
+    return (
+        f"{parts.scheme}://{netloc}{parts.path}"
+        + (f"?{query}" if query else "")
+        + (f"#{parts.fragment}" if parts.fragment else "")
     )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def _url(value: str, name: str) -> SplitResult:
@@ -141,6 +150,8 @@ class Settings:
     opt_out_keywords: tuple[str, ...] | None = None
     opt_in_keywords: tuple[str, ...] | None = None
     intermediate_statuses: tuple[str, ...] | None = None  # reports in transit (store.settle); None: ENROUTE, ACCEPTD
+    # operator codes added to the failure categories of stats and metrics (winic_soap.categories): CODE=category
+    status_categories: tuple[str, ...] = ()
     # watch POSTs every stored record to each (winic_soap.webhooks); URLs may carry a token: not in repr
     webhooks: tuple[str, ...] = ()
     webhook_secret: str = ""  # whsec_<base64>: signs each webhook
@@ -190,6 +201,10 @@ class Settings:
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{name} must be a whole number of at least 1, not {getattr(self, name)!r}")
         self._check_webhooks()
+        try:
+            Categories.of(self.status_categories)
+        except InputError as exc:
+            raise ConfigurationError(str(exc)) from None
 
     def _check_webhooks(self) -> None:
         for url in self.webhooks:  # never echoed: a webhook URL may carry its receiver's token

@@ -15,6 +15,7 @@ __all__ = [
     "CostEstimate",
     "DeliveryReport",
     "OperationInfo",
+    "PartsInfo",
     "Problem",
     "Reply",
     "SendReceipt",
@@ -227,6 +228,20 @@ class OperationInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class PartsInfo:
+    """How a text is counted into billed parts: ``encoding`` (``GSM-7`` or ``UCS-2`` on international routes,
+    ``chars`` for the service's domestic 70/67-characters rule), the ``units`` counted (septets, UTF-16 code
+    units or characters), ``per_part`` of them in each part of a long text, and the characters that forced
+    UCS-2 (each once, in order)."""
+
+    encoding: str
+    parts: int
+    units: int
+    per_part: int
+    ucs2_because: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class CostEstimate:
     """What a send would cost before it is made: parts per recipient, billed messages, money."""
 
@@ -235,6 +250,7 @@ class CostEstimate:
     price: Decimal
     cost: Decimal
     balance: Decimal | None = None  # the account's balance when the estimate was made
+    counted: PartsInfo | None = None  # how the parts were counted (encoding, units, what forced UCS-2)
 
     @property
     def messages(self) -> int:

@@ -10,9 +10,9 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from itertools import pairwise
 from typing import overload
 
-from winic_soap._countries import calling_code
 from winic_soap.exceptions import InputError
 from winic_soap.models import Problem
+from winic_soap.numbering import CN_MOBILE, international_region, mainland_problem, region_name
 
 __all__ = [
     "MAX_PER_REQUEST",
@@ -26,10 +26,9 @@ __all__ = [
 ]
 
 MAX_PER_REQUEST = 100
-_DOMESTIC = re.compile(r"1[3-9][0-9]{9}")
 _SEPARATORS = re.compile(r"[\s\-().]")
 _INTERNATIONAL = re.compile(r"[1-9][0-9]{6,14}")
-_DOMESTIC_RULE = "not a mainland China mobile number (1[3-9] and 9 more digits)"
+_DOMESTIC_RULE = "not a mainland China mobile number (1 and 10 more digits)"
 _INTERNATIONAL_RULE = "not an international number with a country code (7-15 digits, e.g. 447911123456)"
 _BUCKETS = 256  # de-duplication sorts this many slices of the numbers, one at a time
 _SMALL = 50_000  # up to this many numbers stay strings (de-duplicated by a plain dict)
@@ -152,25 +151,50 @@ class Checked:
         self.numbers, self.skipped = numbers, skipped
 
 
-def _domestic(raw: str) -> str | None:
+def _domestic(raw: str) -> str:
+    """``raw`` with separators, Unicode digits and a ``+86``/``0086``/``86`` prefix made plain."""
     number = _SEPARATORS.sub("", ascii_digits(raw))
     for prefix in ("+86", "0086"):
         if number.startswith(prefix):
-            number = number[len(prefix) :]
-            break
-    else:
-        if len(number) == 13 and number.startswith("86"):
-            number = number[2:]
-    return number if _DOMESTIC.fullmatch(number) else None
+            return number[len(prefix) :]
+    if len(number) == 13 and number.startswith("86"):
+        return number[2:]
+    return number
 
 
-def _international(raw: str) -> str | None:
+def _domestic_problem(raw: str) -> tuple[str | None, str]:
+    """``(number, "")`` for a mainland mobile in any accepted form, else ``(None, why)``."""
+    number = _domestic(raw)
+    if CN_MOBILE.fullmatch(number):
+        return number, ""
+    return None, mainland_problem(number) if number.isdigit() and number.isascii() else _DOMESTIC_RULE
+
+
+def _international(raw: str) -> str:
+    """``raw`` with separators, Unicode digits and a ``+``/``00`` prefix made plain."""
     number = _SEPARATORS.sub("", ascii_digits(raw))
     if number.startswith("+"):
-        number = number[1:]
-    elif number.startswith("00"):
-        number = number[2:]
-    return number if _INTERNATIONAL.fullmatch(number) else None
+        return number[1:]
+    if number.startswith("00"):
+        return number[2:]
+    return number
+
+
+def _checked(raw: object, international: bool, regions: dict[str, str]) -> tuple[str | None, str]:
+    """``(number, "")`` for a number in any accepted form, else ``(None, why)``; an international number's
+    region goes into ``regions`` (with its first number) for the one-country rule."""
+    if not isinstance(raw, str):
+        return None, "must be a string"
+    if not international:
+        return _domestic_problem(raw)
+    number = raw if _INTERNATIONAL.fullmatch(raw) else _international(raw)
+    if not _INTERNATIONAL.fullmatch(number):
+        return None, _INTERNATIONAL_RULE
+    region, why = international_region(number)
+    if region is None:
+        return None, why or _INTERNATIONAL_RULE
+    regions.setdefault(region, number)
+    return number, ""
 
 
 def _items(numbers: object, field: str) -> Iterable[object]:
@@ -218,33 +242,23 @@ def check_numbers(
     :attr:`Checked.skipped`. ``label`` names a position (default ``recipients[i]``; the CLI says the line)."""
     if isinstance(numbers, Numbers) and numbers.international == international:
         return Checked(numbers, ())  # checked before (a plan's numbers sent again): nothing to do twice
-    fast = _INTERNATIONAL if international else _DOMESTIC
-    normalise = _international if international else _domestic
-    rule = _INTERNATIONAL_RULE if international else _DOMESTIC_RULE
     values: list[str] | array[int] = []
     problems: list[Problem] = []
-    countries: dict[str, int] = {}
+    regions: dict[str, str] = {}  # region -> its first number, for "one country per send"
     count = 0
+    fast = None if international else CN_MOBILE.fullmatch
     for index, raw in enumerate(_items(numbers, field)):
         count += 1
-        problem = rule
-        if not isinstance(raw, str):
-            problem = "must be a string"
-            number = None
-        elif fast.fullmatch(raw):  # already normalised: the common case, by the million
-            number = raw
+        if fast is not None and isinstance(raw, str) and fast(raw):
+            number = raw  # already normalised and assigned: the common case, by the million, no library asked
         else:
-            number = normalise(raw)
-        if number is not None and international:
-            code = calling_code(number)
-            if code is None:
-                number = None
-            else:
-                countries.setdefault(code, index)
-        if number is None:
-            where, position = label(index) if label else (f"{field}[{index}]", index)
-            problems.append(Problem(where, position, raw if isinstance(raw, str) else type(raw).__name__, problem))
-            continue
+            checked, problem = _checked(raw, international, regions)
+            if checked is None:
+                where, position = label(index) if label else (f"{field}[{index}]", index)
+                value = raw if isinstance(raw, str) else type(raw).__name__
+                problems.append(Problem(where, position, value, problem))
+                continue
+            number = checked
         if isinstance(values, list):
             values.append(number)
             if len(values) > _SMALL:  # a bulk list: compact from here on
@@ -263,25 +277,26 @@ def check_numbers(
             else f"{len(problems)} of {count} invalid"
         )
         raise InputError(field, why, problems=problems)
-    if len(countries) > 1:
+    if len(regions) > 1:  # by region, not calling code: US and Bahamas numbers share +1
+        found = sorted(region_name(region, number) for region, number in regions.items())
         raise InputError(
-            field,
-            "all numbers of one international send must be in the same country "
-            f"(found country codes {', '.join(sorted(countries))})",
+            field, f"all numbers of one international send must be in the same country (found {', '.join(found)})"
         )
     unique = list(dict.fromkeys(values)) if isinstance(values, list) else _first_seen(values)
     return Checked(Numbers(unique, international=international), tuple(problems))
 
 
 def domestic_numbers(numbers: Iterable[str] | str, field: str = "recipients") -> Numbers:
-    """Mainland China mobiles ``1[3-9]XXXXXXXXX``; ``+86``/``0086``/``86`` prefixes, spaces and dashes are
-    accepted and removed, Unicode digits made ASCII; duplicates dropped, order kept; any invalid: InputError."""
+    """Mainland China mobiles the numbering plan assigns (``1`` and 10 more digits, not ``154``...);
+    ``+86``/``0086``/``86`` prefixes, spaces and dashes are accepted and removed, Unicode digits made ASCII;
+    duplicates dropped, order kept; any invalid: InputError naming why."""
     return check_numbers(numbers, field=field).numbers
 
 
 def international_numbers(numbers: Iterable[str] | str, field: str = "recipients") -> Numbers:
-    """International numbers with their country code, all from one country; ``+``/``00`` prefixes and
-    separators are removed (the service rejects ``+``)."""
+    """International numbers with their country code that their numbering plan assigns, all from one
+    country (region: US and Bahamas are two); ``+``/``00`` prefixes and separators are removed (the service
+    rejects ``+``)."""
     return check_numbers(numbers, international=True, field=field).numbers
 
 

@@ -20,7 +20,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -149,6 +149,7 @@ class WebhookDispatcher:
         batch: int = 64,
         interval: float = 10.0,
         lease: float | None = None,
+        on_failure: Callable[[str, str], None] | None = None,
     ) -> None:
         if urls is not None:  # checked as the setting is
             settings = settings.with_(webhooks=tuple(urls))
@@ -166,6 +167,7 @@ class WebhookDispatcher:
         self.schedule = tuple(settings.webhook_retry_schedule if schedule is None else schedule)
         self.owner = owner or process_owner()
         self.batch, self.interval = batch, interval
+        self.on_failure = on_failure  # (endpoint shown, "pending" or "dead") after each failed delivery: metrics
         # a claim outlives a batch of slow answers: it is renewed before each POST that might outrun it
         self.lease = lease if lease is not None else max(60.0, 4 * settings.timeout)
         self.endpoints = [_Endpoint(self, url) for url in dict.fromkeys(urls)]
@@ -231,6 +233,8 @@ class WebhookDispatcher:
                         continue
                     error = f"HTTP {status}"
                 state = endpoint.queue.fail(record.id, self.owner, error, status)
+                if self.on_failure is not None:
+                    self.on_failure(endpoint.shown, state)
                 if state == "dead":
                     logger.error(
                         "webhook %s: record %s is dead after %d attempts (%s); inbox retry puts it back",

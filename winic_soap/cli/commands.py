@@ -28,14 +28,15 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from winic_soap.config import Settings, default_store_url, default_wsdl_cache_path
 from winic_soap.exceptions import ConfigurationError, InputError, StoreError
-from winic_soap.models import CostEstimate, OperationInfo, Problem, SendReceipt, service_time
+from winic_soap.models import CostEstimate, OperationInfo, PartsInfo, Problem, SendReceipt, service_time
 from winic_soap.recipients import Checked, check_numbers
-from winic_soap.store import InboxRecord, Store, new_job_id, open_store
-from winic_soap.text import estimate_cost, sanitize, segments
+from winic_soap.store import InboxRecord, JobSummary, Store, new_job_id, open_store
+from winic_soap.text import count_parts, sanitize
 
 if TYPE_CHECKING:
     from winic_soap.client import WinicClient
     from winic_soap.core.contract import Contract
+    from winic_soap.events import Hook
 
 __all__ = [
     "account",
@@ -52,12 +53,12 @@ __all__ = [
 ]
 
 
-def _new_client(settings: Settings, store: Store | None = None) -> WinicClient:
+def _new_client(settings: Settings, store: Store | None = None, hooks: Sequence[Hook] = ()) -> WinicClient:
     """A client for ``settings`` (sends checked against ``store``'s suppression list); the wire's libraries
     are loaded here, by the commands that use it."""
     from winic_soap.client import WinicClient
 
-    return WinicClient(settings=settings, store=store)
+    return WinicClient(settings=settings, store=store, hooks=hooks)
 
 
 def _emit(args: argparse.Namespace, data: Any, human: list[str]) -> None:
@@ -89,10 +90,12 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 @contextmanager
-def _client(args: argparse.Namespace, *, store: Store | None = None, **changes: Any) -> Iterator[WinicClient]:
+def _client(
+    args: argparse.Namespace, *, store: Store | None = None, hooks: Sequence[Hook] = (), **changes: Any
+) -> Iterator[WinicClient]:
     settings = _settings(args).with_(**changes)
     settings.require_credentials()
-    with _new_client(settings, store) as client:
+    with _new_client(settings, store, hooks) as client:
         yield client
 
 
@@ -112,10 +115,6 @@ def open_cli_store(args: argparse.Namespace, settings: Settings | None = None, *
     except StoreError as exc:
         print(f"warning: records wait in the spool {store.spool.directory}: {exc}", file=sys.stderr, flush=True)
     return store
-
-
-def _store(args: argparse.Namespace) -> Store:
-    return open_cli_store(args)
 
 
 # -- send ---------------------------------------------------------------------------------------
@@ -148,6 +147,16 @@ def _encoding(args: argparse.Namespace) -> str:
     return "utf-8-sig" if name == "utf-8" else name  # a byte-order mark is not part of the first line
 
 
+def decoded_lines(name: str, handle: BinaryIO, encoding: str, what: str) -> Iterator[tuple[int, str]]:
+    """A file named on the command line (``-``: stdin, left open), a line at a time with its number; a line
+    not in ``encoding`` is an :class:`InputError` naming it and ``--encoding``."""
+    shown = "stdin" if name == "-" else name
+    with contextlib.nullcontext(handle) if name == "-" else handle:
+        for line, data in enumerate(handle, 1):
+            yield line, _decode(data, encoding, what, f"line {line} of {shown}")
+            encoding = encoding.replace("utf-8-sig", "utf-8")  # a mark only leads the first line
+
+
 class NumberSource:
     """The numbers given to ``send`` -- arguments, then ``--numbers-file``, then stdin -- read one line at a
     time (a million lines are never in memory at once), each remembering where it came from (its line) so
@@ -175,16 +184,12 @@ class NumberSource:
         for name, handle in self._handles:
             shown = "stdin" if name == "-" else name
             self._sources.append((len(self._lines), f"of {shown}"))
-            with contextlib.nullcontext(handle) if name == "-" else handle:  # stdin stays open
-                encoding = self._encoding
-                for line, data in enumerate(handle, 1):
-                    text = _decode(data, encoding, "--numbers-file", f"line {line} of {shown}")
-                    encoding = encoding.replace("utf-8-sig", "utf-8")  # a mark only leads the first line
-                    for item in text.split("#", 1)[0].split(","):
-                        number = item.strip()
-                        if number:
-                            self._lines.append(line)
-                            yield number
+            for line, text in decoded_lines(name, handle, self._encoding, "--numbers-file"):
+                for item in text.split("#", 1)[0].split(","):
+                    number = item.strip()
+                    if number:
+                        self._lines.append(line)
+                        yield number
 
     def label(self, index: int) -> tuple[str, int]:
         """How to name the ``index``-th number read: ``argument 2`` or ``line 12 of numbers.txt``."""
@@ -315,6 +320,19 @@ def _print_receipt_json(receipt: SendReceipt, extra: dict[str, Any]) -> None:
     out.flush()
 
 
+def _counted_line(counted: PartsInfo) -> str:
+    """How the dry run's parts were counted: the service's domestic rule, or GSM-7/UCS-2 and what forced UCS-2."""
+    if counted.encoding == "chars":
+        single, per_part = counted.per_part + 3, counted.per_part
+        return f"counted      the service's rule: {single} characters in one SMS, {per_part} per part"
+    unit = "septets" if counted.encoding == "GSM-7" else "UTF-16 units"
+    line = f"counted      {counted.encoding}: {counted.units} {unit}, {counted.per_part} per part of a long text"
+    if counted.ucs2_because:
+        line += f"; UCS-2 because of {' '.join(counted.ucs2_because[:10])}"
+        line += f" and {len(counted.ucs2_because) - 10} more" if len(counted.ucs2_because) > 10 else ""
+    return line
+
+
 def _dry_run(args: argparse.Namespace, checked: Checked, text: str) -> int:
     """``client.estimate`` (price, signature and balance from the service), or offline with ``--price``."""
     valid = checked.numbers
@@ -327,17 +345,14 @@ def _dry_run(args: argparse.Namespace, checked: Checked, text: str) -> int:
         except InvalidOperation:
             raise InputError("--price", "must be a number", args.price) from None
         signature = args.signature or ""
-        estimate = CostEstimate(
-            len(valid),
-            segments(clean, signature=signature),
-            price,
-            estimate_cost(clean, len(valid), price=price, signature=signature),
-        )
+        counted = count_parts(clean, signature=signature, international=args.international)
+        estimate = CostEstimate(len(valid), counted.parts, price, price * len(valid) * counted.parts, None, counted)
     else:
         with _client(args, strict_text=args.strict) as client:
             info = client.account()
-            estimate = client.estimate(len(valid), clean, account=info)
+            estimate = client.estimate(len(valid), clean, account=info, international=args.international)
         signature = info.signature
+    counted = estimate.counted or count_parts(clean, signature=signature, international=args.international)
     requests = len(valid.batches())
     characters = len(clean) + (0 if not signature or signature in clean else len(signature))
     data = {
@@ -346,6 +361,9 @@ def _dry_run(args: argparse.Namespace, checked: Checked, text: str) -> int:
         "requests": requests,
         "parts": estimate.parts,
         "characters": characters,
+        "encoding": counted.encoding,
+        "units": counted.units,
+        "ucs2_because": list(counted.ucs2_because),
         "price": str(estimate.price),
         "estimated_cost": str(estimate.cost),
         "balance": None if estimate.balance is None else str(estimate.balance),
@@ -367,6 +385,7 @@ def _dry_run(args: argparse.Namespace, checked: Checked, text: str) -> int:
             "dry run: nothing sent",
             f"recipients   {estimate.recipients} in {requests} request(s)",
             f"parts        {estimate.parts} per recipient ({characters} characters with signature)",
+            _counted_line(counted),
             f"cost         {estimate.cost} at {estimate.price} per part",
             verdict,
             *_skipped_lines(checked.skipped),
@@ -403,10 +422,19 @@ def send(args: argparse.Namespace) -> int:
 
 
 def show_receipt(
-    args: argparse.Namespace, receipt: SendReceipt, job: str | None = None, *, skipped: Sequence[Problem] = ()
+    args: argparse.Namespace,
+    receipt: SendReceipt,
+    job: str | None = None,
+    *,
+    skipped: Sequence[Problem] = (),
+    replayed: bool = False,
 ) -> int:
     """What a send printed: the receipt, human or JSON, with its job when it was journalled and the invalid
-    numbers ``--skip-invalid`` left out."""
+    numbers ``--skip-invalid`` left out. ``replayed``: the job had nothing left to send, so "sent" is said on
+    stderr to be the job's earlier sends (an operator must not think the SMS went out twice)."""
+    if replayed:
+        note = f"job {job}: every batch was attempted before: nothing sent now; the receipt is the job's"
+        print(note, file=sys.stderr, flush=True)
     skipped = skipped or receipt.skipped
     lines = [
         f"sent {receipt.parts} part(s) each to {receipt.count} recipient(s) "
@@ -443,13 +471,20 @@ def _send_journalled(
             raise _nothing_sent(exc, job_id) from exc
         with store, stops_on_sigterm(), progress_bar(args, len(checked.numbers.batches())) as progress:
             try:
+                replayed = bool(args.job) and all_attempted(store.job(job_id))
                 receipt = store.journal.send(
                     client, checked.numbers, text, job=job_id, at=at, ext=ext, international=args.international,
                     concurrency=args.concurrency, on_progress=progress, ignore_suppression=args.ignore_suppression,
                 )  # fmt: skip
             except StoreError as exc:  # raised as itself only when nothing was sent
                 raise _nothing_sent(exc, job_id) from exc
-    return show_receipt(args, receipt, job_id, skipped=checked.skipped)
+    return show_receipt(args, receipt, job_id, skipped=checked.skipped, replayed=replayed)
+
+
+def all_attempted(job: JobSummary | None) -> bool:
+    """Whether a job is in the journal with no never-attempted batch (batches never go back to ``new``): a
+    replay or resume of it sends nothing."""
+    return job is not None and not job.batches.get("new", 0)
 
 
 def _nothing_sent(exc: StoreError, job: str) -> StoreError:
@@ -474,7 +509,7 @@ def _pull_and_show(args: argparse.Namespace, source: str, kind: str) -> int:
     whose printing failed too), marking each done once written: a pulled record is never only in memory."""
     from winic_soap.watcher import MAX_INTERVAL, OPERATIONS, Watcher
 
-    with _client(args) as client, _store(args) as store:
+    with _client(args) as client, open_cli_store(args) as store:
         lease = client.settings.deadline + MAX_INTERVAL
         puller = Watcher(
             client, store, _stdout_handler, sources=[source], port=getattr(args, "port", None), lease=lease
@@ -688,22 +723,34 @@ def watch(args: argparse.Namespace) -> int:
     if args.exec_command is None and (args.exec_timeout is not None or args.exec_batch > 1):
         raise InputError("--exec", "--exec-timeout and --exec-batch need --exec", None)
     hand_off = None if args.exec_command is None else ExecHandOff(shlex.split(args.exec_command), stop=stop)
+    metrics = None
+    if args.metrics_port is not None:  # prometheus-client is loaded only when asked for
+        from winic_soap.cli.watch_metrics import WatchMetrics
+
+        metrics = WatchMetrics.of(args)
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        with _client(args) as client, _store(args) as store:
+        with _client(args, hooks=metrics.hooks if metrics else ()) as client, open_cli_store(args) as store:
             urls = args.webhook or client.settings.webhooks
-            webhooks = WebhookDispatcher(store, client.settings, urls=urls, interval=args.interval) if urls else None
+            failed = metrics.webhook_failed if metrics else None
+            webhooks = (
+                WebhookDispatcher(store, client.settings, urls=urls, interval=args.interval, on_failure=failed)
+                if urls
+                else None
+            )
             handler = None if hand_off is not None else _webhooks_only if webhooks is not None else _stdout_handler
+            if metrics is not None:
+                metrics.start(store)
             watcher = Watcher(
                 client,
                 store,
-                handler,
+                handler if metrics is None or handler is None else metrics.counted(handler),
                 interval=args.interval,
                 port=args.port,
                 sources=[s.strip() for s in args.sources.split(",") if s.strip()],
                 lease=args.lease,
                 claim_size=args.exec_batch,
-                batch_handler=hand_off,
+                batch_handler=hand_off if metrics is None or hand_off is None else metrics.counted(hand_off),
                 retention=args.retention or client.settings.retention,
                 webhooks=webhooks,
             )
@@ -719,6 +766,8 @@ def watch(args: argparse.Namespace) -> int:
     finally:
         for sig, handler_before in previous.items():
             signal.signal(sig, handler_before)
+        if metrics is not None:
+            metrics.stop()
     return 0
 
 

@@ -52,7 +52,7 @@ EXIT_HELP = """exit codes:
   9  watcher: a record could not be handed on (it stays pending in the store)
  10  the store cannot be opened or written (send: nothing was sent)
  11  wsdl diff: the WSDL differs from the packaged copy (operations or parameters)
- 12  send: the service accepted requests (ids printed) that the journal could not record
+ 12  send, jobs resume: the service accepted requests (ids printed) that the journal could not record
 130  interrupted (Ctrl-C); 143: terminated (SIGTERM). A send prints what it did first: ids on stdout"""
 
 
@@ -117,6 +117,11 @@ def report_error(exc: WinicError, *, as_json: bool) -> None:
     print(f"error: {exc}", file=sys.stderr)
     if isinstance(exc, OutcomeUnknown):
         print("  the service may have processed it; check `winic-soap reports` before sending again", file=sys.stderr)
+    elif isinstance(exc, AuthenticationError) and exc.code in ("-02", "-03"):
+        print(
+            "  check the account and password: --uid/--pwd, WINIC_UID/WINIC_PWD or the config file (--profile)",
+            file=sys.stderr,
+        )
 
 
 def bulk_summary(exc: BulkSendError) -> str:
@@ -130,4 +135,5 @@ def bulk_summary(exc: BulkSendError) -> str:
     if exc.unsent:
         parts.append(f"{len(exc.unsent)} never attempted")
     where = f"; job {exc.job}: `winic-soap jobs show {exc.job}`" if exc.job else ""
-    return f"send stopped by {type(exc.error).__name__}: {exc.error}: " + ", ".join(parts) + where
+    cause = f"{type(exc.error).__name__}: {exc.error}" if str(exc.error) else type(exc.error).__name__  # Ctrl-C: ''
+    return f"send stopped by {cause}: " + ", ".join(parts) + where

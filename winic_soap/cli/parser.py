@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from winic_soap import __version__
-from winic_soap.cli import commands, store_commands, suppress_commands
+from winic_soap.cli import commands, stats_commands, store_commands, suppress_commands
 from winic_soap.cli.errors import EXIT_HELP
 from winic_soap.config import TRANSPORTS
 from winic_soap.mock import __main__ as mock_main
@@ -184,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--sources", default=",".join(SOURCES), help=f"comma-separated, of {', '.join(SOURCES)}")
     watch.add_argument("--once", action="store_true", help="hand on pending records, poll once, exit")
     watch.add_argument(
+        "--metrics-port", type=int, help="serve Prometheus metrics on /metrics at this port (pip install "
+        "'winic-soap[metrics]')",
+    )  # fmt: skip
+    watch.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port (default 127.0.0.1)")
+    watch.add_argument(
         "--lease",
         type=float,
         help="seconds of the account's poller lease and of each claim of records "
@@ -198,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the retention setting, 30d)",
     )
     _store_commands(sub, common)
+    stats = command("stats", "delivery statistics: rates, failure categories, latency", stats_commands.stats)
+    stats_commands.add_arguments(stats)
 
     mock = command("mock", "run the bundled fake service on this machine", mock_main.serve, connect=False)
     mock_main.add_arguments(mock)
@@ -267,6 +274,7 @@ def _store_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         p.add_argument("numbers", nargs="+", metavar="NUMBER")
     imported = action(suppress, "import", "put every number of a file on the list", suppress_commands.suppress_import)
     imported.add_argument("file", help="one number per line, or a CSV whose first column is the number; '-' = stdin")
+    imported.add_argument("--encoding", default="utf-8", help="how the file is encoded (default utf-8; e.g. gbk)")
     for p in (add, remove, imported):
         p.add_argument("--note", help="why (kept with each number)")
 

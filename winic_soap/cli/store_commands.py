@@ -7,7 +7,15 @@ import argparse
 from dataclasses import asdict
 from typing import Any
 
-from winic_soap.cli.commands import _client, _emit, open_cli_store, progress_bar, show_receipt, stops_on_sigterm
+from winic_soap.cli.commands import (
+    _client,
+    _emit,
+    all_attempted,
+    open_cli_store,
+    progress_bar,
+    show_receipt,
+    stops_on_sigterm,
+)
 from winic_soap.exceptions import ConfigurationError, InputError
 from winic_soap.store import BATCH_STATES, Batch, InboxRecord, JobSummary
 from winic_soap.store.retention import parse_age
@@ -112,7 +120,8 @@ def inbox_retry(args: argparse.Namespace) -> int:
     _emit(
         args,
         {"retried": retried, "not_dead": missing},
-        [f"back in line: {i}" for i in retried] + [f"not a dead letter: {i}" for i in missing],
+        [f"back in line: {i}" for i in retried] + [f"not a dead letter: {i}" for i in missing]
+        or ["no dead records to retry"],  # --all with none: said, not silence
     )
     return 0 if retried or not missing else 3
 
@@ -188,7 +197,7 @@ def jobs_resume(args: argparse.Namespace) -> int:
                 client, args.job, concurrency=args.concurrency, on_progress=progress, send_now=args.send_now,
                 ignore_suppression=args.ignore_suppression,
             )  # fmt: skip
-    return show_receipt(args, receipt, args.job)
+    return show_receipt(args, receipt, args.job, replayed=all_attempted(job))
 
 
 def store_help(args: argparse.Namespace) -> int:

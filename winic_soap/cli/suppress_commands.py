@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-from winic_soap.cli.commands import _emit, open_cli_store
+from winic_soap.cli.commands import _emit, _encoding, _open, decoded_lines, open_cli_store
 from winic_soap.exceptions import ConfigurationError, InputError
-from winic_soap.models import Suppressed
+from winic_soap.models import Problem, Suppressed
+from winic_soap.store.suppression import NUMBER_RULE, number_key
 
 __all__ = ["suppress_add", "suppress_help", "suppress_import", "suppress_list", "suppress_remove"]
 
@@ -47,19 +46,33 @@ def suppress_remove(args: argparse.Namespace) -> int:
     return _changed(args, "cleared", numbers)
 
 
-def suppress_import(args: argparse.Namespace) -> int:
-    """Numbers from a file (one per line, or the first column of a CSV; ``-`` is stdin; ``#`` comments)."""
-    try:
-        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError("file", f"cannot be read: {exc.strerror}", args.file) from None
+def _file_numbers(args: argparse.Namespace) -> list[str]:
+    """The numbers of ``suppress import``'s file, read as ``send`` reads one (``--encoding``, a file that
+    cannot be opened is exit 2); every invalid one named at once by its line, as the operator sees it."""
+    shown = "stdin" if args.file == "-" else args.file
     numbers: list[str] = []
-    for line in text.splitlines():
-        first = line.split("#", 1)[0].split(",", 1)[0].strip().strip('"')
-        if first and not (not numbers and not any(c.isdigit() for c in first)):  # a CSV header is skipped
-            numbers.append(first)
+    problems: list[Problem] = []
+    encoding = _encoding(args)  # an unknown one is refused before the file is opened
+    for line, text in decoded_lines(args.file, _open(args.file, "suppress import"), encoding, "file"):
+        first = text.split("#", 1)[0].split(",", 1)[0].strip().strip('"')
+        if not first or (not numbers and not problems and not any(c.isdigit() for c in first)):
+            continue  # a blank line, a comment, a CSV header
+        try:
+            numbers.append(number_key(first))
+        except InputError:
+            problems.append(Problem(f"line {line} of {shown}", line, first, NUMBER_RULE))
+    if len(problems) == 1:
+        raise InputError(problems[0].label, NUMBER_RULE, problems[0].value, problems=problems)
+    if problems:
+        raise InputError("file", f"{len(problems)} invalid number(s)", problems=problems)
     if not numbers:
         raise InputError("file", "holds no numbers", args.file)
+    return numbers
+
+
+def suppress_import(args: argparse.Namespace) -> int:
+    """Numbers from a file (one per line, or the first column of a CSV; ``-`` is stdin; ``#`` comments)."""
+    numbers = _file_numbers(args)
     with open_cli_store(args) as store:
         added = store.suppression.add(numbers, note=args.note, source="import")
     return _changed(args, "suppressed", added)

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
-from winic_soap._countries import calling_code
+from winic_soap.numbering import calling_code
 
 if TYPE_CHECKING:
     from winic_soap.mock.transport import InProcessTransport
@@ -351,9 +351,10 @@ class MockState:
         if international:
             if any(n.startswith("+") for n in numbers):
                 raise _Reject("-08")
-            if not all(_INTERNATIONAL.fullmatch(n) and calling_code(n) for n in numbers):
+            codes = {calling_code(n) if _INTERNATIONAL.fullmatch(n) else None for n in numbers}
+            if None in codes:
                 raise _Reject("-05")
-            if len({calling_code(n) for n in numbers}) > 1:  # one country per request (the document's rule)
+            if len(codes) > 1:  # one country per request (the document's rule), told by calling code
                 raise _Reject("-04")
         elif not all(_DOMESTIC.fullmatch(n) for n in numbers):
             raise _Reject("-05")

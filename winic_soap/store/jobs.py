@@ -8,13 +8,17 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from winic_soap.exceptions import InputError, StoreError
 from winic_soap.models import SendReceipt
 from winic_soap.store.core import StoreCore, marks
 from winic_soap.store.ids import new_job_id, utc_iso
 from winic_soap.store.owners import process_owner
+
+if TYPE_CHECKING:
+    from winic_soap.categories import Categories
+    from winic_soap.store.stats import Stats
 
 __all__ = ["BATCH_COLUMNS", "BATCH_STATES", "Batch", "JobSummary", "JobsMixin", "batch_of"]
 
@@ -323,3 +327,20 @@ class JobsMixin(StoreCore):
             "failed": dict(sorted(failed_codes.items())),
             "never_attempted": summary.recipients.get("new", 0),
         }
+
+    def stats(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        job: str | None = None,
+        by: str | None = None,
+        categories: Categories | None = None,
+    ) -> Stats:
+        """Delivery statistics of the sends started in ``[since, until)`` (epoch seconds; None: unbounded),
+        optionally of one ``job``, ``by`` ``"day"``/``"hour"`` (:mod:`winic_soap.store.stats`). Read without a
+        write lock: each aggregate query sees the store as it was when it ran."""
+        from winic_soap.store.stats import compute
+
+        with self._transaction(single=True) as tx:
+            return compute(tx, self.backend, since=since, until=until, job=job, by=by, categories=categories)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_OPT_IN",
     "DEFAULT_OPT_OUT",
+    "NUMBER_RULE",
     "Keywords",
     "Suppression",
     "normalise",
@@ -46,6 +47,9 @@ _COLUMNS = "mobile, source, event_at, text, record_id"
 def normalise(text: str) -> str:
     """How a reply is compared with the keywords: NFKC (full-width Ｔ Ｄ become T D), trimmed, case-folded."""
     return unicodedata.normalize("NFKC", text).strip().casefold()
+
+
+NUMBER_RULE = "not a mainland mobile or an international number"  # what number_key accepts
 
 
 def number_key(number: str) -> str:
@@ -197,9 +201,7 @@ class Suppression:
             try:
                 keys.append(number_key(number))
             except InputError:
-                raise InputError(
-                    f"numbers[{index}]", "not a mainland mobile or an international number", number
-                ) from None
+                raise InputError(f"numbers[{index}]", NUMBER_RULE, number) from None
         keys = list(dict.fromkeys(keys))
         if not keys:
             raise InputError("numbers", "at least one number is required")
