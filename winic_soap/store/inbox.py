@@ -99,16 +99,6 @@ class InboxMixin(OutcomesMixin):
             except StoreError as exc:  # the records are safe; resolving can wait for the next reports
                 logger.warning("resolving unknown sends from reports failed: %s", exc)
 
-    def keep_stream(
-        self, operation: str, records: Iterable[Reply | DeliveryReport], *, endpoint: str = "", uid: str = ""
-    ) -> int:
-        """:meth:`keep` for an answer of any size, read one record at a time: spooled whole first
-        (:meth:`spool_stream`), then committed in transactions of ``commit_size`` rows. Memory is bounded by
-        ``commit_size``; a failure leaves the answer in the spool, which replays it the same way."""
-        path, count = self.spool_stream(operation, records, endpoint=endpoint, uid=uid)
-        self.commit_spooled(path)
-        return count
-
     def spool_stream(
         self, operation: str, records: Iterable[Reply | DeliveryReport], *, endpoint: str = "", uid: str = ""
     ) -> tuple[Path, int]:
