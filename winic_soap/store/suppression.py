@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from winic_soap.exceptions import InputError
-from winic_soap.models import SERVICE_TZ, Reply, Suppressed
+from winic_soap.models import Reply, Suppressed, service_time
 from winic_soap.recipients import Numbers, chunked, domestic_numbers, international_numbers
 from winic_soap.store.ids import utc_iso
 
@@ -127,7 +127,7 @@ def record_replies(tx: Tx, keywords: Keywords, pulled: Sequence[tuple[str, objec
         except InputError:
             continue  # not a number a send could carry: nothing to suppress
         when = record.received_at
-        epoch = now if when is None else (when if when.tzinfo else when.replace(tzinfo=SERVICE_TZ)).timestamp()
+        epoch = now if when is None else service_time(when).timestamp()
         at = utc_iso(epoch)
         rows.append((mobile, int(opted_out), "reply", record_id, record.text, at, epoch, utc_iso(now)))
     if rows:
