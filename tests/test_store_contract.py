@@ -102,6 +102,19 @@ def test_a_poison_record_goes_dead_and_the_rest_flow_on(store) -> None:  # type:
     assert again.id == poison and again.attempts == 1
 
 
+def test_a_hand_off_its_consumer_stopped_is_not_counted(store) -> None:  # type: ignore[no-untyped-def]
+    [record_id] = store.commit_pulled("GET_SMS_MO", [reply("13800138000", "at the stop")])
+    for _ in range(2):  # two real failures of the three allowed
+        [record] = store.claim("A")
+        assert store.fail(record.id, "RuntimeError: handler crashed", owner="A") == "pending"
+    for _ in range(5):  # the third claim cut short by a clean stop, again and again: never dead
+        [record] = store.claim("A")
+        assert store.fail(record.id, "stopped", owner="A", counted=False) == "pending"
+    [record] = store.claim("A")
+    assert record.id == record_id and record.attempts == 3  # the third hand-off is still to come
+    assert store.fail(record.id, "RuntimeError: handler crashed", owner="A") == "dead"
+
+
 def test_a_record_whose_consumer_dies_every_time_goes_dead(store, clock) -> None:  # type: ignore[no-untyped-def]
     [record_id] = store.commit_pulled("GET_SMS_MO", [reply("13800138000", "kills its handler")])
     for _ in range(3):

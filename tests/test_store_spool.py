@@ -331,3 +331,41 @@ def test_a_large_answer_the_spool_cannot_take_is_read_into_memory_and_stored(
     assert "cannot be spooled" in caplog.text and "read into memory" in caplog.text
     assert sorted(r.data["text"] for r in store.records(None)) == sorted(texts)
     store.close()
+
+
+def test_sigterm_with_records_only_in_memory_prints_them_before_watch_exits(
+    winic_mock, pg_server, tmp_path: Path, small_disk: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The spool's disk full and the store down: the pull waits in memory; a stop must not drop it silently."""
+    database = pg_server.create_database("sigterm_memory")
+    winic_mock.add_reply("13800138000", "only in memory 5150")
+    spool = small_disk / "spool"
+    spool.mkdir()
+    fill(small_disk)
+    log = tmp_path / "watch.err"
+    with pg_proxy(database) as proxy:
+        env = {**cli_env(winic_mock.url, tmp_path), "WINIC_STORE": proxy.url, "WINIC_SPOOL": str(spool)}
+        proxy.set("refuse_on", after=INSERT)
+        with log.open("w") as err:
+            watch = subprocess.Popen(
+                [sys.executable, "-m", "winic_soap", "watch", "--sources", "replies", "--interval", "5"],
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                env=env,
+            )
+            try:
+                deadline = time.monotonic() + 60
+                while "kept in memory" not in log.read_text(encoding="utf-8"):
+                    assert watch.poll() is None and time.monotonic() < deadline, log.read_text(encoding="utf-8")
+                    time.sleep(0.05)
+                watch.send_signal(signal.SIGTERM)
+                out, _ = watch.communicate(timeout=60)
+            finally:
+                if watch.poll() is None:
+                    watch.kill()
+                    watch.wait()
+    assert watch.returncode == 0, log.read_text(encoding="utf-8")
+    [line] = [json.loads(line) for line in out.splitlines()]
+    assert line["unstored"]["text"] == "only in memory 5150" and line["unstored"]["mobile"] == "13800138000"
+    assert "stored nowhere" in log.read_text(encoding="utf-8")

@@ -125,10 +125,10 @@ def test_exec_timeout_must_fit_in_the_lease(env, tmp_path: Path) -> None:  # typ
     assert result.returncode == 3 and "--exec" in result.stderr
 
 
-def _watch_hung(mock: Any, env: dict[str, str], tmp: Path) -> tuple[subprocess.Popen[str], int, int]:
+def _watch_hung(mock: Any, env: dict[str, str], tmp: Path, *extra: str) -> tuple[subprocess.Popen[str], int, int]:
     """A ``watch`` process whose hand-off of one reply hangs; it, the handler's pid and the handler's child's."""
     mock.add_reply("13800138000", "in the hand-off at the stop")
-    argv = [sys.executable, "-m", "winic_soap", "watch", "--store", str(tmp / "inbox.sqlite3")]
+    argv = [sys.executable, "-m", "winic_soap", "watch", "--store", str(tmp / "inbox.sqlite3"), *extra]
     watcher = subprocess.Popen(
         [*argv, "--exec", _handler(tmp, "hang")],
         env=env,
@@ -158,6 +158,23 @@ def test_sigterm_ends_the_hand_off_and_the_watcher_and_gives_the_lease_up(winic_
         assert inbox.poller(winic_mock.url, "demo") is None  # a stand-by may take over at once
         (record,) = inbox.pending()  # not acknowledged: handed on again by the next watcher
         assert record.data["text"] == "in the hand-off at the stop" and "stopped" in (record.last_error or "")
+
+
+def test_a_hand_off_the_stop_cut_short_never_counts_towards_the_dead_letters(winic_mock, env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """README: SIGTERM "leaves its records pending" -- also a record on its last allowed hand-off."""
+    watcher, _, _ = _watch_hung(winic_mock, env, tmp_path, "--max-handoffs", "1")
+    try:
+        watcher.send_signal(signal.SIGTERM)
+        _, err = watcher.communicate(timeout=30)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait()
+    assert watcher.returncode == 0, err
+    with open_store(tmp_path / "inbox.sqlite3") as inbox:
+        assert inbox.counts().get("dead", 0) == 0
+        (record,) = inbox.pending()
+        assert record.attempts == 0  # the claim's attempt given back: the next watcher has all of them
 
 
 def test_a_hand_off_does_not_outlive_a_watcher_killed_with_sigkill(winic_mock, env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -427,12 +427,19 @@ class Watcher:
             )
 
     def _release(self, record: InboxRecord) -> None:
-        self.store.fail(record.id, "not handed on: the watcher stopped", owner=self.owner)
+        self.store.fail(record.id, "not handed on: the watcher stopped", owner=self.owner, counted=False)
 
     def _failed(self, record: InboxRecord, exc: Exception) -> HandOffError:
-        """Note a failed hand-off: pending again after one interval (at once when stopping), or dead."""
-        retry_after = 0.0 if self._stop.is_set() else self.interval
-        state = self.store.fail(record.id, f"{type(exc).__name__}: {exc}", retry_after=retry_after, owner=self.owner)
+        """Note a failed hand-off: pending again after one interval, or dead. One the watcher's stop cut
+        short is pending again at once and does not count towards the dead letters."""
+        stopping = self._stop.is_set()
+        state = self.store.fail(
+            record.id,
+            f"{type(exc).__name__}: {exc}",
+            retry_after=0.0 if stopping else self.interval,
+            owner=self.owner,
+            counted=not stopping,
+        )
         if state == "dead":
             logger.error("record %s moved to the dead letters after %d hand-offs (%s)", record.id, record.attempts, exc)
         else:

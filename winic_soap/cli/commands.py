@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from winic_soap.client import WinicClient
     from winic_soap.core.contract import Contract
     from winic_soap.events import Hook
+    from winic_soap.watcher import Watcher
 
 __all__ = [
     "account",
@@ -524,9 +525,7 @@ def _pull_and_show(args: argparse.Namespace, source: str, kind: str) -> int:
         try:
             puller.pull_once()
         except StoreError as exc:
-            unstored = puller.unstored
-            for record in unstored:  # neither stored nor spooled: shown, so not lost
-                print(json.dumps({"unstored": asdict(record)}, ensure_ascii=False, default=str), flush=True)
+            unstored = _show_unstored(puller)
             where = "printed above, stored nowhere" if unstored else f"wait in the spool {store.spool.directory}"
             raise StoreError(
                 f"{exc}; the pulled records {where} and reach the store with the next pull, watch or store command"
@@ -535,6 +534,15 @@ def _pull_and_show(args: argparse.Namespace, source: str, kind: str) -> int:
             puller.release()
         _show_pending(args, store, puller.owner, kind, OPERATIONS[source])
     return 0
+
+
+def _show_unstored(watcher: Watcher) -> bool:
+    """Print, in full, the pulled records neither the store nor the spool took (only memory holds them):
+    about to exit, this is their last chance. Returns whether there were any."""
+    unstored = watcher.unstored
+    for record in unstored:
+        print(json.dumps({"unstored": asdict(record)}, ensure_ascii=False, default=str), flush=True)
+    return bool(unstored)
 
 
 def _show_pending(args: argparse.Namespace, store: Store, owner: str, kind: str, operation: str) -> None:
@@ -762,7 +770,11 @@ def watch(args: argparse.Namespace) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-            watcher.run(stop, once=args.once)
+            try:
+                watcher.run(stop, once=args.once)
+            finally:
+                if _show_unstored(watcher):
+                    print("pulled records stored nowhere were printed on stdout as 'unstored'", file=sys.stderr)
     finally:
         for sig, handler_before in previous.items():
             signal.signal(sig, handler_before)

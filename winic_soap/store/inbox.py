@@ -99,16 +99,6 @@ class InboxMixin(OutcomesMixin):
             except StoreError as exc:  # the records are safe; resolving can wait for the next reports
                 logger.warning("resolving unknown sends from reports failed: %s", exc)
 
-    def keep_stream(
-        self, operation: str, records: Iterable[Reply | DeliveryReport], *, endpoint: str = "", uid: str = ""
-    ) -> int:
-        """:meth:`keep` for an answer of any size, read one record at a time: spooled whole first
-        (:meth:`spool_stream`), then committed in transactions of ``commit_size`` rows. Memory is bounded by
-        ``commit_size``; a failure leaves the answer in the spool, which replays it the same way."""
-        path, count = self.spool_stream(operation, records, endpoint=endpoint, uid=uid)
-        self.commit_spooled(path)
-        return count
-
     def spool_stream(
         self, operation: str, records: Iterable[Reply | DeliveryReport], *, endpoint: str = "", uid: str = ""
     ) -> tuple[Path, int]:
@@ -240,19 +230,31 @@ class InboxMixin(OutcomesMixin):
                 )
         return changed
 
-    def fail(self, record_id: str, error: str, *, retry_after: float = 0.0, owner: str | None = None) -> str:
+    def fail(
+        self,
+        record_id: str,
+        error: str,
+        *,
+        retry_after: float = 0.0,
+        owner: str | None = None,
+        counted: bool = True,
+    ) -> str:
         """Note a failed hand-off and release the record, to be claimed again after ``retry_after`` seconds:
         ``pending`` again, or ``dead`` once it was handed off ``max_handoffs`` times. Returns the state.
 
         With ``owner``, only while that owner still holds the record's lease: a consumer whose lease ran
-        out must not put back a record another consumer now holds ("lost" is returned then)."""
+        out must not put back a record another consumer now holds ("lost" is returned then).
+        ``counted=False``: the consumer itself stopped the hand-off (a clean shutdown), so its claim's attempt
+        is given back and the record stays ``pending`` (a stop is no fault of the record's)."""
+        back = 0 if counted else 1
         with self._transaction(single=True) as tx:
             until = self._now(tx) + retry_after if retry_after > 0 else None
             rows = tx.rows(
                 "UPDATE winic_inbox SET last_error = ?, lease_owner = NULL, lease_until = ?, "
-                "state = CASE WHEN attempts >= ? THEN 'dead' ELSE 'pending' END "
+                "state = CASE WHEN ? = 0 AND attempts >= ? THEN 'dead' ELSE 'pending' END, "
+                "attempts = attempts - CASE WHEN attempts > 0 THEN ? ELSE 0 END "
                 "WHERE id = ? AND state = 'pending' AND (CAST(? AS TEXT) IS NULL OR lease_owner = ?) RETURNING state",
-                (error[:500], until, self.max_handoffs, record_id, owner, owner),
+                (error[:500], until, back, self.max_handoffs, back, record_id, owner, owner),
             )
         if rows:
             return str(rows[0][0])

@@ -12,12 +12,12 @@ import json
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from winic_soap.exceptions import InputError
-from winic_soap.models import SERVICE_TZ, Reply, Suppressed
+from winic_soap.models import Reply, Suppressed, service_time
 from winic_soap.recipients import Numbers, chunked, domestic_numbers, international_numbers
+from winic_soap.store.ids import utc_iso
 
 if TYPE_CHECKING:
     from winic_soap._base import SendPlan
@@ -89,10 +89,6 @@ def _marks(items: Sequence[str]) -> str:
     return ", ".join("?" * len(items))
 
 
-def _utc(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
-
-
 def _upsert(tx: Tx, rows: Sequence[tuple[object, ...]], *, operator: bool = False) -> None:
     """A reply changes a number's row only when it is at least as recent as the row's event (the same reply
     committed again changes nothing); an operator's change always applies (their decision, whatever the
@@ -131,9 +127,9 @@ def record_replies(tx: Tx, keywords: Keywords, pulled: Sequence[tuple[str, objec
         except InputError:
             continue  # not a number a send could carry: nothing to suppress
         when = record.received_at
-        epoch = now if when is None else (when if when.tzinfo else when.replace(tzinfo=SERVICE_TZ)).timestamp()
-        at = _utc(epoch)
-        rows.append((mobile, int(opted_out), "reply", record_id, record.text, at, epoch, _utc(now)))
+        epoch = now if when is None else service_time(when).timestamp()
+        at = utc_iso(epoch)
+        rows.append((mobile, int(opted_out), "reply", record_id, record.text, at, epoch, utc_iso(now)))
     if rows:
         _upsert(tx, rows)
     return len(rows)
@@ -206,7 +202,7 @@ class Suppression:
         if not keys:
             raise InputError("numbers", "at least one number is required")
         now = self.store.clock()
-        rows = [(k, int(suppressed), source, None, note, _utc(now), now, _utc(now)) for k in keys]
+        rows = [(k, int(suppressed), source, None, note, utc_iso(now), now, utc_iso(now)) for k in keys]
         with self.store._transaction() as tx:
             _upsert(tx, rows, operator=True)
         return keys
