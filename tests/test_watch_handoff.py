@@ -97,7 +97,13 @@ def test_the_exec_command_sees_none_of_the_clients_secrets(winic_mock, env, tmp_
 
 def test_handoff_env_drops_secrets_and_unparsable_proxies() -> None:
     env = handoff_env(
-        {"WINIC_NEWPWD": "x", "WINIC_PROXY": "http://u:p@h:1", "ALL_PROXY": "http://[bad", "http_proxy": "http://h:8"}
+        {
+            "WINIC_NEWPWD": "x",
+            "WINIC_PROXY": "http://u:p@h:1",
+            "WINIC_WEBHOOK": "https://hook:pw@app.example/winic?token=t0k",
+            "ALL_PROXY": "http://[bad",
+            "http_proxy": "http://h:8",
+        }
     )
     assert env == {"http_proxy": "http://h:8"}
 

@@ -51,7 +51,8 @@ OPERATIONS = {  # each source's pull operation
 Handler = Callable[[InboxRecord], None]
 BatchHandler = Callable[[Sequence[InboxRecord]], None]
 # the client's own secrets, never passed to a hand-off command (plus any WINIC_* naming a password or secret)
-_SECRET_ENV = frozenset({"WINIC_PWD", "WINIC_NEWPWD", "WINIC_STORE", "WINIC_PROXY", "PGPASSWORD"})
+# WINIC_WEBHOOK: a receiver's URL may carry its user:password or a token in its query
+_SECRET_ENV = frozenset({"WINIC_PWD", "WINIC_NEWPWD", "WINIC_STORE", "WINIC_PROXY", "WINIC_WEBHOOK", "PGPASSWORD"})
 _SECRET_WORDS = ("PASSWORD", "SECRET", "PWD", "TOKEN")
 _PROXY_ENV = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "FTP_PROXY"})
 _TICK = 0.1  # how often a running hand-off looks at its deadline and at the stop request
@@ -88,7 +89,8 @@ def _without_credentials(url: str) -> str | None:
 
 def handoff_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment a hand-off command runs in: ours without the client's secrets (``WINIC_PWD``,
-    ``WINIC_STORE`` with its database password, ``WINIC_PROXY``, ``PGPASSWORD``, any ``WINIC_*`` naming a
+    ``WINIC_STORE`` with its database password, ``WINIC_PROXY``, ``WINIC_WEBHOOK`` (a receiver's URL may
+    carry credentials or a token), ``PGPASSWORD``, any ``WINIC_*`` naming a
     password, secret or token) and with proxy URLs stripped of their credentials."""
     env: dict[str, str] = {}
     for key, value in (os.environ if environ is None else environ).items():
