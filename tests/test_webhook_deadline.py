@@ -10,8 +10,6 @@ import os
 import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from shared import cli_env, run_cli
+from shared import cli_env, run_cli, start_cli
 from webhook_receiver import Delivery, receiving
 
 from winic_soap import Settings
@@ -129,14 +127,7 @@ def test_sigterm_cuts_a_slow_post_and_the_record_is_delivered_later_with_its_id(
     store = tmp_path / "inbox.sqlite3"
     env = {**cli_env(winic_mock.url, tmp_path), "WINIC_WEBHOOK_SECRET": SECRET, "WINIC_TIMEOUT": "30"}
     with raw_receiver(mode, every=2.0) as receiver:
-        watcher = subprocess.Popen(
-            [sys.executable, "-m", "winic_soap", "watch", "--store", str(store), "--webhook", receiver.url],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
+        watcher = start_cli(env, "watch", "--store", str(store), "--webhook", receiver.url)
         try:
             receiver.wait_for(1)
             time.sleep(0.5)  # the POST is under way: the answer has started trickling (or not)
