@@ -35,11 +35,14 @@ from winic_soap.exceptions import (
 )
 from winic_soap.models import SERVICE_TZ, SendReceipt, Submission, Suppressed
 from winic_soap.recipients import chunked
+from winic_soap.store.ids import new_job_id
+from winic_soap.store.owners import owner_is_dead, process_owner
 
 if TYPE_CHECKING:
     from winic_soap._base import SendPlan
     from winic_soap.config import Settings
-    from winic_soap.store.base import Batch, JobSummary, Store
+    from winic_soap.store.base import Store
+    from winic_soap.store.jobs import Batch, JobSummary
 
 __all__ = ["Journal", "outcome_of"]
 
@@ -337,7 +340,6 @@ class Journal:
     ) -> tuple[JobSummary, SendPlan]:
         """The job to run: written now (checked by the client, screened against the suppression list, nothing
         sent), or the one already under ``job`` after checking it is the same send."""
-        from winic_soap.store.base import new_job_id
         from winic_soap.store.suppression import screen
 
         existing = self.store.job(job) if job else None
@@ -412,8 +414,6 @@ class Journal:
     def _run_state(
         self, client: _Client, job: JobSummary, plan: SendPlan, on_progress: Progress | None
     ) -> tuple[BulkRun, _JobBatches]:
-        from winic_soap.store.base import process_owner
-
         total = sum(job.batches.values())
         run = BulkRun(
             total, operation=plan.operation, text=plan.text, transport=client.transport, on_progress=on_progress
@@ -430,8 +430,6 @@ class Journal:
 
     def _others_sending(self, job_id: str, run: BulkRun) -> bool:
         """Whether a live process (or thread) other than this run is still sending one of the job's batches."""
-        from winic_soap.store.base import owner_is_dead
-
         try:
             batches = self.store.batches(job_id, ["sending"])
         except StoreError:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from winic_soap.exceptions import InputError
-from winic_soap.models import Reply, Suppressed
+from winic_soap.models import SERVICE_TZ, Reply, Suppressed
 from winic_soap.recipients import Numbers, chunked, domestic_numbers, international_numbers
 
 if TYPE_CHECKING:
@@ -119,8 +119,6 @@ def _upsert(tx: Tx, rows: Sequence[tuple[object, ...]], *, operator: bool = Fals
 def record_replies(tx: Tx, keywords: Keywords, pulled: Sequence[tuple[str, object]], now: float) -> int:
     """In the transaction that commits pulled records: each opt-out or opt-in reply changes its number's row,
     with the reply (its record id, text and time) as evidence. Returns how many replies changed the list."""
-    from winic_soap.store.base import SERVICE_TZ
-
     rows = []
     for record_id, record in pulled:
         if not isinstance(record, Reply):

@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from winic_soap.exceptions import InputError
-from winic_soap.store.base import _RECORD_COLUMNS, InboxRecord, owner_is_dead, utc_iso
+from winic_soap.store.core import marks
+from winic_soap.store.ids import utc_iso
+from winic_soap.store.owners import owner_is_dead
+from winic_soap.store.records import RECORD_COLUMNS, InboxRecord, inbox_record, sends_for
 
 if TYPE_CHECKING:
     from winic_soap.store.base import Store
@@ -38,10 +41,6 @@ class DeadDelivery:
     attempts: int
     last_error: str | None
     last_status: int | None
-
-
-def _marks(count: int) -> str:
-    return ", ".join("?" * count)
 
 
 class WebhookQueue:
@@ -117,16 +116,16 @@ class WebhookQueue:
             if not attempts:
                 return []
             ids = sorted(attempts)
-            records = tx.rows(f"SELECT {_RECORD_COLUMNS} FROM winic_inbox WHERE id IN ({_marks(len(ids))})", ids)
-            sends = self.store._sends_for(tx, {r[12] for r in records if r[12]})
+            records = tx.rows(f"SELECT {RECORD_COLUMNS} FROM winic_inbox WHERE id IN ({marks(len(ids))})", ids)
+            sends = sends_for(tx, {r[12] for r in records if r[12]})
             found = {r[0] for r in records}
             gone = [i for i in ids if i not in found]
             if gone:  # purged from the inbox meanwhile: nothing left to send
                 tx.run(
-                    f"DELETE FROM {_TABLE} WHERE endpoint = ? AND record_id IN ({_marks(len(gone))})",
+                    f"DELETE FROM {_TABLE} WHERE endpoint = ? AND record_id IN ({marks(len(gone))})",
                     [self.endpoint, *gone],
                 )
-        claimed = [(self.store._record(r, sends), attempts[r[0]]) for r in records]
+        claimed = [(inbox_record(r, sends), attempts[r[0]]) for r in records]
         return sorted(claimed, key=lambda pair: pair[0].seq)
 
     def _claim(self, tx: Tx, owner: str, now: float, limit: int, lease: float) -> list[tuple[Any, ...]]:
@@ -147,7 +146,7 @@ class WebhookQueue:
         if dead:
             tx.run(
                 f"UPDATE {_TABLE} SET lease_until = NULL WHERE endpoint = ? AND state = 'pending' "
-                f"AND lease_owner IN ({_marks(len(dead))})",
+                f"AND lease_owner IN ({marks(len(dead))})",
                 [self.endpoint, *dead],
             )
 
@@ -158,7 +157,7 @@ class WebhookQueue:
         with self.store._transaction(durable=False) as tx:
             rows = tx.rows(
                 f"UPDATE {_TABLE} SET lease_until = ? WHERE endpoint = ? AND state = 'pending' AND lease_owner = ? "
-                f"AND record_id IN ({_marks(len(record_ids))}) RETURNING record_id",
+                f"AND record_id IN ({marks(len(record_ids))}) RETURNING record_id",
                 [self.store.clock() + lease, self.endpoint, owner, *record_ids],
             )
         return {str(r[0]) for r in rows}
@@ -171,7 +170,7 @@ class WebhookQueue:
             return tx.run(
                 f"UPDATE {_TABLE} SET state = 'done', done_at = ?, lease_owner = NULL, lease_until = NULL, "
                 "last_error = NULL WHERE endpoint = ? AND state = 'pending' "
-                f"AND record_id IN ({_marks(len(record_ids))})",
+                f"AND record_id IN ({marks(len(record_ids))})",
                 [utc_iso(self.store.clock()), self.endpoint, *record_ids],
             )
 
@@ -183,7 +182,7 @@ class WebhookQueue:
             tx.run(
                 f"UPDATE {_TABLE} SET lease_owner = NULL, lease_until = NULL, attempts = attempts - 1 "
                 "WHERE endpoint = ? AND state = 'pending' AND lease_owner = ? "
-                f"AND record_id IN ({_marks(len(record_ids))})",
+                f"AND record_id IN ({marks(len(record_ids))})",
                 [self.endpoint, owner, *record_ids],
             )
 
@@ -257,7 +256,7 @@ def retry_deliveries(store: Store, record_ids: Sequence[str] | None, endpoint: s
     where = "state = 'dead' AND (CAST(? AS TEXT) IS NULL OR endpoint = ?)"
     params: list[Any] = [endpoint, endpoint]
     if record_ids is not None:
-        where += f" AND record_id IN ({_marks(len(record_ids))})"
+        where += f" AND record_id IN ({marks(len(record_ids))})"
         params += list(record_ids)
     with store._transaction() as tx:
         rows = tx.rows(
