@@ -6,6 +6,7 @@ to our tree, told apart by whether the request can have reached the service.
 server that trickles bytes or sends endless interim answers: the sync client runs on a network backend
 that clamps every socket operation to the attempt's deadline; the async client runs the attempt in an
 anyio cancel scope. A client given by the user (``http_client=``) keeps its own transport and timeouts.
+Webhook POSTs (:class:`WebhookClient`) run on the same guarded backend, and can be cut from another thread.
 """
 
 from __future__ import annotations
