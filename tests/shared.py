@@ -53,6 +53,18 @@ def run_cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.Comp
     )
 
 
+def start_cli(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """``python -m winic_soap ARGS`` started in its own session (so a test can signal or kill it whole)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "winic_soap", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
 def wait_until(condition: Callable[[], object], what: str, timeout: float = 60.0) -> None:
     """Poll ``condition`` (every 5 ms) until it holds; fail naming ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

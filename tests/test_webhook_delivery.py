@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from shared import cli_env, run_cli
+from shared import cli_env, run_cli, start_cli
 from webhook_receiver import Delivery, receiving
 
 from winic_soap import Settings
@@ -204,14 +204,7 @@ def test_two_watchers_on_postgresql_never_deliver_a_record_twice_at_once(pg_serv
 
 
 def _watch(env: dict[str, str], store: Path, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "winic_soap", "watch", "--once", "--store", str(store), *extra],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    return start_cli(env, "watch", "--once", "--store", str(store), *extra)
 
 
 def test_a_watcher_killed_mid_delivery_delivers_it_again_after_restart(winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -414,14 +407,7 @@ def test_sigterm_stops_a_watcher_mid_delivery_and_the_record_is_delivered_next_s
         "WINIC_WEBHOOK_RETRY_SCHEDULE": "0, 0",  # the failed attempt is due again at once
     }
     with receiving(SECRET, hold_first) as receiver:
-        watcher = subprocess.Popen(
-            [sys.executable, "-m", "winic_soap", "watch", "--store", str(store), "--webhook", receiver.url],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
+        watcher = start_cli(env, "watch", "--store", str(store), "--webhook", receiver.url)
         try:
             receiver.wait_for(lambda r: len(r.in_flight) == 1)
             watcher.send_signal(signal.SIGTERM)

@@ -6,6 +6,7 @@ to our tree, told apart by whether the request can have reached the service.
 server that trickles bytes or sends endless interim answers: the sync client runs on a network backend
 that clamps every socket operation to the attempt's deadline; the async client runs the attempt in an
 anyio cancel scope. A client given by the user (``http_client=``) keeps its own transport and timeouts.
+Webhook POSTs (:class:`WebhookClient`) run on the same guarded backend, and can be cut from another thread.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import contextvars
 import logging
 import os
 import re
+import socket
 import ssl
 import threading
 import time
@@ -22,7 +24,7 @@ import urllib.request
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, BinaryIO
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import httpcore2
@@ -52,9 +54,8 @@ __all__ = [
     "AsyncWire",
     "HttpClient",
     "SyncWire",
+    "WebhookClient",
     "map_error",
-    "plain_client",
-    "post",
     "proxy_for",
     "redact",
     "ssl_context",
@@ -69,17 +70,21 @@ _current: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar("wini
 
 
 def redact(url: str) -> str:
-    """A URL fit for a log line: the query string (``pwd=…`` on HTTP GET) is dropped."""
-    return url.split("?", 1)[0]
+    """A URL fit for a log line: the query string (``pwd=…`` on HTTP GET, a webhook receiver's token), the
+    fragment and the user info (``user:password@``) are dropped."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
 class _RedactSecrets(logging.Filter):
     """httpx2 logs every request line at INFO (the URL, with ``pwd=`` on HTTP GET): masked before any
-    handler sees it."""
+    handler sees it. During a webhook POST every URL in a line is shown as :func:`redact` shows it (the
+    receiver's URL may carry its token in the query or the user info)."""
 
     _PATTERN = re.compile(r"((?:new)?pwd=)[^&\s\"']*", re.IGNORECASE)
     _USERINFO = re.compile(r"(://[^:/@\s]*):[^@/\s]*@")  # a proxy URL's password
     _AUTH = re.compile(r"(auth=\(b?'[^']*', )b?'[^']*'\)")  # httpcore2's SOCKS trace: auth=(b'user', b'pass')
+    _URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s\"'<>]+", re.IGNORECASE)
 
     @classmethod
     def mask(cls, message: str) -> str:
@@ -88,6 +93,9 @@ class _RedactSecrets(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         masked = self.mask(message)
+        attempt = _current.get()
+        if attempt is not None and attempt.private_urls:
+            masked = self._URL.sub(lambda m: redact(m.group()), masked)
         if masked != message:
             record.msg, record.args = masked, None
         return True
@@ -218,13 +226,25 @@ class _Attempt:
     server); on a user's client httpcore's trace events do, and a transport that reports nothing at
     all (a user's mock, say) proves nothing, so its failures count as maybe-sent."""
 
-    __slots__ = ("deadline", "new_tls", "sending", "traced")
+    __slots__ = ("cut", "deadline", "new_tls", "private_urls", "sending", "socket", "traced")
 
-    def __init__(self, deadline: float | None, *, traced: bool) -> None:
+    def __init__(self, deadline: float | None, *, traced: bool, private_urls: bool = False) -> None:
         self.deadline = deadline
         self.sending = False
         self.traced = traced
         self.new_tls = False
+        self.private_urls = private_urls  # a webhook POST: its URLs are redacted in every log line
+        self.cut = False  # set from another thread by interrupt(): every later socket operation fails
+        self.socket: Any = None  # the socket of the operation under way, for interrupt()
+
+    def interrupt(self) -> None:
+        """From another thread: end the attempt now. Its socket is shut down (which wakes a blocked read
+        or write) and every socket operation after this one fails at once."""
+        self.cut = True
+        sock = self.socket
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def __call__(self, event: str, info: Mapping[str, Any]) -> None:
         self.traced = True
@@ -311,8 +331,15 @@ class _Framing:
             self.dirty = self.dirty or end + 4 + int(length) != self._count
 
 
-def _left(timeout: float | None, error: type[Exception]) -> float | None:
+def _left(timeout: float | None, error: type[Exception], stream: Any = None) -> float | None:
+    """The time a socket operation may take: the smaller of httpx2's per-step timeout and what is left of
+    the attempt's deadline. ``stream``'s socket is noted on the attempt first, so :meth:`_Attempt.interrupt`
+    can shut it down; an interrupted attempt (or one out of time) raises ``error`` before touching it."""
     attempt = _current.get()
+    if attempt is not None and stream is not None:
+        attempt.socket = stream.get_extra_info("socket")
+    if attempt is not None and attempt.cut:
+        raise error("the attempt was interrupted")
     deadline = attempt.deadline if attempt is not None else None
     if deadline is None:
         return timeout
@@ -434,7 +461,7 @@ class _GuardedStream(httpcore2.NetworkStream):
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         try:
-            data = self._stream.read(max_bytes, _left(timeout, httpcore2.ReadTimeout))
+            data = self._stream.read(max_bytes, _left(timeout, httpcore2.ReadTimeout, self._stream))
         except httpcore2.ReadError:
             self._reuse.read(b"", self._framing.started)
             raise
@@ -443,7 +470,7 @@ class _GuardedStream(httpcore2.NetworkStream):
         return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        left = _left(timeout, httpcore2.WriteTimeout)  # out of time: provably nothing written
+        left = _left(timeout, httpcore2.WriteTimeout, self._stream)  # out of time: provably nothing written
         self._reuse.wrote(self._framing.wrote())
         _mark_sending()
         self._stream.write(buffer, left)
@@ -455,7 +482,8 @@ class _GuardedStream(httpcore2.NetworkStream):
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore2.NetworkStream:
         context = self._tls.resolve(ssl_context)
-        stream = self._stream.start_tls(context, server_hostname, _left(timeout, httpcore2.ConnectTimeout))
+        left = _left(timeout, httpcore2.ConnectTimeout, self._stream)
+        stream = self._stream.start_tls(context, server_hostname, left)
         _mark_new_tls()
         return _GuardedStream(stream, self._tls, self._reuse)
 
@@ -477,6 +505,11 @@ class _GuardedBackend(httpcore2.NetworkBackend):
     ) -> httpcore2.NetworkStream:
         timeout = _left(timeout, httpcore2.ConnectTimeout)
         stream = self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
+        try:
+            _left(None, httpcore2.ConnectTimeout, stream)  # noted for interrupt(); interrupted meanwhile: no request
+        except httpcore2.ConnectTimeout:
+            stream.close()
+            raise
         return _GuardedStream(stream, self._tls, _Reuse(self._bounds, (host, port)))
 
     def connect_unix_socket(
@@ -1113,35 +1146,71 @@ class _Body:
         return WireResponse(response.status_code, response.headers, content)  # httpx2.Headers: case-insensitive
 
 
-def plain_client(settings: Settings, url: str) -> httpx2.Client:
-    """A plain client for POSTs to ``url`` (webhook endpoints) with the settings' proxy for that URL, CA
-    bundle, client certificate, pool and timeouts; no redirects followed (a 3xx is not an acknowledgement)."""
-    with _proxy_checked():
-        transport = httpx2.HTTPTransport(
-            verify=ssl_context(settings),
-            limits=_limits(settings),
-            proxy=proxy_for(url, settings),
-            trust_env=settings.trust_env,
+class WebhookClient:
+    """POSTs to one webhook endpoint on the guarded network stack the service calls use: each POST bounded as a
+    whole by its ``timeout`` (a receiver that trickles or never answers is cut at the deadline), and
+    :meth:`interrupt`, from another thread, ends the POST under way at once. The settings' proxy for the URL,
+    CA bundle, client certificate and pool apply; no redirect is followed (a 3xx is not an acknowledgement)."""
+
+    def __init__(self, settings: Settings, url: str) -> None:
+        self.url = url
+        tls = _LazyTLS(lambda: ssl_context(settings))
+        tls.resolve(tls.placeholder)  # built now: a bad CA or certificate file fails here, not at the first POST
+        with _proxy_checked():
+            transport = _GuardedTransport(
+                tls=tls,
+                bounds=_IdleBounds(),
+                limits=_limits(settings),
+                proxy=proxy_for(url, settings),
+                trust_env=settings.trust_env,
+            )
+        self._client = httpx2.Client(
+            transport=transport,
+            trust_env=False,
+            follow_redirects=False,
+            timeout=_timeout(settings, settings.timeout),
+            headers={"User-Agent": USER_AGENT},
         )
-    return httpx2.Client(
-        transport=transport,
-        trust_env=False,
-        follow_redirects=False,
-        timeout=_timeout(settings, settings.timeout),
-        headers={"User-Agent": USER_AGENT},
-    )
+        self._lock = threading.Lock()
+        self._attempt: _Attempt | None = None
+        self._interrupted = False
 
+    def __repr__(self) -> str:
+        return f"WebhookClient({redact(self.url)!r})"
 
-def post(client: httpx2.Client, url: str, content: bytes, headers: Mapping[str, str], *, keep: int = 65536) -> int:
-    """POST ``content`` and return the answer's status; an httpx2 failure raises our typed error. The answer's
-    body is read up to ``keep`` bytes (so the connection is reused), and a longer one is dropped unread."""
-    try:
-        with client.stream("POST", url, content=content, headers=dict(headers)) as response:
-            read = 0
-            for chunk in response.iter_raw():
-                read += len(chunk)
-                if read > keep:
-                    break
-            return response.status_code
-    except _CAUGHT as exc:
-        raise map_error(exc, sending=True) from None
+    def post(self, content: bytes, headers: Mapping[str, str], *, timeout: float, keep: int = 65536) -> int:
+        """POST ``content`` within ``timeout`` seconds in all and return the answer's status; every failure
+        (the deadline, an interruption) raises our typed error. The answer's body is read up to ``keep``
+        bytes (so the connection is reused), and a longer one is dropped unread."""
+        attempt = _Attempt(time.monotonic() + timeout, traced=True, private_urls=True)
+        with self._lock:
+            if self._interrupted:
+                raise ClientClosedError("the webhook client was interrupted; nothing was sent")
+            self._attempt = attempt
+        token = _current.set(attempt)
+        try:
+            with self._client.stream("POST", self.url, content=content, headers=dict(headers)) as response:
+                read = 0
+                for chunk in response.iter_raw():
+                    read += len(chunk)
+                    if read > keep:
+                        break
+                return response.status_code
+        except _CAUGHT as exc:
+            raise map_error(exc, sending=attempt.may_have_sent, new_tls=attempt.new_tls) from None
+        finally:
+            _current.reset(token)
+            with self._lock:
+                self._attempt = None
+
+    def interrupt(self) -> None:
+        """From another thread: cut the POST under way (its connection is shut down) and refuse later ones."""
+        with self._lock:
+            self._interrupted = True
+            attempt = self._attempt
+        if attempt is not None:
+            attempt.interrupt()
+
+    def close(self) -> None:
+        """Close the connections (the pool)."""
+        self._client.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
@@ -22,7 +23,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from winic_soap.config import Settings
 from winic_soap.exceptions import ConfigurationError, StoreError, WinicError
@@ -114,21 +114,23 @@ def body_of(record: InboxRecord) -> bytes:
 
 def display_url(url: str) -> str:
     """An endpoint for log lines: no user info, no query (either may carry the receiver's token)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
+    from winic_soap.http import redact
+
+    return redact(url)
 
 
 class _Endpoint:
-    """One endpoint: its queue, its HTTP client and its thread's wake-up."""
+    """One endpoint: its queue, its HTTP client, its thread's wake-up, and the outcomes (record id: ``ack`` or
+    ``release``) the store could not take yet, recorded first thing next round."""
 
     def __init__(self, dispatcher: WebhookDispatcher, url: str) -> None:
-        from winic_soap.http import plain_client
+        from winic_soap.http import WebhookClient
 
         self.url, self.shown = url, display_url(url)
         self.queue = WebhookQueue(dispatcher.store, url, dispatcher.schedule)
-        self.client = plain_client(dispatcher.settings, url)
+        self.client = WebhookClient(dispatcher.settings, url)
         self.wake = threading.Event()
+        self.unsettled: dict[str, str] = {}
 
 
 class WebhookDispatcher:
@@ -168,8 +170,12 @@ class WebhookDispatcher:
         self.owner = owner or process_owner()
         self.batch, self.interval = batch, interval
         self.on_failure = on_failure  # (endpoint shown, "pending" or "dead") after each failed delivery: metrics
-        # a claim outlives a batch of slow answers: it is renewed before each POST that might outrun it
+        # a claim outlives a batch of slow answers: each POST is cut at post_timeout (at most half the lease),
+        # and the lease is renewed before any POST that could come within a quarter lease of outrunning it
         self.lease = lease if lease is not None else max(60.0, 4 * settings.timeout)
+        if self.lease <= 0:
+            raise ConfigurationError("lease must be a positive number of seconds")
+        self.post_timeout = min(settings.timeout, self.lease / 2)
         self.endpoints = [_Endpoint(self, url) for url in dict.fromkeys(urls)]
         self._threads: list[threading.Thread] = []
         self._halt = threading.Event()  # set by join(): the threads end even if the caller's stop never is
@@ -186,34 +192,48 @@ class WebhookDispatcher:
     def deliver_due(self, endpoint: _Endpoint, stop: threading.Event | None = None) -> int:
         """Queue what is new for ``endpoint``, then try everything due now, once each (a failure waits its
         record's turn in the schedule); ends early when ``stop`` is set. Returns how many were acknowledged."""
+        self._settle(endpoint)  # what an earlier round could not record (the store was down) comes first
         endpoint.queue.enqueue()
         delivered = 0
         while not self._stopped(stop):
+            before = self.store.clock()  # the lease is counted from before the claim: never over-estimated
             claimed = endpoint.queue.claim(self.owner, limit=self.batch, lease=self.lease)
             if not claimed:
                 return delivered
-            delivered += self._post_claimed(endpoint, claimed, stop)
+            delivered += self._post_claimed(endpoint, claimed, stop, before + self.lease)
         return delivered
 
-    def _post_claimed(
-        self, endpoint: _Endpoint, claimed: list[tuple[InboxRecord, int]], stop: threading.Event | None
-    ) -> int:
-        from winic_soap.http import post
+    def _settle(self, endpoint: _Endpoint) -> None:
+        """Record the outcomes waiting in ``endpoint.unsettled``; a store error leaves them there for the next
+        round (meanwhile the lease still keeps the records from being sent twice at once)."""
+        acked = [i for i, outcome in endpoint.unsettled.items() if outcome == "ack"]
+        endpoint.queue.ack(acked)
+        for record_id in acked:
+            del endpoint.unsettled[record_id]
+        released = list(endpoint.unsettled)
+        endpoint.queue.release(released, self.owner)
+        endpoint.unsettled.clear()
 
-        held_until = self.store.clock() + self.lease
+    def _post_claimed(
+        self,
+        endpoint: _Endpoint,
+        claimed: list[tuple[InboxRecord, int]],
+        stop: threading.Event | None,
+        held_until: float,
+    ) -> int:
         done: list[str] = []
-        left = [record.id for record, _ in claimed]
+        left = [record.id for record, _ in claimed]  # claimed, and no outcome yet: released on the way out
         try:
             for record, attempt in claimed:
                 if self._stopped(stop):
                     break
-                if self.store.clock() + self.settings.timeout + 5 > held_until:
+                if held_until - self.store.clock() < self.post_timeout + self.lease / 4:
+                    before = self.store.clock()
                     still = endpoint.queue.renew(left, self.owner, self.lease)
-                    held_until = self.store.clock() + self.lease
+                    held_until = before + self.lease
                     if record.id not in still:  # taken over after our lease ran out: theirs now
                         left.remove(record.id)
                         continue
-                left.remove(record.id)
                 body = body_of(record)
                 stamp = int(time.time())
                 headers = {
@@ -223,16 +243,20 @@ class WebhookDispatcher:
                     "webhook-signature": sign(record.id, stamp, body, self._key),
                 }
                 status: int | None = None
-                try:
-                    status = post(endpoint.client, endpoint.url, body, headers)
+                try:  # anything but our typed errors propagates: the record is released below
+                    status = endpoint.client.post(body, headers, timeout=self.post_timeout)
                 except WinicError as exc:
+                    if self._stopped(stop):  # cut by our own stop: not the endpoint's failure
+                        break
                     error = f"{type(exc).__name__}: {exc}"
                 else:
                     if 200 <= status < 300:
                         done.append(record.id)
+                        left.remove(record.id)
                         continue
                     error = f"HTTP {status}"
                 state = endpoint.queue.fail(record.id, self.owner, error, status)
+                left.remove(record.id)
                 if self.on_failure is not None:
                     self.on_failure(endpoint.shown, state)
                 if state == "dead":
@@ -247,9 +271,18 @@ class WebhookDispatcher:
                     logger.warning(
                         "webhook %s: record %s attempt %d failed (%s)", endpoint.shown, record.id, attempt, error
                     )
-        finally:  # what was acknowledged is noted; what was never sent goes back uncounted
-            endpoint.queue.ack(done)
-            endpoint.queue.release(left, self.owner)
+        finally:  # what was acknowledged is noted; what has no outcome goes back uncounted
+            endpoint.unsettled.update(dict.fromkeys(done, "ack"))
+            endpoint.unsettled.update(dict.fromkeys(left, "release"))
+            try:
+                self._settle(endpoint)
+            except StoreError as exc:  # kept for the next round; never hides the exception under way
+                logger.warning(
+                    "webhook %s: store failed (%s); %d outcome(s) kept for the next round",
+                    endpoint.shown,
+                    exc,
+                    len(endpoint.unsettled),
+                )
         if done:
             logger.info("webhook %s: delivered %d record(s)", endpoint.shown, len(done))
         return len(done)
@@ -288,14 +321,20 @@ class WebhookDispatcher:
             endpoint.wake.set()
 
     def join(self) -> None:
-        """Stop the threads and wait for them (each finishes the POST under way, bounded by the timeout; what
-        it claimed and did not send goes back), then close the HTTP clients."""
+        """Stop the threads and wait for them: the POST under way is cut (its connection shut down) and what
+        was claimed without an answer goes back, uncounted, for a later round (same ``webhook-id``); then
+        the HTTP clients are closed."""
         self._halt.set()
         self.wake()
+        for endpoint in self.endpoints:
+            endpoint.client.interrupt()
         for thread in self._threads:
             thread.join()
         self._threads.clear()
         for endpoint in self.endpoints:
+            if endpoint.unsettled:
+                with contextlib.suppress(StoreError):  # still down: the leases run out and return them
+                    self._settle(endpoint)
             endpoint.client.close()
 
     def _run(self, endpoint: _Endpoint, stop: threading.Event) -> None:
