@@ -25,11 +25,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 
+import httpx2  # noqa: E402  (the baseline: a bare client)
 from _servers import canned_process  # noqa: E402
 from pgserver import find_pg_bin, running_postgres  # noqa: E402
 
 from winic_soap.config import Settings  # noqa: E402
-from winic_soap.http import plain_client  # noqa: E402
 from winic_soap.models import Reply  # noqa: E402
 from winic_soap.store import open_store  # noqa: E402
 from winic_soap.webhooks import WebhookDispatcher, body_of, new_secret  # noqa: E402
@@ -71,11 +71,11 @@ def _ours(url: str, receiver: str, records: int) -> dict[str, Any]:
 
 
 def _bare(url: str, receiver: str, records: int) -> dict[str, Any]:
-    """The same bodies POSTed by a bare httpx2 client (through our plain_client: same pool and timeouts)."""
+    """The same bodies POSTed by a bare httpx2 client (keep-alive, the settings' default timeout)."""
     with open_store(url) as store:
         store.commit_pulled("GET_SMS_MO", _replies(records))
         bodies = [body_of(r) for r in store.records(None)]
-    client = plain_client(Settings(), receiver)
+    client = httpx2.Client(timeout=Settings().timeout, follow_redirects=False)
     try:
         began = time.perf_counter()
         for body in bodies:
