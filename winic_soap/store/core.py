@@ -14,17 +14,12 @@ from typing import Any
 
 from winic_soap.exceptions import InputError
 from winic_soap.store import settle, suppression
-from winic_soap.store.schema import Tx
+from winic_soap.store.schema import Tx, marks
 from winic_soap.store.spool import Spool, default_spool_dir
 
 __all__ = ["STORE_TIMEOUT", "StoreCore", "marks"]
 
 STORE_TIMEOUT = 5.0  # seconds any one store call may take before it ends as a StoreError
-
-
-def marks(count: int) -> str:
-    """``count`` placeholders for an ``IN (...)`` list."""
-    return ", ".join("?" * count)
 
 
 class StoreCore(ABC):

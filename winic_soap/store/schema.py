@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from winic_soap.exceptions import StoreError
 
-__all__ = ["LATEST", "Migration", "Tx", "lock_statement", "migrate", "migrations", "version_of"]
+__all__ = ["LATEST", "Migration", "Tx", "lock_statement", "marks", "migrate", "migrations", "version_of"]
 
 #: one advisory lock id ("winic") for every process migrating a PostgreSQL store: they run one at a time
 _PG_LOCK = 0x77696E6963
@@ -34,6 +34,11 @@ class Tx(Protocol):
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
     def run(self, sql: str, params: Sequence[Any] = ()) -> int: ...
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+
+def marks(count: int) -> str:
+    """``count`` placeholders for an ``IN (...)`` list (SQL with ``?`` placeholders, as :class:`Tx` takes)."""
+    return ", ".join("?" * count)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from winic_soap.models import DeliveryReport
 from winic_soap.recipients import chunked
+from winic_soap.store.schema import marks
 
 if TYPE_CHECKING:
     from winic_soap.store.schema import Tx
@@ -88,14 +89,12 @@ def record_reports(tx: Tx, precedence: Precedence, pulled: Sequence[tuple[str, o
     first: dict[tuple[str, str, str, str], str] = {}
     current: dict[tuple[str, str], tuple[str, str]] = {}
     for part in chunked(message_ids, _CHUNK):
-        marks = ", ".join("?" * len(part))
-        for mid, mobile, status, at, rid in tx.rows(
-            f"SELECT message_id, mobile, status, at, record_id FROM winic_report_seen WHERE message_id IN ({marks})",
-            part,
-        ):
+        placeholders = marks(len(part))
+        seen = "SELECT message_id, mobile, status, at, record_id FROM winic_report_seen WHERE message_id IN ({})"
+        for mid, mobile, status, at, rid in tx.rows(seen.format(placeholders), part):
             first[(mid, mobile, status, at)] = rid
         for mid, mobile, status, at in tx.rows(
-            f"SELECT message_id, mobile, status, at FROM winic_settled WHERE message_id IN ({marks})", part
+            f"SELECT message_id, mobile, status, at FROM winic_settled WHERE message_id IN ({placeholders})", part
         ):
             current[(mid, mobile)] = (status, at)
     existed = set(current)

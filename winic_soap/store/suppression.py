@@ -18,6 +18,7 @@ from winic_soap.exceptions import InputError
 from winic_soap.models import Reply, Suppressed, service_time
 from winic_soap.recipients import Numbers, chunked, domestic_numbers, international_numbers
 from winic_soap.store.ids import utc_iso
+from winic_soap.store.schema import marks
 
 if TYPE_CHECKING:
     from winic_soap._base import SendPlan
@@ -83,10 +84,6 @@ class Keywords:
         """True for an opt-out, False for an opt-in, None for any other reply."""
         word = normalise(text)
         return True if word in self.opt_out else False if word in self.opt_in else None
-
-
-def _marks(items: Sequence[str]) -> str:
-    return ", ".join("?" * len(items))
 
 
 def _upsert(tx: Tx, rows: Sequence[tuple[object, ...]], *, operator: bool = False) -> None:
@@ -163,13 +160,16 @@ class Suppression:
                 # the set operation runs in C (on a bulk plan's compact numbers, as integers)
                 hits = sorted(numbers.among(listed) if isinstance(numbers, Numbers) else listed.intersection(numbers))
             else:
+                probe = "SELECT mobile FROM winic_suppression WHERE suppressed = 1 AND mobile IN ({})"
                 hits = [m for part in chunked(numbers, _PROBE) for (m,) in tx.rows(
-                    f"SELECT mobile FROM winic_suppression WHERE suppressed = 1 AND mobile IN ({_marks(part)})", part
+                    probe.format(marks(len(part))), part
                 )]  # fmt: skip
             rows = [
                 row
                 for part in chunked(hits, _PROBE)
-                for row in tx.rows(f"SELECT {_COLUMNS} FROM winic_suppression WHERE mobile IN ({_marks(part)})", part)
+                for row in tx.rows(
+                    f"SELECT {_COLUMNS} FROM winic_suppression WHERE mobile IN ({marks(len(part))})", part
+                )
             ]
         return {str(r[0]): _entry(r) for r in rows}
 
