@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -15,7 +17,7 @@ def _blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
 
 
-def test_quick_start_runs(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_quick_start_runs(capsys: pytest.CaptureFixture[str]) -> None:
     code = next(b for b in _blocks("python") if "WinicClient" in b)
     exec(compile(code, "README quick start", "exec"), {})
     out = capsys.readouterr().out
@@ -39,7 +41,9 @@ def test_demo_command_exits_zero() -> None:
     assert "outcome unknown" in result.stdout and "demo-secret" not in result.stdout + result.stderr
 
 
-def test_store_example_runs(capsys, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_store_example_runs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     code = next(b for b in _blocks("python") if "open_store" in b)
     exec(compile(code, "README store example", "exec"), {})

@@ -83,7 +83,9 @@ PYTHON = _blocks("python")
 
 
 @pytest.mark.parametrize("block", PYTHON, ids=[_name(b) for b in PYTHON])
-def test_python_example(block: str, scratch: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+def test_python_example(
+    block: str, scratch: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with MockService() as mock:
         if "from_env(" in block:  # the one replacement: the example's environment is the mock's
             monkeypatch.setenv("WINIC_UID", "demo")

@@ -60,7 +60,7 @@ def main() -> None:
         open_store(store_url) as store,
     ):
         watcher = Watcher(
-            TimedPuller(client, windows),  # type: ignore[arg-type]
+            TimedPuller(client, windows),
             store,
             handler,
             interval=5,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ssl
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from helpers.drive import AsyncDriven, LoopThread
 from helpers.forward_proxy import ForwardProxy
@@ -12,6 +12,8 @@ from helpers.rawhttp import LoopbackServer
 from helpers.scripted_server import Script, ScriptedServer
 from helpers.tls_front import Certificates, TLSFront
 from winic_soap.mock import MockService
+
+S = TypeVar("S", bound=LoopbackServer)
 
 
 class Rig:
@@ -30,24 +32,24 @@ class Rig:
         host, _, port = self.mock.base_url.removeprefix("http://").rpartition(":")
         return host, int(port)
 
-    def _started(self, server: Any) -> Any:
+    def _started(self, server: S) -> S:
         server.start()
         self._servers.append(server)
         return server
 
     @cached_property
     def proxy(self) -> ForwardProxy:
-        return self._started(ForwardProxy())  # type: ignore[no-any-return]
+        return self._started(ForwardProxy())
 
     def auth_proxy(self, user: str, password: str) -> ForwardProxy:
         """A forward proxy that wants ``user:password`` (407 without them)."""
-        return self._started(ForwardProxy((user, password)))  # type: ignore[no-any-return]
+        return self._started(ForwardProxy((user, password)))
 
     def tls_front(self, tls_version: ssl.TLSVersion | None = None) -> TLSFront:
-        return self._started(TLSFront(self.certs, self.upstream, tls_version=tls_version))  # type: ignore[no-any-return]
+        return self._started(TLSFront(self.certs, self.upstream, tls_version=tls_version))
 
     def scripted(self, script: Script, **options: Any) -> ScriptedServer:
-        return self._started(ScriptedServer(script, self.upstream, **options))  # type: ignore[no-any-return]
+        return self._started(ScriptedServer(script, self.upstream, **options))
 
     def client(self, flavour: str, endpoint: str, **options: Any) -> Any:
         """A WinicClient ("sync") or an AsyncWinicClient driven call by call on one event loop ("async")."""
