@@ -32,6 +32,7 @@ from winic_soap import (
     WinicClient,
 )
 from winic_soap.mock import MockService, protocol
+from winic_soap.models import Submission
 from winic_soap.recipients import chunked
 from winic_soap.store import open_store
 
@@ -385,9 +386,7 @@ def test_a_stopped_cli_send_prints_its_ids_and_one_summary_line(
     assert set(NUMBERS) - set(bulk.unknown) <= set(sent_numbers(winic_mock)), "the resume left numbers unsent"
 
 
-def _submission(data: dict[str, Any]) -> Any:
-    from winic_soap.models import Submission
-
+def _submission(data: dict[str, Any]) -> Submission:
     return Submission(data["message_id"], tuple(data["recipients"]))
 
 

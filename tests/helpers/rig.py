@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ssl
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from helpers.drive import AsyncDriven, LoopThread
 from helpers.forward_proxy import ForwardProxy
@@ -12,6 +12,9 @@ from helpers.rawhttp import LoopbackServer
 from helpers.scripted_server import Script, ScriptedServer
 from helpers.tls_front import Certificates, TLSFront
 from winic_soap.mock import MockService
+
+if TYPE_CHECKING:
+    from winic_soap import AsyncWinicClient, WinicClient
 
 S = TypeVar("S", bound=LoopbackServer)
 
@@ -24,7 +27,7 @@ class Rig:
         self.mock = mock
         self.certs = certs
         self._servers: list[LoopbackServer] = []
-        self._clients: list[Any] = []
+        self._clients: list[WinicClient] = []
         self._loop: LoopThread | None = None
 
     @property
@@ -51,22 +54,23 @@ class Rig:
     def scripted(self, script: Script, **options: Any) -> ScriptedServer:
         return self._started(ScriptedServer(script, self.upstream, **options))
 
-    def client(self, flavour: str, endpoint: str, **options: Any) -> Any:
-        """A WinicClient ("sync") or an AsyncWinicClient driven call by call on one event loop ("async")."""
+    def client(self, flavour: str, endpoint: str, **options: Any) -> WinicClient:
+        """A WinicClient ("sync"), or an AsyncWinicClient driven call by call on one event loop ("async"),
+        which shows the same sync face (so it is typed as one)."""
         import winic_soap
 
         options.setdefault("backoff", 0.01)  # retries wait, but not long
         options.setdefault("backoff_max", 0.01)
         if flavour == "sync":
-            client: Any = winic_soap.WinicClient("demo", "demo-secret", endpoint=endpoint, **options)
+            client = winic_soap.WinicClient("demo", "demo-secret", endpoint=endpoint, **options)
         else:
             loop = self._loop = self._loop or LoopThread()
 
-            async def enter() -> Any:
+            async def enter() -> AsyncWinicClient:
                 made = winic_soap.AsyncWinicClient("demo", "demo-secret", endpoint=endpoint, **options)
                 return await made.__aenter__()
 
-            client = AsyncDriven(loop, loop.run(enter()))
+            client = cast("WinicClient", AsyncDriven(loop, loop.run(enter())))
         self._clients.append(client)
         return client
 
