@@ -6,7 +6,10 @@ import asyncio
 import inspect
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from winic_soap import AsyncWinicClient
 
 T = TypeVar("T")
 
@@ -34,7 +37,7 @@ class LoopThread:
 class AsyncDriven:
     """An ``AsyncWinicClient`` behind the sync face the tests use: each coroutine method runs on ``loop``."""
 
-    def __init__(self, loop: LoopThread, client: Any) -> None:
+    def __init__(self, loop: LoopThread, client: AsyncWinicClient) -> None:
         self._loop = loop
         self._client = client
 
