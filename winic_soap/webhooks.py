@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from winic_soap.config import Settings
-from winic_soap.exceptions import ConfigurationError, StoreError, WinicError
+from winic_soap.exceptions import ConfigurationError, StoreError, WebhookVerificationError, WinicError
 from winic_soap.store import InboxRecord, Store, process_owner
 from winic_soap.store.webhooks import WebhookQueue
 
@@ -44,10 +44,6 @@ __all__ = [
 logger = logging.getLogger("winic_soap.webhooks")
 TOLERANCE = 300  # seconds a receiver accepts a timestamp away from its clock (the spec's five minutes)
 _PREFIX = "whsec_"
-
-
-class WebhookVerificationError(WinicError):
-    """Raised by :func:`verify` when a request is not a valid, fresh webhook signed with the secret."""
 
 
 def parse_secret(secret: str | bytes) -> bytes:
