@@ -75,6 +75,7 @@ def test_mypy_refuses_a_typod_state(tmp_path: Path) -> None:
     """Each line marked ``# typo`` is an error, and only those: the right states pass."""
     source = textwrap.dedent(
         """\
+        from winic_soap.categories import Categories
         from winic_soap.store import Batch, Store
 
 
@@ -91,6 +92,10 @@ def test_mypy_refuses_a_typod_state(tmp_path: Path) -> None:
             Batch("job", 0, (), "accepted")
             Batch("job", 0, (), "sent")  # typo
             if store.fail("id", "boom") == "ded":  # typo
+                pass
+            if Categories().of_status("UNDELIV") == "unreachable":
+                pass
+            if Categories().of_status("UNDELIV") == "undeliverable":  # typo
                 pass
         """
     )
