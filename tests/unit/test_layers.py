@@ -40,7 +40,7 @@ import importlib
 import inspect
 import pkgutil
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import pytest
@@ -363,73 +363,91 @@ def _graphs(package: Path) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     return imports, internal(imports, "pkg")
 
 
-def test_the_core_rule_fails_on_a_planted_violation(tmp_path: Path) -> None:
-    files = {
-        "exceptions.py": "",
-        "models.py": "",
-        "core/answer.py": "import re\nfrom lxml import etree\nfrom pkg.core import form\nfrom pkg import exceptions\n",
-        "core/form.py": "",
-    }
-    imports, graph = _graphs(_tree(tmp_path / "ok", files))
-    assert (
-        escapes(graph, "pkg.core", {"pkg.exceptions"}) == set()
-        and foreign(imports, "pkg.core", "pkg", {"lxml"}) == set()
-    )
-    bad = files | {"core/form.py": "from pkg import models\nimport httpx2\n"}
-    imports, graph = _graphs(_tree(tmp_path / "above", bad))
-    assert escapes(graph, "pkg.core", {"pkg.exceptions"}) == {("pkg.core.form", "pkg.models")}
-    assert foreign(imports, "pkg.core", "pkg", {"lxml"}) == {("pkg.core.form", "httpx2")}
-    leaky = files | {"exceptions.py": "def f():\n    from pkg import models\n"}  # through an allowed leaf
-    assert escapes(_graphs(_tree(tmp_path / "leaf", leaky))[1], "pkg.core", {"pkg.exceptions"}) == {
-        ("pkg.exceptions", "pkg.models")
-    }
+Rule = Callable[[dict[str, set[str]], dict[str, set[str]]], set[tuple[str, str]]]
+
+_CORE = {
+    "exceptions.py": "",
+    "models.py": "",
+    "core/answer.py": "import re\nfrom lxml import etree\nfrom pkg.core import form\nfrom pkg import exceptions\n",
+    "core/form.py": "",
+}
+_STORE = {
+    "models.py": "",
+    "client.py": "",
+    "store/jobs.py": "from pkg.models import X\nfrom pkg.store import ids\n",
+    "store/ids.py": "",
+}
+_CLI = {
+    "__main__.py": "from pkg.cli import main\n",
+    "cli/__init__.py": "def main(): ...\n",
+    "mock/__main__.py": "from pkg.mock import cli\n",
+    "mock/cli.py": "",
+    "watcher.py": "",
+}
+_MOCK = {
+    "numbering.py": "",
+    "client.py": "",
+    "mock/state.py": "from pkg.numbering import calling_code\n",
+    "mock/routing.py": "from pkg.mock.state import MockState\n",
+}
 
 
-def test_the_store_rule_fails_on_a_planted_violation(tmp_path: Path) -> None:
-    files = {
-        "models.py": "",
-        "client.py": "",
-        "store/jobs.py": "from pkg.models import X\nfrom pkg.store import ids\n",
-        "store/ids.py": "",
-    }
-    assert escapes(_graphs(_tree(tmp_path / "ok", files))[1], "pkg.store", {"pkg.models"}) == set()
-    files["store/ids.py"] = "def f():\n    from pkg.client import Client\n"
-    assert escapes(_graphs(_tree(tmp_path / "bad", files))[1], "pkg.store", {"pkg.models"}) == {
-        ("pkg.store.ids", "pkg.client")
-    }
+def _core(imports: dict[str, set[str]], graph: dict[str, set[str]]) -> set[tuple[str, str]]:
+    return escapes(graph, "pkg.core", {"pkg.exceptions"}) | foreign(imports, "pkg.core", "pkg", {"lxml"})
 
 
-def test_the_cli_rules_fail_on_planted_violations(tmp_path: Path) -> None:
-    files = {
-        "__main__.py": "from pkg.cli import main\n",
-        "cli/__init__.py": "def main(): ...\n",
-        "mock/__main__.py": "from pkg.mock import cli\n",
-        "mock/cli.py": "",
-        "watcher.py": "",
-    }
-    graph = _graphs(_tree(tmp_path / "ok", files))[1]
-    assert cli_violations(graph, "pkg") == set() and entry_point_violations(graph) == set()
-    files["watcher.py"] = "from pkg.cli import main\n"
-    files["cli/__init__.py"] += "from pkg.mock.__main__ import main as mock_main\n"
-    graph = _graphs(_tree(tmp_path / "bad", files))[1]
-    assert cli_violations(graph, "pkg") == {("pkg.watcher", "pkg.cli")}
-    assert entry_point_violations(graph) == {("pkg.cli", "pkg.mock.__main__")}
+# (rule, a tree that keeps it, what is planted in that tree, the violations the rule must then name)
+PLANTED: list[tuple[Rule, dict[str, str], dict[str, str], set[tuple[str, str]]]] = [
+    (
+        _core,
+        _CORE,
+        {"core/form.py": "from pkg import models\nimport httpx2\n"},
+        {("pkg.core.form", "pkg.models"), ("pkg.core.form", "httpx2")},
+    ),
+    (_core, _CORE, {"exceptions.py": "def f():\n    from pkg import models\n"}, {("pkg.exceptions", "pkg.models")}),
+    (
+        lambda i, g: escapes(g, "pkg.store", {"pkg.models"}),
+        _STORE,
+        {"store/ids.py": "def f():\n    from pkg.client import Client\n"},
+        {("pkg.store.ids", "pkg.client")},
+    ),
+    (
+        lambda i, g: cli_violations(g, "pkg"),
+        _CLI,
+        {"watcher.py": "from pkg.cli import main\n"},
+        {("pkg.watcher", "pkg.cli")},
+    ),
+    (
+        lambda i, g: entry_point_violations(g),
+        _CLI,
+        {"cli/__init__.py": "from pkg.mock.__main__ import main\n"},  # as cli/parser.py imports the mock's
+        {("pkg.cli", "pkg.mock.__main__")},
+    ),
+    (
+        lambda i, g: escapes(g, "pkg.mock", {"pkg.numbering"}),
+        _MOCK,
+        {"mock/routing.py": "from pkg.mock.state import MockState\nfrom pkg import client\n"},
+        {("pkg.mock.routing", "pkg.client")},
+    ),
+    (
+        lambda i, g: core_of_the_mock_violations(g, "pkg"),
+        _MOCK,
+        {"mock/state.py": "def transport():\n    from pkg.mock import routing\n"},  # as httpx_transport() did
+        {("pkg.mock.state", "pkg.mock.routing")},
+    ),
+]
 
 
-def test_the_mock_rules_fail_on_planted_violations(tmp_path: Path) -> None:
-    files = {
-        "numbering.py": "",
-        "client.py": "",
-        "mock/state.py": "from pkg.numbering import calling_code\n",
-        "mock/routing.py": "from pkg.mock.state import MockState\n",
-    }
-    graph = _graphs(_tree(tmp_path / "ok", files))[1]
-    assert escapes(graph, "pkg.mock", {"pkg.numbering"}) == set() and core_of_the_mock_violations(graph, "pkg") == set()
-    files["mock/routing.py"] += "from pkg import client\n"
-    files["mock/state.py"] += "def transport():\n    from pkg.mock import routing\n"  # as httpx_transport() did
-    graph = _graphs(_tree(tmp_path / "bad", files))[1]
-    assert escapes(graph, "pkg.mock", {"pkg.numbering"}) == {("pkg.mock.routing", "pkg.client")}
-    assert core_of_the_mock_violations(graph, "pkg") == {("pkg.mock.state", "pkg.mock.routing")}
+@pytest.mark.parametrize(
+    ("rule", "files", "planted", "expected"),
+    PLANTED,
+    ids=["core-above", "core-via-leaf", "store-client", "cli", "entry-point", "mock-client", "mock-state-shell"],
+)
+def test_each_rule_fails_on_a_planted_violation(
+    tmp_path: Path, rule: Rule, files: dict[str, str], planted: dict[str, str], expected: set[tuple[str, str]]
+) -> None:
+    assert rule(*_graphs(_tree(tmp_path / "ok", files))) == set()
+    assert rule(*_graphs(_tree(tmp_path / "bad", files | planted))) == expected
 
 
 def test_the_exception_rule_fails_on_a_planted_violation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
