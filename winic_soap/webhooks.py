@@ -24,6 +24,7 @@ from typing import Any
 
 from winic_soap.config import Settings, new_secret, parse_secret
 from winic_soap.exceptions import ConfigurationError, StoreError, WebhookVerificationError, WinicError
+from winic_soap.states import Released
 from winic_soap.store import InboxRecord, Store, process_owner
 from winic_soap.store.webhooks import WebhookQueue
 
@@ -124,7 +125,7 @@ class WebhookDispatcher:
         batch: int = 64,
         interval: float = 10.0,
         lease: float | None = None,
-        on_failure: Callable[[str, str], None] | None = None,
+        on_failure: Callable[[str, Released], None] | None = None,
     ) -> None:
         if urls is not None:  # checked as the setting is
             settings = settings.with_(webhooks=tuple(urls))
