@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from tempfile import TemporaryFile
+from typing import Any
 
 import httpx2
 import pytest
 from helpers.pgproxy import pg_proxy
-from helpers.pgserver import PgServer
 from helpers.shared import TRANSPORTS, cli_env, run_cli
 
 from winic_soap import AuthenticationError, ProtocolError, StoreError, WinicClient
@@ -160,7 +160,7 @@ def test_streamed_decoding_equals_the_list_decoder_wherever_the_text_is_cut(oper
 
 
 def test_a_large_answer_whose_commit_acknowledgement_is_lost_is_stored_once_from_the_spool(
-    rich_mock: MockService, pg_server: PgServer, tmp_path: Path
+    rich_mock: MockService, pg_server: Any, tmp_path: Path
 ) -> None:
     campaign(rich_mock, 30_000)
     database = pg_server.create_database("big_lost_ack")
