@@ -2,8 +2,8 @@
 the contract, checking input before the wire, building each request, reading each answer, the unknown-
 outcome rule for writes, scrubbing secrets from server text, and the bookkeeping of bulk sends.
 
-The shells (``client.py``, ``async_client.py``) call :meth:`BaseClient.request` and
-:meth:`BaseClient.answer` around one trip through ``http.py``, under ``retry.Attempts``.
+The shells (``client.py``, ``async_client.py``) call :meth:`BaseClient._request` and
+:meth:`BaseClient._answer` around one trip through ``http.py``, under ``retry.Attempts``.
 """
 
 from __future__ import annotations
@@ -53,8 +53,6 @@ from winic_soap.text import count_parts, sanitize, segments, unsendable
 if TYPE_CHECKING:
     from winic_soap.store.base import Store
     from winic_soap.wsdl import Fetch, ZeepEngine
-
-__all__ = ["SERVICE_TZ", "BaseClient", "Call", "Decode", "SendPlan"]
 
 logger = logging.getLogger("winic_soap.client")
 _CREDENTIALS = ("uid", "pwd")
@@ -199,7 +197,7 @@ class BaseClient:
             return self._engine
 
     @property
-    def contract(self) -> Contract:
+    def _loaded_contract(self) -> Contract:
         if self._contract is None:
             raise ConfigurationError("the WSDL is not loaded yet")
         return self._contract
@@ -209,20 +207,16 @@ class BaseClient:
     def settings(self) -> Settings:
         return self._settings.with_(pwd=self._pwd)
 
-    @property
-    def transport(self) -> str:
-        return self._transport_name
-
     def __repr__(self) -> str:
         s = self._settings
         return f"{type(self).__name__}(uid={s.uid!r}, endpoint={s.endpoint!r}, transport={self._transport_name!r})"
 
     def operations(self) -> list[OperationInfo]:
         """Every operation the loaded WSDL offers, with its parameters in order."""
-        return sorted((op.info for op in self.contract.operations.values()), key=lambda op: op.name)
+        return sorted((op.info for op in self._loaded_contract.operations.values()), key=lambda op: op.name)
 
     def has_operation(self, name: str) -> bool:
-        return name in self.contract.operations
+        return name in self._loaded_contract.operations
 
     # -- building calls (input checked here, before anything goes on the wire) ---------------------
     def _credentials(self) -> dict[str, str | None]:
@@ -232,7 +226,7 @@ class BaseClient:
         return {"uid": self._settings.uid, "pwd": self._pwd}
 
     def _call(self, operation: str, params: Mapping[str, str | None], **send: Any) -> Call:
-        op = self.contract.operations.get(operation)
+        op = self._loaded_contract.operations.get(operation)
         if op is None:
             raise ConfigurationError(f"the loaded WSDL has no operation {operation!r}")
         for name, value in params.items():
@@ -318,7 +312,7 @@ class BaseClient:
             return self._plan_international(recipients, text, at=at, concurrency=concurrency, skip_invalid=skip_invalid)
         return self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency, skip_invalid=skip_invalid)
 
-    def stored_plan(
+    def _stored_plan(
         self, operation: str, text: str, *, at: datetime | None = None, ext: str | None = None, concurrency: int = 1
     ) -> SendPlan:
         """The plan of a send checked earlier (a journalled job): its stored text and options as they were,
@@ -374,7 +368,7 @@ class BaseClient:
         return self._call("EditUserPwd", {**self._credentials(), "newpwd": new})
 
     def _any_call(self, operation: str, params: Mapping[str, str]) -> Call:
-        contract = self.contract.operations.get(operation)
+        contract = self._loaded_contract.operations.get(operation)
         if contract is None:
             raise InputError("operation", f"not in the loaded WSDL (see operations()): {operation}")
         unknown = set(params) - set(contract.parameters)
@@ -435,7 +429,7 @@ class BaseClient:
             emit=self._emit,
         )
 
-    def request(self, call: Call) -> WireRequest:
+    def _request(self, call: Call) -> WireRequest:
         """The HTTP request for ``call`` on the configured transport."""
         s, op = self._settings, call.op
         if not self._soap:
@@ -445,7 +439,7 @@ class BaseClient:
             return envelope.soap_request(s.endpoint, op, self._transport_name, call.params)
         return self._zeep().request(op.name, call.params)
 
-    def answer(self, call: Call, response: WireResponse) -> str | None:
+    def _answer(self, call: Call, response: WireResponse) -> str | None:
         """The answer string as the service wrote it (decoded, error codes included, by the caller's decoder
         inside the retried attempt, so that a read's ``-09`` is retried)."""
         if self._soap:
@@ -499,7 +493,7 @@ class BaseClient:
             return self._scrubber
         return Scrubber([self._pwd, *secrets])
 
-    def failure(self, call: Call, exc: WinicError) -> WinicError:
+    def _failure(self, call: Call, exc: WinicError) -> WinicError:
         """What one failed attempt raises, before the retry layer logs it: the error with the operation and
         transport, scrubbed of every secret the server may have echoed, and for a write that may have been
         processed, the unknown outcome (so the attempt's event already says so)."""
@@ -512,9 +506,9 @@ class BaseClient:
                     "carried (if any) were handed out and cannot be pulled again",
                     call.operation,
                 )
-        return self.outcome(call, self._scrubber_for(call).error(exc))
+        return self._outcome(call, self._scrubber_for(call).error(exc))
 
-    def outcome(self, call: Call, exc: WinicError) -> WinicError:
+    def _outcome(self, call: Call, exc: WinicError) -> WinicError:
         """A write that may have been processed is an unknown outcome; every other error stays itself."""
         if call.op.is_read or not isinstance(exc, TransportError) or exc.processed is not None:
             return exc

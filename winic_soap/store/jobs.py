@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from winic_soap.exceptions import InputError, StoreError
 from winic_soap.models import SendReceipt
-from winic_soap.store.core import StoreCore, marks
+from winic_soap.store.core import StoreCore
 from winic_soap.store.ids import new_job_id, utc_iso
 from winic_soap.store.owners import process_owner
+from winic_soap.store.schema import marks
 
 if TYPE_CHECKING:
     from winic_soap.categories import Categories

@@ -10,8 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from winic_soap.models import DeliveryReport, Reply, service_time
-from winic_soap.store.core import marks
-from winic_soap.store.schema import Tx
+from winic_soap.store.schema import Tx, marks
 
 __all__ = ["RECORD_COLUMNS", "RECORD_STATES", "InboxRecord", "inbox_record", "inbox_row", "pulled_record", "sends_for"]
 
