@@ -95,7 +95,7 @@ class Call:
 @dataclass(slots=True)
 class SendPlan:
     """A checked send: the operation, its batches of at most 100 numbers, and the parameters they share.
-    A plan is what :meth:`BaseClient.send_batch` sends, batch by batch, exactly as planned. Its numbers are
+    A plan is what :meth:`~winic_soap.WinicClient.send_batch` sends, batch by batch, exactly as planned. Its numbers are
     kept compactly and each batch is made when it is sent; ``skipped`` names the invalid numbers left out
     (``skip_invalid=True``)."""
 
@@ -198,6 +198,7 @@ class BaseClient:
 
     @property
     def _loaded_contract(self) -> Contract:
+        """The operations' contract; a custom WSDL on the async client is loaded when it is entered."""
         if self._contract is None:
             raise ConfigurationError("the WSDL is not loaded yet")
         return self._contract
@@ -205,6 +206,7 @@ class BaseClient:
     # -- public, shared ---------------------------------------------------------------------------
     @property
     def settings(self) -> Settings:
+        """The settings this client runs with, with the password it now uses (``repr`` hides it)."""
         return self._settings.with_(pwd=self._pwd)
 
     def __repr__(self) -> str:
@@ -216,6 +218,7 @@ class BaseClient:
         return sorted((op.info for op in self._loaded_contract.operations.values()), key=lambda op: op.name)
 
     def has_operation(self, name: str) -> bool:
+        """Whether the loaded WSDL offers ``name`` (an older service lacks some operations)."""
         return name in self._loaded_contract.operations
 
     # -- building calls (input checked here, before anything goes on the wire) ---------------------
@@ -345,7 +348,8 @@ class BaseClient:
         )
 
     def receipt_of(self, plan: SendPlan, submissions: Sequence[Submission]) -> SendReceipt:
-        """The receipt of a planned send whose requests were made batch by batch (the send journal)."""
+        """The receipt of a plan whose batches were sent one by one with ``send_batch`` (by a journal of your
+        own, or the store's): the same :class:`SendReceipt` that ``send`` returns."""
         at = plan.at and service_time(plan.at).replace(microsecond=0)  # to the second, as ``otime`` carried it
         parts = segments(plan.text, international=plan.operation == "SendInternationalMessages")
         return SendReceipt(
