@@ -140,6 +140,18 @@ def test_async_methods_that_do_io_are_coroutines(name: str) -> None:
     assert inspect.iscoroutinefunction(getattr(AsyncWinicClient, name)), name
 
 
+@pytest.mark.parametrize(("sync", "coroutine"), [("send", "asend"), ("resume", "aresume")])
+def test_the_journal_has_an_async_twin_of_each_send(sync: str, coroutine: str) -> None:
+    """``Journal.asend``/``aresume`` take what ``send``/``resume`` take (the client aside, sync or async)."""
+    assert not inspect.iscoroutinefunction(getattr(Journal, sync))
+    assert inspect.iscoroutinefunction(getattr(Journal, coroutine))
+    shapes = [
+        [(p.name, p.kind, p.default) for p in inspect.signature(getattr(Journal, n)).parameters.values()]
+        for n in (sync, coroutine)
+    ]
+    assert shapes[0] == shapes[1]
+
+
 def test_close_and_aclose() -> None:
     assert not inspect.iscoroutinefunction(WinicClient.close)
     assert inspect.iscoroutinefunction(AsyncWinicClient.aclose)
