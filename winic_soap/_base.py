@@ -46,7 +46,7 @@ from winic_soap.models import (
     Suppressed,
     service_time,
 )
-from winic_soap.recipients import ascii_digits, check_numbers, domestic_numbers
+from winic_soap.recipients import MAX_PER_REQUEST, ascii_digits, check_numbers, domestic_numbers
 from winic_soap.retry import Attempts, RetryPolicy
 from winic_soap.text import count_parts, sanitize, segments, unsendable
 
@@ -58,6 +58,7 @@ logger = logging.getLogger("winic_soap.client")
 _CREDENTIALS = ("uid", "pwd")
 _SECRETS = ("pwd", "newpwd")
 _DIGITS = re.compile("[0-9]+")
+_TOS = re.compile("[0-9]+(?:,[0-9]+)*")  # one request's recipients on the wire
 _PULLS = ("SMS_Reports", "GET_SMS_MO", "GET_SMS_MO_Ext")  # answers handed out once: streamed, never refused
 _FIELDS = {"msg": "text", "tos": "recipients", "extno": "ext"}  # wire names -> the arguments users wrote
 T = TypeVar("T")
@@ -72,6 +73,10 @@ class _Reread:
 
     def __iter__(self) -> Iterator[Reply | DeliveryReport]:
         return self._read()
+
+
+def _wire_number(value: object) -> bool:
+    return isinstance(value, str) and _DIGITS.fullmatch(value) is not None
 
 
 def _service_now() -> datetime:
@@ -340,7 +345,26 @@ class BaseClient:
 
     def _batch_call(self, plan: SendPlan, batch: Sequence[str]) -> Call:
         numbers = list(batch)
-        return self._call(plan.operation, {**plan.params, "tos": ",".join(numbers)}, recipients=numbers, text=plan.text)
+        # not checked again against the numbering plan (a batch goes out as planned, even after an upgrade),
+        # but it must be a batch: one request's worth of wire-form numbers, none of which can smuggle a comma
+        # (another recipient) into ``tos`` or reach the service unnormalised. One match over the joined
+        # numbers: this runs once per request of a million-number send.
+        tos = ",".join(numbers) if all(isinstance(n, str) for n in numbers) else ""
+        if (
+            isinstance(batch, str)
+            or not _TOS.fullmatch(tos)
+            or tos.count(",") != len(numbers) - 1
+            or not len(numbers) <= MAX_PER_REQUEST
+            or len(set(numbers)) != len(numbers)
+        ):
+            bad = batch if isinstance(batch, str) else next((n for n in numbers if not _wire_number(n)), None)
+            raise InputError(
+                "numbers",
+                f"must be one batch of the plan: a list of 1-{MAX_PER_REQUEST} distinct numbers in ASCII digits, "
+                "as in plan.batches",
+                f"{len(numbers)} number(s)" if bad is None else bad,
+            )
+        return self._call(plan.operation, {**plan.params, "tos": tos}, recipients=numbers, text=plan.text)
 
     def _bulk(self, plan: SendPlan, total: int, on_progress: Callable[[int, int], None] | None) -> BulkRun:
         return BulkRun(

@@ -167,8 +167,9 @@ class WinicClient(BaseClient):
         return self._run(self._screen(plan, ignore_suppression), on_progress)
 
     def send_batch(self, plan: SendPlan, numbers: Sequence[str]) -> Submission:
-        """Send one batch (at most 100 numbers) of ``plan`` exactly as planned, checked against nothing
-        again (not even today's clock): the request under :meth:`send` and the send journal."""
+        """Send one batch (at most 100 numbers) of ``plan`` exactly as planned, checked against neither the
+        numbering plan nor the clock again: the request under :meth:`send` and the send journal. Anything that
+        is not a batch of ``plan.batches`` (numbers not in wire form, duplicates) is an :class:`InputError`."""
         call = self._batch_call(plan, numbers)
         return self._submission(call, self._execute(call, decoding.decode_message_id))
 
