@@ -20,6 +20,7 @@ __all__ = ["build_parser", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, run the command, and turn its outcome into the exit code of :mod:`winic_soap.cli.exit_codes`."""
     parser = build_parser()
     args = parser.parse_args(argv)
     verbose = getattr(args, "verbose", 0)

@@ -12,6 +12,7 @@ __all__ = ["account"]
 
 
 def account(args: argparse.Namespace) -> int:
+    """The account's balance, price and signature (``--personal``: company and contact too)."""
     with open_client(args) as client:
         info = client.account(personal=args.personal)
     data = {k: v for k, v in asdict(info).items() if v is not None}

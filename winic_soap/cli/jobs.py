@@ -15,6 +15,7 @@ __all__ = ["jobs_help", "jobs_list", "jobs_resume", "jobs_show"]
 
 
 def jobs_help(args: argparse.Namespace) -> int:
+    """``jobs`` without an action is a usage error naming the actions."""
     raise ConfigurationError("jobs needs an action: list, show or resume")
 
 
@@ -24,6 +25,7 @@ def _job_line(job: JobSummary) -> str:
 
 
 def jobs_list(args: argparse.Namespace) -> int:
+    """Every job in the journal, newest first, with its batches per state."""
     with open_cli_store(args) as store:
         jobs = store.jobs()
     emit(args, [j.as_dict() for j in jobs], [_job_line(j) for j in jobs] or ["no jobs"])
@@ -38,6 +40,7 @@ def _batch_line(batch: Batch) -> str:
 
 
 def jobs_show(args: argparse.Namespace) -> int:
+    """A job's delivery picture, and the batches a person must decide on (never re-sent by themselves)."""
     with open_cli_store(args) as store:
         job = store.job(args.job)
         if job is None:

@@ -23,6 +23,7 @@ __all__ = ["call", "ops", "wsdl_diff", "wsdl_help", "wsdl_refresh"]
 
 
 def call(args: argparse.Namespace) -> int:
+    """Call any operation of the WSDL by name with ``key=value`` parameters; print its raw answer."""
     params = {}
     for item in args.params:
         key, sep, value = item.partition("=")
@@ -56,6 +57,7 @@ def _local_only(url: str) -> bytes:
 
 
 def ops(args: argparse.Namespace) -> int:
+    """The operations and their parameters: of the packaged contract (no zeep), or of ``--wsdl``."""
     settings = Settings.load(config=args.config, profile=args.profile, endpoint=args.endpoint, wsdl=args.wsdl)
     if settings.wsdl is None:
         listed = sorted((op.info for op in _contract(None).operations.values()), key=lambda o: o.name)
@@ -71,6 +73,7 @@ def ops(args: argparse.Namespace) -> int:
 
 
 def wsdl_help(args: argparse.Namespace) -> int:
+    """``wsdl`` without an action is a usage error naming the actions."""
     raise ConfigurationError("wsdl needs an action: refresh or diff")
 
 

@@ -65,6 +65,7 @@ def _connection_options() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The whole ``winic-soap`` command tree; each leaf sets ``run``, the function that does its job."""
     parser = argparse.ArgumentParser(
         prog="winic-soap",
         description=DESCRIPTION,

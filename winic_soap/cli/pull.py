@@ -95,10 +95,12 @@ def _human_record(record: InboxRecord) -> str:
 
 
 def replies(args: argparse.Namespace) -> int:
+    """Pull replies and print every pending one (``--ext``: through GET_SMS_MO_Ext)."""
     return _pull_and_show(args, "replies_ext" if args.ext else "replies", "reply")
 
 
 def reports(args: argparse.Namespace) -> int:
+    """Pull delivery reports and print every pending one."""
     return _pull_and_show(args, "reports", "report")
 
 
@@ -112,6 +114,8 @@ def _webhooks_only(record: InboxRecord) -> None:
 
 
 def watch(args: argparse.Namespace) -> int:
+    """Poll durably and hand each record on once (stdout, ``--exec`` or webhooks) until SIGTERM or Ctrl-C."""
+
     from winic_soap.watcher import ExecHandOff, Watcher
     from winic_soap.webhooks import WebhookDispatcher
 

@@ -176,6 +176,7 @@ def _dry_run(args: argparse.Namespace, checked: Checked, text: str) -> int:
 
 
 def send(args: argparse.Namespace) -> int:
+    """Read and check the input, then a dry run, a journalled send (the default) or one without the journal."""
     text = _read_text(args)
     checked = _read_numbers(args)  # the numbers stay compact from here on (a plan of them is not copied)
     if args.dry_run:

@@ -93,10 +93,12 @@ def stops_on_sigterm() -> Iterator[None]:
 
 
 def skipped_json(skipped: Sequence[Problem]) -> list[dict[str, Any]]:
+    """The numbers ``--skip-invalid`` left out, for ``--json``: where, line, value and rule."""
     return [{"where": p.label, "line": p.position, "value": p.value, "rule": p.rule} for p in skipped]
 
 
 def skipped_lines(skipped: Sequence[Problem]) -> list[str]:
+    """The numbers ``--skip-invalid`` left out, as lines: the first few, then how many more."""
     if not skipped:
         return []
     shown = [f"  {p}" for p in skipped[: InputError.SHOWN]]

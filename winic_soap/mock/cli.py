@@ -27,6 +27,7 @@ def account(spec: str) -> Account:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The mock's options, on its own parser or on ``winic-soap mock``."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to bind, 0 for any free one (default 8080)")
     parser.add_argument(
@@ -63,6 +64,7 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m winic_soap.mock``: parse ``argv`` and serve."""
     parser = argparse.ArgumentParser(prog="python -m winic_soap.mock", description=DESCRIPTION)
     add_arguments(parser)
     return serve(parser.parse_args(argv))
