@@ -1,5 +1,5 @@
-"""The command line's modules: one per command group, sharing only public names, and imported by nothing of the
-library (only ``python -m winic_soap`` and the console script start it)."""
+"""The command line's modules: one per command group, sharing only public names (that nothing of the library
+imports them is tests/unit/test_layers.py's)."""
 
 from __future__ import annotations
 
@@ -30,22 +30,9 @@ def test_no_cli_module_imports_another_modules_private_names() -> None:
         assert not private, f"{path.name} imports {private}: make the helper public where it is shared"
 
 
-def test_nothing_of_the_library_imports_the_cli() -> None:
-    for path in PACKAGE.rglob("*.py"):
-        where = path.relative_to(PACKAGE)
-        if where.parts[0] == "cli" or where == Path("__main__.py"):
-            continue
-        cli = [m for m, name in _imports(path) if m == "winic_soap.cli" or m.startswith("winic_soap.cli.")]
-        cli += [name for m, name in _imports(path) if m == "winic_soap" and name == "cli"]
-        assert not cli, f"{where} imports the command line ({cli})"
-
-
 def test_the_mock_entry_point_is_only_an_entry_point() -> None:
-    """``python -m winic_soap.mock`` runs :mod:`winic_soap.mock.cli`; nothing imports ``__main__`` as a library."""
+    """``python -m winic_soap.mock`` runs :mod:`winic_soap.mock.cli` and holds nothing else (that nothing imports an
+    entry point is tests/unit/test_layers.py's)."""
     body = ast.parse((PACKAGE / "mock" / "__main__.py").read_text(encoding="utf-8")).body
     code = [node for node in body if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))]
     assert len(code) == 2 and _imports(PACKAGE / "mock" / "__main__.py") == [("winic_soap.mock.cli", "main")]
-    for path in PACKAGE.rglob("*.py"):
-        assert ("winic_soap.mock", "__main__") not in _imports(path) and all(
-            m != "winic_soap.mock.__main__" for m, _ in _imports(path)
-        ), path

@@ -14,6 +14,7 @@ from winic_soap.exceptions import (
     BalanceError,
     BulkSendError,
     ConfigurationError,
+    HandOffError,
     InputError,
     OutcomeUnknown,
     SendOutcomeUnknown,
@@ -50,7 +51,7 @@ def exit_code_for(exc: BaseException) -> ExitCode:
         return ExitCode.OUTCOME_UNKNOWN
     if isinstance(exc, TransportError):
         return ExitCode.TRANSPORT
-    if type(exc).__name__ == "HandOffError":
+    if isinstance(exc, HandOffError):
         return ExitCode.HAND_OFF
     return ExitCode.FAILURE
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from winic_soap.cli.context import open_cli_store, open_client
 from winic_soap.exceptions import InputError, StoreError
+from winic_soap.states import RecordKind
 from winic_soap.store import InboxRecord, Store
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["replies", "reports", "watch"]
 
 
-def _pull_and_show(args: argparse.Namespace, source: str, kind: str) -> int:
+def _pull_and_show(args: argparse.Namespace, source: str, kind: RecordKind) -> int:
     """Pull as a watcher would (under the account's poller lease, never beside a running watcher; spooled,
     then committed, whatever the answer's size); then print every pending record of this kind (earlier ones
     whose printing failed too), marking each done once written: a pulled record is never only in memory."""
@@ -63,7 +64,7 @@ def _show_unstored(watcher: Watcher) -> bool:
     return bool(unstored)
 
 
-def _show_pending(args: argparse.Namespace, store: Store, owner: str, kind: str, operation: str) -> None:
+def _show_pending(args: argparse.Namespace, store: Store, owner: str, kind: RecordKind, operation: str) -> None:
     """Print the pending records of ``kind`` a page at a time (memory bounded by the page), each marked done
     once written: lines one by one; with ``--json`` one JSON array written as it goes, a page at a time."""
     shown = 0
