@@ -252,13 +252,6 @@ def test_password_prompt_on_a_terminal(winic_mock, tmp_path: Path) -> None:
     assert PWD not in text  # not echoed, not printed
 
 
-def test_help_documents_exit_codes(cli) -> None:  # type: ignore[no-untyped-def]
-    text = cli("--help").stdout
-    for code in range(11):
-        assert re.search(rf"^\s+{code}\s+\S", text, flags=re.M), code
-    assert "outcome unknown" in cli("send", "--help").stdout
-
-
 def test_watch_stops_cleanly_on_sigterm(winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     import signal
 
