@@ -30,7 +30,7 @@ import anyio
 import httpcore2
 import httpx2
 
-from winic_soap import __version__
+from winic_soap._version import __version__
 from winic_soap.config import Settings
 from winic_soap.core.answer import WireRequest, WireResponse
 from winic_soap.exceptions import (

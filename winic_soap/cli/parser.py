@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from winic_soap import __version__
+from winic_soap._version import __version__
 from winic_soap.cli import commands, stats_commands, store_commands, suppress_commands
 from winic_soap.cli.errors import EXIT_HELP
 from winic_soap.config import TRANSPORTS
