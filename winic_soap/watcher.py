@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 from winic_soap.exceptions import InputError, StoreError, WinicError
 from winic_soap.models import DeliveryReport, Reply
+from winic_soap.redaction import child_environment
 from winic_soap.store import InboxRecord, Store, process_owner
 from winic_soap.store.retention import parse_age
 from winic_soap.store.spool import PulledAnswer
@@ -50,11 +50,6 @@ OPERATIONS = {  # each source's pull operation
 }
 Handler = Callable[[InboxRecord], None]
 BatchHandler = Callable[[Sequence[InboxRecord]], None]
-# the client's own secrets, never passed to a hand-off command (plus any WINIC_* naming a password or secret)
-# WINIC_WEBHOOK: a receiver's URL may carry its user:password or a token in its query
-_SECRET_ENV = frozenset({"WINIC_PWD", "WINIC_NEWPWD", "WINIC_STORE", "WINIC_PROXY", "WINIC_WEBHOOK", "PGPASSWORD"})
-_SECRET_WORDS = ("PASSWORD", "SECRET", "PWD", "TOKEN")
-_PROXY_ENV = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "FTP_PROXY"})
 _TICK = 0.1  # how often a running hand-off looks at its deadline and at the stop request
 _TERM_GRACE = 2.0  # seconds a stopped hand-off gets between SIGTERM and SIGKILL
 _SETPRIV = shutil.which("setpriv")
@@ -73,34 +68,10 @@ class HandOffError(WinicError):
         return (type(self), (self.record_id, str(self).split(" failed: ", 1)[-1]))
 
 
-def _without_credentials(url: str) -> str | None:
-    """A proxy URL without its ``user:password@``; None when it cannot be parsed (then it is left out)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.username is None and parts.password is None:
-        return url
-    netloc = (host or "") + (f":{port}" if port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
 def handoff_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment a hand-off command runs in: ours without the client's secrets (``WINIC_PWD``,
-    ``WINIC_STORE`` with its database password, ``WINIC_PROXY``, ``WINIC_WEBHOOK`` (a receiver's URL may
-    carry credentials or a token), ``PGPASSWORD``, any ``WINIC_*`` naming a
-    password, secret or token) and with proxy URLs stripped of their credentials."""
-    env: dict[str, str] = {}
-    for key, value in (os.environ if environ is None else environ).items():
-        name = key.upper()
-        if name in _SECRET_ENV or (name.startswith("WINIC_") and any(w in name for w in _SECRET_WORDS)):
-            continue
-        kept = _without_credentials(value) if name in _PROXY_ENV else value
-        if kept is not None:
-            env[key] = kept
-    return env
+    """The environment a hand-off command runs in: ours without the client's secrets, proxy URLs without
+    their credentials (:func:`winic_soap.redaction.child_environment` says which)."""
+    return child_environment(os.environ if environ is None else environ)
 
 
 class ExecHandOff:

@@ -16,11 +16,11 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from winic_soap.config import redact_url  # one redaction for the store URL, shared with Settings' repr
 from winic_soap.exceptions import StoreError
+from winic_soap.redaction import url_without_password  # the store URL as Settings' repr shows it
 from winic_soap.store.base import Store, Tx
 
-__all__ = ["PostgresStore", "redact_url"]
+__all__ = ["PostgresStore"]
 
 # the server cancels a statement, a lock wait or an idle transaction at this share of store_timeout, before
 # the watchdog cuts the connection at the whole of it: a clean error that keeps the connection usable
@@ -114,7 +114,7 @@ class PostgresStore(Store):
     _skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, conninfo: str, **options: Any) -> None:
-        super().__init__(redact_url(conninfo), **options)
+        super().__init__(url_without_password(conninfo), **options)
         self._conninfo = conninfo
         self._db: psycopg.Connection[Any] | None = None
         self._closed = False
