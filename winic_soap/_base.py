@@ -47,6 +47,7 @@ from winic_soap.models import (
     service_time,
 )
 from winic_soap.recipients import ascii_digits, check_numbers, domestic_numbers
+from winic_soap.redaction import SECRET_FIELDS
 from winic_soap.retry import Attempts, RetryPolicy
 from winic_soap.text import count_parts, sanitize, segments, unsendable
 
@@ -58,7 +59,6 @@ __all__ = ["SERVICE_TZ", "BaseClient", "Call", "Decode", "SendPlan"]
 
 logger = logging.getLogger("winic_soap.client")
 _CREDENTIALS = ("uid", "pwd")
-_SECRETS = ("pwd", "newpwd")
 _DIGITS = re.compile("[0-9]+")
 _PULLS = ("SMS_Reports", "GET_SMS_MO", "GET_SMS_MO_Ext")  # answers handed out once: streamed, never refused
 _FIELDS = {"msg": "text", "tos": "recipients", "extno": "ext"}  # wire names -> the arguments users wrote
@@ -236,7 +236,7 @@ class BaseClient:
         if op is None:
             raise ConfigurationError(f"the loaded WSDL has no operation {operation!r}")
         for name, value in params.items():
-            broken = None if value is None else unsendable(value, secret=name in _SECRETS)
+            broken = None if value is None else unsendable(value, secret=name in SECRET_FIELDS)
             if broken:  # the same refusal on every transport (XML could not carry it; a form could)
                 raise InputError(_FIELDS.get(name, name), broken)
         return Call(op, params, **send)
@@ -494,7 +494,7 @@ class BaseClient:
         return self._zeep().process_reply(operation, response)
 
     def _scrubber_for(self, call: Call) -> Scrubber:
-        secrets = [call.params.get(name) for name in ("pwd", "newpwd")]
+        secrets = [call.params.get(name) for name in SECRET_FIELDS]
         if secrets == [self._pwd, None]:
             return self._scrubber
         return Scrubber([self._pwd, *secrets])

@@ -17,8 +17,10 @@ knows the actual secret values; this module masks by field name and URL shape, w
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+from winic_soap.models import DeliveryReport, Reply
 
 __all__ = [
     "PASSWORD_URL_SETTINGS",
@@ -27,6 +29,8 @@ __all__ = [
     "child_environment",
     "mask_secrets",
     "mask_urls",
+    "mobile_for_log",
+    "records_for_log",
     "url_for_log",
     "url_without_credentials",
     "url_without_password",
@@ -35,7 +39,7 @@ __all__ = [
 SECRET_FIELDS = ("pwd", "newpwd")  # the service's form/query fields that carry a password
 SECRET_SETTINGS = frozenset({"pwd", "cert_password", "webhook_secret"})  # Settings fields shown as '***'
 PASSWORD_URL_SETTINGS = frozenset({"proxy", "store"})  # Settings fields shown by url_without_password
-_FIELD_VALUE = re.compile(r"((?:new)?pwd=)[^&\s\"']*", re.IGNORECASE)  # SECRET_FIELDS in a query or form
+_FIELD_VALUE = re.compile(rf"((?:{'|'.join(SECRET_FIELDS)})=)[^&\s\"']*", re.IGNORECASE)  # in a query or form
 _USERINFO_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@/\s]*@")  # a proxy URL's password
 _SOCKS_AUTH = re.compile(r"(auth=\(b?'[^']*', )b?'[^']*'\)")  # httpcore2's SOCKS trace: auth=(b'user', b'pass')
 _URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s\"'<>]+", re.IGNORECASE)
@@ -50,9 +54,11 @@ _PROXY_ENV = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "FTP_PROXY"}) 
 
 def url_for_log(url: str) -> str:
     """A URL fit for a log line: the query string (``pwd=…`` on HTTP GET, a webhook receiver's token), the
-    fragment and the user info (``user:password@``) are dropped."""
+    fragment and the user info (``user:password@``) are dropped (a libpq ``key=value`` string: its password)."""
+    if "://" not in url:
+        return url_without_password(url)
     parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"  # an empty host keeps its '//'
 
 
 def url_without_password(url: str) -> str:
@@ -117,3 +123,20 @@ def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
         if kept is not None:
             env[key] = kept
     return env
+
+
+def mobile_for_log(mobile: str) -> str:
+    """A phone number for a log line: its first three and last four digits (``138****8000``)."""
+    return mobile[:3] + "*" * max(len(mobile) - 7, 0) + mobile[-4:] if len(mobile) > 7 else "*" * len(mobile)
+
+
+def records_for_log(records: Sequence[Reply | DeliveryReport]) -> str:
+    """Records for a log line: numbers masked, reply texts (one-time codes) replaced by their length."""
+    parts = []
+    for r in records:
+        if isinstance(r, DeliveryReport):
+            parts.append(f"{r.message_id}/{mobile_for_log(r.mobile)}/{r.status}/{r.at and r.at.isoformat()}")
+        else:
+            received = r.received_at and r.received_at.isoformat()
+            parts.append(f"{mobile_for_log(r.mobile)}/<{len(r.text)} chars>/{r.port}/{received}")
+    return " | ".join(parts)

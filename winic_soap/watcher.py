@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from winic_soap.exceptions import InputError, StoreError, WinicError
 from winic_soap.models import DeliveryReport, Reply
-from winic_soap.redaction import child_environment
+from winic_soap.redaction import child_environment, records_for_log
 from winic_soap.store import InboxRecord, Store, process_owner
 from winic_soap.store.retention import parse_age
 from winic_soap.store.spool import PulledAnswer
@@ -36,7 +36,6 @@ __all__ = [
     "HandOffError",
     "Watcher",
     "handoff_env",
-    "redacted",
 ]
 
 logger = logging.getLogger("winic_soap.watcher")
@@ -162,23 +161,6 @@ class _Puller(Protocol):
     def reports(self) -> list[DeliveryReport]: ...
     def replies(self, port: str | None = None) -> list[Reply]: ...
     def replies_ext(self) -> list[Reply]: ...
-
-
-def _masked(mobile: str) -> str:
-    return mobile[:3] + "*" * max(len(mobile) - 7, 0) + mobile[-4:] if len(mobile) > 7 else "*" * len(mobile)
-
-
-def redacted(records: Sequence[Reply | DeliveryReport]) -> str:
-    """Records for a log line: numbers masked, reply texts (one-time codes) replaced by their length."""
-    parts = []
-    for r in records:
-        if isinstance(r, DeliveryReport):
-            parts.append(f"{r.message_id}/{_masked(r.mobile)}/{r.status}/{r.at and r.at.isoformat()}")
-        else:
-            parts.append(
-                f"{_masked(r.mobile)}/<{len(r.text)} chars>/{r.port}/{r.received_at and r.received_at.isoformat()}"
-            )
-    return " | ".join(parts)
 
 
 class Watcher:
@@ -325,7 +307,7 @@ class Watcher:
                     len(records),
                     exc,
                     f"in the spool {self.store.spool.path_of(answer)}" if spooled else "in memory",
-                    redacted(records),
+                    records_for_log(records),
                 )
                 raise
             self._unstored.pop(0)
