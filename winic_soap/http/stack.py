@@ -18,17 +18,34 @@ from winic_soap.http.tls import LazyTLS
 __all__ = ["AsyncGuardedTransport", "GuardedTransport"]
 
 
-class _GuardedStream(httpcore2.NetworkStream):
-    """A connection's stream, its operations within the attempt's time and reported to its :class:`Watch`."""
+class _Watched:
+    """What the sync and async streams share: the inner stream, the wire's TLS, the connection's watch,
+    and the answers to ``get_extra_info`` (the pool's questions go to the watch)."""
 
     __slots__ = ("_stream", "_tls", "_watch")
 
-    def __init__(self, stream: httpcore2.NetworkStream, tls: LazyTLS, watch: Watch) -> None:
+    def __init__(self, stream: Any, tls: LazyTLS, watch: Watch) -> None:
         self._stream, self._tls, self._watch = stream, tls, watch
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._watch.extra_info(info, self._stream.get_extra_info)
+
+
+class _Guards:
+    """What the sync and async backends share: the inner backend, the wire's TLS, its hosts' idle bounds."""
+
+    def __init__(self, backend: Any, tls: LazyTLS, bounds: IdleBounds) -> None:
+        self._backend, self._tls, self._bounds = backend, tls, bounds
+
+
+class _GuardedStream(_Watched, httpcore2.NetworkStream):
+    """A connection's stream, its operations within the attempt's time and reported to its :class:`Watch`."""
+
+    __slots__ = ()
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         try:
-            data = self._stream.read(max_bytes, left(timeout, httpcore2.ReadTimeout, self._stream))
+            data: bytes = self._stream.read(max_bytes, left(timeout, httpcore2.ReadTimeout, self._stream))
         except httpcore2.ReadError:
             self._watch.lost()
             raise
@@ -52,13 +69,9 @@ class _GuardedStream(httpcore2.NetworkStream):
         mark_new_tls()
         return _GuardedStream(stream, self._tls, self._watch.after_tls())
 
-    def get_extra_info(self, info: str) -> Any:
-        return self._watch.extra_info(info, self._stream.get_extra_info)
 
-
-class _GuardedBackend(httpcore2.NetworkBackend):
-    def __init__(self, backend: httpcore2.NetworkBackend, tls: LazyTLS, bounds: IdleBounds) -> None:
-        self._backend, self._tls, self._bounds = backend, tls, bounds
+class _GuardedBackend(_Guards, httpcore2.NetworkBackend):
+    """The network backend under the pool: each new connection guarded."""
 
     def connect_tcp(
         self,
@@ -88,17 +101,14 @@ class _GuardedBackend(httpcore2.NetworkBackend):
         self._backend.sleep(seconds)
 
 
-class _AsyncGuardedStream(httpcore2.AsyncNetworkStream):
+class _AsyncGuardedStream(_Watched, httpcore2.AsyncNetworkStream):
     """The async twin of :class:`_GuardedStream`; time is bounded by the attempt's cancel scope."""
 
-    __slots__ = ("_stream", "_tls", "_watch")
-
-    def __init__(self, stream: httpcore2.AsyncNetworkStream, tls: LazyTLS, watch: Watch) -> None:
-        self._stream, self._tls, self._watch = stream, tls, watch
+    __slots__ = ()
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         try:
-            data = await self._stream.read(max_bytes, timeout)
+            data: bytes = await self._stream.read(max_bytes, timeout)
         except httpcore2.ReadError:
             self._watch.lost()
             raise
@@ -119,13 +129,9 @@ class _AsyncGuardedStream(httpcore2.AsyncNetworkStream):
         mark_new_tls()
         return _AsyncGuardedStream(stream, self._tls, self._watch.after_tls())
 
-    def get_extra_info(self, info: str) -> Any:
-        return self._watch.extra_info(info, self._stream.get_extra_info)
 
-
-class _AsyncGuardedBackend(httpcore2.AsyncNetworkBackend):
-    def __init__(self, backend: httpcore2.AsyncNetworkBackend, tls: LazyTLS, bounds: IdleBounds) -> None:
-        self._backend, self._tls, self._bounds = backend, tls, bounds
+class _AsyncGuardedBackend(_Guards, httpcore2.AsyncNetworkBackend):
+    """The async twin of :class:`_GuardedBackend`."""
 
     async def connect_tcp(
         self,
