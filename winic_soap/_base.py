@@ -3,7 +3,7 @@ the contract, checking input before the wire, building each request, reading eac
 outcome rule for writes, scrubbing secrets from server text, and the bookkeeping of bulk sends.
 
 The shells (``client.py``, ``async_client.py``) call :meth:`BaseClient.request` and
-:meth:`BaseClient.answer` around one trip through ``http.py``, under ``retry.Attempts``.
+:meth:`BaseClient.answer` around one trip through ``winic_soap.http``, under ``retry.Attempts``.
 """
 
 from __future__ import annotations

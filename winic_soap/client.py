@@ -1,4 +1,4 @@
-"""The sync shell: :class:`WinicClient` moves each request through ``http.py`` under the retry policy,
+"""The sync shell: :class:`WinicClient` moves each request through ``winic_soap.http`` under the retry policy,
 on a thread pool for bulk sends. Every decision (input, requests, answers, outcomes) is shared with
 the async client in ``_base.py``."""
 

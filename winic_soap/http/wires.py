@@ -120,6 +120,8 @@ class _Wire:
         return None if self._owned else {"trace": trace}
 
     def _mapped(self, exc: Exception, attempt: Attempt) -> WinicError:
+        """Our error for what the attempt raised: httpx2's by :func:`map_error`, anything else (a user's hook,
+        instrumentation) by :func:`unexpected`; both judged by how far the attempt got."""
         if isinstance(exc, CAUGHT):
             return map_error(exc, sending=attempt.may_have_sent, new_tls=attempt.new_tls, last_status=attempt.status)
         return unexpected(exc, sending=attempt.may_have_sent)
