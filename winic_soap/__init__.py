@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         ConfigurationError,
         ConnectError,
         ConnectionLostError,
+        HandOffError,
         HTTPStatusError,
         InputError,
         JournalError,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
         TLSError,
         TransportError,
         UnknownServiceError,
+        WebhookVerificationError,
         WinicError,
     )
     from winic_soap.models import (
@@ -78,6 +80,7 @@ _EXPORTS: dict[str, str] = {
     "count_parts": "winic_soap.text",
     "DeliveryReport": "winic_soap.models",
     "estimate_cost": "winic_soap.text",
+    "HandOffError": "winic_soap.exceptions",
     "HTTPStatusError": "winic_soap.exceptions",
     "InputError": "winic_soap.exceptions",
     "JournalError": "winic_soap.exceptions",
@@ -104,6 +107,7 @@ _EXPORTS: dict[str, str] = {
     "TLSError": "winic_soap.exceptions",
     "TransportError": "winic_soap.exceptions",
     "UnknownServiceError": "winic_soap.exceptions",
+    "WebhookVerificationError": "winic_soap.exceptions",
     "WinicClient": "winic_soap.client",
     "WinicError": "winic_soap.exceptions",
 }
@@ -131,6 +135,7 @@ __all__ = [
     "CostEstimate",
     "DeliveryReport",
     "HTTPStatusError",
+    "HandOffError",
     "InputError",
     "JournalError",
     "MaintenanceError",
@@ -155,6 +160,7 @@ __all__ = [
     "TLSError",
     "TransportError",
     "UnknownServiceError",
+    "WebhookVerificationError",
     "WinicClient",
     "WinicError",
     "__version__",

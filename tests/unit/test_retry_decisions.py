@@ -38,12 +38,6 @@ def _error_classes() -> dict[str, type[tree.WinicError]]:
     return found
 
 
-def _named(name: str, *args: object) -> tree.WinicError:
-    """An error of the class ``name``, found by the walk (HandOffError and WebhookVerificationError live
-    outside exceptions.py today)."""
-    return _error_classes()[name](*args)
-
-
 _SENT = tree.SendOutcomeUnknown("SendMessages", tree.ReadTimeoutError("no answer"), recipients=["1"], text="t")
 
 # (error, may a read retry it, may a write retry it)
@@ -84,8 +78,8 @@ TABLE: dict[str, tuple[BaseException, bool, bool]] = {
     "bulk send stopped": (tree.BulkSendError([], _SENT, failed=[], unsent=["2"], unknown=["1"]), False, False),
     "store down": (tree.StoreError("the store cannot be opened"), False, False),
     "journal lost an accepted send": (tree.JournalError("could not record"), False, False),
-    "hand-off failed": (_named("HandOffError", "r-1", "the handler failed"), False, False),
-    "webhook not verified": (_named("WebhookVerificationError", "signature does not match"), False, False),
+    "hand-off failed": (tree.HandOffError("r-1", "the handler failed"), False, False),
+    "webhook not verified": (tree.WebhookVerificationError("signature does not match"), False, False),
     "a WinicError of no kind": (tree.WinicError("something else"), False, False),
     "a bug of ours or a hook's": (ValueError("boom"), False, False),
     "cancelled": (asyncio.CancelledError(), False, False),
