@@ -1,6 +1,4 @@
 """The package's version, in a module of its own: what imports it (the HTTP User-Agent, ``--version``,
 hatch's build) loads nothing else of the package."""
 
-__all__ = ["__version__"]
-
 __version__ = "0.1.0"

@@ -54,8 +54,6 @@ ROOT = Path(winic_soap.__file__).parent
 # Arrows that close a cycle today, each with the developer whose change removes it. Once one is gone, the
 # strict xfail below fails: delete its line here, and the marker with the last one.
 KNOWN_CYCLE_EDGES: dict[tuple[str, str], str] = {}  # (httppkg's _version.py ended the last: http -> root)
-# Not a cycle, but an arrow into an entry point: the CLI imports the mock's __main__ as a library.
-CLISPLIT = "until clisplit lands: cli/parser.py imports mock/__main__.py as a library (mock/cli.py ends it)"
 
 # What each layer may import of the package beside itself, directly or through these (see the module docstring).
 CORE_MAY_IMPORT = {"winic_soap.exceptions", "winic_soap.models", "winic_soap.resources"}
@@ -295,13 +293,8 @@ def test_nothing_imports_the_cli_but_main() -> None:
     assert cli_violations(GRAPH, PACKAGE) == set()
 
 
-@pytest.mark.xfail(strict=True, reason=CLISPLIT)
 def test_nothing_imports_an_entry_point() -> None:
     assert entry_point_violations(GRAPH) == set()
-
-
-def test_nothing_imports_an_entry_point_but_the_known_one() -> None:
-    assert entry_point_violations(GRAPH) <= {("winic_soap.cli.parser", "winic_soap.mock.__main__")}
 
 
 def test_the_mock_imports_nothing_of_the_client() -> None:

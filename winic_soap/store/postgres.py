@@ -18,7 +18,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from winic_soap.exceptions import StoreError
 from winic_soap.redaction import url_without_password  # the store URL as Settings' repr shows it
-from winic_soap.store.base import Store, Tx
+from winic_soap.store.base import Store
+from winic_soap.store.schema import Tx
 
 __all__ = ["PostgresStore"]
 
