@@ -14,15 +14,13 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers.markdown import EXAMPLE_PAGES, ROOT, Block, blocks
-from helpers.shared import cli_env
+from helpers.shared import cli_env, run_cli
 
 from winic_soap import Settings
 from winic_soap.mock import MockService
@@ -174,14 +172,15 @@ def _commands(block: str) -> list[str]:
     return commands
 
 
-def _argv(command: str, placeholders: dict[str, str]) -> list[str]:
+def _args(command: str, placeholders: dict[str, str]) -> list[str]:
+    """The ``winic-soap`` arguments of a documented command line (``python3 -m winic_soap`` is the same)."""
     for name, value in placeholders.items():
         command = re.sub(rf"(?<=\s){name}\b", value, command)
     argv = shlex.split(command, comments=True)
     if argv[0] == "winic-soap":
-        return [sys.executable, "-m", "winic_soap", *argv[1:]]
+        return argv[1:]
     if argv[:3] == ["python3", "-m", "winic_soap"]:
-        return [sys.executable, *argv[1:]]
+        return argv[3:]
     raise AssertionError(f"the docs run something this test does not know: {command}")
 
 
@@ -199,15 +198,7 @@ def test_sh_example(block: Block, scratch: Path) -> None:
             if reason is not None:
                 skipped.append((command, reason))
                 continue
-            result = subprocess.run(
-                _argv(command, placeholders),
-                capture_output=True,
-                text=True,
-                env=env,
-                cwd=scratch,
-                timeout=120,
-                check=False,
-            )
+            result = run_cli(env, *_args(command, placeholders))  # in the scratch directory
             assert result.returncode == 0, (
                 f"{block.where}: {command}\nexit {result.returncode}\n{result.stdout}{result.stderr}"
             )
@@ -231,12 +222,10 @@ def test_get_message_record_example_lists_the_send(scratch: Path) -> None:
     with MockService() as mock:
         env = cli_env(mock.url, scratch, pwd=PWD)
         line = next(c for b in SH for c in _commands(b.code) if "call GetMessageRecord" in c)
-        sent = subprocess.run(
-            _argv("winic-soap send 13800138000 -m hello", {}), capture_output=True, text=True, env=env, check=False
-        )
+        sent = run_cli(env, "send", "13800138000", "-m", "hello")
         assert sent.returncode == 0, sent.stderr
         today = mock.state.sends[0].accepted_at.date().isoformat()
         dated = re.sub(r"StartDate=\S+", f"StartDate={today}", re.sub(r"EndDate=\S+", f"EndDate={today}", line))
-        result = subprocess.run(_argv(dated, {}), capture_output=True, text=True, env=env, check=False)
+        result = run_cli(env, *_args(dated, {}))
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith(mock.state.sends[0].message_id), result.stdout
