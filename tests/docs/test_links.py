@@ -5,6 +5,8 @@ a moved test or module shows up here, not in a reader's 404."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,3 +47,16 @@ def test_every_page_has_links_checked() -> None:
     """The checks above see the pages' links at all (a changed link syntax would make them pass vacuously)."""
     assert all(_LINK.search(_prose(page)) for page in EXAMPLE_PAGES)
     assert sum(len(_PATH.findall(_prose(page))) for page in PAGES) >= 20
+
+
+def test_benchmark_commands_are_real() -> None:
+    """Each ``python benchmarks/SCRIPT --option`` the figures cite names a script there and an option it takes."""
+    cited = re.findall(r"python (benchmarks/\w+\.py)([^`]*)`", "".join(_prose(page) for page in PAGES))
+    assert len({script for script, _ in cited}) >= 9, cited
+    for script, options in cited:
+        assert (ROOT / script).is_file(), script
+        usage = subprocess.run(
+            [sys.executable, str(ROOT / script), "--help"], capture_output=True, text=True, timeout=60, check=True
+        ).stdout
+        for option in re.findall(r"--[\w-]+", options):
+            assert option in usage, f"{script} has no {option}"

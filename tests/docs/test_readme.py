@@ -107,3 +107,14 @@ def test_store_guide_example_runs(capsys: pytest.CaptureFixture[str], tmp_path: 
     out = capsys.readouterr().out
     assert "'accepted': 250, 'delivered': 250" in out and out.rstrip().endswith("[]")
     assert (tmp_path / "winic-example.sqlite3").is_file()
+
+
+def test_cli_page_lists_every_command() -> None:
+    """docs/cli.md's table names each command ``winic-soap --help`` lists, and no other."""
+    usage = subprocess.run(
+        [sys.executable, "-m", "winic_soap", "--help"], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    commands = set(re.findall(r"^    (\w+)  ", usage, flags=re.M))
+    rows = _table((DOCS / "cli.md").read_text(encoding="utf-8"), "| command | what it does |")
+    documented = {name for row in rows for name in re.findall(r"`(\w+)`", row[0])}
+    assert commands and documented == commands
