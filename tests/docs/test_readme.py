@@ -118,3 +118,12 @@ def test_cli_page_lists_every_command() -> None:
     rows = _table((DOCS / "cli.md").read_text(encoding="utf-8"), "| command | what it does |")
     documented = {name for row in rows for name in re.findall(r"`(\w+)`", row[0])}
     assert commands and documented == commands
+
+
+def test_api_table_names_public_methods_of_both_clients() -> None:
+    """Each call in the README's API table is a public method of WinicClient and of AsyncWinicClient."""
+    rows = _table(TEXT, "| call | operation | returns |")
+    names = {name for row in rows for name in re.findall(r"`(\w+)\(", row[0])}
+    assert len(names) >= 12
+    for client in (winic_soap.WinicClient, winic_soap.AsyncWinicClient):
+        assert all(callable(getattr(client, name, None)) for name in names), names - set(dir(client))
