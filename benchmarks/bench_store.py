@@ -9,7 +9,7 @@ commit), which refuses answers over the 16 MB cap, so it is also measured at the
 
 Run: ``python benchmarks/bench_store.py [--records N] [--repeat 3] [--backends sqlite,postgresql] [--backlog N]
 [--json PATH]``.
-PostgreSQL is started from the Debian binaries like in the tests (tests/pgserver.py), with fsync on, so
+PostgreSQL is started from the Debian binaries like in the tests (tests/helpers/pgserver.py), with fsync on, so
 both backends commit durably (SQLite: WAL, synchronous=FULL).
 """
 
@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 from _servers import mock_process  # noqa: E402
-from pgserver import find_pg_bin, running_postgres  # noqa: E402
+from helpers.pgserver import find_pg_bin, running_postgres  # noqa: E402
 
 from winic_soap import WinicClient  # noqa: E402
 from winic_soap.models import Reply  # noqa: E402

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx2  # noqa: E402  (the baseline: a bare client)
 from _servers import canned_process  # noqa: E402
-from pgserver import find_pg_bin, running_postgres  # noqa: E402
+from helpers.pgserver import find_pg_bin, running_postgres  # noqa: E402
 
 from winic_soap.config import Settings  # noqa: E402
 from winic_soap.models import Reply  # noqa: E402

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from netguard import _guarded_connect, _guarded_connect_ex, _guarded_getaddrinfo
-from shared import SleepRecorder
+from helpers.netguard import _guarded_connect, _guarded_connect_ex, _guarded_getaddrinfo
+from helpers.shared import SleepRecorder
 
 
 @pytest.fixture(autouse=True)
@@ -64,7 +64,7 @@ def pg_server() -> Iterator[Any]:
     """One PostgreSQL server for the whole run, started from the Debian binaries and always stopped."""
     import os
 
-    from pgserver import PgServer, find_pg_bin
+    from helpers.pgserver import PgServer, find_pg_bin
 
     if find_pg_bin() is None:
         if os.environ.get("CI"):

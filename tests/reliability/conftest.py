@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from rel_secrets import PWD, SECRETS
+from helpers.rel_secrets import PWD, SECRETS
 
 from winic_soap.mock import Account, MockService
 

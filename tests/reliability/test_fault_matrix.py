@@ -9,8 +9,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from proxy import fault_proxy
-from rel_secrets import NEW_PWD, PWD, assert_no_secret
+from helpers.fault_proxy import fault_proxy
+from helpers.rel_secrets import NEW_PWD, PWD, assert_no_secret
 
 from winic_soap import (
     ConnectError,

@@ -6,7 +6,7 @@ import time
 import tracemalloc
 
 import pytest
-from rel_secrets import PWD
+from helpers.rel_secrets import PWD
 
 from winic_soap import HTTPStatusError, ProtocolError, RetryPolicy, SoapFaultError, TransportError, WinicClient
 from winic_soap.mock import protocol

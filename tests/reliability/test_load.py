@@ -7,7 +7,7 @@ import threading
 import time
 from decimal import Decimal
 
-from rel_secrets import PWD
+from helpers.rel_secrets import PWD
 
 from winic_soap import WinicClient
 

@@ -7,7 +7,7 @@ import socket
 from urllib.parse import urlsplit
 
 import pytest
-from rel_secrets import PWD
+from helpers.rel_secrets import PWD
 
 from winic_soap.mock import MockService
 

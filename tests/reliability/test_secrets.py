@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from rel_secrets import NEW_PWD, PWD, assert_no_secret
+from helpers.rel_secrets import NEW_PWD, PWD, assert_no_secret
 
 COMMANDS = [
     ("send", "13800138000", "-m", "secret test"),

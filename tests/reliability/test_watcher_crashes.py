@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from rel_secrets import PWD
+from helpers.rel_secrets import PWD
 
 ITERATIONS = 16
 HANDLER = r"""

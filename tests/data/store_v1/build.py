@@ -16,7 +16,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from pgserver import running_postgres
+from helpers.pgserver import running_postgres
 
 from winic_soap.models import DeliveryReport, Reply, SendReceipt, Submission
 from winic_soap.store import Store, open_store
