@@ -14,7 +14,8 @@ from helpers.shared import cli_env, run_cli
 
 from winic_soap import InputError
 from winic_soap.models import DeliveryReport
-from winic_soap.store import open_store, process_owner
+from winic_soap.store import open_store
+from winic_soap.store.owners import process_owner
 
 T0 = datetime(2026, 5, 1, 9, 0)
 A, B = "13800138000", "13900139000"

@@ -15,7 +15,8 @@ from winic_soap import (
     StoreError,
 )
 from winic_soap.recipients import chunked
-from winic_soap.store import open_store, outcome_of
+from winic_soap.store import open_store
+from winic_soap.store.journal import outcome_of
 
 
 @pytest.mark.parametrize(

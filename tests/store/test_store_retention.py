@@ -17,7 +17,7 @@ from helpers.shared import cli_env, run_cli
 from winic_soap import InputError
 from winic_soap.models import Reply
 from winic_soap.store import Store, open_store
-from winic_soap.store.base import utc_iso
+from winic_soap.store.ids import utc_iso
 from winic_soap.watcher import Watcher
 
 DAY = 86400.0

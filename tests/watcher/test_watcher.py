@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from winic_soap import InputError
+from winic_soap import HandOffError, InputError
 from winic_soap.store import InboxRecord, Store, open_store
-from winic_soap.watcher import HandOffError, Watcher
+from winic_soap.watcher import Watcher
 
 
 class Clock:

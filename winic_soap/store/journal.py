@@ -35,6 +35,7 @@ from winic_soap.exceptions import (
 )
 from winic_soap.models import SERVICE_TZ, SendReceipt, Submission, Suppressed
 from winic_soap.recipients import chunked
+from winic_soap.states import FailedAs
 from winic_soap.store.ids import new_job_id
 from winic_soap.store.owners import owner_is_dead, process_owner
 
@@ -55,13 +56,11 @@ class _Client(Protocol):
 
     @property
     def settings(self) -> Settings: ...
-    @property
-    def transport(self) -> str: ...
     def plan_send(
         self, recipients: Sequence[str] | str, text: str, *, at: datetime | None = ..., ext: str | int | None = ...,
         international: bool = ..., concurrency: int = ...,
     ) -> SendPlan: ...  # fmt: skip
-    def stored_plan(
+    def _stored_plan(
         self, operation: str, text: str, *, at: datetime | None = ..., ext: str | None = ..., concurrency: int = ...
     ) -> SendPlan: ...
     def receipt_of(self, plan: SendPlan, submissions: Sequence[Submission]) -> SendReceipt: ...
@@ -75,7 +74,7 @@ class _AsyncClient(_Client, Protocol):
     def send_batch(self, plan: SendPlan, numbers: Sequence[str]) -> Awaitable[Submission]: ...
 
 
-def outcome_of(error: BaseException) -> tuple[str, str | None]:
+def outcome_of(error: BaseException) -> tuple[FailedAs, str | None]:
     """How a failed send is journalled: ``("failed", code)`` when the service refused it or it provably never
     left (nothing to fear from sending it again), else ``("unknown", None)``: it may have been processed."""
     if not provably_unprocessed(error):
@@ -392,7 +391,7 @@ class Journal:
         client's clock) is refused while anything is left to send, unless ``send_now``."""
         at, ext = _stored_at(job), job.options.get("ext")
         try:
-            plan = client.stored_plan(job.operation, job.text, at=at, ext=ext, concurrency=concurrency)
+            plan = client._stored_plan(job.operation, job.text, at=at, ext=ext, concurrency=concurrency)
             plan.suppressed = _suppressed(job)
             return plan
         except InputError as exc:
@@ -405,7 +404,7 @@ class Journal:
                 "send_now=True (--send-now) to send its never-attempted batches now, unscheduled",
                 job.id,
             )
-        plan = client.stored_plan(job.operation, job.text, ext=ext, concurrency=concurrency)
+        plan = client._stored_plan(job.operation, job.text, ext=ext, concurrency=concurrency)
         plan.suppressed = _suppressed(job)
         if not send_now:
             plan.at = at  # nothing is left to send: the schedule shows on the receipt only
@@ -416,7 +415,11 @@ class Journal:
     ) -> tuple[BulkRun, _JobBatches]:
         total = sum(job.batches.values())
         run = BulkRun(
-            total, operation=plan.operation, text=plan.text, transport=client.transport, on_progress=on_progress
+            total,
+            operation=plan.operation,
+            text=plan.text,
+            transport=client.settings.transport,
+            on_progress=on_progress,
         )
         run.job = job.id
         new: Mapping[int, Sequence[str]] | Sequence[Sequence[str]]
