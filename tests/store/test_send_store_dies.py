@@ -1,8 +1,8 @@
 """The store dying during a journalled send, on PostgreSQL: the database sits behind a TCP proxy the test
-cuts (tests/store_proxy.py). Cut after the service accepted some requests, every accepted id is shown
+cuts (tests/helpers/store_proxy.py). Cut after the service accepted some requests, every accepted id is shown
 (stdout, ``--json``, ``BulkSendError.receipts``) and the CLI exits 12, never 10 ("nothing was sent"). The
 answer to the COMMIT that wrote the job lost: the job id was printed before anything was written, and a
-re-run with it sends every number once. (SQLite on a full filesystem: tests/test_send_engine.py.)
+re-run with it sends every number once. (SQLite on a full filesystem: tests/client/test_send_engine.py.)
 """
 
 from __future__ import annotations

@@ -167,7 +167,7 @@ def test_sigterm_ends_the_hand_off_and_the_watcher_and_gives_the_lease_up(winic_
 
 
 def test_a_hand_off_the_stop_cut_short_never_counts_towards_the_dead_letters(winic_mock, env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """README: SIGTERM "leaves its records pending" -- also a record on its last allowed hand-off."""
+    """docs/store.md: SIGTERM "leaves its records pending" -- also a record on its last allowed hand-off."""
     watcher, _, _ = _watch_hung(winic_mock, env, tmp_path, "--max-handoffs", "1")
     try:
         watcher.send_signal(signal.SIGTERM)
