@@ -69,8 +69,8 @@ def _fastapi() -> Post:
 
 def _django() -> Post:
     view = _block("csrf_exempt")["winic_webhook"]
-    from django.core.cache import cache
-    from django.test import RequestFactory
+    from django.core.cache import cache  # type: ignore[import-untyped]  # Django ships no type hints
+    from django.test import RequestFactory  # type: ignore[import-untyped]
 
     cache.clear()
 
@@ -95,7 +95,9 @@ def post(request: pytest.FixtureRequest) -> Post:
     return _fastapi() if request.param == "fastapi" else _django()
 
 
-def test_a_delivery_is_accepted_once_and_its_repeat_is_a_duplicate(post: Post, capsys: Any) -> None:
+def test_a_delivery_is_accepted_once_and_its_repeat_is_a_duplicate(
+    post: Post, capsys: pytest.CaptureFixture[str]
+) -> None:
     headers = _signed(BODY)
     first = post(headers, BODY)
     assert first[0] == 200 and b"duplicate" not in first[1]
