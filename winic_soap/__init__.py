@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         ConfigurationError,
         ConnectError,
         ConnectionLostError,
+        HandOffError,
         HTTPStatusError,
         InputError,
         JournalError,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
         TLSError,
         TransportError,
         UnknownServiceError,
+        WebhookVerificationError,
         WinicError,
     )
     from winic_soap.models import (
@@ -79,6 +81,7 @@ _EXPORTS: dict[str, str] = {
     "count_parts": "winic_soap.text",
     "DeliveryReport": "winic_soap.models",
     "estimate_cost": "winic_soap.text",
+    "HandOffError": "winic_soap.exceptions",
     "HTTPStatusError": "winic_soap.exceptions",
     "InputError": "winic_soap.exceptions",
     "JournalError": "winic_soap.exceptions",
@@ -105,6 +108,7 @@ _EXPORTS: dict[str, str] = {
     "TLSError": "winic_soap.exceptions",
     "TransportError": "winic_soap.exceptions",
     "UnknownServiceError": "winic_soap.exceptions",
+    "WebhookVerificationError": "winic_soap.exceptions",
     "WinicClient": "winic_soap.client",
     "WinicError": "winic_soap.exceptions",
 }
@@ -132,6 +136,7 @@ __all__ = [
     "CostEstimate",
     "DeliveryReport",
     "HTTPStatusError",
+    "HandOffError",
     "InputError",
     "JournalError",
     "MaintenanceError",
@@ -156,6 +161,7 @@ __all__ = [
     "TLSError",
     "TransportError",
     "UnknownServiceError",
+    "WebhookVerificationError",
     "WinicClient",
     "WinicError",
     "__version__",

@@ -25,17 +25,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Literal, TypeGuard, get_args
 
 from winic_soap.exceptions import InputError
 
-__all__ = ["CATEGORIES", "DEFAULT_TABLE", "FAILURES", "Categories"]
+__all__ = ["CATEGORIES", "DEFAULT_TABLE", "FAILURES", "Categories", "Category"]
 
+#: a report's category (the table above); a Literal, so that mypy refuses a typo'd one
+Category = Literal["delivered", "blocked", "invalid_number", "unreachable", "rejected", "in_transit", "unknown"]
 #: every category, in the order reports show them
-CATEGORIES = ("delivered", "blocked", "invalid_number", "unreachable", "rejected", "in_transit", "unknown")
+CATEGORIES: tuple[Category, ...] = get_args(Category)
 #: the categories of a final failure
-FAILURES = ("blocked", "invalid_number", "unreachable", "rejected", "unknown")
+FAILURES: tuple[Category, ...] = ("blocked", "invalid_number", "unreachable", "rejected", "unknown")
 
-DEFAULT_TABLE: Mapping[str, str] = MappingProxyType(
+DEFAULT_TABLE: Mapping[str, Category] = MappingProxyType(
     {
         "DELIVRD": "delivered",
         **dict.fromkeys(("BLACK", "BLACKLIST", "MBBLACK", "DB:0141"), "blocked"),
@@ -52,17 +55,17 @@ DEFAULT_TABLE: Mapping[str, str] = MappingProxyType(
 class Categories:
     """A status -> category table: the defaults, then the setting's entries over them."""
 
-    table: Mapping[str, str] = field(default_factory=lambda: DEFAULT_TABLE)
+    table: Mapping[str, Category] = field(default_factory=lambda: DEFAULT_TABLE)
 
     @classmethod
     def of(cls, extra: Iterable[str] | Mapping[str, str] | None = None) -> Categories:
         """The defaults with ``extra`` over them: ``"CODE=category"`` strings (the setting) or a mapping.
         A bad entry is an :class:`InputError` naming ``status_categories`` and the rule."""
-        table = dict(DEFAULT_TABLE)
+        table: dict[str, Category] = dict(DEFAULT_TABLE)
         pairs = extra.items() if isinstance(extra, Mapping) else (_split(e) for e in extra or ())
         for raw_code, raw_category in pairs:
             code, category = raw_code.strip().upper(), raw_category.strip().lower()
-            if not code or category not in CATEGORIES:
+            if not code or not _is_category(category):
                 raise InputError(
                     "status_categories",
                     f"each entry must be CODE=category with a category of {', '.join(CATEGORIES)}",
@@ -71,9 +74,13 @@ class Categories:
             table[code] = category
         return cls(MappingProxyType(table))
 
-    def of_status(self, status: str) -> str:
+    def of_status(self, status: str) -> Category:
         """The category of a raw status (case-insensitive); ``unknown`` for a code not in the table."""
         return self.table.get(status.strip().upper(), "unknown")
+
+
+def _is_category(name: str) -> TypeGuard[Category]:
+    return name in CATEGORIES
 
 
 def _split(entry: str) -> tuple[str, str]:

@@ -4,9 +4,12 @@ when a :class:`Settings` is made; no secret shows in its ``repr``."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import os
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -34,7 +37,30 @@ TRANSPORTS = ("soap11", "soap12", "http-post", "http-get")
 ENV_PREFIX = "WINIC_"
 #: the Standard Webhooks schedule: after a failure wait 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; then dead
 WEBHOOK_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+_WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 (the format's prefix, not a secret)
 _ENV_ALIASES = {"webhook": "webhooks"}  # WINIC_WEBHOOK: one URL, or several separated by spaces
+
+
+def parse_secret(secret: str | bytes) -> bytes:
+    """The key bytes of a webhook secret, ``whsec_<base64>`` (the prefix optional), or raw bytes as given. Never
+    echoes it. Here, beside the settings that check it, so that config imports nothing of the webhooks
+    (documented, with :func:`new_secret`, as :mod:`winic_soap.webhooks`'s)."""
+    if isinstance(secret, bytes):
+        key = secret
+    else:
+        text = secret.strip().removeprefix(_WEBHOOK_SECRET_PREFIX)
+        try:
+            key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            raise ConfigurationError("webhook_secret must be whsec_ and base64 (as the spec writes it)") from None
+    if len(key) < 16:
+        raise ConfigurationError("webhook_secret must hold at least 16 bytes (24 base64 characters)")
+    return key
+
+
+def new_secret() -> str:
+    """A fresh secret (32 random bytes) written as the spec writes them: ``whsec_<base64>``."""
+    return _WEBHOOK_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
@@ -216,8 +242,6 @@ class Settings:
         ):
             raise ConfigurationError("webhook_retry_schedule must be a list of waits in seconds (numbers >= 0)")
         if self.webhook_secret:
-            from winic_soap.webhooks import parse_secret
-
             parse_secret(self.webhook_secret)
 
     def require_credentials(self) -> None:

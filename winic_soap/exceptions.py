@@ -26,7 +26,9 @@
     ├── StoreError                the store (SQLite file, PostgreSQL) cannot be opened, read or written
     │   └── JournalError          ... after the service accepted what the journal could not record
     ├── BulkSendError             a send of several chunks stopped part-way (.receipts, .unknown, .failed, .unsent)
-    └── ClientClosedError         the client was closed; nothing was sent
+    ├── ClientClosedError         the client was closed; nothing was sent
+    ├── HandOffError              a watcher's handler failed on a record; it stays pending (.record_id)
+    └── WebhookVerificationError  a received webhook is not signed with the secret, or not fresh
 
 No error carries a password: messages are built from operation names, codes and safe fields, and text the
 server sent back is scrubbed of the client's secrets before it is put in an error. Every error pickles
@@ -51,6 +53,7 @@ __all__ = [
     "ConnectError",
     "ConnectionLostError",
     "HTTPStatusError",
+    "HandOffError",
     "InputError",
     "JournalError",
     "MaintenanceError",
@@ -66,6 +69,7 @@ __all__ = [
     "TLSError",
     "TransportError",
     "UnknownServiceError",
+    "WebhookVerificationError",
     "WinicError",
     "error_for_code",
 ]
@@ -365,6 +369,20 @@ class StoreError(WinicError):
 class JournalError(StoreError):
     """Raised when the service accepted requests that the send journal could not record (the store went
     away mid-send): the SMS went out; the accepted ids are on the :class:`BulkSendError` it stops."""
+
+
+class HandOffError(WinicError):
+    """Raised when a watcher's handler failed on a record; the record stays pending and is handed on again later."""
+
+    def __init__(self, record_id: str, cause: BaseException | str) -> None:
+        self.record_id = record_id
+        detail = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
+        super().__init__(f"handing on record {record_id} failed: {detail}")
+
+
+class WebhookVerificationError(WinicError):
+    """Raised by :func:`winic_soap.webhooks.verify` when a request is not a valid, fresh webhook signed with
+    the secret."""
 
 
 _DESCRIPTIONS = {

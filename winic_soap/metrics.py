@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 from winic_soap.categories import Categories
 from winic_soap.core.contract import PULLS
 from winic_soap.exceptions import StoreError
+from winic_soap.states import Released
 from winic_soap.store.base import RECORD_STATES
 from winic_soap.store.stats import last_seq, reports_after
 
@@ -78,7 +79,7 @@ class Metrics:
     def handoff_failed(self, count: int = 1) -> None:
         self.handoff_failures.inc(count)
 
-    def webhook_failed(self, endpoint: str, state: str) -> None:
+    def webhook_failed(self, endpoint: str, state: Released) -> None:
         """A failed delivery to ``endpoint`` (shown without credentials); ``state`` is ``dead`` after the last."""
         self.webhook_failures.labels(endpoint, "dead" if state == "dead" else "retry").inc()
 

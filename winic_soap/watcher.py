@@ -15,10 +15,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from winic_soap.exceptions import InputError, StoreError, WinicError
+from winic_soap.exceptions import HandOffError, InputError, StoreError, WinicError
 from winic_soap.models import DeliveryReport, Reply
 from winic_soap.store import InboxRecord, Store, process_owner
 from winic_soap.store.retention import parse_age
@@ -33,7 +33,6 @@ __all__ = [
     "OPERATIONS",
     "SOURCES",
     "ExecHandOff",
-    "HandOffError",
     "Watcher",
     "handoff_env",
     "redacted",
@@ -58,19 +57,6 @@ _PROXY_ENV = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "FTP_PROXY"})
 _TICK = 0.1  # how often a running hand-off looks at its deadline and at the stop request
 _TERM_GRACE = 2.0  # seconds a stopped hand-off gets between SIGTERM and SIGKILL
 _SETPRIV = shutil.which("setpriv")
-
-
-class HandOffError(WinicError):
-    """Raised when a handler failed on a record; the record stays pending and is handed on again later."""
-
-    def __init__(self, record_id: str, cause: BaseException | str) -> None:
-        self.record_id = record_id
-        detail = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
-        super().__init__(record_id, detail)
-        self.args = (f"handing on record {record_id} failed: {detail}",)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.record_id, str(self).split(" failed: ", 1)[-1]))
 
 
 def _without_credentials(url: str) -> str | None:

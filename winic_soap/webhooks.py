@@ -12,20 +12,19 @@ is dead for that endpoint alone. Delivery is at least once: a receiver drops rep
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import hashlib
 import hmac
 import json
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from winic_soap.config import Settings
-from winic_soap.exceptions import ConfigurationError, StoreError, WinicError
+from winic_soap.config import Settings, new_secret, parse_secret
+from winic_soap.exceptions import ConfigurationError, StoreError, WebhookVerificationError, WinicError
+from winic_soap.states import Released
 from winic_soap.store import InboxRecord, Store, process_owner
 from winic_soap.store.webhooks import WebhookQueue
 
@@ -43,31 +42,6 @@ __all__ = [
 
 logger = logging.getLogger("winic_soap.webhooks")
 TOLERANCE = 300  # seconds a receiver accepts a timestamp away from its clock (the spec's five minutes)
-_PREFIX = "whsec_"
-
-
-class WebhookVerificationError(WinicError):
-    """Raised by :func:`verify` when a request is not a valid, fresh webhook signed with the secret."""
-
-
-def parse_secret(secret: str | bytes) -> bytes:
-    """The key bytes of ``whsec_<base64>`` (the prefix optional), or raw bytes as given. Never echoes it."""
-    if isinstance(secret, bytes):
-        key = secret
-    else:
-        text = secret.strip().removeprefix(_PREFIX)
-        try:
-            key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-        except (binascii.Error, ValueError):
-            raise ConfigurationError("webhook_secret must be whsec_ and base64 (as the spec writes it)") from None
-    if len(key) < 16:
-        raise ConfigurationError("webhook_secret must hold at least 16 bytes (24 base64 characters)")
-    return key
-
-
-def new_secret() -> str:
-    """A fresh secret (32 random bytes) written as the spec writes them: ``whsec_<base64>``."""
-    return _PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
 def sign(msg_id: str, timestamp: int, body: bytes | str, secret: str | bytes) -> str:
@@ -151,7 +125,7 @@ class WebhookDispatcher:
         batch: int = 64,
         interval: float = 10.0,
         lease: float | None = None,
-        on_failure: Callable[[str, str], None] | None = None,
+        on_failure: Callable[[str, Released], None] | None = None,
     ) -> None:
         if urls is not None:  # checked as the setting is
             settings = settings.with_(webhooks=tuple(urls))

@@ -15,7 +15,7 @@ import pytest
 from helpers import wire
 
 import winic_soap
-from winic_soap.mock import Account, MockService, MockState, protocol
+from winic_soap.mock import Account, InProcessTransport, MockService, MockState, protocol
 
 CRED = {"uid": "demo", "pwd": "demo-secret"}
 DOMESTIC = "13800138000"
@@ -157,7 +157,7 @@ def test_works_without_a_started_server() -> None:
 
 def test_a_bare_state_serves_in_process() -> None:
     state = MockState([Account("u", "p")])
-    transport = state.httpx_transport(client_ip="10.1.2.3")
+    transport = InProcessTransport.for_state(state, client_ip="10.1.2.3")
     with httpx2.Client(transport=transport, base_url="http://winic.test") as client:
         assert "000/u/" in client.get("/Service.asmx/GetUserInfo", params={"uid": "u", "pwd": "p"}).text
         transport.router.faults.script("code", code="-09")

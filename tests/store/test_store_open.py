@@ -122,7 +122,7 @@ def test_the_store_setting_comes_from_the_environment_as_given(tmp_path: Path) -
 def test_watcher_errors_pickle() -> None:
     import pickle
 
-    from winic_soap.watcher import HandOffError
+    from winic_soap import HandOffError
 
     error = HandOffError("01a2-id", RuntimeError("downstream is down"))
     again = pickle.loads(pickle.dumps(error))

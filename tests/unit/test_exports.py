@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import ast
-import graphlib
 import importlib
 import pkgutil
-from pathlib import Path
 
 import winic_soap
 from winic_soap import exceptions
@@ -105,79 +102,7 @@ def test_engines_are_imported_in_one_place_each() -> None:
     }
 
 
-def test_mock_imports_nothing_of_the_client() -> None:
-    import ast
-    from pathlib import Path
-
-    allowed = {"winic_soap.mock", "winic_soap.resources", "winic_soap.numbering", "winic_soap._lazy"}
-    for path in (Path(winic_soap.__file__).parent / "mock").glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("winic_soap"):
-                assert any(node.module == a or node.module.startswith(a + ".") for a in allowed), (path, node.module)
-
-
-def _import_graph(package: Path, name: str) -> dict[str, set[str]]:
-    """Which modules of ``package`` (imported as ``name``) each of its modules imports, by file stem
-    (``__init__`` for the package). Counted: imports at module level and inside functions (both run);
-    not counted: imports under ``if TYPE_CHECKING:``, which never run (a helper module names the
-    :class:`Store` it is handed in its annotations that way)."""
-    modules = {path.stem for path in package.glob("*.py")}
-    graph: dict[str, set[str]] = {}
-    for module in modules:
-        tree = ast.parse((package / f"{module}.py").read_text(encoding="utf-8"))
-        type_only = {
-            id(inner)
-            for node in ast.walk(tree)
-            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-            for inner in ast.walk(node)
-        }
-        edges: set[str] = set()
-        for node in ast.walk(tree):
-            if id(node) in type_only:
-                continue
-            targets: list[str] = []
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                if node.module == name:  # `from pkg import x`: the submodule x, else a name of pkg/__init__.py
-                    targets = [f"{name}.{a.name}" if a.name in modules else name for a in node.names]
-                else:
-                    targets = [node.module]
-            for target in targets:
-                if target == name:
-                    edges.add("__init__")
-                elif target.startswith(name + "."):
-                    edges.add(target[len(name) + 1 :].split(".")[0])
-        graph[module] = edges - {module}
-    return graph
-
-
-def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    """One import cycle of ``graph`` (its modules in order), or None."""
-    try:
-        tuple(graphlib.TopologicalSorter(graph).static_order())
-    except graphlib.CycleError as exc:
-        return list(exc.args[1])
-    return None
-
-
-def test_the_store_package_has_no_import_cycle() -> None:
-    import winic_soap.store
-
-    package = Path(winic_soap.store.__file__).parent
-    graph = _import_graph(package, "winic_soap.store")
-    assert {"base", "core", "inbox", "journal", "jobs", "outcomes", "pollers", "records"} <= set(graph)
-    assert _cycle(graph) is None, " -> ".join(_cycle(graph) or ())
-    assert "base" not in graph["journal"]  # the journal builds on the store's methods, not on base.py
-
-
-def test_the_cycle_check_sees_imports_inside_functions_but_not_type_checking_ones(tmp_path: Path) -> None:
-    (tmp_path / "__init__.py").write_text("")
-    (tmp_path / "a.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.b import B\n")
-    (tmp_path / "b.py").write_text("from pkg import a\n")
-    assert _cycle(_import_graph(tmp_path, "pkg")) is None
-    (tmp_path / "a.py").write_text("def f():\n    from pkg.b import B\n")  # how base.py and journal.py met
-    assert sorted(set(_cycle(_import_graph(tmp_path, "pkg")) or ())) == ["a", "b"]
+# the import rules (no cycle, the layers, the mock's) are in tests/unit/test_layers.py
 
 
 def test_one_store_object_and_no_second_one_repeating_its_names() -> None:

@@ -60,6 +60,8 @@ BUILT: dict[str, tree.WinicError] = {
     "ClientClosedError": tree.ClientClosedError("the client is closed"),
     "StoreError": tree.StoreError("the store cannot be written: disk full"),
     "JournalError": tree.JournalError("accepted, but the journal could not record it"),
+    "HandOffError": tree.HandOffError("01a2-id", RuntimeError("downstream is down")),
+    "WebhookVerificationError": tree.WebhookVerificationError("no webhook-signature matches the body and the secret"),
 }
 
 

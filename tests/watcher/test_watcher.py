@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from winic_soap import InputError
+from winic_soap import HandOffError, InputError
 from winic_soap.mock import MockService
 from winic_soap.store import InboxRecord, Store, open_store
-from winic_soap.watcher import HandOffError, Watcher
+from winic_soap.watcher import Watcher
 
 if TYPE_CHECKING:
     from helpers.shared import MakeClient

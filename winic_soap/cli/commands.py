@@ -30,6 +30,7 @@ from winic_soap.config import Settings, default_store_url, default_wsdl_cache_pa
 from winic_soap.exceptions import ConfigurationError, InputError, StoreError
 from winic_soap.models import CostEstimate, OperationInfo, PartsInfo, Problem, SendReceipt, service_time
 from winic_soap.recipients import Checked, check_numbers
+from winic_soap.states import RecordKind
 from winic_soap.store import InboxRecord, JobSummary, Store, new_job_id, open_store
 from winic_soap.text import count_parts, sanitize
 
@@ -504,7 +505,7 @@ def account(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pull_and_show(args: argparse.Namespace, source: str, kind: str) -> int:
+def _pull_and_show(args: argparse.Namespace, source: str, kind: RecordKind) -> int:
     """Pull as a watcher would (under the account's poller lease, never beside a running watcher; spooled,
     then committed, whatever the answer's size); then print every pending record of this kind (earlier ones
     whose printing failed too), marking each done once written: a pulled record is never only in memory."""
@@ -545,7 +546,7 @@ def _show_unstored(watcher: Watcher) -> bool:
     return bool(unstored)
 
 
-def _show_pending(args: argparse.Namespace, store: Store, owner: str, kind: str, operation: str) -> None:
+def _show_pending(args: argparse.Namespace, store: Store, owner: str, kind: RecordKind, operation: str) -> None:
     """Print the pending records of ``kind`` a page at a time (memory bounded by the page), each marked done
     once written: lines one by one; with ``--json`` one JSON array written as it goes, a page at a time."""
     shown = 0

@@ -11,6 +11,7 @@ from winic_soap.exceptions import (
     BalanceError,
     BulkSendError,
     ConfigurationError,
+    HandOffError,
     InputError,
     OutcomeUnknown,
     SendOutcomeUnknown,
@@ -79,7 +80,7 @@ def exit_code_for(exc: BaseException) -> int:
         return EXIT_CODES["outcome-unknown"]
     if isinstance(exc, TransportError):
         return EXIT_CODES["transport"]
-    if type(exc).__name__ == "HandOffError":
+    if isinstance(exc, HandOffError):
         return EXIT_CODES["hand-off"]
     return EXIT_CODES["failure"]
 

@@ -17,6 +17,7 @@ from winic_soap.cli.commands import (
     stops_on_sigterm,
 )
 from winic_soap.exceptions import ConfigurationError, InputError
+from winic_soap.states import RecordState
 from winic_soap.store import BATCH_STATES, Batch, InboxRecord, JobSummary
 from winic_soap.store.retention import parse_age
 from winic_soap.store.webhooks import dead_deliveries, deliveries_of, retry_deliveries
@@ -61,7 +62,7 @@ def _record_line(record: InboxRecord) -> str:
     return f"{record.id}  {record.state:<7} {record.kind:<6} {record.attempts}x  {record.pulled_at}  {what}{error}"
 
 
-def _list(args: argparse.Namespace, state: str | None) -> int:
+def _list(args: argparse.Namespace, state: RecordState | None) -> int:
     with open_cli_store(args) as store:
         rows = store.records(state, kind=args.kind, limit=args.limit)
     _emit(

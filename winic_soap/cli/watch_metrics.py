@@ -17,6 +17,7 @@ from winic_soap.exceptions import ConfigurationError, InputError
 if TYPE_CHECKING:
     from winic_soap.events import Hook
     from winic_soap.metrics import Metrics
+    from winic_soap.states import Released
     from winic_soap.store import Store
 
 __all__ = ["WatchMetrics"]
@@ -52,7 +53,7 @@ class WatchMetrics:
     def hooks(self) -> tuple[Hook, ...]:
         return (self.metrics.hook,)
 
-    def webhook_failed(self, endpoint: str, state: str) -> None:
+    def webhook_failed(self, endpoint: str, state: Released) -> None:
         self.metrics.webhook_failed(endpoint, state)
 
     def counted(self, handler: Callable[[T], None]) -> Callable[[T], None]:

@@ -1,6 +1,7 @@
 """The fake service's business state: accounts, sends, billing, pending reports and replies, the ledger.
 
-Everything here is protocol-free and thread-safe; ``routing.py`` puts it on the wire.
+Everything here is protocol-free and thread-safe, and imports nothing else of the mock: it is the core the
+shells (``routing`` and ``admin``, then ``wire`` and ``transport``) import, never the reverse.
 Rules follow ``shared/spec/README.md`` §2-§3; where the live service is unknown the choice is noted.
 """
 
@@ -15,12 +16,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING
 
 from winic_soap.numbering import calling_code
-
-if TYPE_CHECKING:
-    from winic_soap.mock.transport import InProcessTransport
 
 __all__ = [
     "SECRET_PARAMS",
@@ -233,16 +230,6 @@ class MockState:
         """Future delivery reports for ``mobile`` carry ``status`` (e.g. ``UNDELIV``) instead of ``DELIVRD``."""
         with self._lock:
             self._statuses[mobile] = status
-
-    def httpx_transport(self, *, client_ip: str = "127.0.0.1") -> InProcessTransport:
-        """An httpx2 transport (sync and async) serving this state in process, with a fault plan of its own.
-
-        For unit tests that need neither a socket nor a :class:`~winic_soap.mock.MockService`:
-        ``httpx2.Client(transport=MockState([Account("u", "p")]).httpx_transport())``.
-        """
-        from winic_soap.mock.transport import for_state
-
-        return for_state(self, client_ip=client_ip)
 
     def only_uid(self) -> str:
         """The uid of the single account; a ValueError when there are several (the caller must name one)."""

@@ -28,12 +28,14 @@ import anyio
 import httpx2
 
 from winic_soap.mock import protocol
+from winic_soap.mock.admin import AdminAPI
+from winic_soap.mock.faults import FaultPlan
 from winic_soap.mock.routing import Outcome, Request, Router
 
 if TYPE_CHECKING:
     from winic_soap.mock.state import MockState
 
-__all__ = ["InProcessTransport", "for_state"]
+__all__ = ["InProcessTransport"]
 
 _DISCONNECTED = "Server disconnected without sending a response."
 
@@ -64,11 +66,20 @@ class _TruncatedBody(httpx2.SyncByteStream, httpx2.AsyncByteStream):
 
 class InProcessTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     """An httpx2 transport over a mock's router. Get one from ``MockService.httpx_transport()`` or
-    ``MockState.httpx_transport()``; one instance serves sync and async clients, even both at once."""
+    ``InProcessTransport.for_state(state)``; one instance serves sync and async clients, even both at once."""
 
     def __init__(self, router: Router, *, client_ip: str = "127.0.0.1") -> None:
         self.router = router
         self.client_ip = client_ip
+
+    @classmethod
+    def for_state(cls, state: MockState, *, client_ip: str = "127.0.0.1") -> InProcessTransport:
+        """A transport over a bare state, with a fault plan of its own (``transport.router.faults``): for
+        unit tests that need neither a socket nor a :class:`~winic_soap.mock.MockService`. Here, not on the
+        state, because the state is the mock's core and knows none of the shells put over it."""
+        faults = FaultPlan()
+        admin = AdminAPI(state, faults, lambda: {"connections_open": 0, "connections_total": 0})
+        return cls(Router(state, faults, admin), client_ip=client_ip)
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         exchange = self.router.route(self._request(request, request.read()))
@@ -119,16 +130,6 @@ class InProcessTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
             request=request,
             extensions=extensions,
         )
-
-
-def for_state(state: MockState, *, client_ip: str = "127.0.0.1") -> InProcessTransport:
-    """A transport over a bare state, with a fault plan of its own (``transport.router.faults``)."""
-    from winic_soap.mock.admin import AdminAPI
-    from winic_soap.mock.faults import FaultPlan
-
-    faults = FaultPlan()
-    admin = AdminAPI(state, faults, lambda: {"connections_open": 0, "connections_total": 0})
-    return InProcessTransport(Router(state, faults, admin), client_ip=client_ip)
 
 
 def _read_timeout(request: httpx2.Request) -> float | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from winic_soap.exceptions import InputError, StoreError
 from winic_soap.models import DeliveryReport, Reply
+from winic_soap.states import RECORD_STATES, RecordKind, RecordState, Released
 from winic_soap.store import settle, suppression
 from winic_soap.store.core import marks
 from winic_soap.store.ids import new_id, utc_iso
@@ -19,7 +20,6 @@ from winic_soap.store.outcomes import OutcomesMixin
 from winic_soap.store.owners import owner_is_dead
 from winic_soap.store.records import (
     RECORD_COLUMNS,
-    RECORD_STATES,
     InboxRecord,
     inbox_record,
     inbox_row,
@@ -154,7 +154,7 @@ class InboxMixin(OutcomesMixin):
         return count
 
     def claim(
-        self, owner: str, *, limit: int = 100, lease: float | None = None, kind: str | None = None
+        self, owner: str, *, limit: int = 100, lease: float | None = None, kind: RecordKind | None = None
     ) -> list[InboxRecord]:
         """Lease up to ``limit`` pending records to ``owner``, oldest first. Records whose lease expired (or,
         once nothing else is free, whose holder on this host died) come back; ones claimed ``max_handoffs``
@@ -238,7 +238,7 @@ class InboxMixin(OutcomesMixin):
         retry_after: float = 0.0,
         owner: str | None = None,
         counted: bool = True,
-    ) -> str:
+    ) -> Released:
         """Note a failed hand-off and release the record, to be claimed again after ``retry_after`` seconds:
         ``pending`` again, or ``dead`` once it was handed off ``max_handoffs`` times. Returns the state.
 
@@ -257,7 +257,7 @@ class InboxMixin(OutcomesMixin):
                 (error[:500], until, back, self.max_handoffs, back, record_id, owner, owner),
             )
         if rows:
-            return str(rows[0][0])
+            return "dead" if rows[0][0] == "dead" else "pending"
         return "lost" if owner is not None and self.get(record_id) is not None else "gone"
 
     def retry(self, record_id: str) -> bool:
@@ -271,7 +271,9 @@ class InboxMixin(OutcomesMixin):
         return changed > 0
 
     # -- inbox: reads ----------------------------------------------------------------------
-    def records(self, state: str | None = "pending", *, kind: str | None = None, limit: int = -1) -> list[InboxRecord]:
+    def records(
+        self, state: RecordState | None = "pending", *, kind: RecordKind | None = None, limit: int = -1
+    ) -> list[InboxRecord]:
         """Stored records, oldest first; ``state`` None means all."""
         if state is not None and state not in RECORD_STATES:
             raise InputError("state", f"must be one of {', '.join(RECORD_STATES)}", state)
@@ -285,7 +287,7 @@ class InboxMixin(OutcomesMixin):
             sends = sends_for(tx, {r[12] for r in rows if r[12]})
         return [inbox_record(r, sends) for r in rows]
 
-    def pending(self, kind: str | None = None, limit: int | None = None) -> list[InboxRecord]:
+    def pending(self, kind: RecordKind | None = None, limit: int | None = None) -> list[InboxRecord]:
         """Records not yet handed on, oldest first (claimed or not)."""
         return self.records("pending", kind=kind, limit=-1 if limit is None else limit)
 
@@ -308,7 +310,7 @@ class InboxMixin(OutcomesMixin):
         with self._transaction() as tx:
             by_state = dict(tx.rows("SELECT state, COUNT(*) FROM winic_inbox GROUP BY state"))
             (batches,) = tx.rows("SELECT COUNT(*) FROM winic_batches")[0]
-        counts = {state: int(by_state.get(state, 0)) for state in RECORD_STATES}
+        counts: dict[str, int] = {state: int(by_state.get(state, 0)) for state in RECORD_STATES}
         counts["records"] = sum(counts.values())
         counts["batches"] = int(batches)
         return counts

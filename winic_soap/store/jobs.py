@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from winic_soap.exceptions import InputError, StoreError
 from winic_soap.models import SendReceipt
+from winic_soap.states import BATCH_STATES, BatchSource, BatchState
 from winic_soap.store.core import StoreCore, marks
 from winic_soap.store.ids import new_job_id, utc_iso
 from winic_soap.store.owners import process_owner
@@ -22,10 +23,6 @@ if TYPE_CHECKING:
 
 __all__ = ["BATCH_COLUMNS", "BATCH_STATES", "Batch", "JobSummary", "JobsMixin", "batch_of"]
 
-# new: never attempted; sending: written before the request and nothing known since (in flight, or its
-# worker died); accepted: the service answered a message id (or reports proved it did); failed: the
-# service refused it (a code) or it provably never left; unknown: it may have been processed.
-BATCH_STATES = ("new", "sending", "accepted", "failed", "unknown")
 BATCH_COLUMNS = "job_id, idx, numbers, state, message_id, code, error, source, started_at, finished_at, owner"
 
 
@@ -36,11 +33,11 @@ class Batch:
     job_id: str
     index: int
     numbers: tuple[str, ...]
-    state: str
+    state: BatchState  # what each state means: winic_soap.states
     message_id: str | None = None
     code: str | None = None
     error: str | None = None
-    source: str | None = None  # "send", or "reports" when reports proved an unknown batch accepted
+    source: BatchSource | None = None  # "send", or "reports" when reports proved an unknown batch accepted
     started_at: str | None = None
     finished_at: str | None = None
     owner: str | None = None
@@ -62,8 +59,8 @@ class JobSummary:
     options: dict[str, Any]
     endpoint: str
     uid: str
-    batches: dict[str, int] = field(default_factory=dict)
-    recipients: dict[str, int] = field(default_factory=dict)
+    batches: dict[BatchState, int] = field(default_factory=dict)
+    recipients: dict[BatchState, int] = field(default_factory=dict)
     purged_at: str | None = None  # when retention blanked its text (store purge); batches and counts stay
 
     def as_dict(self) -> dict[str, Any]:
@@ -176,7 +173,7 @@ class JobsMixin(StoreCore):
             )
         return changed > 0
 
-    def mark_accepted(self, job_id: str, index: int, message_id: str | None, *, source: str = "send") -> bool:
+    def mark_accepted(self, job_id: str, index: int, message_id: str | None, *, source: BatchSource = "send") -> bool:
         """The service answered ``message_id`` (``source="reports"``: its reports proved it). False if the
         batch was not ``sending``/``unknown`` (already settled)."""
         return self._finish(job_id, index, "accepted", message_id=message_id, source=source)
@@ -193,12 +190,12 @@ class JobsMixin(StoreCore):
         self,
         job_id: str,
         index: int,
-        state: str,
+        state: BatchState,
         *,
         message_id: str | None = None,
         code: str | None = None,
         error: str = "",
-        source: str | None = None,
+        source: BatchSource | None = None,
     ) -> bool:
         with self._transaction(single=True) as tx:
             changed = tx.run(
@@ -282,7 +279,7 @@ class JobsMixin(StoreCore):
                 summaries[jid].recipients[state] = int(recipients or 0)
         return list(summaries.values())
 
-    def batches(self, job_id: str, states: Sequence[str] | None = None) -> list[Batch]:
+    def batches(self, job_id: str, states: Sequence[BatchState] | None = None) -> list[Batch]:
         """A job's batches in order, optionally only those in ``states``."""
         only = "" if states is None else f" AND state IN ({marks(len(states))})"  # not every number read back
         with self._transaction() as tx:

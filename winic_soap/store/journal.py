@@ -35,6 +35,7 @@ from winic_soap.exceptions import (
 )
 from winic_soap.models import SERVICE_TZ, SendReceipt, Submission, Suppressed
 from winic_soap.recipients import chunked
+from winic_soap.states import FailedAs
 from winic_soap.store.ids import new_job_id
 from winic_soap.store.owners import owner_is_dead, process_owner
 
@@ -75,7 +76,7 @@ class _AsyncClient(_Client, Protocol):
     def send_batch(self, plan: SendPlan, numbers: Sequence[str]) -> Awaitable[Submission]: ...
 
 
-def outcome_of(error: BaseException) -> tuple[str, str | None]:
+def outcome_of(error: BaseException) -> tuple[FailedAs, str | None]:
     """How a failed send is journalled: ``("failed", code)`` when the service refused it or it provably never
     left (nothing to fear from sending it again), else ``("unknown", None)``: it may have been processed."""
     if not provably_unprocessed(error):

@@ -10,12 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from winic_soap.models import DeliveryReport, Reply, service_time
+from winic_soap.states import RECORD_STATES, RecordKind, RecordState
 from winic_soap.store.core import marks
 from winic_soap.store.schema import Tx
 
 __all__ = ["RECORD_COLUMNS", "RECORD_STATES", "InboxRecord", "inbox_record", "inbox_row", "pulled_record", "sends_for"]
-
-RECORD_STATES = ("pending", "done", "dead")
 
 RECORD_COLUMNS = (
     "id, seq, kind, endpoint, uid, operation, payload, raw, pulled_at, state, attempts, last_error, message_id, "
@@ -54,14 +53,14 @@ class InboxRecord:
 
     id: str
     seq: int
-    kind: str
+    kind: RecordKind
     endpoint: str
     uid: str
     operation: str
     data: dict[str, Any]
     raw: str
     pulled_at: str
-    state: str
+    state: RecordState
     attempts: int
     last_error: str | None = None
     send: dict[str, Any] | None = None  # for reports: the journalled send of its message id, if any

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from winic_soap.categories import FAILURES, Categories
 from winic_soap.exceptions import InputError
+from winic_soap.states import BatchState
 
 if TYPE_CHECKING:
     from winic_soap.store.schema import Tx
@@ -174,7 +175,7 @@ def compute(
     )
 
 
-def _add_send(figures: Figures, state: str, recipients: int) -> None:
+def _add_send(figures: Figures, state: BatchState, recipients: int) -> None:
     figures.sent += recipients
     name = {"accepted": "accepted", "failed": "refused", "unknown": "unknown", "sending": "sending"}.get(state)
     if name is not None:

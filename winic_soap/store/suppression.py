@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from winic_soap.exceptions import InputError
 from winic_soap.models import Reply, Suppressed, service_time
 from winic_soap.recipients import Numbers, chunked, domestic_numbers, international_numbers
+from winic_soap.states import SuppressionSource
 from winic_soap.store.ids import utc_iso
 from winic_soap.store.schema import marks
 
@@ -181,7 +182,9 @@ class Suppression:
             )
         return [_entry(r) for r in rows]
 
-    def add(self, numbers: Iterable[str], *, note: str | None = None, source: str = "manual") -> list[str]:
+    def add(
+        self, numbers: Iterable[str], *, note: str | None = None, source: SuppressionSource = "manual"
+    ) -> list[str]:
         """Put numbers on the list by hand (``source`` ``manual`` or ``import``); returns them as keyed."""
         return self._change(numbers, True, note, source)
 
@@ -189,7 +192,9 @@ class Suppression:
         """Take numbers off the list (the person asked to receive messages again); returns them as keyed."""
         return self._change(numbers, False, note, "manual")
 
-    def _change(self, numbers: Iterable[str], suppressed: bool, note: str | None, source: str) -> list[str]:
+    def _change(
+        self, numbers: Iterable[str], suppressed: bool, note: str | None, source: SuppressionSource
+    ) -> list[str]:
         if source not in ("manual", "import"):
             raise InputError("source", "must be manual or import", source)
         keys = []

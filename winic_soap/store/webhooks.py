@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from winic_soap.exceptions import InputError
+from winic_soap.states import Released
 from winic_soap.store.core import marks
 from winic_soap.store.ids import utc_iso
 from winic_soap.store.owners import owner_is_dead
@@ -186,7 +187,7 @@ class WebhookQueue:
                 [self.endpoint, owner, *record_ids],
             )
 
-    def fail(self, record_id: str, owner: str, error: str, status: int | None = None) -> str:
+    def fail(self, record_id: str, owner: str, error: str, status: int | None = None) -> Released:
         """Note a failed attempt: ``pending`` again after the schedule's wait for this attempt, or ``dead``
         after the last one. ``lost`` if ``owner`` no longer held the record."""
         now = self.store.clock()
