@@ -106,6 +106,7 @@ class TcpProxy:
         self.set("refuse", cut_live=True)
 
     def restore(self) -> None:
+        """The network fine again: traffic passes (connections already cut stay cut)."""
         self.set("pass")
 
     def on(self, statement: bytes, mode: Mode) -> None:
@@ -132,6 +133,7 @@ class TcpProxy:
             self._fault, self._times = fault, times
 
     def close(self) -> None:
+        """Stop listening and reset every connection still open."""
         self._stop.set()
         self.listener.close()
         self.set(self.mode, cut_live=True)
@@ -207,6 +209,7 @@ class TcpProxy:
         return "on"
 
     def _commit_lost(self) -> None:
+        """The answer to an armed COMMIT was dropped: count it, then pass again or cut everything."""
         with self._lock:
             self.commits_lost += 1
             then = self._then
