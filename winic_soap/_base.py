@@ -2,8 +2,8 @@
 the contract, checking input before the wire, building each request, reading each answer, the unknown-
 outcome rule for writes, scrubbing secrets from server text, and the bookkeeping of bulk sends.
 
-The shells (``client.py``, ``async_client.py``) call :meth:`BaseClient.request` and
-:meth:`BaseClient.answer` around one trip through ``http.py``, under ``retry.Attempts``.
+The shells (``client.py``, ``async_client.py``) call :meth:`BaseClient._request` and
+:meth:`BaseClient._answer` around one trip through ``http.py``, under ``retry.Attempts``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from winic_soap.models import (
     Suppressed,
     service_time,
 )
-from winic_soap.recipients import ascii_digits, check_numbers, domestic_numbers
+from winic_soap.recipients import MAX_PER_REQUEST, ascii_digits, check_numbers, domestic_numbers
 from winic_soap.retry import Attempts, RetryPolicy
 from winic_soap.text import count_parts, sanitize, segments, unsendable
 
@@ -54,12 +54,11 @@ if TYPE_CHECKING:
     from winic_soap.store.base import Store
     from winic_soap.wsdl import Fetch, ZeepEngine
 
-__all__ = ["SERVICE_TZ", "BaseClient", "Call", "Decode", "SendPlan"]
-
 logger = logging.getLogger("winic_soap.client")
 _CREDENTIALS = ("uid", "pwd")
 _SECRETS = ("pwd", "newpwd")
 _DIGITS = re.compile("[0-9]+")
+_TOS = re.compile("[0-9]+(?:,[0-9]+)*")  # one request's recipients on the wire
 _PULLS = ("SMS_Reports", "GET_SMS_MO", "GET_SMS_MO_Ext")  # answers handed out once: streamed, never refused
 _FIELDS = {"msg": "text", "tos": "recipients", "extno": "ext"}  # wire names -> the arguments users wrote
 T = TypeVar("T")
@@ -74,6 +73,10 @@ class _Reread:
 
     def __iter__(self) -> Iterator[Reply | DeliveryReport]:
         return self._read()
+
+
+def _wire_number(value: object) -> bool:
+    return isinstance(value, str) and _DIGITS.fullmatch(value) is not None
 
 
 def _service_now() -> datetime:
@@ -97,7 +100,7 @@ class Call:
 @dataclass(slots=True)
 class SendPlan:
     """A checked send: the operation, its batches of at most 100 numbers, and the parameters they share.
-    A plan is what :meth:`BaseClient.send_batch` sends, batch by batch, exactly as planned. Its numbers are
+    A plan is what :meth:`~winic_soap.WinicClient.send_batch` sends, batch by batch, exactly as planned. Its numbers are
     kept compactly and each batch is made when it is sent; ``skipped`` names the invalid numbers left out
     (``skip_invalid=True``)."""
 
@@ -199,7 +202,8 @@ class BaseClient:
             return self._engine
 
     @property
-    def contract(self) -> Contract:
+    def _loaded_contract(self) -> Contract:
+        """The operations' contract; a custom WSDL on the async client is loaded when it is entered."""
         if self._contract is None:
             raise ConfigurationError("the WSDL is not loaded yet")
         return self._contract
@@ -207,11 +211,8 @@ class BaseClient:
     # -- public, shared ---------------------------------------------------------------------------
     @property
     def settings(self) -> Settings:
+        """The settings this client runs with, with the password it now uses (``repr`` hides it)."""
         return self._settings.with_(pwd=self._pwd)
-
-    @property
-    def transport(self) -> str:
-        return self._transport_name
 
     def __repr__(self) -> str:
         s = self._settings
@@ -219,10 +220,11 @@ class BaseClient:
 
     def operations(self) -> list[OperationInfo]:
         """Every operation the loaded WSDL offers, with its parameters in order."""
-        return sorted((op.info for op in self.contract.operations.values()), key=lambda op: op.name)
+        return sorted((op.info for op in self._loaded_contract.operations.values()), key=lambda op: op.name)
 
     def has_operation(self, name: str) -> bool:
-        return name in self.contract.operations
+        """Whether the loaded WSDL offers ``name`` (an older service lacks some operations)."""
+        return name in self._loaded_contract.operations
 
     # -- building calls (input checked here, before anything goes on the wire) ---------------------
     def _credentials(self) -> dict[str, str | None]:
@@ -232,7 +234,7 @@ class BaseClient:
         return {"uid": self._settings.uid, "pwd": self._pwd}
 
     def _call(self, operation: str, params: Mapping[str, str | None], **send: Any) -> Call:
-        op = self.contract.operations.get(operation)
+        op = self._loaded_contract.operations.get(operation)
         if op is None:
             raise ConfigurationError(f"the loaded WSDL has no operation {operation!r}")
         for name, value in params.items():
@@ -318,7 +320,7 @@ class BaseClient:
             return self._plan_international(recipients, text, at=at, concurrency=concurrency, skip_invalid=skip_invalid)
         return self._plan_domestic(recipients, text, at=at, ext=ext, concurrency=concurrency, skip_invalid=skip_invalid)
 
-    def stored_plan(
+    def _stored_plan(
         self, operation: str, text: str, *, at: datetime | None = None, ext: str | None = None, concurrency: int = 1
     ) -> SendPlan:
         """The plan of a send checked earlier (a journalled job): its stored text and options as they were,
@@ -343,7 +345,26 @@ class BaseClient:
 
     def _batch_call(self, plan: SendPlan, batch: Sequence[str]) -> Call:
         numbers = list(batch)
-        return self._call(plan.operation, {**plan.params, "tos": ",".join(numbers)}, recipients=numbers, text=plan.text)
+        # not checked again against the numbering plan (a batch goes out as planned, even after an upgrade),
+        # but it must be a batch: one request's worth of wire-form numbers, none of which can smuggle a comma
+        # (another recipient) into ``tos`` or reach the service unnormalised. One match over the joined
+        # numbers: this runs once per request of a million-number send.
+        tos = ",".join(numbers) if all(isinstance(n, str) for n in numbers) else ""
+        if (
+            isinstance(batch, str)
+            or not _TOS.fullmatch(tos)
+            or tos.count(",") != len(numbers) - 1
+            or not len(numbers) <= MAX_PER_REQUEST
+            or len(set(numbers)) != len(numbers)
+        ):
+            bad = batch if isinstance(batch, str) else next((n for n in numbers if not _wire_number(n)), None)
+            raise InputError(
+                "numbers",
+                f"must be one batch of the plan: a list of 1-{MAX_PER_REQUEST} distinct numbers in ASCII digits, "
+                "as in plan.batches",
+                f"{len(numbers)} number(s)" if bad is None else bad,
+            )
+        return self._call(plan.operation, {**plan.params, "tos": tos}, recipients=numbers, text=plan.text)
 
     def _bulk(self, plan: SendPlan, total: int, on_progress: Callable[[int, int], None] | None) -> BulkRun:
         return BulkRun(
@@ -351,7 +372,8 @@ class BaseClient:
         )
 
     def receipt_of(self, plan: SendPlan, submissions: Sequence[Submission]) -> SendReceipt:
-        """The receipt of a planned send whose requests were made batch by batch (the send journal)."""
+        """The receipt of a plan whose batches were sent one by one with ``send_batch`` (by a journal of your
+        own, or the store's): the same :class:`SendReceipt` that ``send`` returns."""
         at = plan.at and service_time(plan.at).replace(microsecond=0)  # to the second, as ``otime`` carried it
         parts = segments(plan.text, international=plan.operation == "SendInternationalMessages")
         return SendReceipt(
@@ -374,7 +396,7 @@ class BaseClient:
         return self._call("EditUserPwd", {**self._credentials(), "newpwd": new})
 
     def _any_call(self, operation: str, params: Mapping[str, str]) -> Call:
-        contract = self.contract.operations.get(operation)
+        contract = self._loaded_contract.operations.get(operation)
         if contract is None:
             raise InputError("operation", f"not in the loaded WSDL (see operations()): {operation}")
         unknown = set(params) - set(contract.parameters)
@@ -435,7 +457,7 @@ class BaseClient:
             emit=self._emit,
         )
 
-    def request(self, call: Call) -> WireRequest:
+    def _request(self, call: Call) -> WireRequest:
         """The HTTP request for ``call`` on the configured transport."""
         s, op = self._settings, call.op
         if not self._soap:
@@ -445,7 +467,7 @@ class BaseClient:
             return envelope.soap_request(s.endpoint, op, self._transport_name, call.params)
         return self._zeep().request(op.name, call.params)
 
-    def answer(self, call: Call, response: WireResponse) -> str | None:
+    def _answer(self, call: Call, response: WireResponse) -> str | None:
         """The answer string as the service wrote it (decoded, error codes included, by the caller's decoder
         inside the retried attempt, so that a read's ``-09`` is retried)."""
         if self._soap:
@@ -499,7 +521,7 @@ class BaseClient:
             return self._scrubber
         return Scrubber([self._pwd, *secrets])
 
-    def failure(self, call: Call, exc: WinicError) -> WinicError:
+    def _failure(self, call: Call, exc: WinicError) -> WinicError:
         """What one failed attempt raises, before the retry layer logs it: the error with the operation and
         transport, scrubbed of every secret the server may have echoed, and for a write that may have been
         processed, the unknown outcome (so the attempt's event already says so)."""
@@ -512,9 +534,9 @@ class BaseClient:
                     "carried (if any) were handed out and cannot be pulled again",
                     call.operation,
                 )
-        return self.outcome(call, self._scrubber_for(call).error(exc))
+        return self._outcome(call, self._scrubber_for(call).error(exc))
 
-    def outcome(self, call: Call, exc: WinicError) -> WinicError:
+    def _outcome(self, call: Call, exc: WinicError) -> WinicError:
         """A write that may have been processed is an unknown outcome; every other error stays itself."""
         if call.op.is_read or not isinstance(exc, TransportError) or exc.processed is not None:
             return exc

@@ -8,8 +8,6 @@ import importlib
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
-__all__ = ["exports"]
-
 
 def exports(namespace: MutableMapping[str, Any], modules: Mapping[str, str]) -> Callable[[str], Any]:
     """A module ``__getattr__`` for ``namespace`` (the package's ``globals()``): ``name`` is imported from

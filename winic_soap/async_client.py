@@ -124,17 +124,17 @@ class AsyncWinicClient(BaseClient):
             began = time.monotonic()
             try:
                 if into is None:
-                    response = await self._wire.send(self.request(call), timeout=attempts.time_left())
+                    response = await self._wire.send(self._request(call), timeout=attempts.time_left())
                 else:
                     into.seek(0)
                     into.truncate()
-                    response = await self._wire.send(self.request(call), timeout=attempts.time_left(), into=into)
+                    response = await self._wire.send(self._request(call), timeout=attempts.time_left(), into=into)
                     if self._streamed(call, response, into):
                         attempts.succeeded(count, began, None)
                         return None  # type: ignore[return-value]  # read from ``into`` by the caller
-                value = decode(call.operation, self.answer(call, response), self._transport_name)
+                value = decode(call.operation, self._answer(call, response), self._transport_name)
             except WinicError as exc:
-                error = self.failure(call, exc)
+                error = self._failure(call, exc)
                 attempts.failed(count, began, error)
                 raise error from None
             attempts.succeeded(count, began, value if isinstance(value, str) and call.recipients is not None else None)

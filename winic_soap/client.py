@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from winic_soap import decoding
-from winic_soap._base import SERVICE_TZ, BaseClient, Call, Decode, SendPlan, T, _service_now
+from winic_soap._base import BaseClient, Call, Decode, SendPlan, T, _service_now
 from winic_soap.bulk import PlanBatches, run_threads
 from winic_soap.config import Settings
 from winic_soap.events import Hook
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from winic_soap.http import HttpClient
     from winic_soap.store.base import Store
 
-__all__ = ["SERVICE_TZ", "WinicClient"]
+__all__ = ["WinicClient"]
 
 
 class WinicClient(BaseClient):
@@ -109,17 +109,17 @@ class WinicClient(BaseClient):
             began = time.monotonic()
             try:
                 if into is None:
-                    response = self._wire.send(self.request(call), timeout=attempts.time_left())
+                    response = self._wire.send(self._request(call), timeout=attempts.time_left())
                 else:
                     into.seek(0)
                     into.truncate()
-                    response = self._wire.send(self.request(call), timeout=attempts.time_left(), into=into)
+                    response = self._wire.send(self._request(call), timeout=attempts.time_left(), into=into)
                     if self._streamed(call, response, into):
                         attempts.succeeded(count, began, None)
                         return None  # type: ignore[return-value]  # read from ``into`` by the caller
-                value = decode(call.operation, self.answer(call, response), self._transport_name)
+                value = decode(call.operation, self._answer(call, response), self._transport_name)
             except WinicError as exc:
-                error = self.failure(call, exc)
+                error = self._failure(call, exc)
                 attempts.failed(count, began, error)
                 raise error from None
             attempts.succeeded(count, began, value if isinstance(value, str) and call.recipients is not None else None)
@@ -167,8 +167,9 @@ class WinicClient(BaseClient):
         return self._run(self._screen(plan, ignore_suppression), on_progress)
 
     def send_batch(self, plan: SendPlan, numbers: Sequence[str]) -> Submission:
-        """Send one batch (at most 100 numbers) of ``plan`` exactly as planned, checked against nothing
-        again (not even today's clock): the request under :meth:`send` and the send journal."""
+        """Send one batch (at most 100 numbers) of ``plan`` exactly as planned, checked against neither the
+        numbering plan nor the clock again: the request under :meth:`send` and the send journal. Anything that
+        is not a batch of ``plan.batches`` (numbers not in wire form, duplicates) is an :class:`InputError`."""
         call = self._batch_call(plan, numbers)
         return self._submission(call, self._execute(call, decoding.decode_message_id))
 

@@ -27,8 +27,7 @@ from prometheus_client.registry import Collector
 from winic_soap.categories import Categories
 from winic_soap.core.contract import PULLS
 from winic_soap.exceptions import StoreError
-from winic_soap.states import Released
-from winic_soap.store.base import RECORD_STATES
+from winic_soap.states import RECORD_STATES, Released
 from winic_soap.store.stats import last_seq, reports_after
 
 if TYPE_CHECKING:

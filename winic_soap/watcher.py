@@ -20,7 +20,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from winic_soap.exceptions import HandOffError, InputError, StoreError, WinicError
 from winic_soap.models import DeliveryReport, Reply
-from winic_soap.store import InboxRecord, Store, process_owner
+from winic_soap.store import InboxRecord, Store
+from winic_soap.store.owners import process_owner
 from winic_soap.store.retention import parse_age
 from winic_soap.store.spool import PulledAnswer
 

@@ -25,7 +25,8 @@ from typing import Any
 from winic_soap.config import Settings, new_secret, parse_secret
 from winic_soap.exceptions import ConfigurationError, StoreError, WebhookVerificationError, WinicError
 from winic_soap.states import Released
-from winic_soap.store import InboxRecord, Store, process_owner
+from winic_soap.store import InboxRecord, Store
+from winic_soap.store.owners import process_owner
 from winic_soap.store.webhooks import WebhookQueue
 
 __all__ = [

@@ -71,8 +71,8 @@ def test_no_secret_anywhere(transport: str, caplog: pytest.LogCaptureFixture) ->
 
 
 def test_requests_and_store_urls_never_show_a_password() -> None:
+    from winic_soap.config import redact_url
     from winic_soap.core.answer import WireRequest
-    from winic_soap.store.postgres import redact_url
 
     request = WireRequest("GET", "http://h/Service.asmx/GetUserInfo?uid=u&pwd=S3cret", {}, b"pwd=S3cret")
     assert "S3cret" not in repr(request)

@@ -16,7 +16,8 @@ from helpers.shared import cli_env, run_cli
 from winic_soap import InputError, WinicClient
 from winic_soap.mock import MockService
 from winic_soap.models import DeliveryReport
-from winic_soap.store import Store, open_store, process_owner
+from winic_soap.store import Store, open_store
+from winic_soap.store.owners import process_owner
 
 if TYPE_CHECKING:
     from helpers.shared import MakeClient

@@ -15,7 +15,8 @@ import pytest
 
 from winic_soap import InputError, StoreError
 from winic_soap.models import DeliveryReport, Reply, SendReceipt, Submission
-from winic_soap.store import Store, open_store, process_owner
+from winic_soap.store import Store, open_store
+from winic_soap.store.owners import process_owner
 
 UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -128,7 +129,7 @@ def test_a_record_whose_consumer_dies_every_time_goes_dead(store: Store, clock: 
 
 def test_a_dead_holder_on_this_host_frees_its_leases_at_once(store_url: str) -> None:
     dead_owner = subprocess.run(
-        [sys.executable, "-c", "from winic_soap.store import process_owner; print(process_owner())"],
+        [sys.executable, "-c", "from winic_soap.store.owners import process_owner; print(process_owner())"],
         capture_output=True,
         text=True,
         check=True,
@@ -288,7 +289,7 @@ def test_store_errors_are_typed_and_pickle(store_url: str, tmp_path: Path) -> No
 
 def test_a_dead_holders_exhausted_records_go_dead_not_stuck(store_url: str) -> None:
     dead_owner = subprocess.run(
-        [sys.executable, "-c", "from winic_soap.store import process_owner; print(process_owner())"],
+        [sys.executable, "-c", "from winic_soap.store.owners import process_owner; print(process_owner())"],
         capture_output=True,
         text=True,
         check=True,

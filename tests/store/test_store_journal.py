@@ -18,7 +18,8 @@ from winic_soap import (
 )
 from winic_soap.mock import MockService
 from winic_soap.recipients import chunked
-from winic_soap.store import open_store, outcome_of
+from winic_soap.store import open_store
+from winic_soap.store.journal import outcome_of
 
 if TYPE_CHECKING:
     from helpers.shared import MakeClient

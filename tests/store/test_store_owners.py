@@ -20,8 +20,8 @@ from helpers.pgserver import PgServer
 
 from winic_soap.mock import MockService
 from winic_soap.models import Reply
-from winic_soap.store import open_store, process_owner
-from winic_soap.store.base import owner_is_dead
+from winic_soap.store import open_store
+from winic_soap.store.owners import owner_is_dead, process_owner
 
 ROOT = Path(__file__).resolve().parents[2]
 FLEET_WATCH = ROOT / "tests" / "helpers" / "fleet_watch.py"
@@ -103,7 +103,7 @@ def test_two_watchers_in_two_pid_namespaces_with_one_hostname_never_both_pull(
 
 def test_a_holder_is_dead_only_when_gone_in_this_namespace_and_boot() -> None:
     ended = subprocess.run(
-        [sys.executable, "-c", "from winic_soap.store import process_owner; print(process_owner())"],
+        [sys.executable, "-c", "from winic_soap.store.owners import process_owner; print(process_owner())"],
         capture_output=True,
         text=True,
         check=True,

@@ -18,7 +18,7 @@ from winic_soap import InputError
 from winic_soap.mock import MockService
 from winic_soap.models import Reply
 from winic_soap.store import Store, open_store
-from winic_soap.store.base import utc_iso
+from winic_soap.store.ids import utc_iso
 from winic_soap.watcher import Watcher
 
 if TYPE_CHECKING:

@@ -91,7 +91,7 @@ def test_from_env_swaps_transport_by_one_setting(winic_mock, monkeypatch, tmp_pa
     monkeypatch.setenv("WINIC_ENDPOINT", winic_mock.url)
     monkeypatch.setenv("WINIC_TRANSPORT", "http-post")
     with WinicClient.from_env() as client:
-        assert client.transport == "http-post" and client.account().uid == "demo"
+        assert client.settings.transport == "http-post" and client.account().uid == "demo"
     assert winic_mock.ledger[-1].transport == "http-post"
 
 

@@ -31,7 +31,8 @@ from winic_soap.exceptions import ConfigurationError, InputError, StoreError
 from winic_soap.models import CostEstimate, OperationInfo, PartsInfo, Problem, SendReceipt, service_time
 from winic_soap.recipients import Checked, check_numbers
 from winic_soap.states import RecordKind
-from winic_soap.store import InboxRecord, JobSummary, Store, new_job_id, open_store
+from winic_soap.store import InboxRecord, JobSummary, Store, open_store
+from winic_soap.store.ids import new_job_id
 from winic_soap.text import count_parts, sanitize
 
 if TYPE_CHECKING:

@@ -12,19 +12,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from winic_soap.exceptions import ConfigurationError
-from winic_soap.store.base import (
-    BATCH_STATES,
-    RECORD_STATES,
-    Batch,
-    InboxRecord,
-    JobSummary,
-    PollerLease,
-    Store,
-    new_id,
-    new_job_id,
-    process_owner,
-)
-from winic_soap.store.journal import Journal, outcome_of
+from winic_soap.states import BATCH_STATES, RECORD_STATES
+from winic_soap.store.base import Store
+from winic_soap.store.jobs import Batch, JobSummary
+from winic_soap.store.journal import Journal
+from winic_soap.store.pollers import PollerLease
+from winic_soap.store.records import InboxRecord
 
 __all__ = [
     "BATCH_STATES",
@@ -35,12 +28,7 @@ __all__ = [
     "Journal",
     "PollerLease",
     "Store",
-    "new_id",
-    "new_job_id",
     "open_store",
-    "outcome_of",
-    "parse_store_url",
-    "process_owner",
 ]
 
 _POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")

@@ -14,38 +14,17 @@ import logging
 from typing import TYPE_CHECKING
 
 from winic_soap.exceptions import InputError
-from winic_soap.models import SERVICE_TZ
 from winic_soap.store import retention, schema, suppression
-from winic_soap.store.core import STORE_TIMEOUT
-from winic_soap.store.ids import new_id, new_job_id, utc_iso
+from winic_soap.store.ids import utc_iso
 from winic_soap.store.inbox import InboxMixin
-from winic_soap.store.jobs import BATCH_STATES, Batch, JobSummary
-from winic_soap.store.owners import owner_is_dead, process_owner
-from winic_soap.store.pollers import PollerLease, PollerMixin
-from winic_soap.store.records import RECORD_STATES, InboxRecord
-from winic_soap.store.schema import Migration, Tx
+from winic_soap.store.pollers import PollerMixin
+from winic_soap.store.schema import Migration
 
 if TYPE_CHECKING:
     from winic_soap.store.journal import Journal
     from winic_soap.store.suppression import Suppression
 
-__all__ = [
-    "BATCH_STATES",
-    "RECORD_STATES",
-    "SERVICE_TZ",
-    "STORE_TIMEOUT",
-    "Batch",
-    "InboxRecord",
-    "JobSummary",
-    "PollerLease",
-    "Store",
-    "Tx",
-    "new_id",
-    "new_job_id",
-    "owner_is_dead",
-    "process_owner",
-    "utc_iso",
-]
+__all__ = ["Store"]
 
 logger = logging.getLogger("winic_soap.store")
 

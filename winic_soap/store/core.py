@@ -14,10 +14,10 @@ from typing import Any
 
 from winic_soap.exceptions import InputError
 from winic_soap.store import settle, suppression
-from winic_soap.store.schema import Tx, marks
+from winic_soap.store.schema import Tx
 from winic_soap.store.spool import Spool, default_spool_dir
 
-__all__ = ["STORE_TIMEOUT", "StoreCore", "marks"]
+__all__ = ["STORE_TIMEOUT", "StoreCore"]
 
 STORE_TIMEOUT = 5.0  # seconds any one store call may take before it ends as a StoreError
 

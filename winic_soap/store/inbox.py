@@ -14,7 +14,6 @@ from winic_soap.exceptions import InputError, StoreError
 from winic_soap.models import DeliveryReport, Reply
 from winic_soap.states import RECORD_STATES, RecordKind, RecordState, Released
 from winic_soap.store import settle, suppression
-from winic_soap.store.core import marks
 from winic_soap.store.ids import new_id, utc_iso
 from winic_soap.store.outcomes import OutcomesMixin
 from winic_soap.store.owners import owner_is_dead
@@ -26,7 +25,7 @@ from winic_soap.store.records import (
     pulled_record,
     sends_for,
 )
-from winic_soap.store.schema import Tx
+from winic_soap.store.schema import Tx, marks
 from winic_soap.store.spool import PulledAnswer
 
 __all__ = ["InboxMixin"]

@@ -13,15 +13,16 @@ from typing import TYPE_CHECKING, Any
 from winic_soap.exceptions import InputError, StoreError
 from winic_soap.models import SendReceipt
 from winic_soap.states import BATCH_STATES, BatchSource, BatchState
-from winic_soap.store.core import StoreCore, marks
+from winic_soap.store.core import StoreCore
 from winic_soap.store.ids import new_job_id, utc_iso
 from winic_soap.store.owners import process_owner
+from winic_soap.store.schema import marks
 
 if TYPE_CHECKING:
     from winic_soap.categories import Categories
     from winic_soap.store.stats import Stats
 
-__all__ = ["BATCH_COLUMNS", "BATCH_STATES", "Batch", "JobSummary", "JobsMixin", "batch_of"]
+__all__ = ["BATCH_COLUMNS", "Batch", "JobSummary", "JobsMixin", "batch_of"]
 
 BATCH_COLUMNS = "job_id, idx, numbers, state, message_id, code, error, source, started_at, finished_at, owner"
 

@@ -56,13 +56,11 @@ class _Client(Protocol):
 
     @property
     def settings(self) -> Settings: ...
-    @property
-    def transport(self) -> str: ...
     def plan_send(
         self, recipients: Sequence[str] | str, text: str, *, at: datetime | None = ..., ext: str | int | None = ...,
         international: bool = ..., concurrency: int = ...,
     ) -> SendPlan: ...  # fmt: skip
-    def stored_plan(
+    def _stored_plan(
         self, operation: str, text: str, *, at: datetime | None = ..., ext: str | None = ..., concurrency: int = ...
     ) -> SendPlan: ...
     def receipt_of(self, plan: SendPlan, submissions: Sequence[Submission]) -> SendReceipt: ...
@@ -393,7 +391,7 @@ class Journal:
         client's clock) is refused while anything is left to send, unless ``send_now``."""
         at, ext = _stored_at(job), job.options.get("ext")
         try:
-            plan = client.stored_plan(job.operation, job.text, at=at, ext=ext, concurrency=concurrency)
+            plan = client._stored_plan(job.operation, job.text, at=at, ext=ext, concurrency=concurrency)
             plan.suppressed = _suppressed(job)
             return plan
         except InputError as exc:
@@ -406,7 +404,7 @@ class Journal:
                 "send_now=True (--send-now) to send its never-attempted batches now, unscheduled",
                 job.id,
             )
-        plan = client.stored_plan(job.operation, job.text, ext=ext, concurrency=concurrency)
+        plan = client._stored_plan(job.operation, job.text, ext=ext, concurrency=concurrency)
         plan.suppressed = _suppressed(job)
         if not send_now:
             plan.at = at  # nothing is left to send: the schedule shows on the receipt only
@@ -417,7 +415,11 @@ class Journal:
     ) -> tuple[BulkRun, _JobBatches]:
         total = sum(job.batches.values())
         run = BulkRun(
-            total, operation=plan.operation, text=plan.text, transport=client.transport, on_progress=on_progress
+            total,
+            operation=plan.operation,
+            text=plan.text,
+            transport=client.settings.transport,
+            on_progress=on_progress,
         )
         run.job = job.id
         new: Mapping[int, Sequence[str]] | Sequence[Sequence[str]]

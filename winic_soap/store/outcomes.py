@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import logging
 
-from winic_soap.store.core import marks
 from winic_soap.store.jobs import BATCH_COLUMNS, Batch, JobsMixin, batch_of
+from winic_soap.store.schema import marks
 
 __all__ = ["OutcomesMixin"]
 

@@ -18,9 +18,10 @@ from psycopg.conninfo import conninfo_to_dict
 
 from winic_soap.config import redact_url  # one redaction for the store URL, shared with Settings' repr
 from winic_soap.exceptions import StoreError
-from winic_soap.store.base import Store, Tx
+from winic_soap.store.base import Store
+from winic_soap.store.schema import Tx
 
-__all__ = ["PostgresStore", "redact_url"]
+__all__ = ["PostgresStore"]
 
 # the server cancels a statement, a lock wait or an idle transaction at this share of store_timeout, before
 # the watchdog cuts the connection at the whole of it: a clean error that keeps the connection usable

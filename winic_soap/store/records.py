@@ -10,11 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from winic_soap.models import DeliveryReport, Reply, service_time
-from winic_soap.states import RECORD_STATES, RecordKind, RecordState
-from winic_soap.store.core import marks
-from winic_soap.store.schema import Tx
+from winic_soap.states import RecordKind, RecordState
+from winic_soap.store.schema import Tx, marks
 
-__all__ = ["RECORD_COLUMNS", "RECORD_STATES", "InboxRecord", "inbox_record", "inbox_row", "pulled_record", "sends_for"]
+__all__ = ["RECORD_COLUMNS", "InboxRecord", "inbox_record", "inbox_row", "pulled_record", "sends_for"]
 
 RECORD_COLUMNS = (
     "id, seq, kind, endpoint, uid, operation, payload, raw, pulled_at, state, attempts, last_error, message_id, "

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from winic_soap.exceptions import StoreError
-from winic_soap.store.base import Store, Tx
+from winic_soap.store.base import Store
+from winic_soap.store.schema import Tx
 from winic_soap.store.spool import Spool, default_spool_dir
 
 __all__ = ["SqliteStore"]

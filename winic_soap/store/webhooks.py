@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from winic_soap.exceptions import InputError
 from winic_soap.states import Released
-from winic_soap.store.core import marks
 from winic_soap.store.ids import utc_iso
 from winic_soap.store.owners import owner_is_dead
 from winic_soap.store.records import RECORD_COLUMNS, InboxRecord, inbox_record, sends_for
+from winic_soap.store.schema import marks
 
 if TYPE_CHECKING:
     from winic_soap.store.base import Store
