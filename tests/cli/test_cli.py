@@ -167,28 +167,6 @@ def test_wsdl_refresh_and_diff(cli, winic_mock, tmp_path: Path) -> None:  # type
     assert cli("wsdl").returncode == 2
 
 
-@pytest.mark.parametrize(
-    ("args", "fault", "code"),
-    [
-        (("send", "123", "-m", "x"), None, 3),
-        (("send", "13800138000", "-m", "x", "--at", "2001-01-01"), None, 3),
-        (("send", "13800138000", "-m", "x", "--pwd", "wrong"), None, 4),
-        (("send", "13800138000", "-m", "x"), {"kind": "code", "code": "-01"}, 5),
-        (("account",), {"kind": "code", "code": "-110"}, 4),
-        (("send", "13800138000", "-m", "x"), {"kind": "code", "code": "-07"}, 6),
-        (("send", "13800138000", "-m", "x"), {"kind": "close_after"}, 8),
-        (("send", "13800138000", "-m", "x", "--transport", "soap13"), None, 2),
-        (("account", "--endpoint", "ftp://x"), None, 2),
-        (("nonsense",), None, 2),
-    ],
-)
-def test_exit_codes(cli, winic_mock, args, fault, code: int) -> None:  # type: ignore[no-untyped-def]
-    if fault:
-        winic_mock.fail(**fault)
-    result = cli(*args)
-    assert result.returncode == code, result.stderr
-
-
 def test_transport_failure_exit_code(cli) -> None:  # type: ignore[no-untyped-def]
     import socket
 
@@ -272,13 +250,6 @@ def test_password_prompt_on_a_terminal(winic_mock, tmp_path: Path) -> None:
     assert proc.returncode == 0, text
     assert "winic password for demo:" in text and "balance" in text
     assert PWD not in text  # not echoed, not printed
-
-
-def test_help_documents_exit_codes(cli) -> None:  # type: ignore[no-untyped-def]
-    text = cli("--help").stdout
-    for code in range(11):
-        assert re.search(rf"^\s+{code}\s+\S", text, flags=re.M), code
-    assert "outcome unknown" in cli("send", "--help").stdout
 
 
 def test_watch_stops_cleanly_on_sigterm(winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -57,8 +57,6 @@ KNOWN_CYCLE_EDGES = {
     ("winic_soap.http", "winic_soap"): "httppkg: http.py reads __version__ from the root, whose lazy table "
     "imports the clients, which import http.py (a _version.py ends it)",
 }
-# Not a cycle, but an arrow into an entry point: the CLI imports the mock's __main__ as a library.
-CLISPLIT = "until clisplit lands: cli/parser.py imports mock/__main__.py as a library (mock/cli.py ends it)"
 
 # What each layer may import of the package beside itself, directly or through these (see the module docstring).
 CORE_MAY_IMPORT = {"winic_soap.exceptions", "winic_soap.models", "winic_soap.resources"}
@@ -291,13 +289,8 @@ def test_nothing_imports_the_cli_but_main() -> None:
     assert cli_violations(GRAPH, PACKAGE) == set()
 
 
-@pytest.mark.xfail(strict=True, reason=CLISPLIT)
 def test_nothing_imports_an_entry_point() -> None:
     assert entry_point_violations(GRAPH) == set()
-
-
-def test_nothing_imports_an_entry_point_but_the_known_one() -> None:
-    assert entry_point_violations(GRAPH) <= {("winic_soap.cli.parser", "winic_soap.mock.__main__")}
 
 
 def test_the_mock_imports_nothing_of_the_client() -> None:

@@ -157,7 +157,7 @@ def test_an_unreadable_store_is_reported_not_raised(tmp_path: Path) -> None:
 
 def test_the_extra_is_loaded_only_when_asked_for(tmp_path: Path) -> None:
     code = (
-        "import sys, winic_soap, winic_soap.store, winic_soap.cli.parser, winic_soap.cli.stats_commands\n"
+        "import sys, winic_soap, winic_soap.store, winic_soap.cli.parser, winic_soap.cli.stats\n"
         "assert not {'prometheus_client', 'pygal', 'winic_soap.metrics'} & set(sys.modules), sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -1,10 +1,13 @@
-"""Exit codes per error family, and how an error is shown (never with a password in it)."""
+"""Which exit code an error gets (the table is :mod:`winic_soap.cli.exit_codes`), and how an error is shown
+(never with a password in it)."""
 
 from __future__ import annotations
 
 import json
 import sys
 
+from winic_soap.cli.exit_codes import ExitCode
+from winic_soap.cli.sending import Terminated
 from winic_soap.exceptions import (
     AccessDeniedError,
     AuthenticationError,
@@ -21,68 +24,36 @@ from winic_soap.exceptions import (
     WinicError,
 )
 
-__all__ = ["EXIT_CODES", "EXIT_HELP", "exit_code_for", "report_error"]
-
-EXIT_CODES = {
-    "ok": 0,
-    "failure": 1,
-    "usage": 2,
-    "input": 3,
-    "authentication": 4,
-    "balance": 5,
-    "service": 6,
-    "transport": 7,
-    "outcome-unknown": 8,
-    "hand-off": 9,
-    "store": 10,
-    "drift": 11,
-    "journal": 12,
-    "interrupted": 130,
-    "terminated": 143,
-}
-EXIT_HELP = """exit codes:
-  0  success
-  1  unexpected failure
-  2  usage or configuration error (bad flag, unknown transport, missing credentials, unreadable file)
-  3  input rejected before sending (bad numbers, empty text, past --at, file not in --encoding, ...)
-  4  authentication refused (-02, -03, -14) or IP not allowed (-110)
-  5  balance insufficient (-01)
-  6  any other service error code (-04 ... -13, unknown codes)
-  7  transport failure (connection refused, timeout, error page, unreadable answer)
-  8  outcome unknown: a send (or other write) may have been processed; it was NOT retried
-  9  watcher: a record could not be handed on (it stays pending in the store)
- 10  the store cannot be opened or written (send: nothing was sent)
- 11  wsdl diff: the WSDL differs from the packaged copy (operations or parameters)
- 12  send, jobs resume: the service accepted requests (ids printed) that the journal could not record
-130  interrupted (Ctrl-C); 143: terminated (SIGTERM). A send prints what it did first: ids on stdout"""
+__all__ = ["bulk_summary", "exit_code_for", "report_error"]
 
 
-def exit_code_for(exc: BaseException) -> int:
+def exit_code_for(exc: BaseException) -> ExitCode:
+    """The exit code of the error family ``exc`` belongs to; a stopped bulk send takes its cause's."""
     if isinstance(exc, BulkSendError):
         if isinstance(exc.error, StoreError) and (exc.receipts or exc.unknown):
-            return EXIT_CODES["journal"]  # 10 says nothing was sent: here something was
+            return ExitCode.JOURNAL  # 10 says nothing was sent: here something was
         return exit_code_for(exc.error)
     if isinstance(exc, KeyboardInterrupt):
-        return EXIT_CODES["terminated" if type(exc).__name__ == "Terminated" else "interrupted"]
+        return ExitCode.TERMINATED if isinstance(exc, Terminated) else ExitCode.INTERRUPTED
     if isinstance(exc, StoreError):
-        return EXIT_CODES["store"]
+        return ExitCode.STORE
     if isinstance(exc, ConfigurationError):
-        return EXIT_CODES["usage"]
+        return ExitCode.USAGE
     if isinstance(exc, InputError):
-        return EXIT_CODES["input"]
+        return ExitCode.INPUT
     if isinstance(exc, (AuthenticationError, AccessDeniedError)):
-        return EXIT_CODES["authentication"]
+        return ExitCode.AUTHENTICATION
     if isinstance(exc, BalanceError):
-        return EXIT_CODES["balance"]
+        return ExitCode.BALANCE
     if isinstance(exc, ServiceError):
-        return EXIT_CODES["service"]
+        return ExitCode.SERVICE
     if isinstance(exc, OutcomeUnknown):
-        return EXIT_CODES["outcome-unknown"]
+        return ExitCode.OUTCOME_UNKNOWN
     if isinstance(exc, TransportError):
-        return EXIT_CODES["transport"]
+        return ExitCode.TRANSPORT
     if isinstance(exc, HandOffError):
-        return EXIT_CODES["hand-off"]
-    return EXIT_CODES["failure"]
+        return ExitCode.HAND_OFF
+    return ExitCode.FAILURE
 
 
 def _details(exc: BaseException) -> dict[str, object]:

@@ -6,10 +6,18 @@ import argparse
 from typing import Any
 
 from winic_soap import __version__
-from winic_soap.cli import commands, stats_commands, store_commands, suppress_commands
-from winic_soap.cli.errors import EXIT_HELP
+from winic_soap.cli import account as account_cmd
+from winic_soap.cli import demo as demo_cmd
+from winic_soap.cli import jobs as jobs_cmd
+from winic_soap.cli import operations as operations_cmd
+from winic_soap.cli import pull as pull_cmd
+from winic_soap.cli import send as send_cmd
+from winic_soap.cli import stats as stats_cmd
+from winic_soap.cli import store as store_cmd
+from winic_soap.cli import suppress as suppress_cmd
+from winic_soap.cli.exit_codes import EXIT_HELP
 from winic_soap.config import TRANSPORTS
-from winic_soap.mock import __main__ as mock_main
+from winic_soap.mock import cli as mock_cli
 from winic_soap.watcher import SOURCES
 
 __all__ = ["build_parser"]
@@ -57,6 +65,7 @@ def _connection_options() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The whole ``winic-soap`` command tree; each leaf sets ``run``, the function that does its job."""
     parser = argparse.ArgumentParser(
         prog="winic-soap",
         description=DESCRIPTION,
@@ -79,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(run=run, json=False)
         return p
 
-    send = command("send", "send an SMS to one or more numbers", commands.send)
+    send = command("send", "send an SMS to one or more numbers", send_cmd.send)
     send.add_argument("numbers", nargs="*", help="recipients; '-' reads them from stdin")
     text = send.add_mutually_exclusive_group(required=True)
     text.add_argument("-m", "--text", help="message text")
@@ -125,34 +134,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="send without the journal: no job, no resume, no join of reports (not recommended)",
     )
 
-    account = command("account", "show balance, price and signature (GetUserInfo)", commands.account)
+    account = command("account", "show balance, price and signature (GetUserInfo)", account_cmd.account)
     account.add_argument("--personal", action="store_true", help="include company and contact (GetUserInfo_)")
 
-    replies = command("replies", "pull replies (GET_SMS_MO); each is handed out once", commands.replies)
+    replies = command("replies", "pull replies (GET_SMS_MO); each is handed out once", pull_cmd.replies)
     replies.add_argument("--port", help="only replies to this port (IDtype)")
     replies.add_argument("--ext", action="store_true", help="use GET_SMS_MO_Ext")
 
-    command("reports", "pull delivery reports (SMS_Reports); each is handed out once", commands.reports)
+    command("reports", "pull delivery reports (SMS_Reports); each is handed out once", pull_cmd.reports)
 
-    call = command("call", "call any WSDL operation: call OP key=value ...", commands.call)
+    call = command("call", "call any WSDL operation: call OP key=value ...", operations_cmd.call)
     call.add_argument("operation")
     call.add_argument("params", nargs="*", metavar="key=value")
 
-    command("ops", "list the operations and parameters the loaded WSDL offers", commands.ops)
+    command("ops", "list the operations and parameters the loaded WSDL offers", operations_cmd.ops)
 
-    wsdl = command("wsdl", "fetch the live WSDL or compare it with the packaged copy", commands.wsdl_help)
+    wsdl = command("wsdl", "fetch the live WSDL or compare it with the packaged copy", operations_cmd.wsdl_help)
     wsdl_sub = wsdl.add_subparsers(dest="wsdl_command", metavar="ACTION")
     refresh = wsdl_sub.add_parser("refresh", help="fetch ENDPOINT?WSDL into the user cache", parents=[common])
     refresh.add_argument("--url", help="WSDL URL (default: the endpoint + ?WSDL)")
     refresh.add_argument("--output", help="where to write it (default ~/.cache/winic-soap/Service.asmx.wsdl)")
-    refresh.set_defaults(run=commands.wsdl_refresh)
+    refresh.set_defaults(run=operations_cmd.wsdl_refresh)
     diff = wsdl_sub.add_parser(
         "diff", help="operations added, removed or changed against the packaged copy", parents=[common]
     )
     diff.add_argument("source", nargs="?", help="WSDL path or URL (default: the user cache)")
-    diff.set_defaults(run=commands.wsdl_diff)
+    diff.set_defaults(run=operations_cmd.wsdl_diff)
 
-    watch = command("watch", "poll reports and replies durably and hand each on once", commands.watch)
+    watch = command("watch", "poll reports and replies durably and hand each on once", pull_cmd.watch)
     watch.add_argument("--interval", type=float, default=10.0, help="seconds between polls, 5-30 (default 10)")
     watch.add_argument(
         "--exec",
@@ -203,13 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the retention setting, 30d)",
     )
     _store_commands(sub, common)
-    stats = command("stats", "delivery statistics: rates, failure categories, latency", stats_commands.stats)
-    stats_commands.add_arguments(stats)
+    stats = command("stats", "delivery statistics: rates, failure categories, latency", stats_cmd.stats)
+    stats_cmd.add_arguments(stats)
 
-    mock = command("mock", "run the bundled fake service on this machine", mock_main.serve, connect=False)
-    mock_main.add_arguments(mock)
+    mock = command("mock", "run the bundled fake service on this machine", mock_cli.serve, connect=False)
+    mock_cli.add_arguments(mock)
 
-    command("demo", "walk through the main job against the bundled mock (offline)", commands.demo, connect=False)
+    command("demo", "walk through the main job against the bundled mock (offline)", demo_cmd.demo, connect=False)
     return parser
 
 
@@ -233,56 +242,52 @@ def _store_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         p.set_defaults(run=run)
         return p
 
-    inbox = group("inbox", "stored reports and replies: list, show, retry dead letters", store_commands.inbox_help)
-    listing = action(inbox, "list", "records in the store, oldest first", store_commands.inbox_list)
+    inbox = group("inbox", "stored reports and replies: list, show, retry dead letters", store_cmd.inbox_help)
+    listing = action(inbox, "list", "records in the store, oldest first", store_cmd.inbox_list)
     listing.add_argument("--state", choices=("pending", "done", "dead", "all"), default="pending")
-    dead = action(inbox, "dead", "records that failed every hand-off (dead letters)", store_commands.inbox_dead)
+    dead = action(inbox, "dead", "records that failed every hand-off (dead letters)", store_cmd.inbox_dead)
     for p in (listing, dead):
         p.add_argument("--kind", choices=("report", "reply"), help="only this kind")
         p.add_argument("--limit", type=int, default=-1, help="at most this many")
-    show = action(inbox, "show", "one record with its hand-off history", store_commands.inbox_show)
+    show = action(inbox, "show", "one record with its hand-off history", store_cmd.inbox_show)
     show.add_argument("id")
-    retry = action(inbox, "retry", "put dead letters back in line for hand-off", store_commands.inbox_retry)
+    retry = action(inbox, "retry", "put dead letters back in line for hand-off", store_cmd.inbox_retry)
     retry.add_argument("ids", nargs="*", metavar="ID")
     retry.add_argument("--all", action="store_true", help="every dead letter")
     retry.add_argument(
         "--webhook", dest="webhook_endpoint", metavar="URL", help="only the webhook deliveries to this endpoint"
     )
 
-    store = group("store", "the store itself: migrate its schema, purge by age", store_commands.store_help)
-    migrate = action(store, "migrate", "bring the store's schema up to date", store_commands.store_migrate)
+    store = group("store", "the store itself: migrate its schema, purge by age", store_cmd.store_help)
+    migrate = action(store, "migrate", "bring the store's schema up to date", store_cmd.store_migrate)
     migrate.add_argument("--dry-run", action="store_true", help="list the migrations that would run; change nothing")
     purge = action(
         store,
         "purge",
         "delete records handed on, and blank the text of jobs finished, longer ago than --older-than",
-        store_commands.store_purge,
+        store_cmd.store_purge,
     )
     purge.add_argument("--older-than", required=True, metavar="AGE", help="an age: 30d, 12h, 90m, 2w, 45s")
     purge.add_argument("--dry-run", action="store_true", help="count what would go; change nothing")
 
-    suppress = group("suppress", "the suppression list: numbers that opted out", suppress_commands.suppress_help)
+    suppress = group("suppress", "the suppression list: numbers that opted out", suppress_cmd.suppress_help)
     listed = action(
-        suppress, "list", "suppressed numbers with why (the reply, or an operator)", suppress_commands.suppress_list
+        suppress, "list", "suppressed numbers with why (the reply, or an operator)", suppress_cmd.suppress_list
     )
     listed.add_argument("--cleared", action="store_true", help="numbers taken off the list instead")
-    add = action(suppress, "add", "put numbers on the list by hand", suppress_commands.suppress_add)
-    remove = action(
-        suppress, "remove", "take numbers off the list (they opted back in)", suppress_commands.suppress_remove
-    )
+    add = action(suppress, "add", "put numbers on the list by hand", suppress_cmd.suppress_add)
+    remove = action(suppress, "remove", "take numbers off the list (they opted back in)", suppress_cmd.suppress_remove)
     for p in (add, remove):
         p.add_argument("numbers", nargs="+", metavar="NUMBER")
-    imported = action(suppress, "import", "put every number of a file on the list", suppress_commands.suppress_import)
+    imported = action(suppress, "import", "put every number of a file on the list", suppress_cmd.suppress_import)
     imported.add_argument("file", help="one number per line, or a CSV whose first column is the number; '-' = stdin")
     imported.add_argument("--encoding", default="utf-8", help="how the file is encoded (default utf-8; e.g. gbk)")
     for p in (add, remove, imported):
         p.add_argument("--note", help="why (kept with each number)")
 
-    jobs = group("jobs", "bulk sends in the journal: list, show, resume", store_commands.jobs_help)
-    action(jobs, "list", "jobs, newest first, with their batches per state", store_commands.jobs_list)
-    show_job = action(
-        jobs, "show", "a job's delivery picture and the batches that need a person", store_commands.jobs_show
-    )
+    jobs = group("jobs", "bulk sends in the journal: list, show, resume", jobs_cmd.jobs_help)
+    action(jobs, "list", "jobs, newest first, with their batches per state", jobs_cmd.jobs_list)
+    show_job = action(jobs, "show", "a job's delivery picture and the batches that need a person", jobs_cmd.jobs_show)
     show_job.add_argument("job")
     show_job.add_argument("--batches", action="store_true", help="list every batch")
     resume = action(
@@ -290,7 +295,7 @@ def _store_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "resume",
         "send the job's never-attempted batches (sending/unknown ones are never re-sent); "
         "several processes may resume one job together",
-        store_commands.jobs_resume,
+        jobs_cmd.jobs_resume,
     )
     resume.add_argument("job")
     resume.add_argument("--concurrency", type=int, default=1, help="requests in flight")

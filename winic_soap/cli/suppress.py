@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from winic_soap.cli.commands import _emit, _encoding, _open, decoded_lines, open_cli_store
+from winic_soap.cli.context import open_cli_store
+from winic_soap.cli.files import decoded_lines, input_encoding, open_input
+from winic_soap.cli.output import emit
 from winic_soap.exceptions import ConfigurationError, InputError
 from winic_soap.models import Problem, Suppressed
 from winic_soap.store.suppression import NUMBER_RULE, number_key
@@ -25,12 +27,12 @@ def suppress_list(args: argparse.Namespace) -> int:
     with open_cli_store(args) as store:
         entries = store.suppression.entries(cleared=args.cleared)
     what = "numbers taken off the list" if args.cleared else "suppressed numbers"
-    _emit(args, [e.as_dict() for e in entries], [_line(e) for e in entries] or [f"no {what}"])
+    emit(args, [e.as_dict() for e in entries], [_line(e) for e in entries] or [f"no {what}"])
     return 0
 
 
 def _changed(args: argparse.Namespace, verb: str, numbers: list[str]) -> int:
-    _emit(args, {verb: numbers}, [f"{verb} {n}" for n in numbers])
+    emit(args, {verb: numbers}, [f"{verb} {n}" for n in numbers])
     return 0
 
 
@@ -52,8 +54,8 @@ def _file_numbers(args: argparse.Namespace) -> list[str]:
     shown = "stdin" if args.file == "-" else args.file
     numbers: list[str] = []
     problems: list[Problem] = []
-    encoding = _encoding(args)  # an unknown one is refused before the file is opened
-    for line, text in decoded_lines(args.file, _open(args.file, "suppress import"), encoding, "file"):
+    encoding = input_encoding(args)  # an unknown one is refused before the file is opened
+    for line, text in decoded_lines(args.file, open_input(args.file, "suppress import"), encoding, "file"):
         first = text.split("#", 1)[0].split(",", 1)[0].strip().strip('"')
         if not first or (not numbers and not problems and not any(c.isdigit() for c in first)):
             continue  # a blank line, a comment, a CSV header

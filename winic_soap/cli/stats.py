@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from winic_soap.categories import Categories
-from winic_soap.cli.commands import _emit, open_cli_store
+from winic_soap.cli.context import open_cli_store
+from winic_soap.cli.output import emit
 from winic_soap.config import Settings
 from winic_soap.exceptions import ConfigurationError, InputError
 from winic_soap.store.retention import parse_age
@@ -67,7 +68,7 @@ def stats(args: argparse.Namespace) -> int:
             raise InputError("--html", f"cannot write the report there: {exc.strerror or exc}", args.html) from None
         lines.append(f"report       {path}")
         data["report"] = str(path)
-    _emit(args, data, lines)
+    emit(args, data, lines)
     return 0
 
 
