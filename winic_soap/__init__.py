@@ -13,8 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from winic_soap._lazy import exports
-
-__version__ = "0.1.0"
+from winic_soap._version import __version__
 
 if TYPE_CHECKING:
     from winic_soap._base import SendPlan

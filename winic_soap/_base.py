@@ -3,7 +3,7 @@ the contract, checking input before the wire, building each request, reading eac
 outcome rule for writes, scrubbing secrets from server text, and the bookkeeping of bulk sends.
 
 The shells (``client.py``, ``async_client.py``) call :meth:`BaseClient._request` and
-:meth:`BaseClient._answer` around one trip through ``http.py``, under ``retry.Attempts``.
+:meth:`BaseClient._answer` around one trip through ``winic_soap.http``, under ``retry.Attempts``.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from winic_soap.models import (
     service_time,
 )
 from winic_soap.recipients import MAX_PER_REQUEST, ascii_digits, check_numbers, domestic_numbers
+from winic_soap.redaction import SECRET_FIELDS
 from winic_soap.retry import Attempts, RetryPolicy
 from winic_soap.text import count_parts, sanitize, segments, unsendable
 
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("winic_soap.client")
 _CREDENTIALS = ("uid", "pwd")
-_SECRETS = ("pwd", "newpwd")
 _DIGITS = re.compile("[0-9]+")
 _TOS = re.compile("[0-9]+(?:,[0-9]+)*")  # one request's recipients on the wire
 _PULLS = ("SMS_Reports", "GET_SMS_MO", "GET_SMS_MO_Ext")  # answers handed out once: streamed, never refused
@@ -238,7 +238,7 @@ class BaseClient:
         if op is None:
             raise ConfigurationError(f"the loaded WSDL has no operation {operation!r}")
         for name, value in params.items():
-            broken = None if value is None else unsendable(value, secret=name in _SECRETS)
+            broken = None if value is None else unsendable(value, secret=name in SECRET_FIELDS)
             if broken:  # the same refusal on every transport (XML could not carry it; a form could)
                 raise InputError(_FIELDS.get(name, name), broken)
         return Call(op, params, **send)
@@ -516,7 +516,7 @@ class BaseClient:
         return self._zeep().process_reply(operation, response)
 
     def _scrubber_for(self, call: Call) -> Scrubber:
-        secrets = [call.params.get(name) for name in ("pwd", "newpwd")]
+        secrets = [call.params.get(name) for name in SECRET_FIELDS]
         if secrets == [self._pwd, None]:
             return self._scrubber
         return Scrubber([self._pwd, *secrets])

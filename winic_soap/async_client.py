@@ -17,7 +17,7 @@ from winic_soap.bulk import PlanBatches, run_tasks
 from winic_soap.config import Settings
 from winic_soap.events import Hook
 from winic_soap.exceptions import ConfigurationError, WinicError
-from winic_soap.http import AsyncWire
+from winic_soap.http.wires import AsyncWire
 from winic_soap.models import AccountInfo, CostEstimate, DeliveryReport, Reply, SendReceipt, Submission
 from winic_soap.retry import RetryPolicy
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import asyncio
     import ssl
 
-    from winic_soap.http import AsyncHttpClient
+    from winic_soap.http.wires import AsyncHttpClient
     from winic_soap.store.base import Store
 
 __all__ = ["AsyncWinicClient"]

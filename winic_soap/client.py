@@ -1,4 +1,4 @@
-"""The sync shell: :class:`WinicClient` moves each request through ``http.py`` under the retry policy,
+"""The sync shell: :class:`WinicClient` moves each request through ``winic_soap.http`` under the retry policy,
 on a thread pool for bulk sends. Every decision (input, requests, answers, outcomes) is shared with
 the async client in ``_base.py``."""
 
@@ -17,14 +17,14 @@ from winic_soap.bulk import PlanBatches, run_threads
 from winic_soap.config import Settings
 from winic_soap.events import Hook
 from winic_soap.exceptions import WinicError
-from winic_soap.http import SyncWire
+from winic_soap.http.wires import SyncWire
 from winic_soap.models import AccountInfo, CostEstimate, DeliveryReport, Reply, SendReceipt, Submission
 from winic_soap.retry import RetryPolicy
 
 if TYPE_CHECKING:
     import ssl
 
-    from winic_soap.http import HttpClient
+    from winic_soap.http.wires import HttpClient
     from winic_soap.store.base import Store
 
 __all__ = ["WinicClient"]

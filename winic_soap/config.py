@@ -8,16 +8,16 @@ import base64
 import binascii
 import math
 import os
-import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import SplitResult, parse_qsl, urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from winic_soap.categories import Categories
 from winic_soap.exceptions import ConfigurationError, InputError
+from winic_soap.redaction import PASSWORD_URL_SETTINGS, SECRET_SETTINGS, url_without_password
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -29,7 +29,6 @@ __all__ = [
     "default_store_path",
     "default_store_url",
     "default_wsdl_cache_path",
-    "redact_url",
 ]
 
 DEFAULT_ENDPOINT = "http://service2.winic.org/Service.asmx"
@@ -64,34 +63,6 @@ def new_secret() -> str:
 
 
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
-
-
-_CONNINFO_PASSWORD = re.compile(r"\b(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)", re.IGNORECASE)
-
-
-_QUERY_SECRETS = ("password", "passfile", "sslpassword")
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password (in the user part or as ``?password=``; a libpq ``key=value``
-    string's ``password=``), fit for reprs, messages and logs."""
-    if "://" not in url:
-        return _CONNINFO_PASSWORD.sub(r"\1***", url)
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        user, _, host = netloc.rpartition("@")
-        netloc = (user.split(":", 1)[0] + ":***" if ":" in user else user) + "@" + host
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    query = parts.query  # as written (parse_qsl would decode it) unless a password is in it
-    if any(k.lower() in _QUERY_SECRETS for k, _ in pairs):
-        query = "&".join(f"{k}=***" if k.lower() in _QUERY_SECRETS else f"{k}={v}" for k, v in pairs)
-    # written out, not urlunsplit: it drops an empty host's '//' (sqlite:////abs, postgresql:///db?host=/run)
-    return (
-        f"{parts.scheme}://{netloc}{parts.path}"
-        + (f"?{query}" if query else "")
-        + (f"#{parts.fragment}" if parts.fragment else "")
-    )
 
 
 def _url(value: str, name: str) -> SplitResult:
@@ -133,10 +104,6 @@ def default_wsdl_cache_path(env: Mapping[str, str] = os.environ) -> Path:
     """Where ``winic-soap wsdl refresh`` keeps the live WSDL: ``$XDG_CACHE_HOME/winic-soap/Service.asmx.wsdl``."""
     base = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "winic-soap" / "Service.asmx.wsdl"
-
-
-_SECRETS = frozenset({"pwd", "cert_password", "webhook_secret"})  # shown as '***' when set
-_URLS_WITH_SECRETS = frozenset({"proxy", "store"})  # shown with their password masked
 
 
 @dataclass(frozen=True, repr=False)
@@ -187,10 +154,10 @@ class Settings:
         shown = []
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in _SECRETS and value:
+            if f.name in SECRET_SETTINGS and value:
                 shown.append(f"{f.name}='***'")
-            elif f.name in _URLS_WITH_SECRETS and value:
-                shown.append(f"{f.name}={redact_url(value)!r}")
+            elif f.name in PASSWORD_URL_SETTINGS and value:
+                shown.append(f"{f.name}={url_without_password(value)!r}")
             elif f.name == "webhooks" and value:  # a receiver's URL may carry its token: only how many
                 shown.append(f"webhooks=<{len(value)} URL(s)>")
             else:
@@ -326,7 +293,7 @@ def _check_type(name: str, kind: str, value: Any) -> None:
     else:
         ok = isinstance(value, str)
     if not ok:
-        shown = "" if name in _SECRETS or name in _URLS_WITH_SECRETS else f", not {value!r}"
+        shown = "" if name in SECRET_SETTINGS or name in PASSWORD_URL_SETTINGS else f", not {value!r}"
         hint = " (quote it in TOML)" if kind.startswith("str") and isinstance(value, int | float) else ""
         raise ConfigurationError(f"{name} must be {_RULES.get(kind, kind)}{hint}{shown}")
 

@@ -16,6 +16,7 @@ from typing import Any
 from opentelemetry import trace
 
 from winic_soap.events import CallEvent
+from winic_soap.redaction import url_for_log
 
 __all__ = ["async_url_without_query", "record_attempt", "url_without_query"]
 
@@ -39,8 +40,9 @@ def record_attempt(event: CallEvent) -> None:
 
 
 def url_without_query(span: trace.Span, request: Any) -> None:
-    """``request_hook`` for sync clients: the request's URL on its span without the query string."""
-    url = str(request.url).split("?", 1)[0]
+    """``request_hook`` for sync clients: the request's URL on its span without the query string (and
+    without user info: a proxy-style ``user:password@`` never reaches a trace backend either)."""
+    url = url_for_log(str(request.url))
     for key in _URL_ATTRIBUTES:
         span.set_attribute(key, url)
 

@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 from winic_soap.exceptions import HandOffError, InputError, StoreError, WinicError
 from winic_soap.models import DeliveryReport, Reply
+from winic_soap.redaction import child_environment, records_for_log
 from winic_soap.store import InboxRecord, Store
 from winic_soap.store.owners import process_owner
 from winic_soap.store.retention import parse_age
@@ -36,7 +36,6 @@ __all__ = [
     "ExecHandOff",
     "Watcher",
     "handoff_env",
-    "redacted",
 ]
 
 logger = logging.getLogger("winic_soap.watcher")
@@ -50,44 +49,15 @@ OPERATIONS = {  # each source's pull operation
 }
 Handler = Callable[[InboxRecord], None]
 BatchHandler = Callable[[Sequence[InboxRecord]], None]
-# the client's own secrets, never passed to a hand-off command (plus any WINIC_* naming a password or secret)
-# WINIC_WEBHOOK: a receiver's URL may carry its user:password or a token in its query
-_SECRET_ENV = frozenset({"WINIC_PWD", "WINIC_NEWPWD", "WINIC_STORE", "WINIC_PROXY", "WINIC_WEBHOOK", "PGPASSWORD"})
-_SECRET_WORDS = ("PASSWORD", "SECRET", "PWD", "TOKEN")
-_PROXY_ENV = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "FTP_PROXY"})
 _TICK = 0.1  # how often a running hand-off looks at its deadline and at the stop request
 _TERM_GRACE = 2.0  # seconds a stopped hand-off gets between SIGTERM and SIGKILL
 _SETPRIV = shutil.which("setpriv")
 
 
-def _without_credentials(url: str) -> str | None:
-    """A proxy URL without its ``user:password@``; None when it cannot be parsed (then it is left out)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.username is None and parts.password is None:
-        return url
-    netloc = (host or "") + (f":{port}" if port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
 def handoff_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment a hand-off command runs in: ours without the client's secrets (``WINIC_PWD``,
-    ``WINIC_STORE`` with its database password, ``WINIC_PROXY``, ``WINIC_WEBHOOK`` (a receiver's URL may
-    carry credentials or a token), ``PGPASSWORD``, any ``WINIC_*`` naming a
-    password, secret or token) and with proxy URLs stripped of their credentials."""
-    env: dict[str, str] = {}
-    for key, value in (os.environ if environ is None else environ).items():
-        name = key.upper()
-        if name in _SECRET_ENV or (name.startswith("WINIC_") and any(w in name for w in _SECRET_WORDS)):
-            continue
-        kept = _without_credentials(value) if name in _PROXY_ENV else value
-        if kept is not None:
-            env[key] = kept
-    return env
+    """The environment a hand-off command runs in: ours without the client's secrets, proxy URLs without
+    their credentials (:func:`winic_soap.redaction.child_environment` says which)."""
+    return child_environment(os.environ if environ is None else environ)
 
 
 class ExecHandOff:
@@ -178,23 +148,6 @@ class _Puller(Protocol):
     def reports(self) -> list[DeliveryReport]: ...
     def replies(self, port: str | None = None) -> list[Reply]: ...
     def replies_ext(self) -> list[Reply]: ...
-
-
-def _masked(mobile: str) -> str:
-    return mobile[:3] + "*" * max(len(mobile) - 7, 0) + mobile[-4:] if len(mobile) > 7 else "*" * len(mobile)
-
-
-def redacted(records: Sequence[Reply | DeliveryReport]) -> str:
-    """Records for a log line: numbers masked, reply texts (one-time codes) replaced by their length."""
-    parts = []
-    for r in records:
-        if isinstance(r, DeliveryReport):
-            parts.append(f"{r.message_id}/{_masked(r.mobile)}/{r.status}/{r.at and r.at.isoformat()}")
-        else:
-            parts.append(
-                f"{_masked(r.mobile)}/<{len(r.text)} chars>/{r.port}/{r.received_at and r.received_at.isoformat()}"
-            )
-    return " | ".join(parts)
 
 
 class Watcher:
@@ -341,7 +294,7 @@ class Watcher:
                     len(records),
                     exc,
                     f"in the spool {self.store.spool.path_of(answer)}" if spooled else "in memory",
-                    redacted(records),
+                    records_for_log(records),
                 )
                 raise
             self._unstored.pop(0)

@@ -24,6 +24,7 @@ from typing import Any
 
 from winic_soap.config import Settings, new_secret, parse_secret
 from winic_soap.exceptions import ConfigurationError, StoreError, WebhookVerificationError, WinicError
+from winic_soap.redaction import url_for_log
 from winic_soap.states import Released
 from winic_soap.store import InboxRecord, Store
 from winic_soap.store.owners import process_owner
@@ -34,7 +35,6 @@ __all__ = [
     "WebhookDispatcher",
     "WebhookVerificationError",
     "body_of",
-    "display_url",
     "new_secret",
     "parse_secret",
     "sign",
@@ -87,21 +87,14 @@ def body_of(record: InboxRecord) -> bytes:
     return json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
 
-def display_url(url: str) -> str:
-    """An endpoint for log lines: no user info, no query (either may carry the receiver's token)."""
-    from winic_soap.http import redact
-
-    return redact(url)
-
-
 class _Endpoint:
     """One endpoint: its queue, its HTTP client, its thread's wake-up, and the outcomes (record id: ``ack`` or
     ``release``) the store could not take yet, recorded first thing next round."""
 
     def __init__(self, dispatcher: WebhookDispatcher, url: str) -> None:
-        from winic_soap.http import WebhookClient
+        from winic_soap.http.webhook import WebhookClient
 
-        self.url, self.shown = url, display_url(url)
+        self.url, self.shown = url, url_for_log(url)
         self.queue = WebhookQueue(dispatcher.store, url, dispatcher.schedule)
         self.client = WebhookClient(dispatcher.settings, url)
         self.wake = threading.Event()

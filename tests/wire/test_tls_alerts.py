@@ -10,7 +10,7 @@ import httpx2
 import pytest
 
 from winic_soap import ConnectionLostError, TLSError
-from winic_soap.http import map_error
+from winic_soap.http.errors import map_error
 
 
 def _read_error(reason: str) -> httpx2.ReadError:

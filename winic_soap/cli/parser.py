@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from winic_soap import __version__
+from winic_soap._version import __version__
 from winic_soap.cli import account as account_cmd
 from winic_soap.cli import demo as demo_cmd
 from winic_soap.cli import jobs as jobs_cmd

@@ -11,11 +11,11 @@ from winic_soap.cli.context import open_cli_store
 from winic_soap.cli.exit_codes import ExitCode
 from winic_soap.cli.output import emit
 from winic_soap.exceptions import ConfigurationError, InputError
+from winic_soap.redaction import url_for_log
 from winic_soap.states import RecordState
 from winic_soap.store import InboxRecord
 from winic_soap.store.retention import parse_age
 from winic_soap.store.webhooks import dead_deliveries, deliveries_of, retry_deliveries
-from winic_soap.webhooks import display_url
 
 __all__ = [
     "inbox_dead",
@@ -73,7 +73,7 @@ def inbox_dead(args: argparse.Namespace) -> int:
     for delivery, record in webhooks:
         if record is None or (args.kind and record.kind != args.kind):
             continue
-        shown = display_url(delivery.endpoint)
+        shown = url_for_log(delivery.endpoint)
         data.append({**_record_json(record), "webhook": {**asdict(delivery), "endpoint": shown}})
         human.append(f"{_record_line(record)}  webhook {shown}: {delivery.attempts}x, {delivery.last_error}")
     emit(args, data, human or ["no dead records"])
@@ -88,7 +88,7 @@ def inbox_show(args: argparse.Namespace) -> int:
         raise InputError("id", "no such record in the store", args.id)
     data = _record_json(record)
     if webhooks:
-        data["webhooks"] = [{**d, "endpoint": display_url(d["endpoint"])} for d in webhooks]
+        data["webhooks"] = [{**d, "endpoint": url_for_log(d["endpoint"])} for d in webhooks]
     emit(args, data, [f"{k:<12}{v}" for k, v in data.items()])
     return 0
 

@@ -1,7 +1,7 @@
 """What goes on the wire and what came back, as plain data, and the one decision about a failed answer:
 could the service have acted on the request (``processed``)? The same rules hold for all four transports.
 
-No I/O here: the shells (``client.py``, ``async_client.py``) move these objects through ``http.py``.
+No I/O here: the shells (``client.py``, ``async_client.py``) move these objects through ``winic_soap.http``.
 """
 
 from __future__ import annotations

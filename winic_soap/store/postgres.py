@@ -16,8 +16,8 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from winic_soap.config import redact_url  # one redaction for the store URL, shared with Settings' repr
 from winic_soap.exceptions import StoreError
+from winic_soap.redaction import url_without_password  # the store URL as Settings' repr shows it
 from winic_soap.store.base import Store
 from winic_soap.store.schema import Tx
 
@@ -115,7 +115,7 @@ class PostgresStore(Store):
     _skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, conninfo: str, **options: Any) -> None:
-        super().__init__(redact_url(conninfo), **options)
+        super().__init__(url_without_password(conninfo), **options)
         self._conninfo = conninfo
         self._db: psycopg.Connection[Any] | None = None
         self._closed = False
