@@ -170,6 +170,8 @@ def test_a_hanging_endpoint_holds_up_neither_another_nor_the_pulls(
                 winic_mock.add_reply("13800138000", f"more {i}")
                 fast.wait_for(lambda r: len(r.deliveries) == i + 2)  # noqa: B023 - called before i moves on
             assert len(slow.deliveries) == 1
+            release.set()  # the stuck POST answers; the slow endpoint then catches up, one record at a time
+            slow.wait_for(lambda r: len(r.deliveries) == 3)  # so the first POST's answer was taken before the stop
         finally:
             release.set()
             stop.set()
