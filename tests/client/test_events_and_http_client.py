@@ -14,6 +14,7 @@ from winic_soap import (
     AsyncWinicClient,
     CallEvent,
     ClientClosedError,
+    ConnectError,
     HTTPStatusError,
     ReadTimeoutError,
     RetryPolicy,
@@ -97,10 +98,12 @@ def test_deadline_bounds_the_whole_call_across_retries(winic_mock) -> None:  # t
     policy = RetryPolicy(max_attempts=10, deadline=0.3, backoff=0.01, backoff_max=0.01)
     with (
         WinicClient("demo", PWD, endpoint=winic_mock.url, retry=policy, hooks=[events.append]) as c,
-        pytest.raises((HTTPStatusError, ReadTimeoutError)),
+        pytest.raises((HTTPStatusError, ReadTimeoutError, ConnectError)) as raised,
     ):
         c.account()
     assert 1 <= len(events) <= 2, events  # never the ten attempts the policy would otherwise allow
+    if isinstance(raised.value, ConnectError):  # on a loaded machine (tests in parallel) the deadline can
+        assert "timed out" in str(raised.value)  # run out while connecting: that is the deadline too
 
 
 def test_async_client_retries_reads_and_hooks_see_it(winic_mock) -> None:  # type: ignore[no-untyped-def]

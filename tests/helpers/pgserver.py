@@ -21,6 +21,8 @@ from pathlib import Path
 
 __all__ = ["PgServer", "find_pg_bin", "running_postgres"]
 
+_PORT_TRIES = 5
+
 
 def find_pg_bin() -> Path | None:
     """The folder holding ``pg_ctl`` and ``initdb``: on PATH, else the newest /usr/lib/postgresql/*/bin."""
@@ -65,23 +67,36 @@ class PgServer:
 
     def start(self) -> PgServer:
         self._run(str(self.bin_dir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        # The free port is only free until someone binds it: with the tests in parallel (pytest-xdist), another
+        # worker's server or socket can take it between _free_port() and pg_ctl. That failure says so in the
+        # server's log; a new port then is the whole fix. Any other failure is raised as it is.
+        for _ in range(_PORT_TRIES - 1):
+            try:
+                return self._start_on_port()
+            except subprocess.CalledProcessError:
+                if not self._port_was_taken():
+                    raise
+                self.port = _free_port()
+        return self._start_on_port()
+
+    def _start_on_port(self) -> PgServer:
+        log = self.root / "log"
+        with contextlib.suppress(FileNotFoundError):
+            log.unlink()  # a retry reads only its own attempt's log
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync={'on' if self.fsync else 'off'} "
             "-c synchronous_commit=on -c max_connections=200"
         )
-        self._run(
-            str(self.bin_dir / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-o",
-            options,
-            "-l",
-            str(self.root / "log"),
-            "-w",
-            "start",
-        )
+        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(log), "-w", "start")
         self.started = True
         return self
+
+    def _port_was_taken(self) -> bool:
+        try:
+            text = (self.root / "log").read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return False
+        return "Address already in use" in text or "could not bind" in text
 
     def create_database(self, name: str) -> str:
         """A fresh database on this server; returns its URL."""

@@ -53,15 +53,21 @@ def proxy(database: str) -> Iterator[TcpProxy]:
 
 def _cut_in_flight(mock: MockService, proxy: TcpProxy, database: str, job: str, concurrency: int) -> threading.Thread:
     """Cut the database away while ``concurrency`` requests are at the service, after 4 were accepted and
-    journalled: the requests after the 4th are held 1.5 s by the mock, so the cut always lands before their
-    answers (whose acceptance the journal then cannot record) and before the next claim."""
-    for nth in range(5, 5 + concurrency):
-        mock.fail("latency", seconds=1.5, operation="SendMessages", every=nth, times=1)
+    journalled: the requests after the 4th are held 5 s by the mock, and the cut waits until they are there
+    (their hold has fired), so it always lands before their answers (whose acceptance the journal then cannot
+    record) and before the next claim; never between a batch marked sending and its request, where the send
+    would stop before it. Seen with the tests in parallel on a loaded machine, as was a 1.5 s hold too short."""
+    holds = [
+        mock.fail("latency", seconds=5.0, operation="SendMessages", every=nth, times=1)
+        for nth in range(5, 5 + concurrency)
+    ]
 
     def cut() -> None:
         with open_store(database) as store:  # the test's own connection, not through the proxy
 
             def in_flight() -> bool:
+                if any(hold.times for hold in holds):  # a held request is not at the service yet
+                    return False
                 summary = store.job(job)
                 batches = summary.batches if summary else {}
                 return batches.get("accepted", 0) >= 4 and batches.get("sending", 0) == concurrency
@@ -255,11 +261,13 @@ def test_a_stop_while_the_journal_retries_still_prints_every_id(
     )  # fmt: skip
     try:
         assert send.stderr is not None
+        said: list[str] = []
         for line in send.stderr:
+            said.append(line)
             if "not journalled yet" in line:
                 break
         else:
-            raise AssertionError("the journal never said it could not write an acceptance")
+            raise AssertionError(f"the journal never said it could not write an acceptance: {''.join(said)}")
         wait_until(lambda: proxy.refused >= 2, "the next claim and the journal's first retry")
         send.send_signal(stop[0])
         out, err = send.communicate(timeout=60)

@@ -47,7 +47,9 @@ _journal_send = _Journal.send
 def _send_then_wait(self, *args, **kwargs):
     receipt = _journal_send(self, *args, **kwargs)
     hold = _pathlib.Path(os.environ["RECIPE_HOLD"])
-    (hold / f"sent-{os.getpid()}-{_time.monotonic_ns()}").write_text(str(os.getpid()))
+    name = f"sent-{os.getpid()}-{_time.monotonic_ns()}"
+    (hold / f".{name}").write_text(str(os.getpid()))
+    os.replace(hold / f".{name}", hold / name)  # whole or absent: the test reads the pid as soon as it sees it
     while not (hold / "release").exists():
         _time.sleep(0.01)
     return receipt

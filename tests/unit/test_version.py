@@ -11,6 +11,7 @@ import winic_soap
 from winic_soap import _version
 
 ROOT = Path(winic_soap.__file__).parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_root_re_exports_the_version_module_s_value() -> None:
@@ -19,8 +20,12 @@ def test_the_root_re_exports_the_version_module_s_value() -> None:
 
 
 def test_the_build_reads_the_version_module() -> None:
-    pyproject = tomllib.loads((ROOT.parent / "pyproject.toml").read_text(encoding="utf-8"))
-    assert ROOT.parent / pyproject["tool"]["hatch"]["version"]["path"] == ROOT / "_version.py"
+    # the checkout's pyproject: under tox the package is the installed wheel, with no pyproject beside it
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["tool"]["hatch"]["version"]["path"] == "winic_soap/_version.py"
+    assert (REPO / "winic_soap" / "_version.py").read_text(encoding="utf-8") == Path(_version.__file__).read_text(
+        encoding="utf-8"
+    )
 
 
 def test_no_module_imports_the_version_from_the_package_root() -> None:
