@@ -69,8 +69,8 @@ def _fastapi() -> Post:
 
 def _django() -> Post:
     view = _block("csrf_exempt")["winic_webhook"]
-    from django.core.cache import cache  # type: ignore[import-untyped]  # Django ships no type hints
-    from django.test import RequestFactory  # type: ignore[import-untyped]
+    from django.core.cache import cache
+    from django.test import RequestFactory
 
     cache.clear()
 
