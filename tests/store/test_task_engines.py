@@ -1,4 +1,4 @@
-"""The README's Celery recipe, run as written in a real Celery worker (prefork pool) on a real Redis broker
+"""The Celery recipe of docs/store.md, run as written in a real Celery worker (prefork pool) on a real Redis broker
 (Debian's ``redis-server``, started here), sending to the mock over a real socket through a journal store.
 The worker is SIGKILLed right after the service accepted the send and before the task returned (so the
 broker never heard it finished): the redelivered task must send nothing and return the first receipt.
@@ -10,7 +10,6 @@ releases it, after writing a marker with the process id, so the kill lands after
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import socket
@@ -24,13 +23,13 @@ from typing import Any
 
 import pytest
 from helpers.ledger import sent_numbers
+from helpers.markdown import DOCS, block_with
 from helpers.pgserver import PgServer
 from helpers.shared import cli_env, wait_until
 from helpers.tcp_proxy import tcp_proxy
 
 from winic_soap.mock import MockService
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 NUMBERS = [f"139{i:08d}" for i in range(150)]  # two requests
 TEXT = "您的订单已发货"
 
@@ -64,10 +63,8 @@ app.conf.broker_transport_options = {
 
 
 def recipe() -> str:
-    """The README's Celery block, as a reader copies it."""
-    blocks: list[str] = re.findall(r"^```python\n(.*?)^```", README.read_text(encoding="utf-8"), flags=re.S | re.M)
-    (block,) = [b for b in blocks if "from celery import Celery" in b]
-    return block
+    """The store guide's Celery block, as a reader copies it."""
+    return block_with(DOCS / "store.md", "from celery import Celery")
 
 
 def _free_port() -> int:
@@ -169,7 +166,7 @@ def celery_recipe(
         monkeypatch.setenv("CELERY_BROKER_URL", broker)
         monkeypatch.setenv("CELERY_RESULT_BACKEND", backend)
         namespace: dict[str, Any] = {"__name__": "notices"}
-        exec(compile(recipe(), "README.md Celery recipe", "exec"), namespace)  # the caller's side of the app
+        exec(compile(recipe(), "docs/store.md Celery recipe", "exec"), namespace)  # the caller's side of the app
         workers = Workers(tmp_path, env)
         try:
             yield namespace["send_notice"], workers, hold, mock

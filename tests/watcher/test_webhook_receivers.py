@@ -1,23 +1,20 @@
-"""The README's FastAPI and Django receivers, as written there, given what a watcher sends (signed by the
+"""The FastAPI and Django receivers of docs/store.md, as written there, given what a watcher sends (signed by the
 reference ``standardwebhooks`` package): a delivery is accepted, its repeat (same ``webhook-id``) is
 acknowledged as a duplicate, and a tampered, stale or wrongly signed one is refused with 400."""
 
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.markdown import DOCS, block_with
 from standardwebhooks.webhooks import Webhook
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-BLOCKS = re.findall(r"^```python\n(.*?)^```", README.read_text(encoding="utf-8"), flags=re.S | re.M)
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the README's example secret
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the store guide's example secret
 BODY = (
     b'{"type":"reply.received","timestamp":"2026-12-06T10:00:00.000+00:00",'
     b'"data":{"id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","kind":"reply","mobile":"13800138000","text":"TD"}}'
@@ -26,9 +23,9 @@ Post = Callable[[dict[str, str], bytes], tuple[int, bytes]]
 
 
 def _block(marker: str) -> dict[str, Any]:
-    [block] = [b for b in BLOCKS if marker in b]
+    block = block_with(DOCS / "store.md", marker)
     namespace: dict[str, Any] = {"__name__": "readme_receiver"}
-    exec(compile(block, "README.md receiver", "exec"), namespace)
+    exec(compile(block, "docs/store.md receiver", "exec"), namespace)
     return namespace
 
 
