@@ -1,4 +1,4 @@
-"""winic-soap against bare httpx2 and zeep used raw, sync and async, in one run (issue 9).
+"""winic-soap against bare httpx2 and zeep used raw, sync and async, in one run.
 
     PYTHONPATH=. python benchmarks/bench_client.py      # about two minutes; --quick for a smoke run
 

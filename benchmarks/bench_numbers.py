@@ -27,7 +27,7 @@ from winic_soap.recipients import _first_seen, check_numbers  # noqa: E402
 
 GOAL_RATIO = 2.0
 
-# -- main's way (winic_soap/recipients.py and _countries.py before issue 18), kept as the baseline ----------
+# -- main's way (winic_soap/recipients.py and _countries.py before the numbering plans), kept as the baseline ----------
 _OLD_DOMESTIC = re.compile(r"1[3-9][0-9]{9}")
 _OLD_INTERNATIONAL = re.compile(r"[1-9][0-9]{6,14}")
 _OLD_SEPARATORS = re.compile(r"[\s\-().]")

@@ -1,4 +1,4 @@
-"""What delivery statistics cost (issue 18 item 1: ``stats`` over 1,000,000 reports in under 2 s on SQLite), and
+"""What delivery statistics cost (the goal: ``stats`` over 1,000,000 reports in under 2 s on SQLite), and
 what the optional extras cost to import (only when used).
 
 1. A store holding ``--reports`` settled reports (batches of 100 recipients over 30 days, one report each: 90 %

@@ -1,4 +1,4 @@
-"""What the suppression check costs a bulk send (issue 17 item 2: "a few milliseconds" for 100,000 numbers).
+"""What the suppression check costs a bulk send (the goal: "a few milliseconds" for 100,000 numbers).
 
 1. The check alone: ``store.suppression.check(numbers)`` for a send's N numbers (as its plan holds them),
    against a list of 1,000 numbers and against one of N + 10,000 (both read whole from the index: up to 10

@@ -1,4 +1,4 @@
-"""What a ready client costs to build, for an ``http://`` and an ``https://`` endpoint, in one run (issue 16).
+"""What a ready client costs to build, for an ``http://`` and an ``https://`` endpoint, in one run.
 
     PYTHONPATH=. python benchmarks/bench_wire.py            # a few seconds; --quick for a smoke run
 

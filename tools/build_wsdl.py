@@ -4,7 +4,7 @@ The live WSDL is not public: this table is what the evidence in ``shared/spec/RE
 (documented operations, then the ones public clients of the live service call). The output is
 laid out exactly as ASP.NET ASMX 2.0 emits a WSDL, so zeep sees what it would see live.
 
-Run ``python tools/build_wsdl.py`` after editing the table; ``tests/test_wsdl_cache.py`` checks the
+Run ``python tools/build_wsdl.py`` after editing the table; ``tests/unit/test_wsdl_cache.py`` checks the
 shipped files are this script's output. Beside the WSDL it writes zeep's introspection of it
 (``Service.asmx.wsdl.contract.json``), which clients read at start-up instead of importing zeep.
 """

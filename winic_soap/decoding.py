@@ -1,7 +1,8 @@
 """The one decoder: a raw answer string from any transport -> typed result, or the typed error for its code.
 
-Pure functions, no I/O. Rules (spec README §2-§3): negative codes are errors; ``null``/``Null``/empty/absent
-mean no records; record lists are ``|``-terminated and may carry ``/`` inside a reply's text.
+Pure functions, no I/O. Rules (docs/protocol.md, answers and error codes): negative codes are errors;
+``null``/``Null``/empty/absent mean no records; record lists are ``|``-terminated and may carry ``/`` inside
+a reply's text.
 """
 
 from __future__ import annotations

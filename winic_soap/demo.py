@@ -1,4 +1,6 @@
-"""``winic-soap demo``: the main job end to end against the bundled mock, in one run, offline."""
+"""The demo itself: the main job end to end against the bundled mock, in one run, offline. The
+``winic-soap demo`` command (:mod:`winic_soap.cli.demo`) only calls :func:`run_demo`: the CLI imports the
+library, never the reverse."""
 
 from __future__ import annotations
 

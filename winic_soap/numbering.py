@@ -2,7 +2,7 @@
 Google's libphonenumber metadata), and only when a number needs it, so ``import winic_soap`` stays light.
 
 Mainland mobiles already in ``1XXXXXXXXXX`` form, the bulk case, are checked by :data:`CN_MOBILE`, a copy of
-the library's CN mobile pattern (tests/test_numbering.py fails when the metadata and the copy part ways);
+the library's CN mobile pattern (tests/unit/test_numbering.py fails when the metadata and the copy part ways);
 the library is asked only to say why a number is refused, and for every international number: its region
 (US and Bahamas share +1 but are two countries) or why no region has it. Shared by the client's input
 checks and the mock's validation.

@@ -1,4 +1,4 @@
-"""OpenTelemetry for the client (``pip install winic-soap[otel]``): the hooks the README's recipe uses.
+"""OpenTelemetry for the client (``pip install winic-soap[otel]``): the hooks docs/client.md's recipe uses.
 The only module that imports opentelemetry, and only when it is imported itself: nothing else loads it.
 
 - :func:`record_attempt`, for ``hooks=``: each attempt's outcome, as an event on the span current where

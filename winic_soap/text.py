@@ -1,6 +1,6 @@
 """Message text rules: the characters the service forbids, and how a text is split and billed.
 
-Domestic sends follow the service's rule (shared/spec/README.md: 70 characters in one SMS, 67 per part of a
+Domestic sends follow the service's rule (docs/protocol.md, limits: 70 characters in one SMS, 67 per part of a
 long text, whatever the characters). International routes count as carriers do (3GPP TS 23.038 / 23.040): a
 text of GSM-7 characters takes 160 septets in one SMS and 153 per part (the extension characters below take
 two: an escape and the character); any other character makes it UCS-2, 70 UTF-16 code units in one SMS and

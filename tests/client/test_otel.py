@@ -1,4 +1,4 @@
-"""OpenTelemetry with the real SDK and an in-memory exporter, as the README's recipe wires it: what
+"""OpenTelemetry with the real SDK and an in-memory exporter, as docs/client.md's recipe wires it: what
 opentelemetry-instrumentation-httpx ships for httpx2 gives one CLIENT span per HTTP request, under the
 span that is current around the call (one per operation), and winic_soap.otel's hook puts each attempt's
 outcome on that span. Bulk sends' requests, on worker threads or asyncio tasks, are parented to the
@@ -139,7 +139,7 @@ def test_bulk_send_on_tasks_with_a_client_you_hand_in(spans: Spans, winic_mock) 
 
 @pytest.mark.parametrize("hook", [url_without_query, None])
 def test_http_get_urls_in_spans(hook: Any, spans: Spans, winic_mock) -> None:  # type: ignore[no-untyped-def]
-    """The instrumentation records the URL it is given: over HTTP GET the README's hook keeps ``pwd=`` out."""
+    """The instrumentation records the URL it is given: over HTTP GET docs/client.md's hook keeps ``pwd=`` out."""
     with httpx2.Client() as http:
         HTTPX2ClientInstrumentor.instrument_client(http, tracer_provider=spans.provider, request_hook=hook)
         with WinicClient("demo", "demo-secret", endpoint=winic_mock.url, transport="http-get", http_client=http) as c:

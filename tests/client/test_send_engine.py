@@ -1,4 +1,4 @@
-"""The one send engine (issue 14): every way a bulk send stops tells the truth, and a repeated send is a
+"""The one send engine: every way a bulk send stops tells the truth, and a repeated send is a
 replay. The mock's ledger is the truth of what reached the service; every test checks what was raised or
 printed against it: each accepted id is the one the service gave those numbers, every number the service
 saw is accepted or named unknown, and no number reached it twice.

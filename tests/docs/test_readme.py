@@ -27,7 +27,7 @@ def _table(text: str, heading: str) -> list[list[str]]:
 
 
 def test_readme_is_short() -> None:
-    """The README introduces; the depth is in docs/ (issue 19: about 250-300 lines)."""
+    """The README introduces; the depth is in docs/ (about 250-300 lines)."""
     assert len(TEXT.splitlines()) <= 300
 
 

@@ -1,4 +1,4 @@
-"""One watcher of a fleet, run as its own process by tests/test_store_fleet.py: it logs each pull's window
+"""One watcher of a fleet, run as its own process by tests/store/test_store_fleet.py: it logs each pull's window
 (monotonic start and end, comparable across processes on one machine) and each record it hands on."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The mock speaks ASMX byte for byte: envelopes, content types, faults and error bodies (spec README §4)."""
+"""The mock speaks ASMX byte for byte: envelopes, content types, faults and error bodies (docs/protocol.md,
+transports)."""
 
 from __future__ import annotations
 

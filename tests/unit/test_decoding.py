@@ -1,4 +1,4 @@
-"""The one decoder, table-driven: every answer shape and every error code of spec README §3."""
+"""The one decoder, table-driven: every answer shape and every error code of docs/protocol.md."""
 
 from __future__ import annotations
 

@@ -153,7 +153,7 @@ print(json.dumps({{m: m in sys.modules for m in ("zeep", "tenacity", "requests",
 
 
 def test_zeep_is_not_loaded_on_the_happy_path(winic_mock) -> None:  # type: ignore[no-untyped-def]
-    # tenacity now wraps every call to the wire (issue 9), so it is loaded; zeep (90 ms) is not.
+    # tenacity wraps every call to the wire, so it is loaded; zeep (90 ms) is not.
     assert _imports_after(winic_mock.url, None) == {
         "zeep": False,
         "tenacity": True,

@@ -90,7 +90,7 @@ def test_international_parts_as_carriers_count_them(
     [("a" * 70, 1), ("a" * 71, 2), ("字" * 134, 2), ("字" * 135, 3), (EMOJI * 70, 1), ("€" * 71, 2)],
 )
 def test_domestic_parts_keep_the_service_rule(text: str, parts: int) -> None:
-    """shared/spec/README.md: 70 characters in one SMS, 67 per part, whatever the characters (the service's
+    """docs/protocol.md, limits: 70 characters in one SMS, 67 per part, whatever the characters (the service's
     documented rule, not the carriers')."""
     counted = count_parts(text)
     assert (counted.encoding, counted.units, counted.parts, counted.ucs2_because) == ("chars", len(text), parts, ())

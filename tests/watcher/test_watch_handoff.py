@@ -181,7 +181,7 @@ def test_sigterm_ends_the_hand_off_and_the_watcher_and_gives_the_lease_up(
 def test_a_hand_off_the_stop_cut_short_never_counts_towards_the_dead_letters(
     winic_mock: MockService, env: dict[str, str], tmp_path: Path
 ) -> None:
-    """README: SIGTERM "leaves its records pending" -- also a record on its last allowed hand-off."""
+    """docs/store.md: SIGTERM "leaves its records pending" -- also a record on its last allowed hand-off."""
     watcher, _, _ = _watch_hung(winic_mock, env, tmp_path, "--max-handoffs", "1")
     try:
         watcher.send_signal(signal.SIGTERM)

@@ -244,7 +244,12 @@ def _store_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
     inbox = group("inbox", "stored reports and replies: list, show, retry dead letters", store_cmd.inbox_help)
     listing = action(inbox, "list", "records in the store, oldest first", store_cmd.inbox_list)
-    listing.add_argument("--state", choices=("pending", "done", "dead", "all"), default="pending")
+    listing.add_argument(
+        "--state",
+        choices=("pending", "done", "dead", "all"),
+        default="pending",
+        help="pending (default): not yet handed on; done: handed on; dead: failed every hand-off",
+    )
     dead = action(inbox, "dead", "records that failed every hand-off (dead letters)", store_cmd.inbox_dead)
     for p in (listing, dead):
         p.add_argument("--kind", choices=("report", "reply"), help="only this kind")

@@ -1,5 +1,5 @@
 """How ASP.NET ASMX puts this service on the wire: request decoding and byte-exact response rendering
-for SOAP 1.1, SOAP 1.2 and the HTTP GET/POST bindings (spec README §4). No sockets, no state."""
+for SOAP 1.1, SOAP 1.2 and the HTTP GET/POST bindings (docs/protocol.md, transports). No sockets, no state."""
 
 from __future__ import annotations
 

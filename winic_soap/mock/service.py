@@ -42,7 +42,7 @@ def _coerce(account: Account | tuple[Any, ...] | str) -> Account:
 class MockService:
     """A faithful, stateful fake of ``service.asmx``, on 127.0.0.1 or in process, for tests and demos.
 
-    ``with MockService(accounts=[("uid", "pwd", "100")]) as mock: mock.url`` — see the README.
+    ``with MockService(accounts=[("uid", "pwd", "100")]) as mock: mock.url`` — see docs/mock.md.
     """
 
     def __init__(

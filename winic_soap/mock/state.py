@@ -2,7 +2,7 @@
 
 Everything here is protocol-free and thread-safe, and imports nothing else of the mock: it is the core the
 shells (``routing`` and ``admin``, then ``wire`` and ``transport``) import, never the reverse.
-Rules follow ``shared/spec/README.md`` §2-§3; where the live service is unknown the choice is noted.
+Rules follow docs/protocol.md (operations, answers, error codes); where the live service is unknown the choice is noted.
 """
 
 from __future__ import annotations
