@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,13 +22,16 @@ def _block_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _no_user_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Clients fall back to ``WINIC_*`` and the user's TOML file: neither may leak into a test."""
+def _no_user_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Clients fall back to ``WINIC_*`` and the user's TOML file: neither may leak into a test. State the
+    library keeps under ``$XDG_STATE_HOME`` (a PostgreSQL store's spool, the default store) stays in the
+    test's own folder, never in the home directory of whoever runs the suite."""
     import os
 
     for name in [n for n in os.environ if n.startswith("WINIC_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_CONFIG_HOME", "/nonexistent/winic-soap-tests")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
 
 
 @pytest.fixture

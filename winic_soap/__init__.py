@@ -119,7 +119,8 @@ __getattr__ = exports(globals(), _EXPORTS)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    """What ``dir()`` and completion offer: the public names, not the imports behind them."""
+    return sorted(__all__)
 
 
 __all__ = [

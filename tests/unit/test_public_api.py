@@ -321,3 +321,12 @@ def test_concurrent_password_changes_on_one_async_client_are_serialised(winic_mo
     assert seen == [("sent", FIRST), ("answered", FIRST), ("sent", SECOND), ("answered", SECOND)]
     assert [e.processed for e in winic_mock.ledger if e.operation == "EditUserPwd"] == [True, True]
     assert winic_mock.account("demo").pwd == SECOND
+
+
+@pytest.mark.parametrize("module", ["winic_soap", "winic_soap.store", "winic_soap.mock"])
+def test_dir_of_a_namespace_offers_its_public_names_only(module: str) -> None:
+    """``dir()`` drives completion and help(): it shows what ``__all__`` promises, not imports or submodules."""
+    namespace = importlib.import_module(module)
+    assert [name for name in dir(namespace) if not name.startswith("__")] == sorted(
+        n for n in namespace.__all__ if not n.startswith("__")
+    )

@@ -52,3 +52,8 @@ __all__ = [
     "parse_account",
     "segments",
 ]
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and completion offer: the public names, not the imports and submodules behind them."""
+    return sorted(__all__)

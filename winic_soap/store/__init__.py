@@ -104,3 +104,8 @@ def open_store(url: str | Path, **options: Any) -> Store:
             f"a PostgreSQL store needs psycopg 3: pip install 'winic-soap[postgres]' ({exc})"
         ) from None
     return PostgresStore(target, **options)
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and completion offer: the public names, not the imports and submodules behind them."""
+    return sorted(__all__)
