@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx2
 import pytest
-from helpers.pgproxy import pg_proxy
 from helpers.shared import TRANSPORTS, cli_env, run_cli
+from helpers.tcp_proxy import tcp_proxy
 
 from winic_soap import AuthenticationError, ProtocolError, StoreError, WinicClient
 from winic_soap.decoding import decode_replies, decode_reports, stream_records
@@ -165,16 +165,16 @@ def test_a_large_answer_whose_commit_acknowledgement_is_lost_is_stored_once_from
     campaign(rich_mock, 30_000)
     database = pg_server.create_database("big_lost_ack")
     with (
-        pg_proxy(database) as proxy,
+        tcp_proxy(database) as proxy,
         open_store(proxy.url, spool=tmp_path / "spool") as store,
         WinicClient("demo", "demo-secret", endpoint=rich_mock.url) as client,
     ):
         store.commit_size = 10_000  # three transactions; the first one's acknowledgement is lost
         watcher = Watcher(client, store, lambda record: None, sources=["reports"])
-        proxy.set("cut_after_commit", after=b"INSERT INTO winic_inbox")
+        proxy.lose_commit_ack(b"INSERT INTO winic_inbox")
         with pytest.raises(StoreError):
             watcher.pull_once()
-        assert proxy.cuts == 1 and len(store.spool) == 1
+        assert proxy.commits_lost == 1 and len(store.spool) == 1
         assert watcher.pull_once() == 30_000  # replayed whole: the first 10,000 are found stored
         assert len(store.spool) == 0
     with open_store(database) as direct:

@@ -24,6 +24,13 @@ def send(url: str, transport: str = "soap11", op: str = "SendMessages", **fields
     return wire.call(transport, url, op, params)
 
 
+def answered(protocol: str, url: str, operation: str, params: dict[str, str]) -> str:
+    """``wire.call`` where the test reads the answer as a string: a null answer fails here, named."""
+    answer = wire.call(protocol, url, operation, params)
+    assert answer is not None, f"{operation} answered null"
+    return answer
+
+
 class Clock:
     def __init__(self, now: datetime) -> None:
         self.now = now
@@ -33,7 +40,7 @@ class Clock:
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_send_answers_a_16_digit_id_and_charges(winic_mock, transport: str) -> None:  # type: ignore[no-untyped-def]
+def test_send_answers_a_16_digit_id_and_charges(winic_mock: MockService, transport: str) -> None:
     answer = send(winic_mock.url, transport, tos=f"{DOMESTIC},13900139000")
     assert re.fullmatch(r"\d{16}", answer or "")
     assert winic_mock.account("demo").balance == Decimal("99.8")
@@ -61,7 +68,7 @@ SEND_CODES = [
 
 @pytest.mark.parametrize(("why", "fields", "code"), SEND_CODES, ids=[c[0] for c in SEND_CODES])
 @pytest.mark.parametrize("transport", ["soap11", "http-post"])
-def test_send_error_codes(winic_mock, transport: str, why: str, fields: dict[str, str], code: str) -> None:  # type: ignore[no-untyped-def]
+def test_send_error_codes(winic_mock: MockService, transport: str, why: str, fields: dict[str, str], code: str) -> None:
     assert send(winic_mock.url, transport, **fields) == code
     assert winic_mock.state.sends == []
     assert winic_mock.account("demo").balance == Decimal("100")
@@ -83,10 +90,10 @@ def test_ip_restriction() -> None:
                 k: v for k, v in params.items() if k in ("uid", "pwd") or (op == "SendMessages" and k != "IDtype")
             }
             assert wire.call("http-post", mock.url, op, wanted) == "-110"
-        assert wire.call("http-post", mock.url, "GetUserInfo", {"uid": "open", "pwd": "pw"}).startswith("000")
+        assert answered("http-post", mock.url, "GetUserInfo", {"uid": "open", "pwd": "pw"}).startswith("000")
 
 
-def test_send_ext_requires_1_to_10_digit_extno(winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_send_ext_requires_1_to_10_digit_extno(winic_mock: MockService) -> None:
     assert re.fullmatch(r"\d{16}", send(winic_mock.url, op="SendMessages_Ext", extno="1234567890") or "")
     for bad in ("", "12345678901", "12a"):
         assert send(winic_mock.url, op="SendMessages_Ext", extno=bad) == "-04"
@@ -103,7 +110,7 @@ INTERNATIONAL = [
 
 
 @pytest.mark.parametrize(("why", "tos", "code"), INTERNATIONAL, ids=[c[0] for c in INTERNATIONAL])
-def test_international_rules(winic_mock, why: str, tos: str, code: str | None) -> None:  # type: ignore[no-untyped-def]
+def test_international_rules(winic_mock: MockService, why: str, tos: str, code: str | None) -> None:
     answer = send(winic_mock.url, op="SendInternationalMessages", tos=tos)
     if code is None:
         assert re.fullmatch(r"\d{16}", answer or "")
@@ -112,22 +119,22 @@ def test_international_rules(winic_mock, why: str, tos: str, code: str | None) -
 
 
 @pytest.mark.parametrize(("length", "parts"), [(1, 1), (70 - 7, 1), (70 - 6, 2), (67 * 2 - 7, 2), (67 * 2 - 6, 3)])
-def test_billing_counts_parts_with_signature(winic_mock, length: int, parts: int) -> None:  # type: ignore[no-untyped-def]
+def test_billing_counts_parts_with_signature(winic_mock: MockService, length: int, parts: int) -> None:
     # the default signature 【中正云通信】 is 7 characters and is billed with the text
     send(winic_mock.url, msg="字" * length, tos=f"{DOMESTIC},13900139000")
     assert winic_mock.state.sends[-1].parts == parts
     assert winic_mock.account("demo").balance == Decimal("100") - Decimal("0.1") * 2 * parts
 
 
-def test_signature_in_text_is_not_billed_twice(winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_signature_in_text_is_not_billed_twice(winic_mock: MockService) -> None:
     send(winic_mock.url, msg="字" * 63 + "【中正云通信】")
     assert winic_mock.state.sends[-1].parts == 1
 
 
-def test_reports_one_per_recipient_destructive(winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_reports_one_per_recipient_destructive(winic_mock: MockService) -> None:
     winic_mock.script_status("13900139000", "UNDELIV")
     message_id = send(winic_mock.url, tos=f"{DOMESTIC},13900139000")
-    answer = wire.call("soap11", winic_mock.url, "SMS_Reports", CRED)
+    answer = answered("soap11", winic_mock.url, "SMS_Reports", CRED)
     records = answer.split("|")
     assert records[-1] == ""
     fields = [r.split("/") for r in records[:-1]]
@@ -153,7 +160,7 @@ def test_scheduled_send_holds_reports_until_otime() -> None:
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_replies_are_pulled_once_with_port_filter(winic_mock, transport: str) -> None:  # type: ignore[no-untyped-def]
+def test_replies_are_pulled_once_with_port_filter(winic_mock: MockService, transport: str) -> None:
     at = datetime(2015, 10, 8, 12, 6, 56)
     winic_mock.add_reply("13580305095", "收到短信/谢谢", port="001", at=at)
     winic_mock.add_reply("13580305096", "other port", port="002", at=at)
@@ -170,56 +177,57 @@ def test_replies_are_per_account() -> None:
     with MockService([Account("a", "pa"), Account("b", "pb")]) as mock:
         mock.add_reply(DOMESTIC, "for a", uid="a")
         assert wire.call("soap11", mock.url, "GET_SMS_MO_Ext", {"uid": "b", "pwd": "pb"}) == "null"
-        assert wire.call("soap11", mock.url, "GET_SMS_MO_Ext", {"uid": "a", "pwd": "pa"}).startswith(DOMESTIC)
+        assert answered("soap11", mock.url, "GET_SMS_MO_Ext", {"uid": "a", "pwd": "pa"}).startswith(DOMESTIC)
 
 
 def test_pull_limit_hands_out_in_batches() -> None:
     with MockService(pull_limit=2) as mock:
         for i in range(5):
             mock.add_reply(f"1380013800{i}", f"r{i}")
-        sizes = [len(wire.call("soap11", mock.url, "GET_SMS_MO_Ext", CRED).split("|")) - 1 for _ in range(3)]
+        sizes = [len(answered("soap11", mock.url, "GET_SMS_MO_Ext", CRED).split("|")) - 1 for _ in range(3)]
         assert sizes == [2, 2, 1]
 
 
-def test_user_info_layouts(winic_mock) -> None:  # type: ignore[no-untyped-def]
-    plain = wire.call("soap11", winic_mock.url, "GetUserInfo", CRED).split("/")
+def test_user_info_layouts(winic_mock: MockService) -> None:
+    plain = answered("soap11", winic_mock.url, "GetUserInfo", CRED).split("/")
     assert len(plain) == 10 and plain[0] == "000" and plain[2] == "100.0000"
-    personal = wire.call("soap11", winic_mock.url, "GetUserInfo_", CRED).split("/")
+    personal = answered("soap11", winic_mock.url, "GetUserInfo_", CRED).split("/")
     assert len(personal) == 13
 
 
 @pytest.mark.parametrize("op", ["RegineUser_", "RegineUser"])
-def test_register_then_use(winic_mock, op: str) -> None:  # type: ignore[no-untyped-def]
+def test_register_then_use(winic_mock: MockService, op: str) -> None:
     fields = {"uid": "newbie", "pwd": "pw1", "agent_code": "", "co_name": "ACME", "link_man": "Li", "mob": DOMESTIC}
     assert wire.call("http-post", winic_mock.url, op, fields) == "000"
     assert wire.call("http-post", winic_mock.url, op, fields) == "-12"
     assert wire.call("http-post", winic_mock.url, op, {**fields, "uid": "x", "agent_code": "nobody"}) == "-02"
     assert wire.call("http-post", winic_mock.url, op, {**fields, "uid": "y", "mob": "123"}) == "-05"
     assert wire.call("http-post", winic_mock.url, op, {**fields, "uid": ""}) == "-14"
-    info = wire.call("soap11", winic_mock.url, "GetUserInfo_", {"uid": "newbie", "pwd": "pw1"}).split("/")
+    info = answered("soap11", winic_mock.url, "GetUserInfo_", {"uid": "newbie", "pwd": "pw1"}).split("/")
     assert info[2] == "0.0000" and info[10:] == ["ACME", "Li", DOMESTIC]
 
 
-def test_change_password(winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_change_password(winic_mock: MockService) -> None:
     assert wire.call("soap12", winic_mock.url, "EditUserPwd", {**CRED, "newpwd": ""}) == "-04"
     assert wire.call("soap12", winic_mock.url, "EditUserPwd", {**CRED, "newpwd": "n3w"}) == "000"
     assert wire.call("soap12", winic_mock.url, "GetUserInfo", CRED) == "-03"
-    assert wire.call("soap12", winic_mock.url, "GetUserInfo", {"uid": "demo", "pwd": "n3w"}).startswith("000")
+    assert answered("soap12", winic_mock.url, "GetUserInfo", {"uid": "demo", "pwd": "n3w"}).startswith("000")
     assert winic_mock.ledger[1].params["newpwd"] == "***"
 
 
-def test_message_record_and_info(winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_message_record_and_info(winic_mock: MockService) -> None:
     message_id = send(winic_mock.url)
-    record = wire.call(
+    assert message_id is not None
+    record = answered(
         "soap11", winic_mock.url, "GetMessageRecord", {**CRED, "num": "", "StartDate": "", "EndDate": "", "isday": ""}
     )
     assert record.startswith(f"{message_id}/{DOMESTIC}/hello/")
-    assert wire.call("soap11", winic_mock.url, "GetMessageInfo", {"snum": message_id}).startswith(message_id)
+    assert answered("soap11", winic_mock.url, "GetMessageInfo", {"snum": message_id}).startswith(message_id)
     assert wire.call("soap11", winic_mock.url, "GetMessageInfo", {"snum": "0"}) == "null"
     assert wire.call("soap11", winic_mock.url, "TelCall", {**CRED, "host_call": "1", "caller": "2"}) == "-12"
 
 
-def test_ledger_masks_passwords_and_records_transport(winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_ledger_masks_passwords_and_records_transport(winic_mock: MockService) -> None:
     send(winic_mock.url, "http-get")
     entry = winic_mock.ledger[0]
     assert (entry.operation, entry.transport, entry.processed) == ("SendMessages", "http-get", True)
@@ -227,7 +235,7 @@ def test_ledger_masks_passwords_and_records_transport(winic_mock) -> None:  # ty
     assert "demo-secret" not in repr(winic_mock.account("demo"))
 
 
-def test_reset_restores_initial_accounts(winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_reset_restores_initial_accounts(winic_mock: MockService) -> None:
     send(winic_mock.url)
     winic_mock.reset()
     assert winic_mock.ledger == [] and winic_mock.state.sends == []

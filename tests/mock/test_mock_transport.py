@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,11 @@ def _prepare(mock: MockService) -> None:
     mock.add_reply(DOMESTIC, "收到/OK", port="001", at=FIXED)
 
 
-def _seen(response: httpx2.Response) -> tuple[int, str | None, str | None, bytes]:
+Seen = tuple[int, str | None, str | None, bytes]  # status, content type, content length, body
+Side = tuple[Seen, list[tuple[object, ...]]]  # what the caller saw, and the mock's ledger of it
+
+
+def _seen(response: httpx2.Response) -> Seen:
     return (
         response.status_code,
         response.headers.get("content-type"),
@@ -65,9 +70,9 @@ def _ledger(mock: MockService) -> list[tuple[object, ...]]:
     return [(e.operation, e.transport, dict(e.params), e.answer, e.processed, e.fault) for e in mock.ledger]
 
 
-def _three_ways(mock: MockService, kwargs: dict[str, Any]) -> list[tuple[object, ...]]:
+def _three_ways(mock: MockService, kwargs: dict[str, Any]) -> list[Side]:
     """Status, headers that matter, body and ledger: over the socket, in process sync, in process async."""
-    results = []
+    results: list[Side] = []
     _prepare(mock)
     with httpx2.Client() as client:
         results.append((_seen(client.request(**kwargs)), _ledger(mock)))
@@ -85,7 +90,7 @@ def _three_ways(mock: MockService, kwargs: dict[str, Any]) -> list[tuple[object,
 
 
 @pytest.fixture
-def fixed_mock() -> Any:
+def fixed_mock() -> Iterator[MockService]:
     with MockService(clock=lambda: FIXED) as mock:
         yield mock
 
@@ -314,7 +319,7 @@ def test_ledger_intervals_show_whether_two_pulls_overlapped() -> None:
     assert exported["started_at"] == a.started_at and exported["finished_at"] == a.finished_at
 
 
-def test_socket_ledger_has_the_interval_too(winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_socket_ledger_has_the_interval_too(winic_mock: MockService) -> None:
     winic_mock.fail("latency", seconds=0.05)
     wire.call("http-post", winic_mock.url, "GetUserInfo", CRED)
     (entry,) = winic_mock.ledger

@@ -6,11 +6,10 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from helpers.fault_proxy import fault_proxy
 from helpers.rel_secrets import NEW_PWD, PWD, assert_no_secret
+from helpers.tcp_proxy import HttpFault, tcp_proxy
 
 from winic_soap import (
     ConnectError,
@@ -20,6 +19,7 @@ from winic_soap import (
     SendOutcomeUnknown,
     WinicClient,
 )
+from winic_soap.mock import MockService
 
 TRANSPORTS = ("soap11", "soap12", "http-post", "http-get")
 SENDS: dict[str, Callable[[WinicClient], Any]] = {
@@ -47,7 +47,7 @@ MOCK_FAULTS = {
     "http500": False,
     "http503": False,
 }
-PROXY_FAULTS = {"stall": False, "reset_before": False, "reset_after": True, "truncate": True}
+PROXY_FAULTS: dict[HttpFault, bool] = {"stall": False, "reset_before": False, "reset_after": True, "truncate": True}
 
 
 def _client(endpoint: str, transport: str) -> WinicClient:
@@ -61,7 +61,7 @@ def _client(endpoint: str, transport: str) -> WinicClient:
     )
 
 
-def _check(client: WinicClient, mock: Any, operation: str, processed_on_fault: bool) -> str:
+def _check(client: WinicClient, mock: MockService, operation: str, processed_on_fault: bool) -> str:
     """Run the operation once, assert its outcome and ledger, and return the outcome class."""
     call = OPERATIONS[operation]
     if operation in READS:
@@ -82,7 +82,7 @@ def _check(client: WinicClient, mock: Any, operation: str, processed_on_fault: b
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("operation", list(OPERATIONS))
 @pytest.mark.parametrize("fault", list(MOCK_FAULTS))
-def test_mock_faults(rel_mock, transport: str, operation: str, fault: str) -> None:  # type: ignore[no-untyped-def]
+def test_mock_faults(rel_mock: MockService, transport: str, operation: str, fault: str) -> None:
     rel_mock.add_reply("13800138000", "r", uid="rel")
     rel_mock.fail(fault, operation=operation)
     with _client(rel_mock.url, transport) as client:
@@ -92,18 +92,17 @@ def test_mock_faults(rel_mock, transport: str, operation: str, fault: str) -> No
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("operation", list(OPERATIONS))
 @pytest.mark.parametrize("fault", list(PROXY_FAULTS))
-def test_proxy_faults(rel_mock, transport: str, operation: str, fault: str) -> None:  # type: ignore[no-untyped-def]
-    parts = urlsplit(rel_mock.url)
-    with fault_proxy((parts.hostname or "", parts.port or 0)) as proxy:
+def test_proxy_faults(rel_mock: MockService, transport: str, operation: str, fault: HttpFault) -> None:
+    with tcp_proxy(rel_mock.url, http=True) as proxy:
         proxy.script(fault, times=1)
-        with _client(f"http://127.0.0.1:{proxy.port}/Service.asmx", transport) as client:
+        with _client(proxy.url, transport) as client:
             _check(client, rel_mock, operation, PROXY_FAULTS[fault])
         assert proxy.handled[0] == fault
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("operation", list(OPERATIONS))
-def test_maintenance_code(rel_mock, transport: str, operation: str) -> None:  # type: ignore[no-untyped-def]
+def test_maintenance_code(rel_mock: MockService, transport: str, operation: str) -> None:
     rel_mock.fail("code", code="-09", operation=operation, times=1)
     with _client(rel_mock.url, transport) as client:
         if operation in READS:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 import tracemalloc
+from collections.abc import Callable
 
 import pytest
 from helpers.rel_secrets import PWD
 
 from winic_soap import HTTPStatusError, ProtocolError, RetryPolicy, SoapFaultError, TransportError, WinicClient
-from winic_soap.mock import protocol
+from winic_soap.mock import MockService, protocol
 
 TRANSPORTS = ("soap11", "soap12", "http-post", "http-get")
 LAUGHS = (
@@ -44,11 +45,18 @@ def _ctype(transport: str) -> str:
     return "application/soap+xml; charset=utf-8" if transport == "soap12" else "text/xml; charset=utf-8"
 
 
-HOSTILE = {
+Hostile = tuple[int, str | None, str | bytes]  # the status, content type and body the mock answers with
+
+
+def _as_sent(page: protocol.Response) -> Hostile:
+    return page.status, page.content_type, page.body
+
+
+HOSTILE: dict[str, Callable[[str], Hostile]] = {
     "billion laughs": lambda t: (200, _ctype(t), _soapify(LAUGHS, t)),
     "external entity file://": lambda t: (200, _ctype(t), _soapify(EXTERNAL, t)),
     "external DTD": lambda t: (200, _ctype(t), DTD_ONLY),
-    "HTML error page 500": lambda t: protocol.render_html_error(500).__dict__.values(),
+    "HTML error page 500": lambda t: _as_sent(protocol.render_html_error(500)),
     "HTML 200": lambda t: (200, "text/html; charset=utf-8", "<html><body>maintenance</body></html>"),
     "wrong content type": lambda t: (200, "application/json", '{"result": "000"}'),
     "no content type": lambda t: (200, "", "000"),
@@ -72,9 +80,8 @@ HOSTILE = {
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("name", list(HOSTILE))
-def test_hostile_answers_are_typed_errors(rel_mock, transport: str, name: str) -> None:  # type: ignore[no-untyped-def]
-    spec = HOSTILE[name](transport)
-    status, ctype, body = list(spec)[:3] if not isinstance(spec, tuple) else spec
+def test_hostile_answers_are_typed_errors(rel_mock: MockService, transport: str, name: str) -> None:
+    status, ctype, body = HOSTILE[name](transport)
     rel_mock.fail("reply", status=status, content_type=ctype or "", body=body, times=None)
     tracemalloc.start()
     start = time.monotonic()
@@ -99,7 +106,7 @@ def test_hostile_answers_are_typed_errors(rel_mock, transport: str, name: str) -
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_oversized_answer_is_refused_with_bounded_memory(rel_mock, transport: str) -> None:  # type: ignore[no-untyped-def]
+def test_oversized_answer_is_refused_with_bounded_memory(rel_mock: MockService, transport: str) -> None:
     body = b'<?xml version="1.0"?><string xmlns="http://tempuri.org/">' + b"A" * (8 * 1024 * 1024) + b"</string>"
     rel_mock.fail("reply", body=body, content_type=_ctype(transport), times=None)
     tracemalloc.start()
@@ -123,7 +130,7 @@ def test_oversized_answer_is_refused_with_bounded_memory(rel_mock, transport: st
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_huge_text_node_within_limits_still_decodes_or_fails_cleanly(rel_mock, transport: str) -> None:  # type: ignore[no-untyped-def]
+def test_huge_text_node_within_limits_still_decodes_or_fails_cleanly(rel_mock: MockService, transport: str) -> None:
     text = "13800138000/" + "x" * (12 * 1024 * 1024) + "/001/2026-1-1 1:00:00|"
     if transport.startswith("soap"):
         ns = protocol.SOAP11 if transport == "soap11" else protocol.SOAP12
@@ -140,7 +147,7 @@ def test_huge_text_node_within_limits_still_decodes_or_fails_cleanly(rel_mock, t
         client.replies()
 
 
-def test_slow_drip_answer_times_out(rel_mock) -> None:  # type: ignore[no-untyped-def]
+def test_slow_drip_answer_times_out(rel_mock: MockService) -> None:
     rel_mock.fail("latency", seconds=6, times=None)
     start = time.monotonic()
     with (

@@ -10,11 +10,12 @@ from decimal import Decimal
 from helpers.rel_secrets import PWD
 
 from winic_soap import WinicClient
+from winic_soap.mock import MockService
 
 THREADS, CALLS = 16, 500
 
 
-def test_sixteen_threads_share_one_client(rel_mock) -> None:  # type: ignore[no-untyped-def]
+def test_sixteen_threads_share_one_client(rel_mock: MockService) -> None:
     errors: list[BaseException] = []
     sent = [0] * THREADS
     pulled = [0] * THREADS

@@ -39,7 +39,7 @@ def _healthy(mock: MockService) -> bool:
 
 
 @pytest.mark.parametrize("request_bytes", BAD_REQUESTS, ids=range(len(BAD_REQUESTS)))
-def test_malformed_requests_are_answered_or_closed(rel_mock, request_bytes: bytes) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_requests_are_answered_or_closed(rel_mock: MockService, request_bytes: bytes) -> None:
     with socket.create_connection(_address(rel_mock), timeout=5) as sock:
         try:
             sock.sendall(request_bytes)
@@ -71,7 +71,7 @@ def test_slowloris_does_not_starve_others() -> None:
         assert _healthy(mock)
 
 
-def test_oversized_body_is_refused_and_the_mock_goes_on(rel_mock) -> None:  # type: ignore[no-untyped-def]
+def test_oversized_body_is_refused_and_the_mock_goes_on(rel_mock: MockService) -> None:
     with socket.create_connection(_address(rel_mock), timeout=5) as sock:
         sock.sendall(b"POST /Service.asmx HTTP/1.1\r\nContent-Length: 5000000\r\n\r\n" + b"x" * 1000)
         assert sock.recv(100).startswith(b"HTTP/1.1 413")

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from helpers.rel_secrets import NEW_PWD, PWD, assert_no_secret
 
+from winic_soap.mock import MockService
+
 COMMANDS = [
     ("send", "13800138000", "-m", "secret test"),
     ("send", "13800138000", "-m", "x", "--transport", "http-get"),
@@ -27,7 +29,9 @@ COMMANDS = [
 
 @pytest.mark.parametrize("fault", [None, "close_after", "http503", "code"])
 @pytest.mark.parametrize("command", COMMANDS, ids=[" ".join(c[:2]) for c in COMMANDS])
-def test_cli_output_never_shows_a_password(rel_mock, tmp_path: Path, command: tuple[str, ...], fault) -> None:  # type: ignore[no-untyped-def]
+def test_cli_output_never_shows_a_password(
+    rel_mock: MockService, tmp_path: Path, command: tuple[str, ...], fault: str | None
+) -> None:
     if fault == "code":
         rel_mock.fail("code", code="-03", times=None)
     elif fault:
@@ -56,7 +60,7 @@ def test_cli_output_never_shows_a_password(rel_mock, tmp_path: Path, command: tu
         assert result.returncode == 0 and "pwd=***" not in result.stdout  # the new password is never echoed
 
 
-def test_password_flag_is_not_echoed_in_errors(rel_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_password_flag_is_not_echoed_in_errors(rel_mock: MockService, tmp_path: Path) -> None:
     env = {**os.environ, "WINIC_ENDPOINT": rel_mock.url, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
     result = subprocess.run(
         [sys.executable, "-m", "winic_soap", "account", "--uid", "rel", "--pwd", PWD + "x", "-vv"],

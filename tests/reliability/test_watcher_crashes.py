@@ -15,6 +15,8 @@ from pathlib import Path
 
 from helpers.rel_secrets import PWD
 
+from winic_soap.mock import MockService
+
 ITERATIONS = 16
 HANDLER = r"""
 import json, os, random, signal, sys
@@ -38,7 +40,14 @@ if point < chance:  # die after handing on, before the watcher marks the record 
 """
 
 
-def _pulled_raws(mock) -> list[tuple[float, list[str]]]:  # type: ignore[no-untyped-def]
+def _kill(proc: subprocess.Popen[bytes], kills: list[float]) -> None:
+    """SIGKILL ``proc`` if it still runs, noting when the timer fired."""
+    kills.append(time.monotonic())
+    if proc.poll() is None:
+        proc.kill()
+
+
+def _pulled_raws(mock: MockService) -> list[tuple[float, list[str]]]:
     pulls = []
     for entry in mock.ledger:
         if entry.operation in ("SMS_Reports", "GET_SMS_MO", "GET_SMS_MO_Ext") and entry.answer not in (None, "null"):
@@ -46,7 +55,7 @@ def _pulled_raws(mock) -> list[tuple[float, list[str]]]:  # type: ignore[no-unty
     return pulls
 
 
-def test_random_sigkills_lose_and_repeat_nothing(rel_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_random_sigkills_lose_and_repeat_nothing(rel_mock: MockService, tmp_path: Path) -> None:
     handler = tmp_path / "handler.py"
     handler.write_text(HANDLER, encoding="utf-8")
     log, out, store = tmp_path / "log", tmp_path / "out.jsonl", tmp_path / "inbox.sqlite3"
@@ -83,10 +92,7 @@ def test_random_sigkills_lose_and_repeat_nothing(rel_mock, tmp_path: Path) -> No
             ]
             proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             if iteration % 2:  # and a kill at a random moment from outside
-                delay = rng.uniform(0.05, 1.5)
-                threading.Timer(
-                    delay, lambda p=proc: (timer_kills.append(time.monotonic()), p.poll() is None and p.kill())
-                ).start()
+                threading.Timer(rng.uniform(0.05, 1.5), _kill, (proc, timer_kills)).start()
             proc.wait(timeout=120)
         time.sleep(1.6)  # let the last timer fire
         final = subprocess.run(

@@ -10,28 +10,34 @@ import json
 import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from helpers.shared import cli_env, run_cli
 
-from winic_soap import AsyncWinicClient, ConfigurationError, InputError, Settings, StoreError
-from winic_soap.models import Reply
+from winic_soap import AsyncWinicClient, ConfigurationError, InputError, Settings, StoreError, WinicClient
+from winic_soap.mock import MockService
+from winic_soap.models import Reply, SendReceipt
 from winic_soap.recipients import Numbers
-from winic_soap.store import open_store
+from winic_soap.store import Store, open_store
 from winic_soap.store.suppression import Keywords, screen
 from winic_soap.watcher import Watcher
+
+if TYPE_CHECKING:
+    from helpers.shared import MakeClient
+
 
 NUMBERS = [f"138{i:08d}" for i in range(250)]
 OPTED = NUMBERS[137]
 T0 = datetime(2026, 5, 1, 9, 0)
 
 
-def sent(mock) -> list[str]:  # type: ignore[no-untyped-def]
+def sent(mock: MockService) -> list[str]:
     """Every number any send request carried to the service (processed or not)."""
     return [n for e in mock.ledger if e.operation.startswith("Send") for n in (e.params.get("tos") or "").split(",")]
 
 
-def pull_replies(client, store) -> None:  # type: ignore[no-untyped-def]
+def pull_replies(client: WinicClient, store: Store) -> None:
     store.commit_pulled("GET_SMS_MO", client.replies(), endpoint=client.settings.endpoint, uid=client.settings.uid)
 
 
@@ -79,7 +85,9 @@ def test_keyword_settings_come_from_the_toml_file_and_the_environment(tmp_path: 
         Settings.load(config=config, env={})
 
 
-def test_an_opt_out_reply_keeps_its_number_out_of_a_bulk_send(store_url: str, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_an_opt_out_reply_keeps_its_number_out_of_a_bulk_send(
+    store_url: str, make_client: MakeClient, winic_mock: MockService
+) -> None:
     winic_mock.add_reply("+86 " + OPTED, "退订", at=T0)
     winic_mock.add_reply(NUMBERS[1], "好的", at=T0)
     with open_store(store_url) as store:
@@ -103,8 +111,8 @@ def test_an_opt_out_reply_keeps_its_number_out_of_a_bulk_send(store_url: str, ma
         assert sent(winic_mock).count(OPTED) == 1
 
 
-def test_replies_the_watcher_commits_change_the_list_and_reports_hand_on_settled(  # type: ignore[no-untyped-def]
-    store_url: str, make_client, winic_mock
+def test_replies_the_watcher_commits_change_the_list_and_reports_hand_on_settled(
+    store_url: str, make_client: MakeClient, winic_mock: MockService
 ) -> None:
     handed: list[dict[str, object]] = []
     with open_store(store_url) as store:
@@ -117,8 +125,8 @@ def test_replies_the_watcher_commits_change_the_list_and_reports_hand_on_settled
     assert sorted((h["kind"], h.get("settled")) for h in handed) == [("reply", None), ("report", "DELIVRD")]
 
 
-def test_an_opt_in_reply_takes_the_number_off_and_an_older_opt_out_cannot_put_it_back(  # type: ignore[no-untyped-def]
-    store_url: str, make_client, winic_mock
+def test_an_opt_in_reply_takes_the_number_off_and_an_older_opt_out_cannot_put_it_back(
+    store_url: str, make_client: MakeClient, winic_mock: MockService
 ) -> None:
     winic_mock.add_reply(OPTED, "ＴＤ", at=T0)
     with open_store(store_url) as store:
@@ -148,7 +156,9 @@ def test_an_operator_change_applies_whatever_the_services_clock_says(store_url: 
         assert list(store.suppression.check([OPTED])) == [OPTED]
 
 
-def test_every_number_suppressed_sends_nothing(store_url: str, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_every_number_suppressed_sends_nothing(
+    store_url: str, make_client: MakeClient, winic_mock: MockService
+) -> None:
     with open_store(store_url) as store:
         store.suppression.add(["+86 138-0000-0001", NUMBERS[2]], note="complaint by phone")
         receipt = make_client(store=store).send(NUMBERS[1:3], "通知")
@@ -160,7 +170,9 @@ def test_every_number_suppressed_sends_nothing(store_url: str, make_client, wini
     assert winic_mock.ledger == []
 
 
-def test_a_list_longer_than_the_send_is_probed_by_number(store_url: str, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_a_list_longer_than_the_send_is_probed_by_number(
+    store_url: str, make_client: MakeClient, winic_mock: MockService
+) -> None:
     with open_store(store_url) as store:
         store.suppression.add(NUMBERS[:200], source="import")
         store.suppression.remove(NUMBERS[:1])  # taken off: not listed any more
@@ -169,7 +181,7 @@ def test_a_list_longer_than_the_send_is_probed_by_number(store_url: str, make_cl
     assert sent(winic_mock) == [NUMBERS[0], NUMBERS[220]]
 
 
-def test_a_bulk_plan_stays_compact_when_numbers_are_left_out(tmp_path: Path, make_client) -> None:  # type: ignore[no-untyped-def]
+def test_a_bulk_plan_stays_compact_when_numbers_are_left_out(tmp_path: Path, make_client: MakeClient) -> None:
     many = [f"13{3 + i % 7}{i:08d}" for i in range(60_000)]  # beyond 50,000 the plan keeps numbers as integers
     with open_store(f"sqlite:///{tmp_path / 'store.sqlite3'}") as store:
         store.suppression.add([many[7], many[59_999]])
@@ -194,7 +206,9 @@ def test_compact_numbers_find_candidates_either_way_round(candidates: list[str])
     )
 
 
-def test_the_store_down_sends_nothing_unchecked(tmp_path: Path, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_the_store_down_sends_nothing_unchecked(
+    tmp_path: Path, make_client: MakeClient, winic_mock: MockService
+) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
     client = make_client(store=store)
     store.close()
@@ -205,7 +219,7 @@ def test_the_store_down_sends_nothing_unchecked(tmp_path: Path, make_client, win
     assert receipt.recipients == (NUMBERS[0],)
 
 
-def test_the_async_client_with_the_store_down_sends_nothing(tmp_path: Path, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_the_async_client_with_the_store_down_sends_nothing(tmp_path: Path, winic_mock: MockService) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
     store.close()
 
@@ -218,7 +232,9 @@ def test_the_async_client_with_the_store_down_sends_nothing(tmp_path: Path, wini
     assert winic_mock.ledger == []
 
 
-def test_a_store_url_given_to_a_client_is_only_the_setting(tmp_path: Path, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_a_store_url_given_to_a_client_is_only_the_setting(
+    tmp_path: Path, make_client: MakeClient, winic_mock: MockService
+) -> None:
     url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
     with open_store(url) as store:
         store.suppression.add([OPTED])
@@ -227,8 +243,8 @@ def test_a_store_url_given_to_a_client_is_only_the_setting(tmp_path: Path, make_
     assert client.send([OPTED], "通知").recipients == (OPTED,) and sent(winic_mock) == [OPTED]
 
 
-def test_journalled_sends_leave_listed_numbers_out_and_a_replay_answers_the_same(  # type: ignore[no-untyped-def]
-    store_url: str, make_client, winic_mock
+def test_journalled_sends_leave_listed_numbers_out_and_a_replay_answers_the_same(
+    store_url: str, make_client: MakeClient, winic_mock: MockService
 ) -> None:
     winic_mock.add_reply(OPTED, "STOP", at=T0)
     with open_store(store_url) as store:
@@ -236,7 +252,7 @@ def test_journalled_sends_leave_listed_numbers_out_and_a_replay_answers_the_same
         pull_replies(client, store)
         receipt = store.journal.send(client, NUMBERS, "促销", job="promo-1", concurrency=3)
         assert [s.mobile for s in receipt.suppressed] == [OPTED] and OPTED not in sent(winic_mock)
-        assert sum(store.job("promo-1").recipients.values()) == 249
+        assert (summary := store.job("promo-1")) is not None and sum(summary.recipients.values()) == 249
         winic_mock.add_reply(OPTED, "START", at=T0 + timedelta(days=1))
         pull_replies(client, store)
         again = store.journal.send(client, NUMBERS, "促销", job="promo-1")  # a redelivered task: the same send
@@ -246,7 +262,9 @@ def test_journalled_sends_leave_listed_numbers_out_and_a_replay_answers_the_same
         assert asked.recipients == (NUMBERS[5],)
 
 
-def test_resume_leaves_out_numbers_listed_since_the_job_was_written(store_url: str, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_resume_leaves_out_numbers_listed_since_the_job_was_written(
+    store_url: str, make_client: MakeClient, winic_mock: MockService
+) -> None:
     batches = [[NUMBERS[0]], NUMBERS[1:101], NUMBERS[101:120]]
     with open_store(store_url) as store:
         job = store.create_job("SendMessages", "通知", batches, job_id="later-1")
@@ -262,13 +280,13 @@ def test_resume_leaves_out_numbers_listed_since_the_job_was_written(store_url: s
             (1, 99, "accepted"),
             (2, 19, "accepted"),
         ]
-        assert store.job(job).recipients["accepted"] == 118
+        assert (summary := store.job(job)) is not None and summary.recipients["accepted"] == 118
         again = store.journal.send(client, NUMBERS[:120], "通知", job=job)  # a replay still matches the job
         assert again.message_ids == receipt.message_ids and again.suppressed == receipt.suppressed
         assert len(sent(winic_mock)) == 118
 
 
-def test_resume_may_ignore_the_list(store_url: str, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_resume_may_ignore_the_list(store_url: str, make_client: MakeClient, winic_mock: MockService) -> None:
     with open_store(store_url) as store:
         job = store.create_job("SendMessages", "验证码 5", [[OPTED]])
         store.suppression.add([OPTED])
@@ -276,8 +294,8 @@ def test_resume_may_ignore_the_list(store_url: str, make_client, winic_mock) -> 
     assert receipt.recipients == (OPTED,) and receipt.suppressed == () and sent(winic_mock) == [OPTED]
 
 
-def test_the_async_client_checks_the_list_too(store_url: str, winic_mock) -> None:  # type: ignore[no-untyped-def]
-    async def main() -> tuple[object, object]:
+def test_the_async_client_checks_the_list_too(store_url: str, winic_mock: MockService) -> None:
+    async def main() -> tuple[SendReceipt, SendReceipt]:
         with open_store(store_url) as store:
             store.suppression.add([OPTED])
             async with AsyncWinicClient("demo", "demo-secret", endpoint=winic_mock.url, store=store) as client:
@@ -286,14 +304,14 @@ def test_the_async_client_checks_the_list_too(store_url: str, winic_mock) -> Non
         return left_out, asked
 
     left_out, asked = asyncio.run(main())
-    assert [s.mobile for s in left_out.suppressed] == [OPTED]  # type: ignore[attr-defined]
-    assert asked.recipients == (OPTED,)  # type: ignore[attr-defined]
+    assert [s.mobile for s in left_out.suppressed] == [OPTED]
+    assert asked.recipients == (OPTED,)
     assert sent(winic_mock) == [NUMBERS[0], OPTED]
 
 
-def test_ignore_suppression_must_be_a_bool(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_ignore_suppression_must_be_a_bool(make_client: MakeClient, winic_mock: MockService) -> None:
     with pytest.raises(InputError, match="ignore_suppression"):
-        make_client().send([OPTED], "x", ignore_suppression="yes")
+        make_client().send([OPTED], "x", ignore_suppression="yes")  # type: ignore[arg-type]  # the wrong type is the test
     assert winic_mock.ledger == []
 
 
@@ -303,20 +321,28 @@ def test_bad_numbers_for_the_list_name_the_field(store_url: str) -> None:
 
 
 # -- the command line -----------------------------------------------------------------------------
-@pytest.fixture
-def cli(winic_mock, tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {**cli_env(winic_mock.url, tmp_path), "WINIC_STORE": f"sqlite:///{tmp_path / 'store.sqlite3'}"}
+class Cli:
+    """``winic-soap ARGS`` on the test's mock and a SQLite store; no run may show the password."""
 
-    def run(*args: str, stdin: str = "", extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        result = run_cli({**env, **(extra_env or {})}, *args, stdin=stdin)
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+
+    def __call__(
+        self, *args: str, stdin: str = "", extra_env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        result = run_cli({**self.env, **(extra_env or {})}, *args, stdin=stdin)
         assert "demo-secret" not in result.stdout + result.stderr
         return result
 
-    run.store_url = env["WINIC_STORE"]  # type: ignore[attr-defined]
-    return run
+
+@pytest.fixture
+def cli(winic_mock: MockService, tmp_path: Path) -> Cli:
+    return Cli({**cli_env(winic_mock.url, tmp_path), "WINIC_STORE": f"sqlite:///{tmp_path / 'store.sqlite3'}"})
 
 
-def test_cli_pulled_opt_out_then_send_names_it_and_suppress_manages_the_list(cli, winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_pulled_opt_out_then_send_names_it_and_suppress_manages_the_list(
+    cli: Cli, winic_mock: MockService, tmp_path: Path
+) -> None:
     winic_mock.add_reply(OPTED, "退订", at=T0)
     assert cli("replies").returncode == 0  # the CLI's pull commits the reply: the list follows
     listed = cli("suppress", "list", "--json")
@@ -352,7 +378,7 @@ def test_cli_pulled_opt_out_then_send_names_it_and_suppress_manages_the_list(cli
     assert bad.returncode != 0 and "numbers[0]" in bad.stderr
 
 
-def test_cli_import_names_every_bad_line_and_reads_the_files_send_reads(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_import_names_every_bad_line_and_reads_the_files_send_reads(cli: Cli, tmp_path: Path) -> None:
     listed = tmp_path / "list.txt"
     listed.write_text("mobile\n13700000001\nfoo\n\n12345 # typo\n", encoding="utf-8")
     bad = cli("suppress", "import", str(listed))
@@ -372,7 +398,7 @@ def test_cli_import_names_every_bad_line_and_reads_the_files_send_reads(cli, tmp
     assert missing.returncode == 2 and "cannot open" in missing.stderr and "Traceback" not in missing.stderr
 
 
-def test_cli_opt_out_keywords_come_from_the_environment(cli, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_cli_opt_out_keywords_come_from_the_environment(cli: Cli, winic_mock: MockService) -> None:
     winic_mock.add_reply(OPTED, "不要再发", at=T0)
     winic_mock.add_reply(NUMBERS[0], "退订", at=T0)
     assert cli("replies", extra_env={"WINIC_OPT_OUT_KEYWORDS": "不要再发,STOP"}).returncode == 0

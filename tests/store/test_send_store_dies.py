@@ -1,5 +1,5 @@
 """The store dying during a journalled send, on PostgreSQL: the database sits behind a TCP proxy the test
-cuts (tests/helpers/store_proxy.py). Cut after the service accepted some requests, every accepted id is shown
+cuts (tests/helpers/tcp_proxy.py). Cut after the service accepted some requests, every accepted id is shown
 (stdout, ``--json``, ``BulkSendError.receipts``) and the CLI exits 12, never 10 ("nothing was sent"). The
 answer to the COMMIT that wrote the job lost: the job id was printed before anything was written, and a
 re-run with it sends every number once. (SQLite on a full filesystem: tests/client/test_send_engine.py.)
@@ -17,12 +17,12 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from helpers.ledger import assert_truthful, sent_numbers, settle
+from helpers.pgserver import PgServer
 from helpers.shared import cli_env, wait_until
-from helpers.store_proxy import StoreProxy, store_proxy
+from helpers.tcp_proxy import TcpProxy, tcp_proxy
 
 from winic_soap import AsyncWinicClient, BulkSendError, JournalError, StoreError, WinicClient
 from winic_soap.mock import MockService
@@ -40,18 +40,18 @@ def winic_mock() -> Iterator[MockService]:
 
 
 @pytest.fixture
-def database(pg_server: Any) -> str:
+def database(pg_server: PgServer) -> str:
     """A fresh database on the test run's PostgreSQL server (its direct URL, not through the proxy)."""
-    return str(pg_server.create_database(f"dies{next(_DATABASES)}"))
+    return pg_server.create_database(f"dies{next(_DATABASES)}")
 
 
 @pytest.fixture
-def proxy(database: str) -> Iterator[StoreProxy]:
-    with store_proxy(database) as proxy:
+def proxy(database: str) -> Iterator[TcpProxy]:
+    with tcp_proxy(database) as proxy:
         yield proxy
 
 
-def _cut_in_flight(mock: MockService, proxy: StoreProxy, database: str, job: str, concurrency: int) -> threading.Thread:
+def _cut_in_flight(mock: MockService, proxy: TcpProxy, database: str, job: str, concurrency: int) -> threading.Thread:
     """Cut the database away while ``concurrency`` requests are at the service, after 4 were accepted and
     journalled: the requests after the 4th are held 5 s by the mock, and the cut waits until they are there
     (their hold has fired), so it always lands before their answers (whose acceptance the journal then cannot
@@ -93,18 +93,18 @@ def _send(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def cli_setup(tmp_path: Path, winic_mock: MockService, proxy: StoreProxy, database: str) -> tuple[dict[str, str], Path]:
+def cli_setup(tmp_path: Path, winic_mock: MockService, proxy: TcpProxy, database: str) -> tuple[dict[str, str], Path]:
     numbers = tmp_path / "numbers.txt"
     numbers.write_text("\n".join(NUMBERS) + "\n")
-    return {**cli_env(winic_mock.url, tmp_path), "WINIC_STORE": proxy.url(database)}, numbers
+    return {**cli_env(winic_mock.url, tmp_path), "WINIC_STORE": proxy.url}, numbers
 
 
 # -- the database goes away after the service accepted some requests -----------------------------------------
 @pytest.mark.parametrize("concurrency", [1, 3])
 def test_the_library_error_carries_every_receipt(
-    winic_mock: MockService, proxy: StoreProxy, database: str, concurrency: int
+    winic_mock: MockService, proxy: TcpProxy, database: str, concurrency: int
 ) -> None:
-    with open_store(proxy.url(database)) as store, WinicClient("demo", "demo-secret", endpoint=winic_mock.url) as c:
+    with open_store(proxy.url) as store, WinicClient("demo", "demo-secret", endpoint=winic_mock.url) as c:
         cutter = _cut_in_flight(winic_mock, proxy, database, "lib-1", concurrency)
         with pytest.raises(BulkSendError) as caught:
             store.journal.send(c, NUMBERS, "通知", job="lib-1", concurrency=concurrency)
@@ -137,7 +137,7 @@ class _Watch(logging.Handler):
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
 def test_the_store_back_while_the_journal_retries_gets_every_acceptance(
-    winic_mock: MockService, proxy: StoreProxy, database: str, kind: str
+    winic_mock: MockService, proxy: TcpProxy, database: str, kind: str
 ) -> None:
     """The database comes back as soon as the first acceptance could not be written: the journal's retries
     write it (for the async client, while its event loop goes on: the waits between retries are awaited)."""
@@ -146,9 +146,14 @@ def test_the_store_back_while_the_journal_retries_gets_every_acceptance(
     cutter = _cut_in_flight(winic_mock, proxy, database, "back-1", 1)
     try:
         if kind == "sync":
-            threading.Thread(target=lambda: (watch.seen.wait(60), proxy.restore()), daemon=True).start()
+
+            def restore_when_seen() -> None:
+                watch.seen.wait(60)
+                proxy.restore()
+
+            threading.Thread(target=restore_when_seen, daemon=True).start()
             with (
-                open_store(proxy.url(database)) as store,
+                open_store(proxy.url) as store,
                 WinicClient("demo", "demo-secret", endpoint=winic_mock.url) as client,
                 contextlib.suppress(BulkSendError),
             ):
@@ -162,7 +167,7 @@ def test_the_store_back_while_the_journal_retries_gets_every_acceptance(
 
             async def run() -> None:
                 async with AsyncWinicClient("demo", "demo-secret", endpoint=winic_mock.url) as client:
-                    with open_store(proxy.url(database)) as store:
+                    with open_store(proxy.url) as store:
                         restoring = asyncio.ensure_future(restore())
                         with contextlib.suppress(BulkSendError):
                             await store.journal.asend(client, NUMBERS, "通知", job="back-1")
@@ -183,7 +188,7 @@ def test_the_store_back_while_the_journal_retries_gets_every_acceptance(
 
 @pytest.mark.parametrize("as_json", [True, False], ids=["json", "text"])
 def test_the_cli_prints_every_accepted_id_and_exits_12(
-    cli_setup: tuple[dict[str, str], Path], winic_mock: MockService, proxy: StoreProxy, database: str, as_json: bool
+    cli_setup: tuple[dict[str, str], Path], winic_mock: MockService, proxy: TcpProxy, database: str, as_json: bool
 ) -> None:
     env, numbers = cli_setup
     cutter = _cut_in_flight(winic_mock, proxy, database, "cli-1", 2)
@@ -219,7 +224,7 @@ def test_the_cli_prints_every_accepted_id_and_exits_12(
 
 
 def test_a_lost_reply_as_well_exits_8_with_the_unknown_numbers(
-    cli_setup: tuple[dict[str, str], Path], winic_mock: MockService, proxy: StoreProxy, database: str
+    cli_setup: tuple[dict[str, str], Path], winic_mock: MockService, proxy: TcpProxy, database: str
 ) -> None:
     """The request in flight at the cut is processed and its reply lost: the unknown outcome outranks the
     store's error (exit 8, not 12 or 10), its numbers are listed unknown, every accepted id is listed."""
@@ -240,7 +245,11 @@ def test_a_lost_reply_as_well_exits_8_with_the_unknown_numbers(
 
 @pytest.mark.parametrize("stop", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
 def test_a_stop_while_the_journal_retries_still_prints_every_id(
-    cli_setup: tuple[dict[str, str], Path], winic_mock: MockService, proxy: StoreProxy, database: str, stop: Any
+    cli_setup: tuple[dict[str, str], Path],
+    winic_mock: MockService,
+    proxy: TcpProxy,
+    database: str,
+    stop: tuple[signal.Signals, int],
 ) -> None:
     """Ctrl-C or SIGTERM while the journal waits to retry writes the store refused: the wait stops, and the
     ids (the unjournalled one too) are printed with the interrupt's exit code."""
@@ -276,7 +285,7 @@ def test_a_stop_while_the_journal_retries_still_prints_every_id(
 
 
 def test_a_cancel_while_the_journal_retries_keeps_every_id(
-    winic_mock: MockService, proxy: StoreProxy, database: str
+    winic_mock: MockService, proxy: TcpProxy, database: str
 ) -> None:
     """The async client cancelled while the journal retries writes the store refused: the CancelledError
     goes on, caused by a BulkSendError with every accepted id (the unjournalled one too)."""
@@ -284,7 +293,7 @@ def test_a_cancel_while_the_journal_retries_keeps_every_id(
 
     async def run() -> BaseException:
         async with AsyncWinicClient("demo", "demo-secret", endpoint=winic_mock.url) as client:
-            with open_store(proxy.url(database)) as store:
+            with open_store(proxy.url) as store:
                 task = asyncio.ensure_future(store.journal.asend(client, NUMBERS, "通知", job="async-int"))
                 while proxy.refused < 2 and not task.done():  # the next claim, then the first retry
                     await asyncio.sleep(0.005)
@@ -304,10 +313,10 @@ def test_a_cancel_while_the_journal_retries_keeps_every_id(
 
 # -- the answer to the job's COMMIT is lost ---------------------------------------------------------------
 def test_a_lost_commit_of_the_job_leaves_its_id_and_a_rerun_sends_once(
-    cli_setup: tuple[dict[str, str], Path], winic_mock: MockService, proxy: StoreProxy, database: str
+    cli_setup: tuple[dict[str, str], Path], winic_mock: MockService, proxy: TcpProxy, database: str
 ) -> None:
     env, numbers = cli_setup
-    proxy.lose_commit_ack_after(b"INSERT INTO winic_jobs")
+    proxy.lose_commit_ack(b"INSERT INTO winic_jobs", then="refuse")
     first = _send(env, "-f", str(numbers), "-m", "通知", "--json")
     assert proxy.commits_lost == 1, "the proxy never saw the job's COMMIT"
     job = first.stderr.split()[1]  # "job JOB", printed before anything is written
@@ -327,17 +336,17 @@ def test_a_lost_commit_of_the_job_leaves_its_id_and_a_rerun_sends_once(
 
 
 def test_a_lost_commit_in_the_library_then_the_same_key_sends_once(
-    winic_mock: MockService, proxy: StoreProxy, database: str
+    winic_mock: MockService, proxy: TcpProxy, database: str
 ) -> None:
     numbers = NUMBERS[:300]
-    proxy.lose_commit_ack_after(b"INSERT INTO winic_jobs")
+    proxy.lose_commit_ack(b"INSERT INTO winic_jobs", then="refuse")
     with WinicClient("demo", "demo-secret", endpoint=winic_mock.url) as client:
-        with open_store(proxy.url(database)) as store:
+        with open_store(proxy.url) as store:
             with pytest.raises(StoreError):  # the job's write was not acknowledged: nothing is sent
                 store.journal.send(client, numbers, "通知", job="task-7")
             assert proxy.commits_lost == 1 and not winic_mock.state.sends
         proxy.restore()
-        with open_store(proxy.url(database)) as store:
+        with open_store(proxy.url) as store:
             again = store.journal.send(client, numbers, "通知", job="task-7")
     assert len(again.submissions) == 3 and len(winic_mock.state.sends) == 3
     assert set(sent_numbers(winic_mock).values()) == {1}

@@ -8,26 +8,32 @@ import json
 import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from helpers.shared import cli_env, run_cli
 
-from winic_soap import InputError
+from winic_soap import InputError, WinicClient
+from winic_soap.mock import MockService
 from winic_soap.models import DeliveryReport
-from winic_soap.store import open_store
+from winic_soap.store import Store, open_store
 from winic_soap.store.owners import process_owner
+
+if TYPE_CHECKING:
+    from helpers.shared import MakeClient
+
 
 T0 = datetime(2026, 5, 1, 9, 0)
 A, B = "13800138000", "13900139000"
 
 
-def pull_reports(client, store) -> None:  # type: ignore[no-untyped-def]
+def pull_reports(client: WinicClient, store: Store) -> None:
     store.commit_pulled("SMS_Reports", client.reports(), endpoint=client.settings.endpoint, uid=client.settings.uid)
 
 
 def test_in_transit_then_final_then_a_repeat_settle_once_and_hand_on_once(
-    store_url: str, make_client, winic_mock
-) -> None:  # type: ignore[no-untyped-def]
+    store_url: str, make_client: MakeClient, winic_mock: MockService
+) -> None:
     winic_mock.script_status(A, "ENROUTE")  # the send's own report: in transit
     with open_store(store_url) as store:
         client = make_client()
@@ -62,7 +68,9 @@ def test_in_transit_then_final_then_a_repeat_settle_once_and_hand_on_once(
         assert picture["delivered"] == 2 and picture["undelivered"] == {} and picture["waiting_for_report"] == 0
 
 
-def test_webhooks_carry_the_settled_status_and_never_a_repeat(make_client, winic_mock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_webhooks_carry_the_settled_status_and_never_a_repeat(
+    make_client: MakeClient, winic_mock: MockService, tmp_path: Path
+) -> None:
     import threading
 
     from helpers.webhook_receiver import receiving
@@ -75,6 +83,7 @@ def test_webhooks_carry_the_settled_status_and_never_a_repeat(make_client, winic
     winic_mock.script_status(A, "ENROUTE")
     client = make_client()
     message_id = client.send([A, B], "通知").message_id
+    assert message_id is not None
     winic_mock.add_report(message_id, A, "DELIVRD", at=T0)
     winic_mock.add_report(message_id, A, "DELIVRD", at=T0)  # the same report again, in the same pull
     with receiving(secret) as receiver, open_store(tmp_path / "inbox.sqlite3") as store:
@@ -132,7 +141,7 @@ def test_the_in_transit_statuses_are_configurable(store_url: str) -> None:
         open_store(store_url, intermediate=["DELIVRD"])
 
 
-def test_cli_jobs_show_counts_the_settled_status(winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_jobs_show_counts_the_settled_status(winic_mock: MockService, tmp_path: Path) -> None:
     env = {**cli_env(winic_mock.url, tmp_path), "WINIC_STORE": f"sqlite:///{tmp_path / 'store.sqlite3'}"}
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -161,7 +170,7 @@ def test_retention_forgets_what_settling_kept_of_the_reports_it_deletes(store_ur
     with open_store(store_url, clock=lambda: clock[0]) as store:
         [first] = store.commit_pulled("SMS_Reports", [report])
         [repeat] = store.commit_pulled("SMS_Reports", [report])
-        assert store.get(repeat).repeat_of == first  # type: ignore[union-attr]
+        assert (record := store.get(repeat)) is not None and record.repeat_of == first
         for record in store.claim(process_owner(), limit=10):
             store.ack(record.id)
         clock[0] += 40 * 86400

@@ -6,13 +6,20 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from helpers.shared import cli_env, run_cli
 
-from winic_soap import InputError, ServiceError
+from winic_soap import InputError, ServiceError, WinicClient
 from winic_soap.categories import DEFAULT_TABLE, Categories
+from winic_soap.mock import MockService
 from winic_soap.store import open_store
+
+if TYPE_CHECKING:
+    from helpers.shared import MakeClient
+
 
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC).timestamp()
 DAY = 86400.0
@@ -29,7 +36,7 @@ class Clock:
         return self.now
 
 
-def fill(store_url: str, client, winic_mock) -> Clock:  # type: ignore[no-untyped-def]
+def fill(store_url: str, client: WinicClient, winic_mock: MockService) -> Clock:
     """Job 1 on day 1 (six numbers: two delivered, one late; three failures; one left in transit), job 2 on
     day 2 (no report pulled yet), job 3 refused by the service."""
     clock = Clock()
@@ -56,7 +63,9 @@ def fill(store_url: str, client, winic_mock) -> Clock:  # type: ignore[no-untype
     return clock
 
 
-def test_statistics_from_sends_and_settled_reports(store_url: str, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_statistics_from_sends_and_settled_reports(
+    store_url: str, make_client: MakeClient, winic_mock: MockService
+) -> None:
     clock = fill(store_url, make_client(), winic_mock)
     with open_store(store_url, clock=clock) as store:
         result = store.stats(by="day")
@@ -90,7 +99,9 @@ def test_statistics_from_sends_and_settled_reports(store_url: str, make_client, 
             store.stats(since=T0, until=T0)
 
 
-def test_the_cli_prints_the_same_figures_as_json_and_text(tmp_path, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_the_cli_prints_the_same_figures_as_json_and_text(
+    tmp_path: Path, make_client: MakeClient, winic_mock: MockService
+) -> None:
     url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
     fill(url, make_client(), winic_mock)
     env = cli_env(winic_mock.url, tmp_path)
@@ -120,12 +131,14 @@ def test_the_cli_prints_the_same_figures_as_json_and_text(tmp_path, make_client,
         (["--since", "2026-05-02", "--until", "2026-05-01"], "until: must be after since"),
     ],
 )
-def test_bad_ranges_are_typed_errors_naming_the_option(tmp_path, winic_mock, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_ranges_are_typed_errors_naming_the_option(
+    tmp_path: Path, winic_mock: MockService, args: list[str], message: str
+) -> None:
     done = run_cli(cli_env(winic_mock.url, tmp_path), "stats", "--store", f"sqlite:///{tmp_path / 's.db'}", *args)
     assert done.returncode != 0 and message in done.stderr and "Traceback" not in done.stderr
 
 
-def test_a_bad_category_setting_is_refused_naming_it(tmp_path, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_category_setting_is_refused_naming_it(tmp_path: Path, winic_mock: MockService) -> None:
     env = {**cli_env(winic_mock.url, tmp_path), "WINIC_STATUS_CATEGORIES": "MK:0004=lost"}
     done = run_cli(env, "stats", "--store", f"sqlite:///{tmp_path / 's.db'}")
     assert done.returncode != 0 and "status_categories: each entry must be CODE=category" in done.stderr
@@ -140,7 +153,9 @@ def test_the_category_table() -> None:
         Categories.of(["MK:0004"])
 
 
-def test_the_category_table_extends_from_the_toml_file(tmp_path, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_the_category_table_extends_from_the_toml_file(
+    tmp_path: Path, make_client: MakeClient, winic_mock: MockService
+) -> None:
     url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
     fill(url, make_client(), winic_mock)
     config = tmp_path / "winic.toml"
@@ -151,7 +166,7 @@ def test_the_category_table_extends_from_the_toml_file(tmp_path, make_client, wi
     assert json.loads(done.stdout)["failed"] == {"invalid_number": 1, "rejected": 1, "blocked": 1}
 
 
-def test_a_store_that_is_down_is_a_typed_error_without_its_password(tmp_path, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_a_store_that_is_down_is_a_typed_error_without_its_password(tmp_path: Path, winic_mock: MockService) -> None:
     import socket
 
     with socket.socket() as s:  # a port nothing listens on

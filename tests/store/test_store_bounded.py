@@ -6,21 +6,22 @@ from __future__ import annotations
 
 import gc
 import os
-import socket
 import sqlite3
-import threading
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+from helpers.pgserver import PgServer
 from helpers.shared import cli_env, run_cli
+from helpers.tcp_proxy import tcp_proxy
 
 from winic_soap import ConfigurationError, InputError, StoreError
 from winic_soap.config import Settings
+from winic_soap.mock import MockService
 from winic_soap.models import Reply
 from winic_soap.store import open_store
 
@@ -30,56 +31,10 @@ ENDS_WITHIN = 10 * TIMEOUT
 
 
 def _replies(n: int, tag: str = "r") -> list[Reply]:
-    return [Reply(f"1380013{i:04d}", f"{tag} {i}", None, None, f"1380013{i:04d}|{tag} {i}") for i in range(n)]
+    return [Reply(f"1380013{i:04d}", f"{tag} {i}", "", None, f"1380013{i:04d}|{tag} {i}") for i in range(n)]
 
 
-class Blackhole:
-    """A TCP proxy to one upstream that forwards until told to blackhole: then it keeps every connection
-    open and forwards nothing either way (a partitioned network seen from the client)."""
-
-    def __init__(self, upstream: tuple[str, int]) -> None:
-        self.upstream = upstream
-        self.dropping = threading.Event()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(self.upstream)
-            self.sockets += [client, server]
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                if not self.dropping.is_set():
-                    dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            if not self.dropping.is_set():
-                for s in (src, dst):
-                    s.close()
-
-    def close(self) -> None:
-        self.listener.close()
-        for s in self.sockets:
-            s.close()
-
-
-def _through(proxy: Blackhole, url: str) -> str:
-    parts = urlsplit(url)
-    return parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}").geturl()
-
-
-def _ends_as_store_error(call: Any) -> StoreError:
+def _ends_as_store_error(call: Callable[[], object]) -> StoreError:
     start = time.monotonic()
     with pytest.raises(StoreError) as caught:
         call()
@@ -91,7 +46,7 @@ def test_a_claim_behind_a_lock_another_session_holds_ends_as_store_error(store_u
     with open_store(store_url, store_timeout=TIMEOUT) as store:
         store.commit_pulled("GET_SMS_MO", _replies(2))
         if store.backend == "postgresql":
-            holder: Any = psycopg.connect(store_url, autocommit=True)
+            holder: psycopg.Connection[Any] | sqlite3.Connection = psycopg.connect(store_url, autocommit=True)
             holder.execute("BEGIN")
             holder.execute("LOCK TABLE winic_inbox IN ACCESS EXCLUSIVE MODE")
         else:
@@ -106,24 +61,20 @@ def test_a_claim_behind_a_lock_another_session_holds_ends_as_store_error(store_u
         assert len(store.claim("me", limit=5)) == 2  # the lock is gone: the same store object works on
 
 
-def test_a_partitioned_postgres_connection_ends_as_store_error_then_recovers(pg_server: Any) -> None:
+def test_a_partitioned_postgres_connection_ends_as_store_error_then_recovers(pg_server: PgServer) -> None:
     url = pg_server.create_database("blackholed")
-    proxy = Blackhole(("127.0.0.1", pg_server.port))
-    try:
-        with open_store(_through(proxy, url), store_timeout=TIMEOUT) as store:
-            store.commit_pulled("GET_SMS_MO", _replies(3))
-            assert len(store.claim("me", limit=1)) == 1
-            proxy.dropping.set()
-            error = _ends_as_store_error(lambda: store.claim("me"))
-            assert "store_timeout" in str(error)
-            _ends_as_store_error(lambda: store.counts())  # a new connection into the blackhole too
-            proxy.dropping.clear()
-            assert store.counts()["pending"] == 3  # a fresh connection once the network is back
-    finally:
-        proxy.close()
+    with tcp_proxy(url) as proxy, open_store(proxy.url, store_timeout=TIMEOUT) as store:
+        store.commit_pulled("GET_SMS_MO", _replies(3))
+        assert len(store.claim("me", limit=1)) == 1
+        proxy.set("blackhole")
+        error = _ends_as_store_error(lambda: store.claim("me"))
+        assert "store_timeout" in str(error)
+        _ends_as_store_error(lambda: store.counts())  # a new connection into the blackhole too
+        proxy.restore()
+        assert store.counts()["pending"] == 3  # a fresh connection once the network is back
 
 
-def _in_child(work: Any) -> int:
+def _in_child(work: Callable[[], object]) -> int:
     """Run ``work`` in a forked child; its exit status (0 when it returned True)."""
     with warnings.catch_warnings():  # 3.12+ warns of forking a threaded process: the case under test
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -186,7 +137,7 @@ def test_store_timeout_from_the_url_a_keyword_and_the_settings(store_url: str, t
 
 @pytest.mark.parametrize("where", ["env", "toml"])
 def test_the_cli_gives_up_on_a_locked_store_after_its_store_timeout(
-    winic_mock: Any, tmp_path: Path, where: str
+    winic_mock: MockService, tmp_path: Path, where: str
 ) -> None:
     store = tmp_path / "inbox.sqlite3"
     open_store(store).close()

@@ -7,14 +7,15 @@ import re
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from pathlib import Path
 
 import pytest
 
 from winic_soap import InputError, StoreError
 from winic_soap.models import DeliveryReport, Reply, SendReceipt, Submission
-from winic_soap.store import open_store
+from winic_soap.store import Store, open_store
 from winic_soap.store.owners import process_owner
 
 UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -44,12 +45,12 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def store(store_url: str, clock: Clock) -> Any:
+def store(store_url: str, clock: Clock) -> Iterator[Store]:
     with open_store(store_url, clock=clock, max_handoffs=3, lease=30) as opened:
         yield opened
 
 
-def test_committed_records_are_claimed_once_and_acked_for_good(store, clock) -> None:  # type: ignore[no-untyped-def]
+def test_committed_records_are_claimed_once_and_acked_for_good(store: Store, clock: Clock) -> None:
     ids = store.commit_pulled("GET_SMS_MO", [reply("13800138000", f"r{i}") for i in range(5)], endpoint="e", uid="u")
     assert len(set(ids)) == 5 and all(UUID7.match(i) for i in ids)
     first = store.claim("A", limit=3)
@@ -64,7 +65,7 @@ def test_committed_records_are_claimed_once_and_acked_for_good(store, clock) -> 
     assert store.counts() == {"pending": 2, "done": 3, "dead": 0, "records": 5, "batches": 0}
 
 
-def test_a_consumer_whose_lease_ran_out_cannot_put_back_a_record_another_holds(store, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_consumer_whose_lease_ran_out_cannot_put_back_a_record_another_holds(store: Store, clock: Clock) -> None:
     [record_id] = store.commit_pulled("GET_SMS_MO", [reply("13800138000", "slow")], endpoint="e", uid="u")
     assert [r.id for r in store.claim("A")] == [record_id]
     clock.now += 31  # A's handler is still running when its lease runs out; B takes the record
@@ -74,9 +75,10 @@ def test_a_consumer_whose_lease_ran_out_cannot_put_back_a_record_another_holds(s
     assert store.fail(record_id, "B's handler failed", owner="B") == "pending"
 
 
-def test_times_are_aware_and_the_record_keeps_its_raw_form(store) -> None:  # type: ignore[no-untyped-def]
+def test_times_are_aware_and_the_record_keeps_its_raw_form(store: Store) -> None:
     [record_id] = store.commit_pulled("GET_SMS_MO", [reply("13800138000", "好的/ok")])
     record = store.get(record_id)
+    assert record is not None
     assert record.data["received_at"] == "2026-11-25T09:31:05+08:00"  # service time
     assert record.pulled_at.endswith("+00:00")  # ours, UTC
     assert record.raw == "13800138000/好的/ok/001/2026-11-25 9:31:05"
@@ -84,7 +86,7 @@ def test_times_are_aware_and_the_record_keeps_its_raw_form(store) -> None:  # ty
     assert body["id"] == record_id and body["text"] == "好的/ok" and body["pulled_at"] == record.pulled_at
 
 
-def test_a_poison_record_goes_dead_and_the_rest_flow_on(store) -> None:  # type: ignore[no-untyped-def]
+def test_a_poison_record_goes_dead_and_the_rest_flow_on(store: Store) -> None:
     poison, *rest = store.commit_pulled("GET_SMS_MO", [reply("13800138000", f"r{i}") for i in range(3)])
     handed: list[str] = []
     for _ in range(3):
@@ -103,7 +105,7 @@ def test_a_poison_record_goes_dead_and_the_rest_flow_on(store) -> None:  # type:
     assert again.id == poison and again.attempts == 1
 
 
-def test_a_hand_off_its_consumer_stopped_is_not_counted(store) -> None:  # type: ignore[no-untyped-def]
+def test_a_hand_off_its_consumer_stopped_is_not_counted(store: Store) -> None:
     [record_id] = store.commit_pulled("GET_SMS_MO", [reply("13800138000", "at the stop")])
     for _ in range(2):  # two real failures of the three allowed
         [record] = store.claim("A")
@@ -116,7 +118,7 @@ def test_a_hand_off_its_consumer_stopped_is_not_counted(store) -> None:  # type:
     assert store.fail(record.id, "RuntimeError: handler crashed", owner="A") == "dead"
 
 
-def test_a_record_whose_consumer_dies_every_time_goes_dead(store, clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_record_whose_consumer_dies_every_time_goes_dead(store: Store, clock: Clock) -> None:
     [record_id] = store.commit_pulled("GET_SMS_MO", [reply("13800138000", "kills its handler")])
     for _ in range(3):
         assert [r.id for r in store.claim("A")] == [record_id]
@@ -162,7 +164,7 @@ def test_concurrent_consumers_never_share_a_record(store_url: str) -> None:
     assert sorted(taken) == sorted(ids) and all(len(v) == 1 for v in taken.values())
 
 
-def test_one_poller_per_account(store, clock) -> None:  # type: ignore[no-untyped-def]
+def test_one_poller_per_account(store: Store, clock: Clock) -> None:
     assert store.hold_poller("e", "u", "A", 10)
     assert not store.hold_poller("e", "u", "B", 10)
     assert store.hold_poller("e", "other", "B", 10)  # another account is another lease
@@ -172,9 +174,10 @@ def test_one_poller_per_account(store, clock) -> None:  # type: ignore[no-untype
     assert not store.hold_poller("e", "u", "B", 10)
     clock.now += 2
     assert store.hold_poller("e", "u", "B", 10)  # A stopped renewing: B takes over
-    assert store.poller("e", "u").owner == "B"
+    assert (lease := store.poller("e", "u")) is not None and lease.owner == "B"
     store.release_poller("e", "u", "B")
-    assert store.hold_poller("e", "u", "A", 10) and store.poller("e", "u").owner == "A"
+    assert store.hold_poller("e", "u", "A", 10)
+    assert (lease := store.poller("e", "u")) is not None and lease.owner == "A"
 
 
 def test_journal_batches_are_claimed_once_each(store_url: str) -> None:
@@ -198,14 +201,15 @@ def test_journal_batches_are_claimed_once_each(store_url: str) -> None:
     assert sorted(claimed) == list(range(60))
     with open_store(store_url) as store:
         summary = store.job("j1")
+        assert summary is not None
         assert summary.batches["accepted"] == 60 and summary.recipients["accepted"] == 60
 
 
-def test_journal_states_and_the_delivery_picture(store) -> None:  # type: ignore[no-untyped-def]
+def test_journal_states_and_the_delivery_picture(store: Store) -> None:
     numbers = [[f"1380000{i:04d}" for i in range(b * 3, b * 3 + 3)] for b in range(5)]
     job = store.create_job("SendMessages", "text", numbers, options={"ext": "12"})
     batches = [store.claim_batch(job, "w") for _ in range(4)]
-    assert [b.state for b in batches] == ["sending"] * 4
+    assert [b.state for b in batches if b is not None] == ["sending"] * 4
     store.mark_accepted(job, 0, "1000000000000000")
     store.mark_failed(job, 1, "-01", "BalanceError")
     store.mark_unknown(job, 2, "SendOutcomeUnknown")
@@ -217,6 +221,7 @@ def test_journal_states_and_the_delivery_picture(store) -> None:  # type: ignore
         [report("1000000000000000", numbers[0][0]), report("1000000000000000", numbers[0][1], "UNDELIV")],
     )
     summary = store.job(job)
+    assert summary is not None
     assert summary.batches == {"new": 1, "sending": 1, "accepted": 1, "failed": 1, "unknown": 1}
     assert summary.options == {"ext": "12"}
     assert store.delivery(job) == {
@@ -232,13 +237,15 @@ def test_journal_states_and_the_delivery_picture(store) -> None:  # type: ignore
         "never_attempted": 3,
     }
     [joined, _] = store.by_message_id("1000000000000000")
+    assert joined.send is not None
     assert joined.send["job"] == job and joined.send["text"] == "text" and joined.send["recipients"] == 3
 
 
-def test_unknown_batches_resolve_from_their_reports_unless_ambiguous(store) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_batches_resolve_from_their_reports_unless_ambiguous(store: Store) -> None:
     job = store.create_job("SendMessages", "t", [["13800000001", "13800000002"], ["13800000003"], ["13800000003"]])
     for _ in range(3):
         batch = store.claim_batch(job, "w")
+        assert batch is not None
         store.mark_unknown(job, batch.index, "lost reply")
     store.commit_pulled("SMS_Reports", [report("2000000000000001", "13800000001")])
     store.commit_pulled("SMS_Reports", [report("2000000000000003", "13800000003")])  # batches 1 and 2 share it
@@ -253,16 +260,17 @@ def test_unknown_batches_resolve_from_their_reports_unless_ambiguous(store) -> N
     assert store.batches(job)[0].message_id == "2000000000000001"
 
 
-def test_a_send_recorded_after_the_fact_joins_its_reports(store) -> None:  # type: ignore[no-untyped-def]
+def test_a_send_recorded_after_the_fact_joins_its_reports(store: Store) -> None:
     receipt = SendReceipt((Submission("3000000000000000", ("13800138000",)),), "SendMessages", "soap11", "hello", 1)
     job = store.record_send(receipt)
     [record_id] = store.commit_pulled("SMS_Reports", [report("3000000000000000", "13800138000")])
     record = store.get(record_id)
+    assert record is not None and record.send is not None
     assert record.send["text"] == "hello" and record.send["job"] == job
-    assert store.job(job).batches["accepted"] == 1
+    assert (summary := store.job(job)) is not None and summary.batches["accepted"] == 1
 
 
-def test_store_errors_are_typed_and_pickle(store_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_store_errors_are_typed_and_pickle(store_url: str, tmp_path: Path) -> None:
     if store_url.startswith("sqlite"):
         blocker = tmp_path / "file"
         blocker.write_text("not a folder")

@@ -13,15 +13,17 @@ import sys
 import threading
 import time
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.pgserver import PgServer
 
 from winic_soap import WinicClient
 from winic_soap.mock import Account, MockService
 from winic_soap.recipients import chunked
-from winic_soap.store import open_store
+from winic_soap.store import Store, open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 FLEET_WATCH = ROOT / "tests" / "helpers" / "fleet_watch.py"
@@ -42,15 +44,15 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
 
 
-def _holder_pid(store: Any, url: str) -> int | None:
+def _holder_pid(store: Store, url: str) -> int | None:
     lease = store.poller(url, "demo")
     return int(lease.owner.split("/")[1]) if lease and lease.until > time.time() else None
 
 
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
 def test_four_watchers_pull_one_at_a_time_and_hand_each_record_on_once(
-    backend: str, winic_mock, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:  # type: ignore[no-untyped-def]
+    backend: str, winic_mock: MockService, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     if backend == "postgresql":
         url = request.getfixturevalue("pg_server").create_database("fleet_watch")
     else:
@@ -162,11 +164,11 @@ def test_four_watchers_pull_one_at_a_time_and_hand_each_record_on_once(
     )
 
 
-def test_a_100000_recipient_job_run_by_four_killed_workers_then_resumed(pg_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_100000_recipient_job_run_by_four_killed_workers_then_resumed(pg_server: PgServer, tmp_path: Path) -> None:
     numbers = [f"138{i:08d}" for i in range(100_000)]
     batches = chunked(numbers)
     rng = random.Random(20261125)
-    with MockService(accounts=[Account("demo", "demo-secret", balance=10**7)]) as mock:
+    with MockService(accounts=[Account("demo", "demo-secret", balance=Decimal(10**7))]) as mock:
         mock.fail("latency", seconds=0.02, times=None, operation="SendMessages")
         mock.fail("close_after", every=211, times=3, operation="SendMessages")  # a few lost replies: unknown
         url = pg_server.create_database("fleet_job")
@@ -214,9 +216,9 @@ def test_a_100000_recipient_job_run_by_four_killed_workers_then_resumed(pg_serve
         )
         sends = mock.calls("SendMessages", processed=None)
     first_number = {batch[0]: i for i, batch in enumerate(batches)}
-    sent = Counter(first_number[e.params["tos"].split(",")[0]] for e in sends)
+    sent = Counter(first_number[(e.params["tos"] or "").split(",")[0]] for e in sends)
     assert max(sent.values()) == 1, "a batch was sent twice"
-    after_resume = Counter(first_number[e.params["tos"].split(",")[0]] for e in sends[before:])
+    after_resume = Counter(first_number[(e.params["tos"] or "").split(",")[0]] for e in sends[before:])
     assert set(after_resume) >= never_attempted  # every never-attempted batch went out after the resume
     states = Counter(b["state"] for b in shown["batches"])
     assert states["new"] == 0 and states["failed"] == 0

@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from helpers.pgserver import PgServer
 from helpers.shared import cli_env, run_cli
 
 from winic_soap import StoreError
@@ -25,27 +26,32 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "store_v1"
 _NAMES = iter(range(1, 1 << 30))
 
 
-def _old_store(backend: str, tmp_path: Path, pg_server: Any = None) -> str:
+def _old_store(backend: str, tmp_path: Path, pg_server: PgServer | None = None) -> str:
     """A copy of the release-1 store of ``backend``; returns its URL."""
     if backend == "sqlite":
         path = tmp_path / f"old{next(_NAMES)}.sqlite3"
         path.write_bytes((DATA / "store_v1.sqlite3").read_bytes())
         return f"sqlite:///{path}"
-    url = str(pg_server.create_database(f"old{next(_NAMES)}"))
+    assert pg_server is not None
+    url = pg_server.create_database(f"old{next(_NAMES)}")
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute((DATA / "store_v1.postgresql.sql").read_text(encoding="utf-8").encode())
     return url
 
 
-def _empty_store(backend: str, tmp_path: Path, pg_server: Any = None) -> str:
+def _empty_store(backend: str, tmp_path: Path, pg_server: PgServer | None = None) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / f'fresh{next(_NAMES)}.sqlite3'}"
-    return str(pg_server.create_database(f"fresh{next(_NAMES)}"))
+    assert pg_server is not None
+    return pg_server.create_database(f"fresh{next(_NAMES)}")
+
+
+Backend = tuple[str, PgServer | None]  # the backend's name and, for PostgreSQL, the test run's server
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest) -> Iterator[tuple[str, Any]]:
-    server = request.getfixturevalue("pg_server") if request.param == "postgresql" else None
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    server: PgServer | None = request.getfixturevalue("pg_server") if request.param == "postgresql" else None
     yield request.param, server
 
 
@@ -60,7 +66,7 @@ def _sql(url: str, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[A
         finally:
             db.close()
     with psycopg.connect(target, autocommit=True) as conn:
-        cur = conn.execute(statement.replace("?", "%s"), params)  # type: ignore[arg-type]
+        cur = conn.execute(statement.replace("?", "%s"), params)
         return list(cur.fetchall()) if cur.description else []
 
 
@@ -103,7 +109,9 @@ def _contents(url: str) -> dict[str, Any]:
         }
 
 
-def test_an_old_store_migrates_on_open_to_a_fresh_stores_schema_with_its_contents_intact(backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_old_store_migrates_on_open_to_a_fresh_stores_schema_with_its_contents_intact(
+    backend: Backend, tmp_path: Path
+) -> None:
     kind, server = backend
     old, fresh = _old_store(kind, tmp_path, server), _empty_store(kind, tmp_path, server)
     before = catalog(old)
@@ -127,7 +135,7 @@ def test_an_old_store_migrates_on_open_to_a_fresh_stores_schema_with_its_content
     assert rows == [(m.version, m.name) for m in migrations(kind)]
 
 
-def test_migration_1_is_exactly_the_schema_the_old_release_created(backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_migration_1_is_exactly_the_schema_the_old_release_created(backend: Backend, tmp_path: Path) -> None:
     kind, server = backend
     old, empty = _old_store(kind, tmp_path, server), _empty_store(kind, tmp_path, server)
     if kind == "sqlite":
@@ -137,7 +145,7 @@ def test_migration_1_is_exactly_the_schema_the_old_release_created(backend, tmp_
     assert catalog(empty) == catalog(old)
 
 
-def test_dry_run_lists_what_would_run_and_changes_nothing(backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_dry_run_lists_what_would_run_and_changes_nothing(backend: Backend, tmp_path: Path) -> None:
     kind, server = backend
     old = _old_store(kind, tmp_path, server)
     before = catalog(old)
@@ -149,7 +157,7 @@ def test_dry_run_lists_what_would_run_and_changes_nothing(backend, tmp_path) -> 
     assert catalog(old) == before
 
 
-def test_a_store_newer_than_the_code_is_refused(backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_store_newer_than_the_code_is_refused(backend: Backend, tmp_path: Path) -> None:
     kind, server = backend
     url = _empty_store(kind, tmp_path, server)
     open_store(url).close()
@@ -159,7 +167,7 @@ def test_a_store_newer_than_the_code_is_refused(backend, tmp_path) -> None:  # t
             open_store(url, migrate=migrate)
 
 
-def test_a_failing_migration_leaves_the_old_store_as_it_was(backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_migration_leaves_the_old_store_as_it_was(backend: Backend, tmp_path: Path) -> None:
     """A state the CHECK of migration 2 refuses (written by hand into an old store): opening is a StoreError
     naming the constraint, and the whole migration is rolled back: still version 1, same tables, same rows."""
     kind, server = backend
@@ -174,7 +182,7 @@ def test_a_failing_migration_leaves_the_old_store_as_it_was(backend, tmp_path) -
         assert store.schema_version() == 1
 
 
-def test_states_outside_the_known_sets_are_refused_by_the_database(backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_states_outside_the_known_sets_are_refused_by_the_database(backend: Backend, tmp_path: Path) -> None:
     kind, server = backend
     url = _empty_store(kind, tmp_path, server)
     with open_store(url) as store:
@@ -204,7 +212,7 @@ with open_store(sys.argv[1]) as store:
 """
 
 
-def test_two_processes_opening_an_old_store_at_once_migrate_it_once(backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_two_processes_opening_an_old_store_at_once_migrate_it_once(backend: Backend, tmp_path: Path) -> None:
     kind, server = backend
     old = _old_store(kind, tmp_path, server)
     children = [
@@ -229,7 +237,7 @@ def test_two_processes_opening_an_old_store_at_once_migrate_it_once(backend, tmp
     assert _sql(old, "SELECT version FROM winic_schema ORDER BY version") == [(v,) for v in range(1, LATEST + 1)]
 
 
-def test_cli_store_migrate_dry_run_then_migrate(backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_store_migrate_dry_run_then_migrate(backend: Backend, tmp_path: Path) -> None:
     kind, server = backend
     old = _old_store(kind, tmp_path, server)
     env = {**cli_env("http://127.0.0.1:9/", tmp_path), "WINIC_STORE": old}

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.pgserver import PgServer
 
 from winic_soap import ConfigurationError
 from winic_soap.store import open_store, parse_store_url
@@ -33,14 +34,18 @@ def test_store_urls(url: str, expected: tuple[str, str]) -> None:
 
 
 @pytest.mark.parametrize("url", ["mysql://db/winic", "redis://localhost", "sqlite://", "sqlite:///", ""])
-def test_unknown_or_incomplete_urls_are_configuration_errors(url: str, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_or_incomplete_urls_are_configuration_errors(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigurationError):
         open_store(url)
     assert list(tmp_path.iterdir()) == []  # never a folder named after the scheme
 
 
-def test_relative_sqlite_url_is_relative_to_the_working_directory(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_relative_sqlite_url_is_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     with open_store("sqlite:///state/inbox.sqlite3") as store:
         assert store.backend == "sqlite"
@@ -85,7 +90,7 @@ def test_concurrent_first_opens_never_fail(tmp_path: Path) -> None:
         assert len(store.jobs()) == 8
 
 
-def test_concurrent_first_opens_on_postgresql(pg_server) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_first_opens_on_postgresql(pg_server: PgServer) -> None:
     url = pg_server.create_database("firstopen")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     procs = [

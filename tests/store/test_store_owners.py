@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.pgserver import PgServer
 
+from winic_soap.mock import MockService
 from winic_soap.models import Reply
 from winic_soap.store import open_store
 from winic_soap.store.owners import owner_is_dead, process_owner
@@ -48,7 +50,7 @@ def _lines(path: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
 def test_two_watchers_in_two_pid_namespaces_with_one_hostname_never_both_pull(
-    backend: str, winic_mock: Any, tmp_path: Path, request: pytest.FixtureRequest
+    backend: str, winic_mock: MockService, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     _need_unshare()
     if backend == "postgresql":
@@ -129,10 +131,10 @@ print("held")
 """
 
 
-def test_on_postgresql_a_skewed_host_clock_neither_loses_nor_steals_a_lease(pg_server: Any) -> None:
+def test_on_postgresql_a_skewed_host_clock_neither_loses_nor_steals_a_lease(pg_server: PgServer) -> None:
     url = pg_server.create_database("skewed")
     with open_store(url) as store:
-        store.commit_pulled("GET_SMS_MO", [Reply("13800138000", "only one", None, None, "13800138000|only one")])
+        store.commit_pulled("GET_SMS_MO", [Reply("13800138000", "only one", "", None, "13800138000|only one")])
         held = subprocess.run(
             [sys.executable, "-c", SKEWED, url], capture_output=True, text=True, check=False, timeout=60
         )

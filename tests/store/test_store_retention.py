@@ -9,16 +9,21 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from helpers.shared import cli_env, run_cli
 
 from winic_soap import InputError
+from winic_soap.mock import MockService
 from winic_soap.models import Reply
 from winic_soap.store import Store, open_store
 from winic_soap.store.ids import utc_iso
 from winic_soap.watcher import Watcher
+
+if TYPE_CHECKING:
+    from helpers.shared import MakeClient
+
 
 DAY = 86400.0
 T0 = 1_790_000_000.0
@@ -106,8 +111,8 @@ def test_purge_deletes_handed_on_records_and_blanks_finished_jobs_and_nothing_el
         assert store.purge("30d") == {"records": 0, "jobs": 0}  # nothing twice
         clock.now = T0 + 60 * DAY  # the young ones come of age; the unfinished jobs still never go
         assert store.purge("30d") == {"records": 1, "jobs": 1}
-        assert store.job("unknown").text == "unknown 222222"  # type: ignore[union-attr]
-        assert store.job("never-sent").text == "never sent 333333"  # type: ignore[union-attr]
+        assert (summary := store.job("unknown")) is not None and summary.text == "unknown 222222"
+        assert (summary := store.job("never-sent")) is not None and summary.text == "never sent 333333"
         assert store.counts() == {"pending": 1, "done": 0, "dead": 1, "records": 2, "batches": 5}
 
 
@@ -139,7 +144,7 @@ def test_cli_store_purge_dry_run_then_purge(tmp_path: Path) -> None:
     assert bad.returncode == 3 and "older_than" in bad.stderr
 
 
-def test_the_watcher_applies_its_retention(make_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_watcher_applies_its_retention(make_client: MakeClient, tmp_path: Path) -> None:
     clock = Clock(T0)
     with open_store(tmp_path / "s.sqlite3", clock=clock, max_handoffs=2) as store:
         ids = _fill(store, clock)
@@ -150,7 +155,7 @@ def test_the_watcher_applies_its_retention(make_client, tmp_path: Path) -> None:
         watcher = Watcher(client, store, lambda record: None, sources=["reports"], retention="30d")
         watcher.run(threading.Event(), once=True)
         assert all(store.get(i) is None for i in ids["old_done"])
-        assert store.job("finished").purged_at is not None  # type: ignore[union-attr]
+        assert (summary := store.job("finished")) is not None and summary.purged_at is not None
         assert store.counts()["dead"] == 1
         # the pending record was handed on by this round: younger than 30 days, it stays
         assert store.counts()["done"] == 2
@@ -159,7 +164,7 @@ def test_the_watcher_applies_its_retention(make_client, tmp_path: Path) -> None:
         assert caught.value.field == "retention"
 
 
-def test_cli_watch_refuses_a_bad_retention_before_the_network(winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_watch_refuses_a_bad_retention_before_the_network(winic_mock: MockService, tmp_path: Path) -> None:
     env = {**cli_env(winic_mock.url, tmp_path), "WINIC_STORE": f"sqlite:///{tmp_path / 's.sqlite3'}"}
     result = run_cli(env, "watch", "--once", "--interval", "5", "--retention", "a month")
     assert result.returncode == 3 and "retention" in result.stderr
@@ -169,7 +174,9 @@ def test_cli_watch_refuses_a_bad_retention_before_the_network(winic_mock, tmp_pa
     assert winic_mock.ledger == []
 
 
-def test_a_failed_purge_is_logged_and_tried_again_next_round(make_client, store_url: str, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_purge_is_logged_and_tried_again_next_round(
+    make_client: MakeClient, store_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """The store refuses the purge (its jobs table renamed away behind its back): the watcher logs it, goes on
     polling, and purges at the next round once the store is whole again."""
     from store.test_store_migrations import _sql

@@ -9,19 +9,25 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 import pytest
-from helpers.pgproxy import pg_proxy
+from helpers.pgserver import PgServer
 from helpers.shared import cli_env, run_cli
+from helpers.tcp_proxy import TcpProxy, tcp_proxy
 
-from winic_soap import StoreError
+from winic_soap import StoreError, WinicClient
+from winic_soap.mock import MockService
 from winic_soap.models import DeliveryReport, Reply
 from winic_soap.store import InboxRecord, open_store
 from winic_soap.store.spool import PulledAnswer
 from winic_soap.watcher import Watcher
+
+if TYPE_CHECKING:
+    from helpers.shared import MakeClient
+
 
 INSERT = b"INSERT INTO winic_inbox"
 
@@ -39,32 +45,35 @@ def fill(disk: Path) -> Path:
     return filler
 
 
+_Records = TypeVar("_Records", list[Reply], list[DeliveryReport])
+
+
 class FillsDuringPull:
     """The real client, but the disk fills up while a pull is in flight (after the poller lease was taken,
     before the commit): the moment a full disk costs records."""
 
-    def __init__(self, client: Any, disk: Path) -> None:
+    def __init__(self, client: WinicClient, disk: Path) -> None:
         self.client, self.disk, self.settings = client, disk, client.settings
         self.filler: Path | None = None
 
-    def _after(self, records: Sequence[Reply | DeliveryReport]) -> Any:
+    def _after(self, records: _Records) -> _Records:
         if records and self.filler is None:
             self.filler = fill(self.disk)
         return records
 
     def reports(self) -> list[DeliveryReport]:
-        return self._after(self.client.reports())  # type: ignore[no-any-return]
+        return self._after(self.client.reports())
 
     def replies(self, port: str | None = None) -> list[Reply]:
-        return self._after(self.client.replies(port=port))  # type: ignore[no-any-return]
+        return self._after(self.client.replies(port=port))
 
     def replies_ext(self) -> list[Reply]:
-        return self._after(self.client.replies_ext())  # type: ignore[no-any-return]
+        return self._after(self.client.replies_ext())
 
 
 def test_a_full_store_disk_leaves_the_answer_in_a_private_spool_until_it_has_room(
-    make_client, winic_mock, tmp_path: Path, small_disk: Path
-) -> None:  # type: ignore[no-untyped-def]
+    make_client: MakeClient, winic_mock: MockService, tmp_path: Path, small_disk: Path
+) -> None:
     for i in range(3):
         winic_mock.add_reply("13800138000", f"code {i}")
     store = open_store(small_disk / "store.sqlite3", spool=tmp_path / "spool")
@@ -89,8 +98,8 @@ def test_a_full_store_disk_leaves_the_answer_in_a_private_spool_until_it_has_roo
 
 
 def test_when_even_the_spool_is_full_the_records_wait_in_memory(
-    make_client, winic_mock, small_disk: Path, caplog
-) -> None:  # type: ignore[no-untyped-def]
+    make_client: MakeClient, winic_mock: MockService, small_disk: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     winic_mock.add_reply("13800138000", "must not vanish 424242")
     store = open_store(small_disk / "store.sqlite3")  # the spool beside it, on the same full disk
     puller = FillsDuringPull(make_client(), small_disk)
@@ -109,18 +118,18 @@ def test_when_even_the_spool_is_full_the_records_wait_in_memory(
 
 
 def test_a_lost_commit_acknowledgement_stores_and_hands_on_nothing_twice(
-    make_client, winic_mock, pg_server, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    make_client: MakeClient, winic_mock: MockService, pg_server: PgServer, tmp_path: Path
+) -> None:
     database = pg_server.create_database("lost_ack")
     for i in range(3):
         winic_mock.add_reply("13800138000", f"reply {i}")
-    with pg_proxy(database) as proxy, open_store(proxy.url, spool=tmp_path / "spool") as store:
+    with tcp_proxy(database) as proxy, open_store(proxy.url, spool=tmp_path / "spool") as store:
         handed: list[InboxRecord] = []
         watcher = Watcher(make_client(), store, handed.append, sources=["replies"])
-        proxy.set("cut_after_commit", after=INSERT)
+        proxy.lose_commit_ack(INSERT)
         with pytest.raises(StoreError):
             watcher.poll_once()
-        assert proxy.cuts == 1 and handed == []
+        assert proxy.commits_lost == 1 and handed == []
         assert watcher.poll_once() == (3, 3)
         assert watcher.poll_once() == (0, 0)
     with open_store(database) as direct:
@@ -141,7 +150,9 @@ def test_a_retried_commit_of_one_answer_is_idempotent_on_both_backends(store_url
         assert len(store.spool) == 0
 
 
-def test_the_spool_replays_only_into_its_own_store_and_sets_unreadable_files_aside(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_the_spool_replays_only_into_its_own_store_and_sets_unreadable_files_aside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     spool = tmp_path / "spool"
     reply = Reply("13800138000", "x", "001", None, "13800138000/x/001/")
     with open_store(tmp_path / "a.sqlite3", spool=spool) as a:
@@ -164,7 +175,7 @@ def _spooled(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.jsonl")) if directory.is_dir() else []
 
 
-def _watch_until_spooled(env: dict[str, str], spool: Path, proxy: Any, failing: str) -> subprocess.Popen[str]:
+def _watch_until_spooled(env: dict[str, str], spool: Path, proxy: TcpProxy, failing: str) -> subprocess.Popen[str]:
     """Start `watch` and return once its pull is in the spool and the proxy has made its commit fail
     (``failing``: the proxy's mode by then)."""
     watch = subprocess.Popen(
@@ -184,15 +195,15 @@ def _watch_until_spooled(env: dict[str, str], spool: Path, proxy: Any, failing: 
 
 
 def test_sigterm_while_the_store_is_down_leaves_the_pull_in_the_spool_and_the_next_start_stores_it(
-    winic_mock, pg_server, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    winic_mock: MockService, pg_server: PgServer, tmp_path: Path
+) -> None:
     database = pg_server.create_database("sigterm_spool")
     for i in range(3):
         winic_mock.add_reply("13800138000", f"late {i}")
     spool = tmp_path / "spool"
-    with pg_proxy(database) as proxy:
+    with tcp_proxy(database) as proxy:
         env = {**cli_env(winic_mock.url, tmp_path), "WINIC_STORE": proxy.url, "WINIC_SPOOL": str(spool)}
-        proxy.set("refuse_on", after=INSERT)  # the database goes away as the pulled records are written
+        proxy.on(INSERT, "refuse")  # the database goes away as the pulled records are written
         watch = _watch_until_spooled(env, spool, proxy, "refuse")
         try:
             watch.send_signal(signal.SIGTERM)
@@ -202,7 +213,7 @@ def test_sigterm_while_the_store_is_down_leaves_the_pull_in_the_spool_and_the_ne
                 watch.kill()
         assert watch.returncode == 0, err
         assert out == "" and len(_spooled(spool)) == 1
-        proxy.set("pass")
+        proxy.restore()
         again = run_cli(env, "watch", "--once", "--sources", "replies")
     assert again.returncode == 0, again.stderr
     lines = [json.loads(line) for line in again.stdout.splitlines()]
@@ -212,25 +223,27 @@ def test_sigterm_while_the_store_is_down_leaves_the_pull_in_the_spool_and_the_ne
         assert direct.counts()["records"] == 3 and direct.counts()["done"] == 3
 
 
-def test_cli_pulls_lose_nothing_when_the_commit_fails(winic_mock, pg_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_pulls_lose_nothing_when_the_commit_fails(
+    winic_mock: MockService, pg_server: PgServer, tmp_path: Path
+) -> None:
     database = pg_server.create_database("cli_spool")
     winic_mock.add_reply("13800138000", "kept 7")
     spool = tmp_path / "spool"
-    with pg_proxy(database) as proxy:
+    with tcp_proxy(database) as proxy:
         env = {**cli_env(winic_mock.url, tmp_path), "WINIC_STORE": proxy.url, "WINIC_SPOOL": str(spool)}
-        proxy.set("refuse_on", after=INSERT)
+        proxy.on(INSERT, "refuse")
         failed = run_cli(env, "replies", "--json")
         assert failed.returncode == 10, failed.stderr
         assert f"pulled records wait in the spool {spool}" in json.loads(failed.stdout)["error"]["message"]
         assert len(_spooled(spool)) == 1
-        proxy.set("pass")
+        proxy.restore()
         shown = run_cli(env, "replies", "--json")  # the spool is replayed when the store opens
     assert shown.returncode == 0, shown.stderr
     assert [r["text"] for r in json.loads(shown.stdout)] == ["kept 7"]
     assert len(winic_mock.calls("GET_SMS_MO")) == 2 and _spooled(spool) == []
 
 
-def test_cli_pulls_leave_a_running_watchers_account_alone(winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_pulls_leave_a_running_watchers_account_alone(winic_mock: MockService, tmp_path: Path) -> None:
     winic_mock.add_reply("13800138000", "for the watcher")
     path = tmp_path / "store.sqlite3"
     env = {**cli_env(winic_mock.url, tmp_path), "WINIC_STORE": str(path)}
@@ -253,15 +266,15 @@ def test_cli_pulls_leave_a_running_watchers_account_alone(winic_mock, tmp_path: 
 
 
 def test_a_journalled_send_retried_after_a_lost_acknowledgement_is_written_once(
-    make_client, pg_server, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    make_client: MakeClient, pg_server: PgServer, tmp_path: Path
+) -> None:
     database = pg_server.create_database("lost_ack_journal")
     receipt = make_client().send([f"138{i:08d}" for i in range(150)], "two batches")
-    with pg_proxy(database) as proxy, open_store(proxy.url, spool=tmp_path / "spool") as store:
-        proxy.set("cut_after_commit", after=b"INSERT INTO winic_batches")
+    with tcp_proxy(database) as proxy, open_store(proxy.url, spool=tmp_path / "spool") as store:
+        proxy.lose_commit_ack(b"INSERT INTO winic_batches")
         with pytest.raises(StoreError):
             store.record_send(receipt, job_id="job-lost-ack")
-        assert proxy.cuts == 1
+        assert proxy.commits_lost == 1
         assert store.record_send(receipt, job_id="job-lost-ack") == "job-lost-ack"
         batches = store.batches("job-lost-ack")
     assert [(b.index, b.message_id, b.state) for b in batches] == [
@@ -270,15 +283,15 @@ def test_a_journalled_send_retried_after_a_lost_acknowledgement_is_written_once(
 
 
 def test_sigkill_while_a_commit_hangs_on_a_blackholed_database_loses_nothing(
-    winic_mock, pg_server, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    winic_mock: MockService, pg_server: PgServer, tmp_path: Path
+) -> None:
     database = pg_server.create_database("blackhole_spool")
     for i in range(3):
         winic_mock.add_reply("13800138000", f"stuck {i}")
     spool = tmp_path / "spool"
-    with pg_proxy(database) as proxy:
+    with tcp_proxy(database) as proxy:
         env = {**cli_env(winic_mock.url, tmp_path), "WINIC_STORE": proxy.url, "WINIC_SPOOL": str(spool)}
-        proxy.set("blackhole_on", after=INSERT)  # the database stops answering as the records are written
+        proxy.on(INSERT, "blackhole")  # the database stops answering as the records are written
         watch = _watch_until_spooled(env, spool, proxy, "blackhole")  # its commit waits for ever
         watch.kill()
         watch.communicate(timeout=60)
@@ -293,8 +306,8 @@ def test_sigkill_while_a_commit_hangs_on_a_blackholed_database_loses_nothing(
 
 
 def test_a_pull_whose_answer_cannot_be_written_to_a_full_disk_is_read_into_memory_and_stored(
-    make_client, winic_mock, tmp_path: Path, small_disk: Path, caplog
-) -> None:  # type: ignore[no-untyped-def]
+    make_client: MakeClient, winic_mock: MockService, tmp_path: Path, small_disk: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     winic_mock.add_reply("13800138000", "on a full disk")
     (small_disk / "spool").mkdir()
     store = open_store(tmp_path / "store.sqlite3", spool=small_disk / "spool")
@@ -310,18 +323,30 @@ def test_a_pull_whose_answer_cannot_be_written_to_a_full_disk_is_read_into_memor
 class FillsAfterStreaming:
     """The real client's streamed pull; then the disk fills up, before the answer reaches the spool."""
 
-    def __init__(self, client: Any, disk: Path) -> None:
+    def __init__(self, client: WinicClient, disk: Path) -> None:
         self.client, self.disk, self.settings = client, disk, client.settings
 
-    def pull_into(self, operation: str, into: Any, *, port: str | None = None) -> Any:
+    def pull_into(
+        self, operation: str, into: BinaryIO, *, port: str | None = None
+    ) -> list[Reply | DeliveryReport] | Iterable[Reply | DeliveryReport]:
         records = self.client.pull_into(operation, into, port=port)
         fill(self.disk)
         return records
 
+    # what the watcher calls when a client cannot stream; this one always streams
+    def reports(self) -> list[DeliveryReport]:
+        return self.client.reports()
+
+    def replies(self, port: str | None = None) -> list[Reply]:
+        return self.client.replies(port=port)
+
+    def replies_ext(self) -> list[Reply]:
+        return self.client.replies_ext()
+
 
 def test_a_large_answer_the_spool_cannot_take_is_read_into_memory_and_stored(
-    make_client, winic_mock, tmp_path: Path, small_disk: Path, caplog
-) -> None:  # type: ignore[no-untyped-def]
+    make_client: MakeClient, winic_mock: MockService, tmp_path: Path, small_disk: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     texts = [f"reply {i} {'x' * 60}" for i in range(20_000)]  # some 1.6 MB: streamed
     for text in texts:
         winic_mock.add_reply("13800138000", text)
@@ -334,8 +359,8 @@ def test_a_large_answer_the_spool_cannot_take_is_read_into_memory_and_stored(
 
 
 def test_sigterm_with_records_only_in_memory_prints_them_before_watch_exits(
-    winic_mock, pg_server, tmp_path: Path, small_disk: Path
-) -> None:  # type: ignore[no-untyped-def]
+    winic_mock: MockService, pg_server: PgServer, tmp_path: Path, small_disk: Path
+) -> None:
     """The spool's disk full and the store down: the pull waits in memory; a stop must not drop it silently."""
     database = pg_server.create_database("sigterm_memory")
     winic_mock.add_reply("13800138000", "only in memory 5150")
@@ -343,9 +368,9 @@ def test_sigterm_with_records_only_in_memory_prints_them_before_watch_exits(
     spool.mkdir()
     fill(small_disk)
     log = tmp_path / "watch.err"
-    with pg_proxy(database) as proxy:
+    with tcp_proxy(database) as proxy:
         env = {**cli_env(winic_mock.url, tmp_path), "WINIC_STORE": proxy.url, "WINIC_SPOOL": str(spool)}
-        proxy.set("refuse_on", after=INSERT)
+        proxy.on(INSERT, "refuse")
         with log.open("w") as err:
             watch = subprocess.Popen(
                 [sys.executable, "-m", "winic_soap", "watch", "--sources", "replies", "--interval", "5"],

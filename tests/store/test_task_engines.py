@@ -24,8 +24,9 @@ from typing import Any
 import pytest
 from helpers.ledger import sent_numbers
 from helpers.markdown import DOCS, block_with
+from helpers.pgserver import PgServer
 from helpers.shared import cli_env, wait_until
-from helpers.store_proxy import store_proxy
+from helpers.tcp_proxy import tcp_proxy
 
 from winic_soap.mock import MockService
 
@@ -210,7 +211,7 @@ def test_a_task_redelivered_after_the_send_returns_the_first_receipt(
 
 
 def test_a_store_down_before_the_send_is_retried_and_sends_once(
-    celery_recipe: tuple[Any, Workers, Path, MockService], pg_server: Any
+    celery_recipe: tuple[Any, Workers, Path, MockService], pg_server: PgServer
 ) -> None:
     """The recipe's retry: the store cannot be reached (PostgreSQL behind a proxy the test cut), so the task
     raises StoreError before anything is sent; Celery retries it (same task id, same key) once the store
@@ -218,9 +219,9 @@ def test_a_store_down_before_the_send_is_retried_and_sends_once(
     send_notice, workers, hold, mock = celery_recipe
     (hold / "release").touch()  # no pause after the send here
     database = str(pg_server.create_database(f"celery_{uuid.uuid4().hex[:12]}"))
-    with store_proxy(database) as proxy:
+    with tcp_proxy(database) as proxy:
         proxy.cut()
-        workers.store = proxy.url(database)
+        workers.store = proxy.url
         workers.start()
         result = send_notice.delay(NUMBERS, TEXT)
         wait_until(lambda: proxy.refused, "the task's first try at the store")

@@ -13,16 +13,22 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 from helpers.shared import cli_env
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from winic_soap import ServiceError
+from winic_soap import ServiceError, WinicClient
+from winic_soap.mock import MockService
+from winic_soap.models import DeliveryReport
 from winic_soap.store import open_store
 from winic_soap.webhooks import new_secret
+
+if TYPE_CHECKING:
+    from helpers.shared import MakeClient
+
 
 A, C, E = "13800138000", "13800138002", "13800138004"
 
@@ -48,7 +54,9 @@ def dead_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_metrics_of_a_running_watch(store_url: str, make_client, winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_of_a_running_watch(
+    store_url: str, make_client: MakeClient, winic_mock: MockService, tmp_path: Path
+) -> None:
     winic_mock.script_status(C, "UNDELIV")
     winic_mock.script_status(E, "BLACK")
     with open_store(store_url) as store:
@@ -107,7 +115,9 @@ def test_metrics_of_a_running_watch(store_url: str, make_client, winic_mock, tmp
         urllib.request.urlopen(url, timeout=5)
 
 
-def test_a_library_client_gets_the_same_collectors_from_its_hooks(make_client, winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_library_client_gets_the_same_collectors_from_its_hooks(
+    make_client: MakeClient, winic_mock: MockService, tmp_path: Path
+) -> None:
     from winic_soap.metrics import Metrics
 
     metrics = Metrics.private()
@@ -128,7 +138,7 @@ def test_a_library_client_gets_the_same_collectors_from_its_hooks(make_client, w
     assert got[("winic_report_latency_seconds_count", ())] == 0  # no journalled send: no latency
 
 
-def winic_mock_reports(winic_mock: Any, client: Any) -> list[Any]:
+def winic_mock_reports(winic_mock: MockService, client: WinicClient) -> list[DeliveryReport]:
     """One report the store has no send for: counted by category, without a latency."""
     winic_mock.add_report("999", A, "EXPIRED")
     return list(client.reports())
@@ -153,7 +163,7 @@ def test_the_extra_is_loaded_only_when_asked_for(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-def test_without_prometheus_client_metrics_port_is_a_typed_error(winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_without_prometheus_client_metrics_port_is_a_typed_error(winic_mock: MockService, tmp_path: Path) -> None:
     blocker = tmp_path / "blocked" / "prometheus_client"
     blocker.mkdir(parents=True)
     (blocker / "__init__.py").write_text("raise ImportError('not installed')\n", encoding="utf-8")

@@ -13,15 +13,19 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from helpers.shared import cli_env, run_cli
 
 from winic_soap import InputError
+from winic_soap.mock import MockService
 from winic_soap.models import Reply
 from winic_soap.store import open_store
 from winic_soap.watcher import ExecHandOff, Watcher, handoff_env
+
+if TYPE_CHECKING:
+    from helpers.shared import MakeClient
 
 HANDLER = r"""
 import json, os, subprocess, sys, time
@@ -67,11 +71,13 @@ def _wait_for(path: Path, proc: subprocess.Popen[str]) -> str:
 
 
 @pytest.fixture
-def env(winic_mock, tmp_path: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def env(winic_mock: MockService, tmp_path: Path) -> dict[str, str]:
     return cli_env(winic_mock.url, tmp_path)
 
 
-def test_the_exec_command_sees_none_of_the_clients_secrets(winic_mock, env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_exec_command_sees_none_of_the_clients_secrets(
+    winic_mock: MockService, env: dict[str, str], tmp_path: Path
+) -> None:
     winic_mock.add_reply("13800138000", "code 4711")
     hook_secret = "whsec_" + base64.b64encode(b"hook-secret-2-is-long-enough").decode()
     env.update(
@@ -108,7 +114,9 @@ def test_handoff_env_drops_secrets_and_unparsable_proxies() -> None:
     assert env == {"http_proxy": "http://h:8"}
 
 
-def test_a_hung_hand_off_is_killed_after_exec_timeout_and_counts_as_failed(winic_mock, env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_hung_hand_off_is_killed_after_exec_timeout_and_counts_as_failed(
+    winic_mock: MockService, env: dict[str, str], tmp_path: Path
+) -> None:
     winic_mock.add_reply("13800138000", "stuck")
     store = tmp_path / "inbox.sqlite3"
     argv = ["watch", "--once", "--store", str(store), "--sources", "replies", "--max-handoffs", "1"]
@@ -122,7 +130,7 @@ def test_a_hung_hand_off_is_killed_after_exec_timeout_and_counts_as_failed(winic
         assert "--exec-timeout" in (dead.last_error or "") and dead.attempts == 1
 
 
-def test_exec_timeout_must_fit_in_the_lease(env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_exec_timeout_must_fit_in_the_lease(env: dict[str, str], tmp_path: Path) -> None:
     store = str(tmp_path / "inbox.sqlite3")
     argv = ["watch", "--once", "--store", store, "--lease", "20"]
     result = run_cli(env, *argv, "--exec-timeout", "20", "--exec", "true")
@@ -131,7 +139,9 @@ def test_exec_timeout_must_fit_in_the_lease(env, tmp_path: Path) -> None:  # typ
     assert result.returncode == 3 and "--exec" in result.stderr
 
 
-def _watch_hung(mock: Any, env: dict[str, str], tmp: Path, *extra: str) -> tuple[subprocess.Popen[str], int, int]:
+def _watch_hung(
+    mock: MockService, env: dict[str, str], tmp: Path, *extra: str
+) -> tuple[subprocess.Popen[str], int, int]:
     """A ``watch`` process whose hand-off of one reply hangs; it, the handler's pid and the handler's child's."""
     mock.add_reply("13800138000", "in the hand-off at the stop")
     argv = [sys.executable, "-m", "winic_soap", "watch", "--store", str(tmp / "inbox.sqlite3"), *extra]
@@ -146,7 +156,9 @@ def _watch_hung(mock: Any, env: dict[str, str], tmp: Path, *extra: str) -> tuple
     return watcher, handler_pid, child_pid
 
 
-def test_sigterm_ends_the_hand_off_and_the_watcher_and_gives_the_lease_up(winic_mock, env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_sigterm_ends_the_hand_off_and_the_watcher_and_gives_the_lease_up(
+    winic_mock: MockService, env: dict[str, str], tmp_path: Path
+) -> None:
     store = tmp_path / "inbox.sqlite3"
     watcher, handler_pid, child_pid = _watch_hung(winic_mock, env, tmp_path)
     try:
@@ -166,7 +178,9 @@ def test_sigterm_ends_the_hand_off_and_the_watcher_and_gives_the_lease_up(winic_
         assert record.data["text"] == "in the hand-off at the stop" and "stopped" in (record.last_error or "")
 
 
-def test_a_hand_off_the_stop_cut_short_never_counts_towards_the_dead_letters(winic_mock, env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_hand_off_the_stop_cut_short_never_counts_towards_the_dead_letters(
+    winic_mock: MockService, env: dict[str, str], tmp_path: Path
+) -> None:
     """docs/store.md: SIGTERM "leaves its records pending" -- also a record on its last allowed hand-off."""
     watcher, _, _ = _watch_hung(winic_mock, env, tmp_path, "--max-handoffs", "1")
     try:
@@ -183,7 +197,9 @@ def test_a_hand_off_the_stop_cut_short_never_counts_towards_the_dead_letters(win
         assert record.attempts == 0  # the claim's attempt given back: the next watcher has all of them
 
 
-def test_a_hand_off_does_not_outlive_a_watcher_killed_with_sigkill(winic_mock, env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_hand_off_does_not_outlive_a_watcher_killed_with_sigkill(
+    winic_mock: MockService, env: dict[str, str], tmp_path: Path
+) -> None:
     watcher, handler_pid, child_pid = _watch_hung(winic_mock, env, tmp_path)
     try:
         watcher.kill()  # SIGKILL: no handler of ours runs
@@ -198,7 +214,9 @@ def test_a_hand_off_does_not_outlive_a_watcher_killed_with_sigkill(winic_mock, e
                 os.kill(pid, signal.SIGKILL)
 
 
-def _watch_in_batches_of_10(mock: Any, env: dict[str, str], tmp: Path, replies: int, mode: str) -> Any:
+def _watch_in_batches_of_10(
+    mock: MockService, env: dict[str, str], tmp: Path, replies: int, mode: str
+) -> subprocess.CompletedProcess[str]:
     """``watch --once --exec-batch 10`` over ``replies`` new replies; the CLI's result."""
     for i in range(replies):
         mock.add_reply(f"139{i:08d}", f"reply {i}")
@@ -206,7 +224,9 @@ def _watch_in_batches_of_10(mock: Any, env: dict[str, str], tmp: Path, replies: 
     return run_cli(env, *argv, "--exec", _handler(tmp, mode))
 
 
-def test_exec_batch_hands_up_to_n_records_to_one_process(winic_mock, env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_exec_batch_hands_up_to_n_records_to_one_process(
+    winic_mock: MockService, env: dict[str, str], tmp_path: Path
+) -> None:
     store = tmp_path / "inbox.sqlite3"
     result = _watch_in_batches_of_10(winic_mock, env, tmp_path, 25, "ok")
     assert result.returncode == 0, result.stderr
@@ -218,7 +238,9 @@ def test_exec_batch_hands_up_to_n_records_to_one_process(winic_mock, env, tmp_pa
         assert inbox.counts()["done"] == 25 and not inbox.pending()
 
 
-def test_a_failed_batch_leaves_every_record_of_it_pending(winic_mock, env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_batch_leaves_every_record_of_it_pending(
+    winic_mock: MockService, env: dict[str, str], tmp_path: Path
+) -> None:
     store = tmp_path / "inbox.sqlite3"
     result = _watch_in_batches_of_10(winic_mock, env, tmp_path, 4, "fail")
     assert result.returncode == 9, result.stderr
@@ -228,7 +250,7 @@ def test_a_failed_batch_leaves_every_record_of_it_pending(winic_mock, env, tmp_p
         assert all(r.attempts == 1 and "exited 3" in (r.last_error or "") for r in pending)
 
 
-def test_a_watcher_takes_one_kind_of_handler(make_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_watcher_takes_one_kind_of_handler(make_client: MakeClient, tmp_path: Path) -> None:
     with open_store(tmp_path / "inbox.sqlite3") as store:
         with pytest.raises(InputError, match="handler"):
             Watcher(make_client(), store)
@@ -238,13 +260,14 @@ def test_a_watcher_takes_one_kind_of_handler(make_client, tmp_path: Path) -> Non
 
 SLOW_READER = r"""
 import json, sys, time
+
 time.sleep(0.5)  # not reading yet: the records fill the pipe and the rest must wait for it
 print(sum(1 for line in sys.stdin if json.loads(line)["id"]), file=open(sys.argv[1], "w"))
 """
 
 
-def test_a_batch_larger_than_a_pipe_reaches_a_slow_reader_whole(make_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    records = [Reply(f"139{i:08d}", "x" * 200, None, None, f"139{i:08d}|{'x' * 200}") for i in range(3000)]
+def test_a_batch_larger_than_a_pipe_reaches_a_slow_reader_whole(make_client: MakeClient, tmp_path: Path) -> None:
+    records = [Reply(f"139{i:08d}", "x" * 200, "", None, f"139{i:08d}|{'x' * 200}") for i in range(3000)]
     with open_store(tmp_path / "inbox.sqlite3") as store:
         store.commit_pulled("GET_SMS_MO", records)
         hand_off = ExecHandOff([sys.executable, "-c", SLOW_READER, str(tmp_path / "count")], timeout=30)
@@ -255,7 +278,7 @@ def test_a_batch_larger_than_a_pipe_reaches_a_slow_reader_whole(make_client, tmp
 
 
 def test_a_batch_of_any_size_is_acknowledged_at_once_on_both_backends(store_url: str) -> None:
-    records = [Reply(f"139{i:08d}", f"r{i}", None, None, f"139{i:08d}|r{i}") for i in range(1200)]
+    records = [Reply(f"139{i:08d}", f"r{i}", "", None, f"139{i:08d}|r{i}") for i in range(1200)]
     with open_store(store_url) as store:
         store.commit_pulled("GET_SMS_MO", records)
         claimed = store.claim("batch", limit=1200)

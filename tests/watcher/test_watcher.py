@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from winic_soap import HandOffError, InputError
+from winic_soap.mock import MockService
 from winic_soap.store import InboxRecord, Store, open_store
 from winic_soap.watcher import Watcher
+
+if TYPE_CHECKING:
+    from helpers.shared import MakeClient
 
 
 class Clock:
@@ -28,12 +34,12 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def inbox(tmp_path: Path, clock: Clock):  # type: ignore[no-untyped-def]
+def inbox(tmp_path: Path, clock: Clock) -> Iterator[Store]:
     with open_store(tmp_path / "inbox.sqlite3", clock=clock) as store:
         yield store
 
 
-def test_poll_stores_then_hands_on_and_acks(make_client, winic_mock, inbox: Store) -> None:  # type: ignore[no-untyped-def]
+def test_poll_stores_then_hands_on_and_acks(make_client: MakeClient, winic_mock: MockService, inbox: Store) -> None:
     client = make_client()
     receipt = client.send(["13800138000", "13900139000"], "joined text")
     job = inbox.record_send(receipt)
@@ -43,6 +49,7 @@ def test_poll_stores_then_hands_on_and_acks(make_client, winic_mock, inbox: Stor
     assert watcher.poll_once() == (3, 3)
     assert sorted(r.kind for r in seen) == ["reply", "report", "report"]
     report = next(r for r in seen if r.kind == "report")
+    assert report.send is not None
     assert report.send == {
         "text": "joined text",
         "sent_at": report.send["sent_at"],
@@ -54,11 +61,14 @@ def test_poll_stores_then_hands_on_and_acks(make_client, winic_mock, inbox: Stor
     assert report.data["at"].endswith("+08:00") and report.pulled_at.endswith("+00:00")
     assert inbox.pending() == []
     assert inbox.counts() == {"records": 3, "pending": 0, "done": 3, "dead": 0, "batches": 1}
+    assert receipt.message_id is not None
     assert [r.data["mobile"] for r in inbox.by_message_id(receipt.message_id)] == ["13800138000", "13900139000"]
     assert watcher.poll_once() == (0, 0)
 
 
-def test_handler_failure_keeps_the_record_pending(make_client, winic_mock, inbox: Store, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+def test_handler_failure_keeps_the_record_pending(
+    make_client: MakeClient, winic_mock: MockService, inbox: Store, clock: Clock
+) -> None:
     client = make_client()
     client.send(["13800138000", "13900139000"], "x")
     calls: list[str] = []
@@ -81,8 +91,8 @@ def test_handler_failure_keeps_the_record_pending(make_client, winic_mock, inbox
 
 
 def test_a_poison_record_goes_dead_and_later_ones_flow_on(
-    make_client, winic_mock, tmp_path: Path, clock: Clock
-) -> None:  # type: ignore[no-untyped-def]
+    make_client: MakeClient, winic_mock: MockService, tmp_path: Path, clock: Clock
+) -> None:
     client = make_client()
     winic_mock.add_reply("13800138000", "poison")
     winic_mock.add_reply("13900139000", "fine")
@@ -105,11 +115,11 @@ def test_a_poison_record_goes_dead_and_later_ones_flow_on(
         assert watcher.poll_once()[1] >= 1  # nothing blocks the later ones
         assert not winic_mock.state.pending_replies()  # nor the pulls
         [dead] = store.records("dead")
-        assert dead.data["text"] == "poison" and dead.attempts == 3 and "cannot parse" in dead.last_error
+        assert dead.data["text"] == "poison" and dead.attempts == 3 and "cannot parse" in (dead.last_error or "")
         assert handed[0] == "fine" and "later 0" in handed and store.pending() == []
 
 
-def test_records_survive_a_new_process_view(make_client, winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_records_survive_a_new_process_view(make_client: MakeClient, winic_mock: MockService, tmp_path: Path) -> None:
     client = make_client()
     client.send("13800138000", "x")
     with open_store(tmp_path / "a.sqlite3") as first:
@@ -119,7 +129,7 @@ def test_records_survive_a_new_process_view(make_client, winic_mock, tmp_path: P
         assert record.data["status"] == "DELIVRD" and record.raw.endswith("DELIVRD/" + record.raw.rsplit("/", 1)[1])
 
 
-def test_interval_rule_and_backoff(make_client, inbox: Store) -> None:  # type: ignore[no-untyped-def]
+def test_interval_rule_and_backoff(make_client: MakeClient, inbox: Store) -> None:
     client = make_client()
     for bad in (4.9, 30.1):
         with pytest.raises(InputError, match="between 5 and 30"):
@@ -138,7 +148,7 @@ def test_interval_rule_and_backoff(make_client, inbox: Store) -> None:  # type: 
     assert watcher.next_wait() == 60
 
 
-def test_run_backs_off_when_the_service_fails(make_client, winic_mock, inbox: Store) -> None:  # type: ignore[no-untyped-def]
+def test_run_backs_off_when_the_service_fails(make_client: MakeClient, winic_mock: MockService, inbox: Store) -> None:
     from winic_soap import RetryPolicy
 
     client = make_client(retry=RetryPolicy.never())
@@ -157,7 +167,9 @@ def test_run_backs_off_when_the_service_fails(make_client, winic_mock, inbox: St
     assert waits == [5.0, 10.0, 20.0]
 
 
-def test_a_failing_handler_does_not_slow_the_pulls(make_client, winic_mock, inbox: Store) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_handler_does_not_slow_the_pulls(
+    make_client: MakeClient, winic_mock: MockService, inbox: Store
+) -> None:
     client = make_client()
     stop = threading.Event()
     waits: list[float] = []

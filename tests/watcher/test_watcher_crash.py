@@ -10,9 +10,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from winic_soap.mock import MockService
+
+if TYPE_CHECKING:
+    from helpers.shared import MakeClient
 
 HANDLER = r"""
 import json, os, sys, time
+
 record = json.loads(sys.stdin.read())
 block, out = sys.argv[1], sys.argv[2]
 if os.path.exists(block):
@@ -43,7 +50,7 @@ def _watch(url: str, tmp: Path, store: Path) -> subprocess.Popen[str]:
     )
 
 
-def _handed_out(mock) -> list[str]:  # type: ignore[no-untyped-def]
+def _handed_out(mock: MockService) -> list[str]:
     raws = []
     for entry in mock.ledger:
         if entry.operation in ("SMS_Reports", "GET_SMS_MO", "GET_SMS_MO_Ext") and entry.answer not in (None, "null"):
@@ -52,8 +59,8 @@ def _handed_out(mock) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def test_sigkill_between_pull_and_hand_off_loses_and_duplicates_nothing(
-    winic_mock, make_client, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    winic_mock: MockService, make_client: MakeClient, tmp_path: Path
+) -> None:
     (tmp_path / "handler.py").write_text(HANDLER, encoding="utf-8")
     (tmp_path / "block").touch()
     store = tmp_path / "inbox.sqlite3"

@@ -23,6 +23,7 @@ from helpers.shared import cli_env, run_cli, start_cli
 from helpers.webhook_receiver import Delivery, receiving
 
 from winic_soap import Settings
+from winic_soap.mock import MockService
 from winic_soap.models import Reply
 from winic_soap.store import open_store
 from winic_soap.store.webhooks import WebhookQueue
@@ -121,8 +122,8 @@ def _replies(count: int) -> list[Reply]:
 
 @pytest.mark.parametrize("mode", ["trickle", "silent"])
 def test_sigterm_cuts_a_slow_post_and_the_record_is_delivered_later_with_its_id(
-    mode: str, winic_mock, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    mode: str, winic_mock: MockService, tmp_path: Path
+) -> None:
     winic_mock.add_reply("13800138000", "hello")
     store = tmp_path / "inbox.sqlite3"
     env = {**cli_env(winic_mock.url, tmp_path), "WINIC_WEBHOOK_SECRET": SECRET, "WINIC_TIMEOUT": "30"}
@@ -181,7 +182,7 @@ def test_a_post_slower_than_its_deadline_fails_before_the_lease_can_run_out(tmp_
     assert receiver.overlap == 1
 
 
-def test_a_webhook_urls_token_is_in_no_log_line(winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_webhook_urls_token_is_in_no_log_line(winic_mock: MockService, tmp_path: Path) -> None:
     winic_mock.add_reply("13800138000", "hello")
     store = tmp_path / "inbox.sqlite3"
     env = {**cli_env(winic_mock.url, tmp_path), "WINIC_WEBHOOK_SECRET": SECRET}

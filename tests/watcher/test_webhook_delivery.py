@@ -14,18 +14,24 @@ import sys
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from helpers.pgserver import PgServer
 from helpers.shared import cli_env, run_cli, start_cli
 from helpers.webhook_receiver import Delivery, receiving
 
 from winic_soap import Settings
+from winic_soap.mock import MockService
 from winic_soap.models import Reply
-from winic_soap.store import open_store
+from winic_soap.store import InboxRecord, open_store
 from winic_soap.store.webhooks import WebhookQueue
 from winic_soap.watcher import Watcher
 from winic_soap.webhooks import WebhookDispatcher, new_secret
+
+if TYPE_CHECKING:
+    from helpers.shared import MakeClient
+
 
 SECRET = new_secret()
 
@@ -51,7 +57,9 @@ def _settings(**changes: Any) -> Settings:
     return Settings(**{"webhook_secret": SECRET, "timeout": 5.0, **changes})
 
 
-def test_every_stored_record_reaches_the_endpoint_signed(make_client, winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_every_stored_record_reaches_the_endpoint_signed(
+    make_client: MakeClient, winic_mock: MockService, tmp_path: Path
+) -> None:
     client = make_client()
     client.send(["13800138000", "13900139000"], "your code is 1234")
     winic_mock.add_reply("13800138000", "退订", port="001")
@@ -134,7 +142,9 @@ def test_a_dead_endpoint_dead_letters_while_another_keeps_receiving(tmp_path: Pa
         assert [e.queue.counts() for e in dispatcher.endpoints] == [{"pending": 0, "done": 5, "dead": 0}] * 2
 
 
-def test_a_hanging_endpoint_holds_up_neither_another_nor_the_pulls(make_client, winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_hanging_endpoint_holds_up_neither_another_nor_the_pulls(
+    make_client: MakeClient, winic_mock: MockService, tmp_path: Path
+) -> None:
     release = threading.Event()
 
     def hang(delivery: Delivery, count: int) -> int:
@@ -158,7 +168,7 @@ def test_a_hanging_endpoint_holds_up_neither_another_nor_the_pulls(make_client, 
             slow.wait_for(lambda r: len(r.in_flight) == 1)  # stuck on the first record
             for i in range(2):  # the watcher's rounds pull on, and the fast endpoint gets each record
                 winic_mock.add_reply("13800138000", f"more {i}")
-                fast.wait_for(lambda r, n=i + 2: len(r.deliveries) == n)
+                fast.wait_for(lambda r: len(r.deliveries) == i + 2)  # noqa: B023 - called before i moves on
             assert len(slow.deliveries) == 1
             release.set()  # the stuck POST answers; the slow endpoint then catches up, one record at a time
             slow.wait_for(lambda r: len(r.deliveries) == 3)  # so the first POST's answer was taken before the stop
@@ -173,7 +183,7 @@ def test_a_hanging_endpoint_holds_up_neither_another_nor_the_pulls(make_client, 
     assert all(d.verified for d in slow.deliveries + fast.deliveries)
 
 
-def test_two_watchers_on_postgresql_never_deliver_a_record_twice_at_once(pg_server) -> None:  # type: ignore[no-untyped-def]
+def test_two_watchers_on_postgresql_never_deliver_a_record_twice_at_once(pg_server: PgServer) -> None:
     url = str(pg_server.create_database("webhook_fleet"))
     gate = threading.Barrier(2, timeout=30)
 
@@ -209,7 +219,7 @@ def _watch(env: dict[str, str], store: Path, *extra: str) -> subprocess.Popen[st
     return start_cli(env, "watch", "--once", "--store", str(store), *extra)
 
 
-def test_a_watcher_killed_mid_delivery_delivers_it_again_after_restart(winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_watcher_killed_mid_delivery_delivers_it_again_after_restart(winic_mock: MockService, tmp_path: Path) -> None:
     release = threading.Event()
 
     def hold_first(delivery: Delivery, count: int) -> int:
@@ -241,7 +251,7 @@ def test_a_watcher_killed_mid_delivery_delivers_it_again_after_restart(winic_moc
     assert out == ""  # webhooks only: nothing handed on to stdout
 
 
-def test_the_secret_is_in_no_log_line_and_no_child_environment(winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_secret_is_in_no_log_line_and_no_child_environment(winic_mock: MockService, tmp_path: Path) -> None:
     winic_mock.add_reply("13800138000", "hello")
     store = tmp_path / "inbox.sqlite3"
     env = {**cli_env(winic_mock.url, tmp_path), "WINIC_WEBHOOK_SECRET": SECRET}
@@ -315,11 +325,13 @@ def test_retention_keeps_a_record_an_endpoint_still_owes(store_url: str) -> None
         dispatcher.join()
 
 
-def test_keyboard_interrupt_in_the_watcher_ends_the_delivery_threads(make_client, winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_keyboard_interrupt_in_the_watcher_ends_the_delivery_threads(
+    make_client: MakeClient, winic_mock: MockService, tmp_path: Path
+) -> None:
     client = make_client()
     winic_mock.add_reply("13800138000", "hello")
 
-    def interrupted(record: Any) -> None:
+    def interrupted(record: InboxRecord) -> None:
         raise KeyboardInterrupt
 
     with receiving(SECRET) as receiver, open_store(tmp_path / "s.sqlite3") as store:
@@ -391,8 +403,8 @@ def test_the_queue_contract_on_both_backends(store_url: str) -> None:
 
 
 def test_sigterm_stops_a_watcher_mid_delivery_and_the_record_is_delivered_next_start(
-    winic_mock, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    winic_mock: MockService, tmp_path: Path
+) -> None:
     release = threading.Event()
 
     def hold_first(delivery: Delivery, count: int) -> int:
@@ -428,7 +440,9 @@ def test_sigterm_stops_a_watcher_mid_delivery_and_the_record_is_delivered_next_s
     assert receiver.ids() == [record.id, record.id]
 
 
-def test_two_watcher_processes_on_postgresql_share_the_queue(pg_server, winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_two_watcher_processes_on_postgresql_share_the_queue(
+    pg_server: PgServer, winic_mock: MockService, tmp_path: Path
+) -> None:
     """Two `watch --webhook` processes: one thread per endpoint each, so two POSTs in flight at once come
     from both; no record is ever in flight twice, and each is delivered once."""
     url = str(pg_server.create_database("webhook_processes"))

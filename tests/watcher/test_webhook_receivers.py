@@ -92,7 +92,9 @@ def post(request: pytest.FixtureRequest) -> Post:
     return _fastapi() if request.param == "fastapi" else _django()
 
 
-def test_a_delivery_is_accepted_once_and_its_repeat_is_a_duplicate(post: Post, capsys: Any) -> None:
+def test_a_delivery_is_accepted_once_and_its_repeat_is_a_duplicate(
+    post: Post, capsys: pytest.CaptureFixture[str]
+) -> None:
     headers = _signed(BODY)
     first = post(headers, BODY)
     assert first[0] == 200 and b"duplicate" not in first[1]

@@ -19,7 +19,9 @@ SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode
 BODY = '{"type":"reply.received","data":{"mobile":"13800138000","text":"退订"}}'.encode()
 
 
-def _signed_by_reference(secret: str, body: bytes, at: int, msg_id: str = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"):  # type: ignore[no-untyped-def]
+def _signed_by_reference(
+    secret: str, body: bytes, at: int, msg_id: str = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+) -> dict[str, str]:
     signature = Webhook(secret).sign(msg_id, datetime.fromtimestamp(at, UTC), body)
     return {"Webhook-Id": msg_id, "Webhook-Timestamp": str(at), "Webhook-Signature": signature}
 
