@@ -5,11 +5,16 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from helpers.netguard import _guarded_connect, _guarded_connect_ex, _guarded_getaddrinfo
-from helpers.shared import SleepRecorder
+from helpers.shared import MakeClient, SleepRecorder
+
+if TYPE_CHECKING:
+    from helpers.pgserver import PgServer
+
+    from winic_soap.mock import MockService
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +45,7 @@ def sleeps() -> SleepRecorder:
 
 
 @pytest.fixture
-def make_client(winic_mock: Any, sleeps: SleepRecorder) -> Iterator[Any]:
+def make_client(winic_mock: MockService, sleeps: SleepRecorder) -> Iterator[MakeClient]:
     """Build clients against the test's mock (no real retry sleeps); all closed after the test."""
     from winic_soap import RetryPolicy, WinicClient
 
@@ -64,7 +69,7 @@ def make_client(winic_mock: Any, sleeps: SleepRecorder) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[Any]:
+def pg_server() -> Iterator[PgServer]:
     """One PostgreSQL server for the whole run, started from the Debian binaries and always stopped."""
     import os
 
@@ -82,7 +87,7 @@ def pg_server() -> Iterator[Any]:
 
 
 @pytest.fixture
-def small_disk(tmp_path: Any) -> Iterator[Any]:
+def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 4 MB filesystem of its own (tmpfs), for a store to fill up."""
     import subprocess
 
@@ -100,9 +105,9 @@ _DATABASES = iter(range(1, 1 << 30))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty store of each backend: the contract holds on both."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.sqlite3'}"
-    server = request.getfixturevalue("pg_server")
-    return str(server.create_database(f"t{next(_DATABASES)}"))
+    server: PgServer = request.getfixturevalue("pg_server")
+    return server.create_database(f"t{next(_DATABASES)}")

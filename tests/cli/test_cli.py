@@ -8,15 +8,26 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from helpers.shared import cli_env
 
+from winic_soap.mock import MockService
+
 PWD = "demo-secret"
 
 
+class Cli(Protocol):
+    """The ``cli`` fixture: ``winic-soap ARGS`` as a subprocess, ``drop`` naming variables to leave out."""
+
+    def __call__(
+        self, *args: str, stdin: str | None = None, extra_env: dict[str, str] | None = None, drop: tuple[str, ...] = ()
+    ) -> subprocess.CompletedProcess[str]: ...
+
+
 @pytest.fixture
-def cli(winic_mock, tmp_path: Path):  # type: ignore[no-untyped-def]
+def cli(winic_mock: MockService, tmp_path: Path) -> Cli:
     """Run the CLI with a private HOME/XDG tree and credentials from the environment."""
     env = cli_env(winic_mock.url, tmp_path, PWD)
 
@@ -41,7 +52,7 @@ def cli(winic_mock, tmp_path: Path):  # type: ignore[no-untyped-def]
     return run
 
 
-def test_send_arguments_json_and_store(cli, winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_send_arguments_json_and_store(cli: Cli, winic_mock: MockService, tmp_path: Path) -> None:
     result = cli("send", "13800138000", "+86 139 0013 9000", "-m", "验证码 1234", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
@@ -51,7 +62,7 @@ def test_send_arguments_json_and_store(cli, winic_mock, tmp_path: Path) -> None:
     assert (tmp_path / "state" / "winic-soap" / "inbox.sqlite3").is_file()
 
 
-def test_send_numbers_from_file_and_stdin(cli, winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_send_numbers_from_file_and_stdin(cli: Cli, winic_mock: MockService, tmp_path: Path) -> None:
     numbers = tmp_path / "numbers.txt"
     numbers.write_text("13800138000\n# a comment\n13900139000, 13700137000\n", encoding="utf-8")
     assert cli("send", "-f", str(numbers), "-m", "from a file").returncode == 0
@@ -64,7 +75,7 @@ def test_send_numbers_from_file_and_stdin(cli, winic_mock, tmp_path: Path) -> No
     ]
 
 
-def test_send_options(cli, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_send_options(cli: Cli, winic_mock: MockService) -> None:
     assert cli("send", "13800138000", "-m", "ext", "--ext", "123").returncode == 0
     assert cli("send", "447911123456", "-m", "hi", "--international").returncode == 0
     assert cli("send", "13800138000", "-m", "later", "--at", "2099-01-02 03:04").returncode == 0
@@ -73,7 +84,7 @@ def test_send_options(cli, winic_mock) -> None:  # type: ignore[no-untyped-def]
     assert sends[0].extno == "123" and sends[2].scheduled is not None
 
 
-def test_bulk_send_shows_progress(cli, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_send_shows_progress(cli: Cli, winic_mock: MockService) -> None:
     numbers = "\n".join(f"138{i:08d}" for i in range(250))
     result = cli("send", "-m", "bulk", "--progress", "--concurrency", "2", stdin=numbers)
     assert result.returncode == 0
@@ -81,7 +92,7 @@ def test_bulk_send_shows_progress(cli, winic_mock) -> None:  # type: ignore[no-u
     assert len(winic_mock.state.sends) == 3
 
 
-def test_dry_run_sends_nothing(cli, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_dry_run_sends_nothing(cli: Cli, winic_mock: MockService) -> None:
     result = cli("send", "13800138000", "13900139000", "-m", "字" * 100, "--dry-run", "--price", "0.05", "--json")
     data = json.loads(result.stdout)
     assert data == {
@@ -105,7 +116,7 @@ def test_dry_run_sends_nothing(cli, winic_mock) -> None:  # type: ignore[no-unty
     assert [e.operation for e in winic_mock.ledger] == ["GetUserInfo"]
 
 
-def test_account_replies_reports_call_ops(cli, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_account_replies_reports_call_ops(cli: Cli, winic_mock: MockService) -> None:
     assert cli("send", "13800138000", "-m", "hello").returncode == 0
     account = json.loads(cli("account", "--json").stdout)
     assert account["uid"] == "demo" and account["balance"] == "99.9000"
@@ -125,7 +136,7 @@ def test_account_replies_reports_call_ops(cli, winic_mock) -> None:  # type: ign
     assert {o["name"] for o in json.loads(cli("ops", "--json").stdout)} >= {"GetUserInfo_", "RegineUser"}
 
 
-def test_reports_interrupted_by_a_closed_pipe_stay_pending(cli, winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_reports_interrupted_by_a_closed_pipe_stay_pending(cli: Cli, winic_mock: MockService, tmp_path: Path) -> None:
     # 2000 lines (~150 KB) do not fit in a pipe (64 KiB) plus what head reads at once (8 KiB): the CLI is still
     # writing when head exits, however late head runs. With 50, a loaded machine let them all into the pipe.
     total = 2000
@@ -154,7 +165,7 @@ def test_reports_interrupted_by_a_closed_pipe_stay_pending(cli, winic_mock, tmp_
     assert all("DELIVRD" in line for line in rest)
 
 
-def test_wsdl_refresh_and_diff(cli, winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_wsdl_refresh_and_diff(cli: Cli, winic_mock: MockService, tmp_path: Path) -> None:
     result = cli("wsdl", "refresh", "--json")
     data = json.loads(result.stdout)
     assert data["operations"] == 16 and data["diff"] == {"added": [], "removed": [], "changed": {}}
@@ -171,7 +182,7 @@ def test_wsdl_refresh_and_diff(cli, winic_mock, tmp_path: Path) -> None:  # type
     assert cli("wsdl").returncode == 2
 
 
-def test_transport_failure_exit_code(cli) -> None:  # type: ignore[no-untyped-def]
+def test_transport_failure_exit_code(cli: Cli) -> None:
     import socket
 
     with socket.socket() as sock:
@@ -182,7 +193,7 @@ def test_transport_failure_exit_code(cli) -> None:  # type: ignore[no-untyped-de
     assert json.loads(result.stdout)["error"]["type"] == "ConnectError"
 
 
-def test_outcome_unknown_is_explained(cli, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_outcome_unknown_is_explained(cli: Cli, winic_mock: MockService) -> None:
     winic_mock.fail("close_after")
     result = cli("send", "13800138000", "-m", "x", "--json")
     error = json.loads(result.stdout)["error"]
@@ -190,12 +201,12 @@ def test_outcome_unknown_is_explained(cli, winic_mock) -> None:  # type: ignore[
     assert len(winic_mock.state.sends) == 1
 
 
-def test_missing_password_without_terminal_is_a_usage_error(cli) -> None:  # type: ignore[no-untyped-def]
+def test_missing_password_without_terminal_is_a_usage_error(cli: Cli) -> None:
     result = cli("account", drop=("WINIC_PWD",))
     assert result.returncode == 2 and "pwd missing" in result.stderr
 
 
-def test_config_file_profiles(cli, winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_config_file_profiles(cli: Cli, winic_mock: MockService, tmp_path: Path) -> None:
     config = tmp_path / "config" / "winic-soap" / "config.toml"
     config.parent.mkdir(parents=True)
     config.write_text(f'uid = "nobody"\npwd = "x"\n[profiles.main]\nuid = "demo"\npwd = "{PWD}"\n', encoding="utf-8")
@@ -204,7 +215,7 @@ def test_config_file_profiles(cli, winic_mock, tmp_path: Path) -> None:  # type:
     assert refused.returncode == 4 and "check the account and password" in refused.stderr  # says what to do
 
 
-def test_password_prompt_on_a_terminal(winic_mock, tmp_path: Path) -> None:
+def test_password_prompt_on_a_terminal(winic_mock: MockService, tmp_path: Path) -> None:
     import fcntl
     import pty
     import termios
@@ -256,7 +267,7 @@ def test_password_prompt_on_a_terminal(winic_mock, tmp_path: Path) -> None:
     assert PWD not in text  # not echoed, not printed
 
 
-def test_watch_stops_cleanly_on_sigterm(winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_watch_stops_cleanly_on_sigterm(winic_mock: MockService, tmp_path: Path) -> None:
     import signal
 
     winic_mock.add_reply("13800138000", "before the stop")

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers.shared import cli_env, run_cli
+from helpers.xpath import elements
 from lxml import etree
 
 from winic_soap.mock import Account, MockService
@@ -23,10 +26,12 @@ _WSDL = "http://schemas.xmlsoap.org/wsdl/"
 def _without(operation: str, target: Path) -> Path:
     """A copy of the packaged WSDL with ``operation`` gone from its port types and bindings."""
     tree = etree.parse(str(PACKAGED))
-    gone = tree.xpath("//wsdl:operation[@name=$name]", namespaces={"wsdl": _WSDL}, name=operation)
+    gone = elements(tree.getroot(), "//wsdl:operation[@name=$name]", namespaces={"wsdl": _WSDL}, name=operation)
     assert gone
     for element in gone:
-        element.getparent().remove(element)
+        parent = element.getparent()
+        assert parent is not None
+        parent.remove(element)
     tree.write(str(target), xml_declaration=True, encoding="utf-8")
     return target
 
@@ -36,7 +41,7 @@ def _copy(target: Path) -> Path:
     return target
 
 
-DIFF_CASES = {
+DIFF_CASES: dict[str, tuple[Callable[[Path], Path], int, bool]] = {
     "the packaged copy itself": (lambda tmp: PACKAGED, 0, False),
     "a copy": (lambda tmp: _copy(tmp / "same.wsdl"), 0, False),
     "one operation removed": (lambda tmp: _without("TelCall", tmp / "drift.wsdl"), 11, True),
@@ -46,8 +51,8 @@ DIFF_CASES = {
 @pytest.mark.parametrize(("make", "code", "drift"), DIFF_CASES.values(), ids=DIFF_CASES.keys())
 @pytest.mark.parametrize("as_json", [False, True], ids=["human", "json"])
 def test_wsdl_diff_exit_code(  # noqa: PLR0917
-    winic_mock: MockService, tmp_path: Path, make, code: int, drift: bool, as_json: bool
-) -> None:  # type: ignore[no-untyped-def]
+    winic_mock: MockService, tmp_path: Path, make: Callable[[Path], Path], code: int, drift: bool, as_json: bool
+) -> None:
     source = make(tmp_path)
     result = run_cli(cli_env(winic_mock.url, tmp_path), "wsdl", "diff", str(source), *(["--json"] if as_json else []))
     assert result.returncode == code, result.stdout + result.stderr
@@ -103,7 +108,7 @@ def test_dry_run_with_price_does_not_ask(winic_mock: MockService, tmp_path: Path
     assert winic_mock.ledger == []
 
 
-BULK_FAILURES = {
+BULK_FAILURES: dict[str, tuple[dict[str, Any], int]] = {
     "balance runs out (-01)": ({"kind": "code", "code": "-01"}, 5),
     "answer lost (unknown outcome)": ({"kind": "close_after"}, 8),
     "error page (not processed)": (
@@ -120,8 +125,8 @@ BULK_FAILURES = {
 
 @pytest.mark.parametrize(("fault", "code"), BULK_FAILURES.values(), ids=BULK_FAILURES.keys())
 def test_progress_bar_line_ends_before_the_error(
-    winic_mock: MockService, tmp_path: Path, fault: dict, code: int
-) -> None:  # type: ignore[type-arg]
+    winic_mock: MockService, tmp_path: Path, fault: dict[str, Any], code: int
+) -> None:
     fault = dict(fault)
     winic_mock.fail(fault.pop("kind"), operation="SendMessages", every=2, times=1, **fault)  # the 2nd request fails
     numbers = "\n".join(f"138{i:08d}" for i in range(350))  # four requests

@@ -12,10 +12,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers.shared import cli_env, run_cli
+from helpers.shared import MakeClient, cli_env, run_cli
+from helpers.xpath import elements, texts
 from lxml import html
 from store.test_stats import fill
 
+from winic_soap.mock import MockService
 from winic_soap.report import LATENCY_BINS, latency_bins, render
 from winic_soap.store import open_store
 
@@ -51,7 +53,9 @@ def headless(page: Path, tmp: Path, *flags: str) -> subprocess.CompletedProcess[
     return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True)
 
 
-def test_the_report_renders_in_chromium_with_every_chart_drawn(tmp_path: Path, make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_the_report_renders_in_chromium_with_every_chart_drawn(
+    tmp_path: Path, make_client: MakeClient, winic_mock: MockService
+) -> None:
     url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
     fill(url, make_client(), winic_mock)
     done = run_cli(cli_env(winic_mock.url, tmp_path), "stats", "--store", url, "--html", str(tmp_path / "report"))
@@ -66,14 +70,14 @@ def test_the_report_renders_in_chromium_with_every_chart_drawn(tmp_path: Path, m
     dom = html.fromstring(headless(page, tmp_path, "--dump-dom").stdout)  # the DOM after rendering
     assert dom.findtext(".//h1") == "Delivery report"
     for name in CHARTS:
-        (figure,) = dom.xpath(f"//figure[@id='{name}']")
-        (svg,) = figure.xpath(".//*[local-name()='svg']")
-        marks = svg.xpath(MARKS)
+        (figure,) = elements(dom, f"//figure[@id='{name}']")
+        (svg,) = elements(figure, ".//*[local-name()='svg']")
+        marks = elements(svg, MARKS)
         assert len(marks) >= 2, f"chart {name} drew {len(marks)} mark(s)"
-        assert not svg.xpath(".//*[contains(@class, 'no_data')]"), f"chart {name} says no data"
-    failures = dom.xpath("//figure[@id='failures']//*[local-name()='text']/text()")
+        assert not elements(svg, ".//*[contains(@class, 'no_data')]"), f"chart {name} says no data"
+    failures = texts(dom, "//figure[@id='failures']//*[local-name()='text']/text()")
     assert {"unreachable", "blocked", "unknown"} <= set(failures)
-    jobs = dom.xpath("//figure[@id='funnel']//*[local-name()='text']/text()")
+    jobs = texts(dom, "//figure[@id='funnel']//*[local-name()='text']/text()")
     assert {"job-1", "job-2", "job-3"} <= set(jobs)
 
     shot = tmp_path / "report.png"
@@ -85,7 +89,7 @@ def test_an_empty_store_gives_a_report_that_says_so(tmp_path: Path) -> None:
     with open_store(tmp_path / "s.sqlite3") as store:
         page = render(store.stats(by="day"))
     assert page.count("<figure") == 4 and "No data" in page and "sent (recipients)" in page
-    assert not html.fromstring(page).xpath(MARKS.replace(".//", "//"))  # the check above finds nothing here
+    assert not elements(html.fromstring(page), MARKS.replace(".//", "//"))  # the check above finds nothing here
 
 
 def test_latency_bins() -> None:
@@ -94,7 +98,7 @@ def test_latency_bins() -> None:
     assert (counts[0], counts[1], counts[8], counts[-1], sum(counts)) == (3, 3, 1, 4, 11)
 
 
-def test_html_errors_are_typed_and_name_the_option(tmp_path: Path, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_html_errors_are_typed_and_name_the_option(tmp_path: Path, winic_mock: MockService) -> None:
     env = cli_env(winic_mock.url, tmp_path)
     store = f"sqlite:///{tmp_path / 's.db'}"
     blocked = tmp_path / "a-file"

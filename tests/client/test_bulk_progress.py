@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -61,7 +60,8 @@ def send_async(mock: MockService, concurrency: int, on_progress: Callable[[int, 
     return asyncio.run(run())
 
 
-SENDERS: dict[str, tuple[Callable[..., BulkSendError], int]] = {
+Sender = Callable[[MockService, int, Callable[[int, int], None] | None], BulkSendError]
+SENDERS: dict[str, tuple[Sender, int]] = {
     "sync, one in flight": (send_sync, 1),
     "sync, four in flight": (send_sync, 4),
     "async, one in flight": (send_async, 1),
@@ -90,7 +90,7 @@ def assert_accounted(error: BulkSendError, mock: MockService) -> None:
 
 
 @pytest.mark.parametrize(("send", "concurrency"), SENDERS.values(), ids=SENDERS.keys())
-def test_callback_raising_keeps_every_receipt(winic_mock: MockService, send: Any, concurrency: int) -> None:
+def test_callback_raising_keeps_every_receipt(winic_mock: MockService, send: Sender, concurrency: int) -> None:
     error = send(winic_mock, concurrency, raise_on(2))
     assert isinstance(error.error, CallbackFailed) and error.failed == () and error.unknown == ()
     assert len(error.receipts) >= 2 and len(winic_mock.state.sends) == len(error.receipts)
@@ -101,7 +101,7 @@ def test_callback_raising_keeps_every_receipt(winic_mock: MockService, send: Any
 
 
 @pytest.mark.parametrize(("send", "concurrency"), SENDERS.values(), ids=SENDERS.keys())
-def test_callback_raising_on_the_last_batch(winic_mock: MockService, send: Any, concurrency: int) -> None:
+def test_callback_raising_on_the_last_batch(winic_mock: MockService, send: Sender, concurrency: int) -> None:
     error = send(winic_mock, concurrency, raise_on(5))
     assert isinstance(error.error, CallbackFailed)
     assert len(error.receipts) == 5 and error.unsent == () and error.failed == ()
@@ -109,7 +109,7 @@ def test_callback_raising_on_the_last_batch(winic_mock: MockService, send: Any, 
 
 
 @pytest.mark.parametrize(("send", "concurrency"), SENDERS.values(), ids=SENDERS.keys())
-def test_unknown_outcome_mid_bulk(winic_mock: MockService, send: Any, concurrency: int) -> None:
+def test_unknown_outcome_mid_bulk(winic_mock: MockService, send: Sender, concurrency: int) -> None:
     winic_mock.fail("close_after", operation="SendMessages", every=2, times=1)  # the 2nd request: sent, reply lost
     error = send(winic_mock, concurrency, None)
     assert isinstance(error.error, OutcomeUnknown)
@@ -120,7 +120,7 @@ def test_unknown_outcome_mid_bulk(winic_mock: MockService, send: Any, concurrenc
 
 
 @pytest.mark.parametrize(("send", "concurrency"), SENDERS.values(), ids=SENDERS.keys())
-def test_two_batches_failing_at_once(winic_mock: MockService, send: Any, concurrency: int) -> None:
+def test_two_batches_failing_at_once(winic_mock: MockService, send: Sender, concurrency: int) -> None:
     """Each batch whose reply was lost is unknown, never unsent. With four in flight both failures usually
     happen; a loaded machine may answer the first before the second batch started, which then never does."""
     winic_mock.fail("close_after", operation="SendMessages", times=2)  # the first two to arrive: sent, reply lost
@@ -134,7 +134,9 @@ def test_two_batches_failing_at_once(winic_mock: MockService, send: Any, concurr
 
 
 @pytest.mark.parametrize(("send", "concurrency"), SENDERS.values(), ids=SENDERS.keys())
-def test_callback_raising_then_an_in_flight_batch_failing(winic_mock: MockService, send: Any, concurrency: int) -> None:
+def test_callback_raising_then_an_in_flight_batch_failing(
+    winic_mock: MockService, send: Sender, concurrency: int
+) -> None:
     winic_mock.fail("close_after", operation="SendMessages", every=2, times=1)
     error = send(winic_mock, concurrency, raise_on(1))
     assert_accounted(error, winic_mock)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from helpers.shared import TRANSPORTS
+from helpers.shared import TRANSPORTS, MakeClient
 
 from winic_soap import (
     AccessDeniedError,
@@ -37,7 +38,7 @@ CODES = {
     "-110": AccessDeniedError,
     "-777": UnknownServiceError,
 }
-CALLS = {
+CALLS: dict[str, Callable[[WinicClient], object]] = {
     "SendMessages": lambda c: c.send("13800138000", "x"),
     "SendMessages_Ext": lambda c: c.send("13800138000", "x", ext="12"),
     "SendInternationalMessages": lambda c: c.send_international("447911123456", "x"),
@@ -52,7 +53,9 @@ CALLS = {
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("code", list(CODES))
-def test_forced_codes_raise_their_family(make_client, winic_mock, transport: str, code: str) -> None:  # type: ignore[no-untyped-def]
+def test_forced_codes_raise_their_family(
+    make_client: MakeClient, winic_mock: MockService, transport: str, code: str
+) -> None:
     client = make_client(transport)
     for operation, call in CALLS.items():
         # -09 is retried for reads: force it on every attempt so it surfaces
@@ -65,7 +68,7 @@ def test_forced_codes_raise_their_family(make_client, winic_mock, transport: str
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_real_triggers(make_client, transport: str) -> None:  # type: ignore[no-untyped-def]
+def test_real_triggers(make_client: MakeClient, transport: str) -> None:
     with pytest.raises(AuthenticationError) as caught:
         make_client(transport, pwd="wrong").account()
     assert caught.value.code == "-03"

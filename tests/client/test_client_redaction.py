@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Callable
 
 import pytest
 from helpers.shared import TRANSPORTS
@@ -18,7 +19,7 @@ NEW = "N3w-Pw-4410"
 def _exercise(client: WinicClient, mock: MockService) -> list[BaseException]:
     errors: list[BaseException] = []
 
-    def attempt(action) -> None:  # type: ignore[no-untyped-def]
+    def attempt(action: Callable[[], object]) -> None:
         try:
             action()
         except WinicError as exc:

@@ -7,6 +7,7 @@ import socket
 from decimal import Decimal
 
 import pytest
+from helpers.shared import MakeClient, SleepRecorder
 
 from winic_soap import (
     BalanceError,
@@ -50,7 +51,7 @@ def test_refused_then_up_sends_exactly_once() -> None:
             mock.stop()
 
 
-def test_refused_for_good_is_a_connect_error_not_an_unknown_outcome(sleeps) -> None:  # type: ignore[no-untyped-def]
+def test_refused_for_good_is_a_connect_error_not_an_unknown_outcome(sleeps: SleepRecorder) -> None:
     port = free_port()
     with (
         WinicClient(
@@ -69,8 +70,8 @@ def test_refused_for_good_is_a_connect_error_not_an_unknown_outcome(sleeps) -> N
 @pytest.mark.parametrize("transport", ["soap11", "soap12", "http-post", "http-get"])
 @pytest.mark.parametrize("fault", ["close_after", "truncate", "malformed"])
 def test_reply_lost_after_processing_is_outcome_unknown_and_never_repeated(
-    make_client, winic_mock, sleeps, transport: str, fault: str
-) -> None:  # type: ignore[no-untyped-def]
+    make_client: MakeClient, winic_mock: MockService, sleeps: SleepRecorder, transport: str, fault: str
+) -> None:
     winic_mock.fail(fault, operation="SendMessages")
     with pytest.raises(SendOutcomeUnknown) as caught:
         make_client(transport).send(["13800138000", "13900139000"], "once only")
@@ -82,7 +83,9 @@ def test_reply_lost_after_processing_is_outcome_unknown_and_never_repeated(
 
 
 @pytest.mark.parametrize("fault", ["close_before", "http503", "http500"])
-def test_ambiguous_failures_of_a_send_are_surfaced_not_retried(make_client, winic_mock, sleeps, fault: str) -> None:  # type: ignore[no-untyped-def]
+def test_ambiguous_failures_of_a_send_are_surfaced_not_retried(
+    make_client: MakeClient, winic_mock: MockService, sleeps: SleepRecorder, fault: str
+) -> None:
     # the mock knows it did not process these; the client cannot know, so it must not guess
     winic_mock.fail(fault, operation="SendMessages")
     with pytest.raises(SendOutcomeUnknown):
@@ -90,7 +93,9 @@ def test_ambiguous_failures_of_a_send_are_surfaced_not_retried(make_client, wini
     assert len(winic_mock.calls("SendMessages", processed=None)) == 1 and sleeps.waits == []
 
 
-def test_send_read_timeout_is_outcome_unknown(make_client, winic_mock, sleeps) -> None:  # type: ignore[no-untyped-def]
+def test_send_read_timeout_is_outcome_unknown(
+    make_client: MakeClient, winic_mock: MockService, sleeps: SleepRecorder
+) -> None:
     winic_mock.fail("latency", seconds=0.6, operation="SendMessages")
     with pytest.raises(SendOutcomeUnknown) as caught:
         make_client(timeout=0.2).send("13800138000", "slow")
@@ -99,7 +104,13 @@ def test_send_read_timeout_is_outcome_unknown(make_client, winic_mock, sleeps) -
 
 
 @pytest.mark.parametrize("transport", ["soap11", "http-post"])
-def test_reads_are_retried_through_503s(make_client, winic_mock, sleeps, transport: str, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_reads_are_retried_through_503s(
+    make_client: MakeClient,
+    winic_mock: MockService,
+    sleeps: SleepRecorder,
+    transport: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     winic_mock.fail("http503", operation="SMS_Reports", times=2)
     caplog.set_level(logging.WARNING, logger="winic_soap")
     assert make_client(transport).reports() == []
@@ -108,14 +119,18 @@ def test_reads_are_retried_through_503s(make_client, winic_mock, sleeps, transpo
     assert caplog.text.count("retrying in") == 2
 
 
-def test_reads_give_up_after_max_attempts(make_client, winic_mock, sleeps) -> None:  # type: ignore[no-untyped-def]
+def test_reads_give_up_after_max_attempts(
+    make_client: MakeClient, winic_mock: MockService, sleeps: SleepRecorder
+) -> None:
     winic_mock.fail("http503", times=None)
     with pytest.raises(HTTPStatusError) as caught:
         make_client(retry=RetryPolicy(max_attempts=3, sleep=sleeps)).account()
     assert caught.value.status == 503 and len(sleeps.waits) == 2
 
 
-def test_reads_retry_lost_connections_and_timeouts(make_client, winic_mock, sleeps) -> None:  # type: ignore[no-untyped-def]
+def test_reads_retry_lost_connections_and_timeouts(
+    make_client: MakeClient, winic_mock: MockService, sleeps: SleepRecorder
+) -> None:
     winic_mock.fail("close_before", operation="GetUserInfo")
     winic_mock.fail("latency", seconds=0.6, operation="GET_SMS_MO")
     client = make_client(timeout=0.3)
@@ -124,7 +139,9 @@ def test_reads_retry_lost_connections_and_timeouts(make_client, winic_mock, slee
     assert len(sleeps.waits) == 2
 
 
-def test_lost_pull_answer_is_warned_about(make_client, winic_mock, sleeps, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_lost_pull_answer_is_warned_about(
+    make_client: MakeClient, winic_mock: MockService, sleeps: SleepRecorder, caplog: pytest.LogCaptureFixture
+) -> None:
     winic_mock.add_reply("13800138000", "lost forever")
     winic_mock.fail("close_after", operation="GET_SMS_MO", times=None)
     with pytest.raises(ConnectionLostError):
@@ -132,7 +149,9 @@ def test_lost_pull_answer_is_warned_about(make_client, winic_mock, sleeps, caplo
     assert "cannot be pulled again" in caplog.text
 
 
-def test_a_lost_pull_answer_is_warned_about_even_when_the_retry_succeeds(make_client, winic_mock, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_a_lost_pull_answer_is_warned_about_even_when_the_retry_succeeds(
+    make_client: MakeClient, winic_mock: MockService, caplog: pytest.LogCaptureFixture
+) -> None:
     winic_mock.add_reply("13800138000", "handed out, then lost")
     winic_mock.add_reply("13900139000", "still there")
     winic_mock.fail("close_after", operation="GET_SMS_MO")
@@ -141,7 +160,9 @@ def test_a_lost_pull_answer_is_warned_about_even_when_the_retry_succeeds(make_cl
     assert "cannot be pulled again" in caplog.text
 
 
-def test_maintenance_is_retried_for_reads_not_sends(make_client, winic_mock, sleeps) -> None:  # type: ignore[no-untyped-def]
+def test_maintenance_is_retried_for_reads_not_sends(
+    make_client: MakeClient, winic_mock: MockService, sleeps: SleepRecorder
+) -> None:
     client = make_client()
     winic_mock.fail("code", code="-09", operation="GetUserInfo", times=2)
     assert client.account().uid == "demo" and len(sleeps.waits) == 2
@@ -151,14 +172,14 @@ def test_maintenance_is_retried_for_reads_not_sends(make_client, winic_mock, sle
     assert len(sleeps.waits) == 2
 
 
-def test_business_codes_are_final(make_client, winic_mock, sleeps) -> None:  # type: ignore[no-untyped-def]
+def test_business_codes_are_final(make_client: MakeClient, winic_mock: MockService, sleeps: SleepRecorder) -> None:
     winic_mock.fail("code", code="-01", operation="SendMessages")
     with pytest.raises(BalanceError):
         make_client().send("13800138000", "x")
     assert sleeps.waits == [] and winic_mock.state.sends == []
 
 
-def test_waits_grow_and_stay_under_the_cap(sleeps) -> None:  # type: ignore[no-untyped-def]
+def test_waits_grow_and_stay_under_the_cap(sleeps: SleepRecorder) -> None:
     port = free_port()
     policy = RetryPolicy(max_attempts=6, backoff=0.5, backoff_max=2.0, sleep=sleeps)
     with (
@@ -169,7 +190,7 @@ def test_waits_grow_and_stay_under_the_cap(sleeps) -> None:  # type: ignore[no-u
     assert len(sleeps.waits) == 5 and all(0 <= w <= 2.0 for w in sleeps.waits)
 
 
-def test_password_change_with_lost_reply_is_outcome_unknown(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_password_change_with_lost_reply_is_outcome_unknown(make_client: MakeClient, winic_mock: MockService) -> None:
     client = make_client()
     winic_mock.fail("close_after", operation="EditUserPwd")
     with pytest.raises(OutcomeUnknown) as caught:
@@ -178,7 +199,7 @@ def test_password_change_with_lost_reply_is_outcome_unknown(make_client, winic_m
     assert len(winic_mock.calls("EditUserPwd")) == 1
 
 
-def test_bulk_failure_in_one_chunk_never_resends_another(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_failure_in_one_chunk_never_resends_another(make_client: MakeClient, winic_mock: MockService) -> None:
     numbers = [f"138{i:08d}" for i in range(250)]
     winic_mock.fail("close_after", operation="SendMessages", every=2, times=1)  # the 2nd request's reply is lost
     with pytest.raises(BulkSendError) as caught:

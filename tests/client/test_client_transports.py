@@ -9,13 +9,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import Any, TypedDict, cast
 
 import httpx2
 import pytest
-from helpers.shared import TRANSPORTS
+from helpers.shared import TRANSPORTS, MakeClient, SleepRecorder
 
-from winic_soap import AccountInfo, AsyncWinicClient, DeliveryReport, Reply, WinicClient
+from winic_soap import AccountInfo, AsyncWinicClient, DeliveryReport, Reply, Submission, WinicClient
 from winic_soap.mock import Account, MockService
 from winic_soap.models import SERVICE_TZ
 
@@ -36,8 +37,9 @@ class _Blocking:
 
 
 @contextmanager
-def client_for(shell: str, mock: MockService, transport: str, **options: Any) -> Iterator[Any]:
-    """A client of ``shell`` on ``mock``: over its socket, or in process (no port) through ``http_client``."""
+def client_for(shell: str, mock: MockService, transport: str, **options: Any) -> Iterator[WinicClient]:
+    """A client of ``shell`` on ``mock``: over its socket, or in process (no port) through ``http_client``;
+    the async one behind ``_Blocking``, whose face is the sync client's (so it is typed as one)."""
     in_process = shell.endswith("in-process")
     if shell.startswith("sync"):
         http = httpx2.Client(transport=mock.httpx_transport()) if in_process else None
@@ -54,7 +56,7 @@ def client_for(shell: str, mock: MockService, transport: str, **options: Any) ->
         aclient = AsyncWinicClient(
             "demo", "demo-secret", endpoint=mock.url, transport=transport, http_client=ahttp, **options
         )
-        yield _Blocking(aclient, loop)
+        yield cast("WinicClient", _Blocking(aclient, loop))
         loop.run_until_complete(aclient.aclose())
         if ahttp is not None:
             loop.run_until_complete(ahttp.aclose())
@@ -62,7 +64,24 @@ def client_for(shell: str, mock: MockService, transport: str, **options: Any) ->
         loop.close()
 
 
-def scenario(transport: str, shell: str = "sync") -> dict[str, object]:
+class Results(TypedDict, total=False):
+    """What one pass over every operation gave, compared whole between shells and transports."""
+
+    send: tuple[Submission, ...]
+    send_ext: tuple[Submission, ...]
+    send_at: tuple[Submission, ...]
+    intl: tuple[Submission, ...]
+    replies_port: list[Reply]
+    replies_ext: list[Reply]
+    reports: list[DeliveryReport]
+    account: AccountInfo
+    account_personal: AccountInfo
+    after_change: str
+    record: str | None
+    ledger: list[tuple[str, str]]
+
+
+def scenario(transport: str, shell: str = "sync") -> Results:
     """One pass over every operation against a fresh mock with a fixed clock."""
     with (
         MockService(
@@ -70,7 +89,7 @@ def scenario(transport: str, shell: str = "sync") -> dict[str, object]:
         ) as mock,
         client_for(shell, mock, transport, clock=lambda: FIXED) as client,
     ):
-        out: dict[str, object] = {}
+        out: Results = {}
         out["send"] = client.send(["13800138000", "13900139000"], "验证码 123456").submissions
         out["send_ext"] = client.send("13700137000", "ext", ext="123").submissions
         out["send_at"] = client.send("13700137000", "later", at=FIXED + timedelta(hours=1)).submissions
@@ -92,54 +111,55 @@ def scenario(transport: str, shell: str = "sync") -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def results() -> dict[str, dict[str, object]]:
+def results() -> dict[str, Results]:
     return {t: scenario(t) for t in TRANSPORTS}
 
 
 @pytest.mark.parametrize("shell", SHELLS[1:])
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_every_shell_gives_identical_results(results: dict[str, dict[str, object]], shell: str, transport: str) -> None:
+def test_every_shell_gives_identical_results(results: dict[str, Results], shell: str, transport: str) -> None:
     """Sync, async, and both over the in-process mock transport: same results, same ledger, per transport."""
     assert scenario(transport, shell) == results[transport]
 
 
-def test_same_results_on_every_transport(results: dict[str, dict[str, object]]) -> None:
+def test_same_results_on_every_transport(results: dict[str, Results]) -> None:
     reference = {k: v for k, v in results["soap11"].items() if k != "ledger"}
     for transport in TRANSPORTS[1:]:
         assert {k: v for k, v in results[transport].items() if k != "ledger"} == reference, transport
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_each_transport_really_used_its_protocol(results: dict[str, dict[str, object]], transport: str) -> None:
-    assert {t for _, t in results[transport]["ledger"]} == {transport}  # type: ignore[attr-defined]
+def test_each_transport_really_used_its_protocol(results: dict[str, Results], transport: str) -> None:
+    assert {t for _, t in results[transport]["ledger"]} == {transport}
 
 
-def test_decoded_values(results: dict[str, dict[str, object]]) -> None:
+def test_decoded_values(results: dict[str, Results]) -> None:
     r = results["soap11"]
-    [submission] = r["send"]  # type: ignore[misc]
-    assert re.fullmatch(r"0506070809\d{6}", submission.message_id)
+    [submission] = r["send"]
+    assert submission.message_id is not None and re.fullmatch(r"0506070809\d{6}", submission.message_id)
     assert submission.recipients == ("13800138000", "13900139000")
     aware = FIXED.replace(tzinfo=SERVICE_TZ)  # the service's times are Asia/Shanghai, +08:00
     assert r["replies_port"] == [Reply("13800138000", "好/的", "001", aware)]
     assert r["replies_ext"] == [Reply("13900139000", "ext reply", "0012", aware)]
-    assert r["replies_port"][0].received_at.isoformat() == "2026-05-06T07:08:09+08:00"  # type: ignore[index]
+    received_at = r["replies_port"][0].received_at
+    assert received_at is not None and received_at.isoformat() == "2026-05-06T07:08:09+08:00"
     reports = r["reports"]
-    assert all(isinstance(x, DeliveryReport) for x in reports)  # type: ignore[attr-defined]
-    assert {x.at.utcoffset() for x in reports} == {timedelta(hours=8)}  # type: ignore[attr-defined]
-    assert [(x.mobile, x.status) for x in reports if x.message_id == submission.message_id] == [  # type: ignore[attr-defined]
+    assert all(isinstance(x, DeliveryReport) for x in reports)
+    assert {x.at.utcoffset() if x.at else None for x in reports} == {timedelta(hours=8)}
+    assert [(x.mobile, x.status) for x in reports if x.message_id == submission.message_id] == [
         ("13800138000", "DELIVRD"),
         ("13900139000", "DELIVRD"),
     ]
     account = r["account"]
     assert isinstance(account, AccountInfo) and account.balance == Decimal("49.5")  # five recipients, one part each
-    assert r["account_personal"].company == "ACME"  # type: ignore[attr-defined]
+    assert r["account_personal"].company == "ACME"
     assert r["after_change"] == "demo"
     assert str(r["record"]).startswith(submission.message_id)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_ledger_shows_each_documented_operation(results: dict[str, dict[str, object]], transport: str) -> None:
-    operations = [op for op, _ in results[transport]["ledger"]]  # type: ignore[attr-defined]
+def test_ledger_shows_each_documented_operation(results: dict[str, Results], transport: str) -> None:
+    operations = [op for op, _ in results[transport]["ledger"]]
     assert operations == [
         "SendMessages",
         "SendMessages_Ext",
@@ -157,7 +177,7 @@ def test_ledger_shows_each_documented_operation(results: dict[str, dict[str, obj
     ]
 
 
-def test_scheduled_send_carries_otime(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_scheduled_send_carries_otime(make_client: MakeClient, winic_mock: MockService) -> None:
     client = make_client()
     at = datetime.now() + timedelta(days=2)
     receipt = client.send("13800138000", "later", at=at.replace(microsecond=0))
@@ -166,7 +186,7 @@ def test_scheduled_send_carries_otime(make_client, winic_mock) -> None:  # type:
     assert winic_mock.ledger[-1].params["otime"] == receipt.scheduled_at.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def test_aware_datetime_is_converted_to_service_time(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_aware_datetime_is_converted_to_service_time(make_client: MakeClient, winic_mock: MockService) -> None:
 
     client = make_client()
     at = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
@@ -177,13 +197,13 @@ def test_aware_datetime_is_converted_to_service_time(make_client, winic_mock) ->
     assert receipt.scheduled_at.strftime("%Y-%m-%d %H:%M:%S") == sent
 
 
-def test_forbidden_characters_go_full_width(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_forbidden_characters_go_full_width(make_client: MakeClient, winic_mock: MockService) -> None:
     receipt = make_client().send("13800138000", "50% off & more #1 *now* $5")
     assert receipt.text == "50％ off ＆ more ＃1 ＊now＊ ＄5"
     assert winic_mock.state.sends[-1].text == receipt.text
 
 
-def test_more_than_100_numbers_are_split(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_more_than_100_numbers_are_split(make_client: MakeClient, winic_mock: MockService) -> None:
     numbers = [f"138{i:08d}" for i in range(250)]
     progress: list[tuple[int, int]] = []
     receipt = make_client("http-post").send(
@@ -195,14 +215,14 @@ def test_more_than_100_numbers_are_split(make_client, winic_mock) -> None:  # ty
     assert progress == [(1, 3), (2, 3), (3, 3)]
 
 
-def test_bulk_in_parallel(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_in_parallel(make_client: MakeClient, winic_mock: MockService) -> None:
     numbers = [f"139{i:08d}" for i in range(1000)]
     receipt = make_client().send(numbers, "bulk", concurrency=4)
     assert len(receipt.submissions) == 10 and receipt.recipients == tuple(numbers)
     assert sorted(n for s in winic_mock.state.sends for n in s.recipients) == sorted(numbers)
 
 
-def test_operations_are_introspected(make_client) -> None:  # type: ignore[no-untyped-def]
+def test_operations_are_introspected(make_client: MakeClient) -> None:
     ops = {op.name: op for op in make_client().operations()}
     assert ops["SendMessages_Ext"].parameters == ("uid", "pwd", "tos", "msg", "otime", "extno")
     assert ops["GetMessageRecord"].parameters == ("uid", "pwd", "num", "StartDate", "EndDate", "isday")
@@ -210,15 +230,16 @@ def test_operations_are_introspected(make_client) -> None:  # type: ignore[no-un
     assert {"RegineUser", "GetUserInfo_", "GetMessageInfo", "GET_MSP_MO", "TelCall"} <= set(ops)
 
 
-def test_call_any_operation(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_call_any_operation(make_client: MakeClient, winic_mock: MockService) -> None:
     client = make_client("soap12")
     message_id = client.send("13800138000", "x").message_id
-    assert client.call("GetMessageInfo", snum=message_id).startswith(message_id)
+    assert message_id is not None
+    assert str(client.call("GetMessageInfo", snum=message_id)).startswith(message_id)
     winic_mock.add_reply("13800138000", "via msp", port="9")
-    assert client.call("GET_MSP_MO", IDtype="9").startswith("13800138000/via msp/9/")
+    assert str(client.call("GET_MSP_MO", IDtype="9")).startswith("13800138000/via msp/9/")
 
 
-def test_estimate_matches_what_the_mock_charges(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_estimate_matches_what_the_mock_charges(make_client: MakeClient, winic_mock: MockService) -> None:
     client = make_client()
     text = "字" * 150
     estimate = client.estimate(["13800138000", "13900139000"], text)
@@ -228,7 +249,9 @@ def test_estimate_matches_what_the_mock_charges(make_client, winic_mock) -> None
     assert estimate.parts == winic_mock.state.sends[-1].parts == 3
 
 
-def test_register_falls_back_to_regineuser_when_wsdl_lacks_the_underscore(tmp_path, winic_mock, sleeps) -> None:  # type: ignore[no-untyped-def]
+def test_register_falls_back_to_regineuser_when_wsdl_lacks_the_underscore(
+    tmp_path: Path, winic_mock: MockService, sleeps: SleepRecorder
+) -> None:
     from winic_soap import RetryPolicy
     from winic_soap.resources import packaged_wsdl_bytes
 
@@ -253,7 +276,7 @@ def test_register_falls_back_to_regineuser_when_wsdl_lacks_the_underscore(tmp_pa
     assert winic_mock.ledger[-1].operation == "RegineUser"
 
 
-def test_wsdl_can_be_loaded_from_the_live_url_shape(winic_mock, sleeps) -> None:  # type: ignore[no-untyped-def]
+def test_wsdl_can_be_loaded_from_the_live_url_shape(winic_mock: MockService, sleeps: SleepRecorder) -> None:
     from winic_soap import RetryPolicy
 
     with WinicClient(
@@ -262,7 +285,7 @@ def test_wsdl_can_be_loaded_from_the_live_url_shape(winic_mock, sleeps) -> None:
         assert client.account().uid == "demo"
 
 
-def test_client_is_shareable_across_threads(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_client_is_shareable_across_threads(make_client: MakeClient, winic_mock: MockService) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     client = make_client()

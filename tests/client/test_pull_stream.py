@@ -69,7 +69,7 @@ def test_large_reply_answers_stream_on_every_transport(rich_mock: MockService, t
         assert not isinstance(records, list)  # larger than the part kept in memory: read from the file
         replies = list(records)
     assert all(isinstance(r, Reply) and r.port == "001" and r.mobile == "13800138000" for r in replies)
-    assert [r.text for r in replies] == texts
+    assert [r.text for r in replies if isinstance(r, Reply)] == texts
 
 
 def test_a_small_answer_is_a_list_and_an_error_code_is_its_typed_error(rich_mock: MockService) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -132,7 +132,7 @@ def _run(mock: MockService, transport: str, action: Callable[[WinicClient], Any]
 
 
 @pytest.fixture
-def mock() -> Any:
+def mock() -> Iterator[MockService]:
     with MockService([Account("demo", PWD)]) as service:
         yield service
 

@@ -32,7 +32,7 @@ def test_a_batch_that_is_not_one_is_refused_before_the_wire(winic_mock: MockServ
     with WinicClient("demo", "demo-secret", endpoint=winic_mock.url) as client:
         plan = client.plan_send(["13800138000", "13900139000"], "通知")
         with pytest.raises(InputError) as caught:
-            client.send_batch(plan, batch)  # type: ignore[arg-type]  # what a caller may pass all the same
+            client.send_batch(plan, batch)  # type: ignore[arg-type]  # the wrong type is the test
     assert caught.value.field == "numbers" and "one batch of the plan" in caught.value.rule
     assert winic_mock.ledger == []
 
@@ -43,7 +43,7 @@ def test_the_async_client_refuses_them_too(winic_mock: MockService, batch: objec
         async with AsyncWinicClient("demo", "demo-secret", endpoint=winic_mock.url) as client:
             plan = client.plan_send(["13800138000"], "通知")
             with pytest.raises(InputError, match="numbers: must be one batch of the plan"):
-                await client.send_batch(plan, batch)  # type: ignore[arg-type]
+                await client.send_batch(plan, batch)  # type: ignore[arg-type]  # the wrong type is the test
 
     asyncio.run(main())
     assert winic_mock.ledger == []

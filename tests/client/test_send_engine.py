@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from winic_soap import (
     WinicClient,
 )
 from winic_soap.mock import MockService, protocol
+from winic_soap.models import Submission
 from winic_soap.recipients import chunked
 from winic_soap.store import open_store
 
@@ -79,6 +80,7 @@ def test_an_accepted_attempt_carries_its_id(winic_mock: MockService) -> None:
 async def _send_slowly(mock: MockService, stop: str) -> BulkSendError:
     async with AsyncWinicClient("demo", "demo-secret", endpoint=mock.url) as client:
         sending = client.send(NUMBERS, "通知", concurrency=4)
+        caught: pytest.ExceptionInfo[BaseException]
         if stop == "wait_for":
             with pytest.raises(TimeoutError) as caught:
                 await asyncio.wait_for(sending, 0.4)
@@ -111,7 +113,12 @@ def test_a_cancelled_async_bulk_send_keeps_every_id(winic_mock: MockService, sto
 def test_ctrl_c_in_a_sync_bulk_send_keeps_every_id(winic_mock: MockService, concurrency: int) -> None:
     """SIGINT in the main thread, as a terminal's Ctrl-C delivers it, while threads send."""
     winic_mock.fail("latency", seconds=0.1, times=None, operation="SendMessages")
-    threading.Thread(target=lambda: (wait_for_sends(winic_mock, 4), _thread.interrupt_main(signal.SIGINT))).start()
+
+    def interrupt_after_four_sends() -> None:
+        wait_for_sends(winic_mock, 4)
+        _thread.interrupt_main(signal.SIGINT)
+
+    threading.Thread(target=interrupt_after_four_sends).start()
     with (
         WinicClient("demo", "demo-secret", endpoint=winic_mock.url) as client,
         pytest.raises(KeyboardInterrupt) as caught,
@@ -268,28 +275,34 @@ def test_a_future_schedule_goes_out_as_planned_on_resume(store_url: str, winic_m
 
 
 # -- the CLI: stops, exit codes, summaries ----------------------------------------------------------------
-@pytest.fixture
-def cli(tmp_path: Path, winic_mock: MockService) -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    env = cli_env(winic_mock.url, tmp_path)
-    numbers = tmp_path / "numbers.txt"
-    numbers.write_text("\n".join(NUMBERS) + "\n")
-    started: list[subprocess.Popen[str]] = []
+class Cli:
+    """``winic-soap ARGS`` started on the test's mock with a SQLite store; ``numbers`` is a file of NUMBERS."""
 
-    def start(*args: str) -> subprocess.Popen[str]:
+    def __init__(self, endpoint: str, home: Path) -> None:
+        self._env = {**cli_env(endpoint, home), "WINIC_STORE": f"sqlite:///{home / 'store.sqlite3'}"}
+        numbers = home / "numbers.txt"
+        numbers.write_text("\n".join(NUMBERS) + "\n")
+        self.numbers = str(numbers)
+        self.started: list[subprocess.Popen[str]] = []
+
+    def __call__(self, *args: str) -> subprocess.Popen[str]:
         process = subprocess.Popen(
             [sys.executable, "-m", "winic_soap", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,
-            env={**env, "WINIC_STORE": f"sqlite:///{tmp_path / 'store.sqlite3'}"},
+            env=self._env,
         )
-        started.append(process)
+        self.started.append(process)
         return process
 
-    start.numbers = str(numbers)  # type: ignore[attr-defined]
-    yield start
-    for process in started:
+
+@pytest.fixture
+def cli(tmp_path: Path, winic_mock: MockService) -> Iterator[Cli]:
+    made = Cli(winic_mock.url, tmp_path)
+    yield made
+    for process in made.started:
         if process.poll() is None:
             process.kill()
             process.wait()
@@ -300,7 +313,7 @@ def cli(tmp_path: Path, winic_mock: MockService) -> Iterator[Callable[..., subpr
     [(signal.SIGTERM, 143, 4), (signal.SIGINT, 130, 1), (signal.SIGINT, 130, 4), (signal.SIGTERM, 143, 1)],
 )
 def test_a_stopped_cli_send_prints_every_id_and_exits_true(
-    cli: Any, winic_mock: MockService, sig: int, code: int, concurrency: int
+    cli: Cli, winic_mock: MockService, sig: int, code: int, concurrency: int
 ) -> None:
     winic_mock.fail("latency", seconds=0.1, times=None, operation="SendMessages")
     send = cli("send", "-f", cli.numbers, "-m", "通知", "--job", "j1", "--concurrency", str(concurrency), "--json")
@@ -333,7 +346,7 @@ def test_a_stopped_cli_send_prints_every_id_and_exits_true(
 
 @pytest.mark.parametrize(("sig", "code", "concurrency"), [(signal.SIGINT, 130, 4), (signal.SIGTERM, 143, 1)])
 def test_a_stopped_cli_send_prints_its_ids_and_one_summary_line(
-    cli: Any, winic_mock: MockService, sig: int, code: int, concurrency: int
+    cli: Cli, winic_mock: MockService, sig: int, code: int, concurrency: int
 ) -> None:
     """Without --json: the accepted ids on stdout, one summary line on stderr, the rest in `jobs show`."""
     winic_mock.fail("latency", seconds=0.1, times=None, operation="SendMessages")
@@ -373,13 +386,11 @@ def test_a_stopped_cli_send_prints_its_ids_and_one_summary_line(
     assert set(NUMBERS) - set(bulk.unknown) <= set(sent_numbers(winic_mock)), "the resume left numbers unsent"
 
 
-def _submission(data: dict[str, Any]) -> Any:
-    from winic_soap.models import Submission
-
+def _submission(data: dict[str, Any]) -> Submission:
     return Submission(data["message_id"], tuple(data["recipients"]))
 
 
-def test_a_rerun_with_the_printed_job_id_is_a_replay(cli: Any, winic_mock: MockService) -> None:
+def test_a_rerun_with_the_printed_job_id_is_a_replay(cli: Cli, winic_mock: MockService) -> None:
     first = cli("send", "-f", cli.numbers, "-m", "通知", "--concurrency", "4", "--json")
     out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err

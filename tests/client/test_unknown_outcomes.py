@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.shared import TRANSPORTS, cli_env, run_cli
+from helpers.shared import TRANSPORTS, MakeClient, SleepRecorder, cli_env, run_cli
 
 from winic_soap import (
     HTTPStatusError,
@@ -23,8 +23,9 @@ from winic_soap import (
     SendOutcomeUnknown,
     TransportError,
     WinicClient,
+    WinicError,
 )
-from winic_soap.mock import protocol
+from winic_soap.mock import MockService, protocol
 
 _XSI = "http://www.w3.org/2001/XMLSchema-instance"
 _ENVELOPE = {
@@ -75,7 +76,7 @@ NOT_AN_ACK = {
 }
 
 
-def _one_attempt(winic_mock: Any, operation: str) -> None:
+def _one_attempt(winic_mock: MockService, operation: str) -> None:
     """The write reached the service exactly once, and the faked answer kept it from running at all."""
     entries = winic_mock.calls(operation, processed=None)
     assert len(entries) == 1, [e.as_dict() for e in entries]
@@ -84,7 +85,9 @@ def _one_attempt(winic_mock: Any, operation: str) -> None:
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("value", NOT_AN_ID.values(), ids=NOT_AN_ID.keys())
-def test_send_answer_that_is_not_an_id_is_unknown(make_client, winic_mock, sleeps, transport: str, value: Any) -> None:  # type: ignore[no-untyped-def]
+def test_send_answer_that_is_not_an_id_is_unknown(
+    make_client: MakeClient, winic_mock: MockService, sleeps: SleepRecorder, transport: str, value: Any
+) -> None:
     winic_mock.fail("reply", **answer(transport, "SendMessages", value))
     client: WinicClient = make_client(transport)
     with pytest.raises(SendOutcomeUnknown) as caught:
@@ -98,7 +101,9 @@ def test_send_answer_that_is_not_an_id_is_unknown(make_client, winic_mock, sleep
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("value", NOT_AN_ID.values(), ids=NOT_AN_ID.keys())
-def test_international_and_ext_sends_too(make_client, winic_mock, transport: str, value: Any) -> None:  # type: ignore[no-untyped-def]
+def test_international_and_ext_sends_too(
+    make_client: MakeClient, winic_mock: MockService, transport: str, value: Any
+) -> None:
     client: WinicClient = make_client(transport)
     winic_mock.fail("reply", **answer(transport, "SendInternationalMessages", value))
     with pytest.raises(SendOutcomeUnknown):
@@ -122,8 +127,8 @@ WRITES: dict[str, tuple[str, Callable[[WinicClient], None]]] = {
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("value", NOT_AN_ACK.values(), ids=NOT_AN_ACK.keys())
 @pytest.mark.parametrize("write", WRITES, ids=WRITES.keys())
-def test_write_answer_that_is_not_000_is_unknown(  # noqa: PLR0917  # type: ignore[no-untyped-def]
-    make_client, winic_mock, sleeps, transport: str, value: Any, write: str
+def test_write_answer_that_is_not_000_is_unknown(  # noqa: PLR0917
+    make_client: MakeClient, winic_mock: MockService, sleeps: SleepRecorder, transport: str, value: Any, write: str
 ) -> None:
     operation, action = WRITES[write]
     winic_mock.fail("reply", **answer(transport, operation, value))
@@ -183,8 +188,8 @@ def _plain_500(text: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("text", REFUSED_BEFORE_METHOD.values(), ids=REFUSED_BEFORE_METHOD.keys())
-def test_500_refused_before_the_method_is_not_processed(  # type: ignore[no-untyped-def]
-    make_client, winic_mock, sleeps, transport: str, text: str
+def test_500_refused_before_the_method_is_not_processed(
+    make_client: MakeClient, winic_mock: MockService, sleeps: SleepRecorder, transport: str, text: str
 ) -> None:
     winic_mock.fail("reply", **_plain_500(text))
     client: WinicClient = make_client(transport)
@@ -199,7 +204,9 @@ def test_500_refused_before_the_method_is_not_processed(  # type: ignore[no-unty
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("text", THROWN_IN_METHOD.values(), ids=THROWN_IN_METHOD.keys())
-def test_500_thrown_inside_the_method_is_unknown(make_client, winic_mock, sleeps, transport: str, text: str) -> None:  # type: ignore[no-untyped-def]
+def test_500_thrown_inside_the_method_is_unknown(
+    make_client: MakeClient, winic_mock: MockService, sleeps: SleepRecorder, transport: str, text: str
+) -> None:
     winic_mock.fail("reply", **_plain_500(text))
     client: WinicClient = make_client(transport)
     with pytest.raises(SendOutcomeUnknown) as caught:
@@ -220,7 +227,7 @@ CLI_CASES = {
 
 
 @pytest.mark.parametrize(("fault", "code", "kind"), CLI_CASES.values(), ids=CLI_CASES.keys())
-def test_cli_exit_codes(winic_mock, tmp_path: Path, fault: dict[str, Any], code: int, kind: str) -> None:  # type: ignore[no-untyped-def]
+def test_cli_exit_codes(winic_mock: MockService, tmp_path: Path, fault: dict[str, Any], code: int, kind: str) -> None:
     winic_mock.fail("reply", times=2, **fault)
     env = cli_env(winic_mock.url, tmp_path)
     result = run_cli(env, "send", "13800138000", "-m", "hello", "--transport", "http-post", "--json")
@@ -251,7 +258,9 @@ ASYNC_CASES = {
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize(("operation", "scripted", "expected"), ASYNC_CASES.values(), ids=ASYNC_CASES.keys())
-def test_async_client(winic_mock, transport: str, operation: str, scripted: Any, expected: type) -> None:  # type: ignore[no-untyped-def]
+def test_async_client(
+    winic_mock: MockService, transport: str, operation: str, scripted: object, expected: type[WinicError]
+) -> None:
     import asyncio
 
     from winic_soap import AsyncWinicClient, RetryPolicy
@@ -276,7 +285,9 @@ def test_async_client(winic_mock, transport: str, operation: str, scripted: Any,
                 else:
                     await c.register("newcomer", "Pw-123456", company="ACME", contact="Li", mobile="13800138000")
             if expected is HTTPStatusError:
-                assert not isinstance(caught.value, OutcomeUnknown) and caught.value.processed is False
+                error = caught.value
+                assert isinstance(error, HTTPStatusError) and not isinstance(error, OutcomeUnknown)
+                assert error.processed is False
 
     asyncio.run(run())
     assert waits == [] and len(winic_mock.calls(operation, processed=None)) == 1

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from helpers.pgserver import PgServer
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -52,7 +54,7 @@ def test_mock_benchmark_runs_quick(tmp_path: Path) -> None:
     assert json.loads(out.read_text(encoding="utf-8"))["mock_soap11_send_calls_per_s"] > 0
 
 
-def test_store_benchmark_runs_quick(tmp_path: Path, pg_server) -> None:  # type: ignore[no-untyped-def]
+def test_store_benchmark_runs_quick(tmp_path: Path, pg_server: PgServer) -> None:
     handoff = ["--handoff-records", "300", "--handoff-batch", "100"]
     args = ("--records", "200", "--repeat", "1", "--backlog", "3000", *handoff)
     result, data = _bench("bench_store.py", tmp_path / "store.json", *args)

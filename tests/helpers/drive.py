@@ -5,8 +5,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from winic_soap import AsyncWinicClient
+
+T = TypeVar("T")
 
 FLAVOURS = ("sync", "async")
 OUTER_LIMIT = 60.0  # proves a call ends; far above any timeout the tests set, never a timing assertion
@@ -20,7 +25,7 @@ class LoopThread:
         self.thread = threading.Thread(target=self.loop.run_forever, name="test-loop", daemon=True)
         self.thread.start()
 
-    def run(self, coroutine: Any, limit: float = OUTER_LIMIT) -> Any:
+    def run(self, coroutine: Coroutine[Any, Any, T], limit: float = OUTER_LIMIT) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(limit)
 
     def close(self) -> None:
@@ -32,7 +37,7 @@ class LoopThread:
 class AsyncDriven:
     """An ``AsyncWinicClient`` behind the sync face the tests use: each coroutine method runs on ``loop``."""
 
-    def __init__(self, loop: LoopThread, client: Any) -> None:
+    def __init__(self, loop: LoopThread, client: AsyncWinicClient) -> None:
         self._loop = loop
         self._client = client
 
@@ -46,7 +51,7 @@ class AsyncDriven:
         self._loop.run(self._client.__aexit__(None, None, None))
 
 
-def bounded(call: Callable[[], Any], limit: float = OUTER_LIMIT) -> Any:
+def bounded(call: Callable[[], T], limit: float = OUTER_LIMIT) -> T:
     """Run ``call`` on a thread and fail the test if it has not ended within ``limit`` seconds; returns its
     result or raises its exception. Proves a call ends; says nothing about how fast."""
     outcome: dict[str, Any] = {}
@@ -63,4 +68,5 @@ def bounded(call: Callable[[], Any], limit: float = OUTER_LIMIT) -> Any:
     assert not thread.is_alive(), f"the call was still running after {limit} s"
     if "error" in outcome:
         raise outcome["error"]
-    return outcome["result"]
+    result: T = outcome["result"]
+    return result

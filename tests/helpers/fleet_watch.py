@@ -9,11 +9,14 @@ import signal
 import sys
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TypeVar
 
-from winic_soap import WinicClient
+from winic_soap import DeliveryReport, Reply, WinicClient
 from winic_soap.store import InboxRecord, open_store
 from winic_soap.watcher import Watcher
+
+T = TypeVar("T")
 
 
 def _append(path: str, line: str) -> None:
@@ -30,20 +33,20 @@ class TimedPuller:
     def __init__(self, client: WinicClient, windows: str) -> None:
         self.client, self.windows, self.settings = client, windows, client.settings
 
-    def _timed(self, name: str, call: Any) -> Any:
+    def _timed(self, name: str, call: Callable[[], T]) -> T:
         started = time.monotonic()
         _append(self.windows, json.dumps({"pid": os.getpid(), "op": name, "start": started}))
         result = call()
         _append(self.windows, json.dumps({"pid": os.getpid(), "op": name, "start": started, "end": time.monotonic()}))
         return result
 
-    def reports(self) -> Any:
+    def reports(self) -> list[DeliveryReport]:
         return self._timed("SMS_Reports", self.client.reports)
 
-    def replies(self, port: str | None = None) -> Any:
+    def replies(self, port: str | None = None) -> list[Reply]:
         return self._timed("GET_SMS_MO", lambda: self.client.replies(port=port))
 
-    def replies_ext(self) -> Any:
+    def replies_ext(self) -> list[Reply]:
         return self._timed("GET_SMS_MO_Ext", self.client.replies_ext)
 
 
@@ -60,7 +63,7 @@ def main() -> None:
         open_store(store_url) as store,
     ):
         watcher = Watcher(
-            TimedPuller(client, windows),  # type: ignore[arg-type]
+            TimedPuller(client, windows),
             store,
             handler,
             interval=5,

@@ -31,7 +31,7 @@ def assert_truthful(bulk: BulkSendError, mock: MockService, numbers: list[str]) 
     assert set(seen) <= set(accepted) | set(bulk.unknown), "the service saw a number called failed or unsent"
     by_id = {s.message_id: s.recipients for s in mock.state.sends}
     for submission in bulk.receipts:
-        assert by_id[submission.message_id] == submission.recipients
+        assert submission.message_id is not None and by_id[submission.message_id] == submission.recipients
 
 
 def settle(mock: MockService) -> None:

@@ -83,10 +83,11 @@ def render(start: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
 
 def readable(socks: list[socket.socket], timeout: float) -> list[socket.socket]:
     """Those of ``socks`` with something to read within ``timeout`` (epoll: no select() limit at fd 1024)."""
+    by_fd = {sock.fileno(): sock for sock in socks}
     with selectors.DefaultSelector() as selector:
         for sock in socks:
             selector.register(sock, selectors.EVENT_READ)
-        return [key.fileobj for key, _ in selector.select(timeout)]  # type: ignore[misc]
+        return [by_fd[key.fd] for key, _ in selector.select(timeout)]
 
 
 def relay(a: socket.socket, b: socket.socket, stop: threading.Event, idle: float = 30.0) -> None:
@@ -94,7 +95,7 @@ def relay(a: socket.socket, b: socket.socket, stop: threading.Event, idle: float
     quiet = 0.0
     while not stop.is_set() and quiet < idle:
         # TLS sockets may hold decrypted bytes that select() cannot see
-        ready = [s for s in (a, b) if isinstance(s, ssl.SSLSocket) and s.pending()]
+        ready: list[socket.socket] = [s for s in (a, b) if isinstance(s, ssl.SSLSocket) and s.pending()]
         if not ready:
             ready = readable([a, b], 0.1)
         if not ready:

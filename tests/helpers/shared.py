@@ -8,8 +8,18 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from winic_soap import WinicClient
 
 TRANSPORTS = ("soap11", "soap12", "http-post", "http-get")
+
+
+class MakeClient(Protocol):
+    """The ``make_client`` fixture: a :class:`WinicClient` on the test's mock, closed after the test."""
+
+    def __call__(self, transport: str = "soap11", **options: Any) -> WinicClient: ...
 
 
 class SleepRecorder:

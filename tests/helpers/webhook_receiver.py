@@ -26,8 +26,11 @@ class Delivery:
     path: str
 
     @property
-    def event(self) -> Any:
-        return json.loads(self.body)
+    def event(self) -> dict[str, Any]:
+        """The delivery's JSON body (always an object)."""
+        loaded = json.loads(self.body)
+        assert isinstance(loaded, dict), loaded
+        return loaded
 
 
 @dataclass

@@ -94,6 +94,6 @@ PROTOCOLS = {"soap11": soap11, "soap12": soap12, "http-post": form_post, "http-g
 
 def call(protocol: str, url: str, operation: str, params: dict[str, str]) -> str | None:
     """Call ``operation`` over ``protocol`` and return its decoded answer (asserting a 200)."""
-    reply = PROTOCOLS[protocol](url, operation, params)  # type: ignore[operator]
+    reply = PROTOCOLS[protocol](url, operation, params)
     assert reply.status == 200, (reply.status, reply.body[:300])
     return answer_of(reply, operation)

@@ -9,6 +9,7 @@ import pytest
 
 from winic_soap import ConfigurationError, Settings, WinicClient
 from winic_soap.config import default_config_path
+from winic_soap.mock import MockService
 
 TOML = """
 uid = "file-user"
@@ -84,7 +85,9 @@ def test_password_not_in_settings_repr() -> None:
     assert "hidden-pw" not in repr(settings) and "hidden-pw" not in str(settings)
 
 
-def test_from_env_swaps_transport_by_one_setting(winic_mock, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_from_env_swaps_transport_by_one_setting(
+    winic_mock: MockService, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     monkeypatch.setenv("WINIC_UID", "demo")
     monkeypatch.setenv("WINIC_PWD", "demo-secret")
@@ -178,7 +181,7 @@ def test_values_of_the_right_type_pass(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="timeout must be a positive, finite"):
         WinicClient("u", "p", settings=Settings(), timeout=float("inf"))
     with pytest.raises(ConfigurationError, match="timeout must be a number of seconds, not '30'"):
-        Settings(timeout="30")  # type: ignore[arg-type]
+        Settings(timeout="30")  # type: ignore[arg-type]  # the wrong type is the test
 
 
 @pytest.mark.parametrize("shell", ["sync", "async"])
@@ -191,11 +194,11 @@ def test_constructor_falls_back_to_environment_then_file(
     monkeypatch.setenv("WINIC_PWD", "env-pwd")
     monkeypatch.setenv("WINIC_TRANSPORT", "soap12")
 
-    def settings(*args: str, **kwargs: object) -> Settings:
+    def settings(*args: str, **kwargs: Any) -> Settings:
         if shell == "sync":
-            with WinicClient(*args, **kwargs) as client:  # type: ignore[arg-type]
+            with WinicClient(*args, **kwargs) as client:
                 return client.settings
-        made = AsyncWinicClient(*args, **kwargs)  # type: ignore[arg-type]
+        made = AsyncWinicClient(*args, **kwargs)
         import asyncio
 
         asyncio.run(made.aclose())

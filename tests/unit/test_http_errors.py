@@ -100,8 +100,11 @@ def test_each_httpx2_exception_maps_to_a_named_error_with_its_verdict(name: str,
     cls = next(c for c in _httpx2_exceptions() if c.__name__ == name)
     exc = _instance(cls)
     # what the wires do: map_error for what they catch from httpx2, unexpected() for anything else
-    caught = isinstance(exc, httpx2.HTTPError | httpx2.InvalidURL | OSError)
-    error = map_error(exc, sending=sending) if caught else unexpected(exc, sending=sending)  # type: ignore[arg-type]
+    error: tree.WinicError
+    if isinstance(exc, httpx2.HTTPError | httpx2.InvalidURL | OSError):
+        error = map_error(exc, sending=sending)
+    else:
+        error = unexpected(exc, sending=sending)
     assert _verdict(error) == TABLE[name][sending]
     assert "S3cret" not in str(error)
 
@@ -120,7 +123,9 @@ STATUSES: dict[int, Verdict] = {
 def test_a_status_refused_by_a_users_raise_for_status_hook_is_judged_like_any_answer(
     status: int, verdict: Verdict
 ) -> None:
-    error = map_error(_instance(httpx2.HTTPStatusError, status), sending=True)  # type: ignore[arg-type]
+    exc = _instance(httpx2.HTTPStatusError, status)
+    assert isinstance(exc, httpx2.HTTPStatusError)
+    error = map_error(exc, sending=True)
     assert _verdict(error) == verdict
     if isinstance(error, tree.HTTPStatusError):
         assert error.status == status

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.shared import TRANSPORTS, cli_env
+from helpers.shared import TRANSPORTS, MakeClient, cli_env
 
 from winic_soap import AsyncWinicClient, ConfigurationError, InputError, Settings, WinicClient
 from winic_soap.mock import MockService
@@ -55,7 +55,9 @@ def _nothing_sent(mock: MockService) -> None:
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("bad", TEXTS.values(), ids=TEXTS.keys())
 @pytest.mark.parametrize("case", CALLS, ids=CALLS.keys())
-def test_lone_surrogate_in_a_value(make_client, winic_mock, transport: str, bad: str, case: str) -> None:  # type: ignore[no-untyped-def]
+def test_lone_surrogate_in_a_value(
+    make_client: MakeClient, winic_mock: MockService, transport: str, bad: str, case: str
+) -> None:
     field, call = CALLS[case]
     client: WinicClient = make_client(transport)
     with pytest.raises(InputError) as caught:
@@ -67,7 +69,9 @@ def test_lone_surrogate_in_a_value(make_client, winic_mock, transport: str, bad:
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("who", ["pwd", "uid"])
 @pytest.mark.parametrize("operation", CREDENTIALS, ids=CREDENTIALS.keys())
-def test_lone_surrogate_in_the_credentials(make_client, winic_mock, transport: str, who: str, operation: str) -> None:  # type: ignore[no-untyped-def]
+def test_lone_surrogate_in_the_credentials(
+    make_client: MakeClient, winic_mock: MockService, transport: str, who: str, operation: str
+) -> None:
     credentials = {"uid": "demo", "pwd": "demo-secret", who: f"demo{LONE}"}
     client: WinicClient = make_client(transport, **credentials)
     with pytest.raises(InputError) as caught:

@@ -8,7 +8,7 @@ import asyncio
 import pickle
 
 import pytest
-from helpers.shared import TRANSPORTS
+from helpers.shared import TRANSPORTS, MakeClient
 
 from winic_soap import AsyncWinicClient, InputError, WinicClient
 from winic_soap.mock import MockService
@@ -22,10 +22,10 @@ def _nothing_sent(mock: MockService) -> None:
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_every_invalid_number_is_named(make_client, winic_mock, transport: str) -> None:  # type: ignore[no-untyped-def]
+def test_every_invalid_number_is_named(make_client: MakeClient, winic_mock: MockService, transport: str) -> None:
     numbers = ["13800138000", "12345", "+86 139 0013 9000", "010-12345678", 13700137000, "abc", "13600136000"]
     with pytest.raises(InputError) as caught:
-        make_client(transport).send(numbers, "hi")  # type: ignore[arg-type]
+        make_client(transport).send(numbers, "hi")  # type: ignore[arg-type]  # the wrong type is the test
     error = caught.value
     assert error.field == "recipients" and "4 of 7 invalid" in error.rule
     assert [(p.label, p.position, p.value) for p in error.problems] == [
@@ -40,7 +40,7 @@ def test_every_invalid_number_is_named(make_client, winic_mock, transport: str) 
     _nothing_sent(winic_mock)
 
 
-def test_a_long_list_of_problems_is_capped_in_the_message(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_a_long_list_of_problems_is_capped_in_the_message(make_client: MakeClient, winic_mock: MockService) -> None:
     numbers = [*VALID[:5], *(f"99{i}" for i in range(500))]
     with pytest.raises(InputError) as caught:
         make_client().send(numbers, "hi")
@@ -54,7 +54,7 @@ def test_a_long_list_of_problems_is_capped_in_the_message(make_client, winic_moc
     _nothing_sent(winic_mock)
 
 
-def test_one_invalid_number_keeps_its_own_field(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_one_invalid_number_keeps_its_own_field(make_client: MakeClient, winic_mock: MockService) -> None:
     with pytest.raises(InputError) as caught:
         make_client().send(["13800138000", "12345"], "hi")
     assert caught.value.field == "recipients[1]" and caught.value.value == "12345"
@@ -63,7 +63,7 @@ def test_one_invalid_number_keeps_its_own_field(make_client, winic_mock) -> None
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_skip_invalid_sends_the_valid_ones(make_client, winic_mock, transport: str) -> None:  # type: ignore[no-untyped-def]
+def test_skip_invalid_sends_the_valid_ones(make_client: MakeClient, winic_mock: MockService, transport: str) -> None:
     numbers = ["12345", *VALID[:150], "abc", VALID[0], "１３９００１３９０００"]
     receipt = make_client(transport).send(numbers, "hi", skip_invalid=True, concurrency=2)
     assert receipt.recipients == (*VALID[:150], "13900139000")
@@ -73,7 +73,7 @@ def test_skip_invalid_sends_the_valid_ones(make_client, winic_mock, transport: s
     assert "skipped=2" in repr(receipt)
 
 
-def test_skip_invalid_international_and_plan(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_skip_invalid_international_and_plan(make_client: MakeClient, winic_mock: MockService) -> None:
     client: WinicClient = make_client()
     plan = client.plan_send(["447911123456", "44", "+44 7911 123457"], "hi", international=True, skip_invalid=True)
     assert list(plan.recipients()) == ["447911123456", "447911123457"] and len(plan.batches) == 1
@@ -83,7 +83,7 @@ def test_skip_invalid_international_and_plan(make_client, winic_mock) -> None:  
     assert [s.recipients for s in winic_mock.state.sends] == [("447911123456",)]
 
 
-def test_skip_invalid_with_nothing_valid_sends_nothing(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_skip_invalid_with_nothing_valid_sends_nothing(make_client: MakeClient, winic_mock: MockService) -> None:
     with pytest.raises(InputError, match=r"no valid number \(all 2 invalid\)") as caught:
         make_client().send(["123", "abc"], "hi", skip_invalid=True)
     assert len(caught.value.problems) == 2
@@ -104,12 +104,12 @@ def test_async_client_names_and_skips_the_same(winic_mock: MockService) -> None:
     assert [s.recipients for s in winic_mock.state.sends] == [("13800138000",)]
 
 
-def test_a_receipt_repr_is_short(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_a_receipt_repr_is_short(make_client: MakeClient, winic_mock: MockService) -> None:
     receipt = make_client().send(VALID, "hi", skip_invalid=True)
     shown = repr(receipt)
     assert "250 recipient(s) in 3 request(s)" in shown and len(shown) < 300
     assert not any(n in shown for n in VALID)
-    assert all(s.message_id in shown for s in receipt.submissions)
+    assert all(s.message_id is not None and s.message_id in shown for s in receipt.submissions)
     assert receipt.count == 250 and len(receipt.recipients) == 250
 
 
@@ -124,11 +124,13 @@ def test_a_submission_is_a_value() -> None:
     assert Submission("1", "13800138000").recipients == ("13800138000",)
     assert Submission("1", "13800138000,13900139000") == Submission("1", ["13800138000", "13900139000"])
     with pytest.raises(AttributeError):
-        first.message_id = "x"  # type: ignore[misc]
+        first.message_id = "x"
     assert str(Problem("line 3", 3, "12", "not a number")) == "line 3 '12': not a number"
 
 
-def test_a_bulk_list_is_checked_and_deduplicated_like_a_short_one(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_a_bulk_list_is_checked_and_deduplicated_like_a_short_one(
+    make_client: MakeClient, winic_mock: MockService
+) -> None:
     """Past 50,000 numbers the plan keeps them compact (integers, sorted in slices to find repeats): the
     same numbers, order and skips as the short path."""
     numbers = [f"13{3 + i % 60_000 % 7}{i % 60_000 * 997:08d}" for i in range(120_000)]  # each one twice

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.shared import TRANSPORTS
+from helpers.shared import TRANSPORTS, MakeClient
 
 from winic_soap import AsyncWinicClient, InputError, Settings, WinicClient
 from winic_soap.mock import MockService
@@ -45,9 +45,9 @@ REFUSED_NUMBERS: dict[str, Callable[[WinicClient], Any]] = {
     "Chinese numeral": lambda c: c.send("1380013800零", "hi"),
     "non-ASCII letter": lambda c: c.send("13800138000ß", "hi"),
     "Roman numeral": lambda c: c.send("138001380Ⅻ", "hi"),  # NFKC makes it XII: letters
-    "an int": lambda c: c.send(13800138000, "hi"),
-    "a list of ints": lambda c: c.send([13800138000, 13900139000], "hi"),
-    "bytes": lambda c: c.send(b"13800138000", "hi"),
+    "an int": lambda c: c.send(13800138000, "hi"),  # type: ignore[arg-type]  # the wrong type is the test
+    "a list of ints": lambda c: c.send([13800138000, 13900139000], "hi"),  # type: ignore[list-item]  # the wrong type is the test
+    "bytes": lambda c: c.send(b"13800138000", "hi"),  # type: ignore[arg-type]  # the wrong type is the test
     "international letters": lambda c: c.send_international("44791112345Ｘ", "hi"),
 }
 
@@ -59,7 +59,9 @@ def _nothing_sent(mock: MockService) -> None:
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("case", SENDS, ids=SENDS.keys())
-def test_unicode_digits_reach_the_service_as_ascii(make_client, winic_mock, transport: str, case: str) -> None:  # type: ignore[no-untyped-def]
+def test_unicode_digits_reach_the_service_as_ascii(
+    make_client: MakeClient, winic_mock: MockService, transport: str, case: str
+) -> None:
     send, expected = SENDS[case]
     receipt = send(make_client(transport))
     assert receipt.recipients == expected
@@ -68,7 +70,9 @@ def test_unicode_digits_reach_the_service_as_ascii(make_client, winic_mock, tran
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("text", REFUSED_TEXTS.values(), ids=REFUSED_TEXTS.keys())
-def test_texts_no_transport_may_carry(make_client, winic_mock, transport: str, text: str) -> None:  # type: ignore[no-untyped-def]
+def test_texts_no_transport_may_carry(
+    make_client: MakeClient, winic_mock: MockService, transport: str, text: str
+) -> None:
     client: WinicClient = make_client(transport)
     with pytest.raises(InputError) as caught:
         client.send("13800138000", text)
@@ -80,7 +84,9 @@ def test_texts_no_transport_may_carry(make_client, winic_mock, transport: str, t
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("case", REFUSED_NUMBERS, ids=REFUSED_NUMBERS.keys())
-def test_numbers_that_are_not_digits(make_client, winic_mock, transport: str, case: str) -> None:  # type: ignore[no-untyped-def]
+def test_numbers_that_are_not_digits(
+    make_client: MakeClient, winic_mock: MockService, transport: str, case: str
+) -> None:
     with pytest.raises(InputError) as caught:
         REFUSED_NUMBERS[case](make_client(transport))
     assert caught.value.field.startswith("recipients")
@@ -88,13 +94,14 @@ def test_numbers_that_are_not_digits(make_client, winic_mock, transport: str, ca
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_control_characters_in_any_value(make_client, winic_mock, transport: str) -> None:  # type: ignore[no-untyped-def]
+def test_control_characters_in_any_value(make_client: MakeClient, winic_mock: MockService, transport: str) -> None:
     client: WinicClient = make_client(transport)
-    for field, call in (
+    calls: list[tuple[str, Callable[[], object]]] = [
         ("newpwd", lambda: client.change_password("new\x1bpw")),
         ("StartDate", lambda: client.call("GetMessageRecord", num="1", StartDate="2026\x07")),
         ("co_name", lambda: client.register("u2", "pw", company="AC\x00ME", contact="Li", mobile="13800138000")),
-    ):
+    ]
+    for field, call in calls:
         with pytest.raises(InputError) as caught:
             call()
         assert caught.value.field == field and "control character" in caught.value.rule
@@ -103,14 +110,14 @@ def test_control_characters_in_any_value(make_client, winic_mock, transport: str
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_a_carriage_return_arrives_as_written(make_client, winic_mock, transport: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_carriage_return_arrives_as_written(make_client: MakeClient, winic_mock: MockService, transport: str) -> None:
     text = "第一行\r\n第二行\r第三行\n\tend"
     make_client(transport).send("13800138000", text)
     assert [s.text for s in winic_mock.state.sends] == [text]
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_port_digits_are_made_ascii(make_client, winic_mock, transport: str) -> None:  # type: ignore[no-untyped-def]
+def test_port_digits_are_made_ascii(make_client: MakeClient, winic_mock: MockService, transport: str) -> None:
     client: WinicClient = make_client(transport)
     winic_mock.add_reply("13800138000", "好的", port="001")
     replies = client.replies(port="００１")
@@ -123,7 +130,7 @@ def test_port_digits_are_made_ascii(make_client, winic_mock, transport: str) -> 
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_max_parts(make_client, winic_mock, transport: str) -> None:  # type: ignore[no-untyped-def]
+def test_max_parts(make_client: MakeClient, winic_mock: MockService, transport: str) -> None:
     eleven_parts = "字" * (67 * 10 + 1)
     with pytest.raises(InputError) as caught:
         make_client(transport).send("13800138000", eleven_parts)
@@ -157,7 +164,7 @@ def test_max_parts_must_be_a_whole_number(bad: object, tmp_path: Path) -> None:
     from winic_soap import ConfigurationError
 
     with pytest.raises(ConfigurationError, match="max_parts"):
-        Settings(max_parts=bad)  # type: ignore[arg-type]
+        Settings(max_parts=bad)  # type: ignore[arg-type]  # the wrong type is the test
     with pytest.raises(ConfigurationError, match="max_parts"):
         Settings.load(config=None, env={"HOME": str(tmp_path), "WINIC_MAX_PARTS": str(bad)})
 
@@ -170,7 +177,7 @@ def test_async_client_applies_the_same_rules(winic_mock: MockService, transport:
                 with pytest.raises(InputError):
                     await client.send("13800138000", text)
             with pytest.raises(InputError):
-                await client.send(13800138000, "hi")  # type: ignore[arg-type]
+                await client.send(13800138000, "hi")  # type: ignore[arg-type]  # the wrong type is the test
             assert winic_mock.ledger == []
             receipt = await client.send(["13８00138000", "13800138000"], "a\r\nb")
             assert receipt.recipients == ("13800138000",)

@@ -8,6 +8,8 @@ import urllib.request
 import pytest
 from helpers.netguard import NetworkBlocked
 
+from winic_soap.mock import MockService
+
 
 def test_connect_to_public_address_is_blocked() -> None:
     with socket.socket() as sock, pytest.raises(NetworkBlocked):
@@ -24,7 +26,7 @@ def test_urllib_to_the_live_service_is_blocked() -> None:
         urllib.request.urlopen("http://service2.winic.org/Service.asmx?WSDL", timeout=1)
 
 
-def test_loopback_is_allowed(winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_loopback_is_allowed(winic_mock: MockService) -> None:
     host, port = winic_mock.base_url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=2):
         pass

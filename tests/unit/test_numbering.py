@@ -12,9 +12,10 @@ from pathlib import Path
 
 import phonenumbers
 import pytest
-from helpers.shared import cli_env, run_cli
+from helpers.shared import MakeClient, cli_env, run_cli
 
 from winic_soap import InputError
+from winic_soap.mock import MockService
 from winic_soap.numbering import CN_MOBILE
 from winic_soap.recipients import check_numbers
 
@@ -57,7 +58,9 @@ MAINLAND = [  # (number, accepted, the reason's words when refused)
 
 
 @pytest.mark.parametrize(("number", "accepted", "why"), MAINLAND, ids=[m[0] for m in MAINLAND])
-def test_mainland_numbers_by_the_numbering_plan(make_client, winic_mock, number: str, accepted: bool, why: str) -> None:  # type: ignore[no-untyped-def]
+def test_mainland_numbers_by_the_numbering_plan(
+    make_client: MakeClient, winic_mock: MockService, number: str, accepted: bool, why: str
+) -> None:
     client = make_client()
     if accepted:
         receipt = client.send(["13900139000", number], "x")
@@ -90,7 +93,9 @@ INTERNATIONAL = [  # (number, region or None, the reason's words when refused)
 
 
 @pytest.mark.parametrize(("number", "region", "why"), INTERNATIONAL, ids=[n[0] for n in INTERNATIONAL])
-def test_international_numbers_by_region(make_client, winic_mock, number: str, region: str | None, why: str) -> None:  # type: ignore[no-untyped-def]
+def test_international_numbers_by_region(
+    make_client: MakeClient, winic_mock: MockService, number: str, region: str | None, why: str
+) -> None:
     client = make_client()
     if region is not None:
         assert (
@@ -116,20 +121,24 @@ def test_international_numbers_by_region(make_client, winic_mock, number: str, r
         (["80012345678", "447400123456"], "\\+800, GB"),  # a non-geographic code is named by its code
     ],
 )
-def test_one_country_per_send_is_told_by_region(make_client, winic_mock, numbers: list[str], regions: str) -> None:  # type: ignore[no-untyped-def]
+def test_one_country_per_send_is_told_by_region(
+    make_client: MakeClient, winic_mock: MockService, numbers: list[str], regions: str
+) -> None:
     with pytest.raises(InputError, match=f"same country \\(found {regions}\\)") as caught:
         make_client().send_international(numbers, "x")
     assert caught.value.field == "recipients"
     assert winic_mock.ledger == [] and winic_mock.connections_total == 0
 
 
-def test_one_region_of_many_numbers_is_one_country(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_one_region_of_many_numbers_is_one_country(make_client: MakeClient, winic_mock: MockService) -> None:
     numbers = [f"1201555{i:04d}" for i in range(120)]
     receipt = make_client().send_international(numbers, "x")
     assert [len(s.recipients) for s in receipt.submissions] == [100, 20]
 
 
-def test_every_refused_number_is_named_with_its_reason_and_the_rest_can_go(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_every_refused_number_is_named_with_its_reason_and_the_rest_can_go(
+    make_client: MakeClient, winic_mock: MockService
+) -> None:
     numbers = ["13800138000", "15412345678", "13900139000", "1381234567", "１３８００１３８００１"]
     with pytest.raises(InputError, match="2 of 5 invalid") as caught:
         make_client().send(numbers, "x")
@@ -178,7 +187,7 @@ def test_the_library_is_loaded_only_when_a_number_needs_it(
     assert json.loads(result.stdout.split("LOADED ")[-1]) is loads
 
 
-def test_the_cli_names_the_line_and_the_reason(winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_cli_names_the_line_and_the_reason(winic_mock: MockService, tmp_path: Path) -> None:
     numbers = tmp_path / "numbers.txt"
     numbers.write_text("12015550123\n12423591234\n", encoding="utf-8")
     env = cli_env(winic_mock.url, tmp_path)

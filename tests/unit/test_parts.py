@@ -10,9 +10,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from helpers.shared import cli_env, run_cli
+from helpers.shared import MakeClient, cli_env, run_cli
 
 from winic_soap import CostEstimate, PartsInfo, count_parts, estimate_cost, segments
+from winic_soap.mock import MockService
 
 # 3GPP TS 23.038 §6.2.1, "GSM 7 bit Default Alphabet", column by column (0x00-0x0F, 0x10-0x1F, ...); ESC
 # (0x1B) is the escape to the extension table, not a character of its own. The same grid is printed in
@@ -107,7 +108,9 @@ def test_the_signature_is_billed_and_can_force_ucs2() -> None:
     assert estimate_cost("a" * 161, 10, price=price) == Decimal("1.50")
 
 
-def test_estimate_counts_international_parts_with_the_accounts_signature(make_client, winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_estimate_counts_international_parts_with_the_accounts_signature(
+    make_client: MakeClient, winic_mock: MockService
+) -> None:
     winic_mock.state.accounts["demo"].signature = "[Acme]"
     client = make_client()
     estimate = client.estimate(["447400123456"], "Your code is $123 " + "x" * 130, international=True)
@@ -121,7 +124,7 @@ def test_estimate_counts_international_parts_with_the_accounts_signature(make_cl
     assert [e.operation for e in winic_mock.ledger] == ["GetUserInfo"] * 3  # nothing sent
 
 
-def test_the_cli_dry_run_says_how_parts_were_counted(winic_mock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_cli_dry_run_says_how_parts_were_counted(winic_mock: MockService, tmp_path: Path) -> None:
     env = cli_env(winic_mock.url, tmp_path)
     text = "See you at 5 " + EMOJI + " " + "x" * 60
     shown = run_cli(env, "send", "--international", "447400123456", "-m", text, "--dry-run", "--price", "0.1")
@@ -141,7 +144,7 @@ def test_the_cli_dry_run_says_how_parts_were_counted(winic_mock, tmp_path: Path)
     assert winic_mock.ledger and {e.operation for e in winic_mock.ledger} == {"GetUserInfo"}
 
 
-def test_the_async_client_estimates_the_same(winic_mock) -> None:  # type: ignore[no-untyped-def]
+def test_the_async_client_estimates_the_same(winic_mock: MockService) -> None:
     from winic_soap import AsyncWinicClient
 
     async def run() -> tuple[CostEstimate, CostEstimate]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pickle
 import socket
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -15,6 +16,7 @@ from helpers.shared import TRANSPORTS
 
 import winic_soap.exceptions as tree
 from winic_soap import RetryPolicy, WinicClient
+from winic_soap.mock import MockService
 from winic_soap.models import Problem, Submission
 
 _CAUSE = tree.ConnectionLostError("connection closed after the request was sent", operation="SendMessages")
@@ -75,7 +77,7 @@ def _state(error: BaseException) -> dict[str, Any]:
 
 def _roundtrip(error: BaseException) -> BaseException:
     for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
-        copy = pickle.loads(pickle.dumps(error, protocol=protocol))
+        copy: BaseException = pickle.loads(pickle.dumps(error, protocol=protocol))
         assert _state(copy) == _state(error)
     return copy
 
@@ -99,11 +101,11 @@ def _closed_port() -> str:
         return f"http://127.0.0.1:{s.getsockname()[1]}/Service.asmx"
 
 
-def _failures(mock: Any, transport: str) -> list[tree.WinicError]:
+def _failures(mock: MockService, transport: str) -> list[tree.WinicError]:
     """Errors raised by real failed calls."""
     errors: list[tree.WinicError] = []
 
-    def catch(action: Any) -> None:
+    def catch(action: Callable[[], object]) -> None:
         try:
             action()
         except tree.WinicError as exc:
@@ -137,7 +139,7 @@ def _failures(mock: Any, transport: str) -> list[tree.WinicError]:
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_errors_from_real_calls_pickle(winic_mock: Any, transport: str) -> None:
+def test_errors_from_real_calls_pickle(winic_mock: MockService, transport: str) -> None:
     errors = _failures(winic_mock, transport)
     kinds = {type(e).__name__ for e in errors}
     assert {"SendOutcomeUnknown", "BulkSendError", "HTTPStatusError", "ConnectError", "ClientClosedError"} <= kinds
@@ -151,7 +153,7 @@ def _fail_in_worker(url: str) -> None:
         client.send(["13800138000", "13900139000"], "from a worker")
 
 
-def test_error_raised_in_a_process_pool(winic_mock: Any) -> None:
+def test_error_raised_in_a_process_pool(winic_mock: MockService) -> None:
     import multiprocessing
 
     winic_mock.fail("close_after", operation="SendMessages")

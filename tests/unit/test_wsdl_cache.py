@@ -10,11 +10,13 @@ import sys
 import warnings
 import zipfile
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import zeep
 from lxml import etree
 
+from winic_soap.mock import MockService
 from winic_soap.resources import packaged_wsdl_bytes, packaged_wsdl_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +35,8 @@ EVIDENCED = ["RegineUser", "GetUserInfo_", "GetMessageRecord", "GetMessageInfo",
 PORTS = ["Service1Soap", "Service1Soap12", "Service1HttpGet", "Service1HttpPost"]
 
 
-def _generator():  # type: ignore[no-untyped-def]
+def _generator() -> ModuleType:
+    """tools/build_wsdl.py, the generator of the packaged WSDL, loaded as a module."""
     spec = importlib.util.spec_from_file_location("build_wsdl", ROOT / "tools" / "build_wsdl.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -56,16 +59,17 @@ def test_asmx_layout() -> None:
     ns = {"w": "http://schemas.xmlsoap.org/wsdl/", "s": "http://www.w3.org/2001/XMLSchema"}
     assert tree.get("targetNamespace") == "http://tempuri.org/"
     assert [p.get("name") for p in tree.iterfind("w:service/w:port", ns)] == PORTS
-    assert tree.find("w:service", ns).get("name") == "Service1"
+    service = tree.find("w:service", ns)
+    assert service is not None and service.get("name") == "Service1"
     assert [p.get("name") for p in tree.iterfind("w:portType", ns)] == [
         "Service1Soap",
         "Service1HttpGet",
         "Service1HttpPost",
     ]
     schema = tree.find("w:types/s:schema", ns)
-    assert schema.get("elementFormDefault") == "qualified"
+    assert schema is not None and schema.get("elementFormDefault") == "qualified"
     string = schema.find("s:element[@name='string']", ns)
-    assert string.get("nillable") == "true" and string.get("type") == "s:string"
+    assert string is not None and string.get("nillable") == "true" and string.get("type") == "s:string"
     text = packaged_wsdl_bytes().decode()
     for op in DOCUMENTED + EVIDENCED:
         for suffix in ("SoapIn", "SoapOut", "HttpGetIn", "HttpGetOut", "HttpPostIn", "HttpPostOut"):
@@ -84,15 +88,15 @@ def test_zeep_loads_offline_without_warnings(port: str) -> None:
         # zeep's, not pygal's: once the HTML report has imported pygal in this process (another test, in
         # any order under pytest-xdist), its import hook warns on every new import made here
         warnings.filterwarnings("ignore", r"PluginImportFixer\.find_spec\(\) not found", ImportWarning)
-        client = zeep.Client(str(packaged_wsdl_path()))
+        client = zeep.Client(str(packaged_wsdl_path()))  # type: ignore[no-untyped-call]  # zeep is untyped
     binding = client.wsdl.services["Service1"].ports[port].binding
     assert set(DOCUMENTED + EVIDENCED) <= set(binding._operations)
 
 
 @pytest.mark.parametrize("port", PORTS)
-def test_zeep_calls_every_port_of_the_mock(winic_mock, port: str) -> None:  # type: ignore[no-untyped-def]
-    client = zeep.Client(str(packaged_wsdl_path()))
-    address_service = client.create_service(f"{{http://tempuri.org/}}{port}", winic_mock.url)
+def test_zeep_calls_every_port_of_the_mock(winic_mock: MockService, port: str) -> None:
+    client = zeep.Client(str(packaged_wsdl_path()))  # type: ignore[no-untyped-call]  # zeep is untyped
+    address_service = client.create_service(f"{{http://tempuri.org/}}{port}", winic_mock.url)  # type: ignore[no-untyped-call]  # zeep is untyped
     assert address_service.GetUserInfo(uid="demo", pwd="demo-secret").startswith("000/demo/100.0000/")
     answer = address_service.SendMessages(uid="demo", pwd="demo-secret", tos="13800138000", msg="hi", otime="")
     assert re.fullmatch(r"\d{16}", answer)

@@ -9,7 +9,7 @@ import ssl
 import httpx2
 import pytest
 
-from winic_soap import ConnectionLostError, TLSError
+from winic_soap import ConnectionLostError, TLSError, TransportError
 from winic_soap.http.errors import map_error
 
 
@@ -32,8 +32,8 @@ CASES = {
 
 @pytest.mark.parametrize(("reason", "sending", "new_tls", "expected"), CASES.values(), ids=CASES.keys())
 def test_only_certificate_alerts_on_a_fresh_connection_prove_nothing_was_processed(
-    reason: str, sending: bool, new_tls: bool, expected: type
+    reason: str, sending: bool, new_tls: bool, expected: type[TransportError]
 ) -> None:
     error = map_error(_read_error(reason), sending=sending, new_tls=new_tls)
-    assert type(error) is expected
-    assert (error.processed is False) is (expected is TLSError)  # type: ignore[attr-defined]
+    assert type(error) is expected and isinstance(error, TransportError)
+    assert (error.processed is False) is (expected is TLSError)

@@ -7,10 +7,12 @@ ledger says what the service processed.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import helpers.scripted_server as scripts
 import pytest
 from helpers.drive import FLAVOURS
+from helpers.rawhttp import Message
 from helpers.rig import Rig
 
 from winic_soap import ConnectionLostError, HTTPStatusError, OutcomeUnknown, ProtocolError, SendOutcomeUnknown
@@ -59,7 +61,7 @@ def test_charset_named_only_in_content_type_is_honoured(charset: str, transport:
     assert client.send("13800138000", "recoded").message_id == _sent_ids(rig)[-1]
 
 
-def _forged_id(answer: scripts.Message) -> bytes:
+def _forged_id(answer: Message) -> bytes:
     return re.sub(rb">(\d{16})<", b">1111111111111111<", answer.body)
 
 
@@ -83,7 +85,7 @@ def test_bytes_after_a_pull_answer_never_replay_its_records(rig: Rig) -> None:
 
 
 @pytest.mark.parametrize("script", [scripts.negative_length, scripts.negative_chunk], ids=["content-length", "chunk"])
-def test_negative_length_is_a_protocol_error(script: scripts.Script, rig: Rig) -> None:
+def test_negative_length_is_a_protocol_error(script: Callable[[], scripts.Script], rig: Rig) -> None:
     server = rig.scripted(script())
     client = rig.client("sync", server.url, max_attempts=1)
     with pytest.raises(ProtocolError):
@@ -117,7 +119,7 @@ def test_redirect_is_refused_as_not_processed(flavour: str, status: int, rig: Ri
     assert rig.mock.ledger == []
 
 
-def _head(answer: scripts.Message, *lines: str) -> bytes:
+def _head(answer: Message, *lines: str) -> bytes:
     return ("\r\n".join([answer.start, *lines]) + "\r\n\r\n").encode("latin-1")
 
 

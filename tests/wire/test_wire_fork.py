@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from helpers.rig import Rig
 
-from winic_soap import AsyncWinicClient
+from winic_soap import AsyncWinicClient, WinicClient
 
 CHILDREN = 3
 THREADS = 8
@@ -102,7 +102,7 @@ def _matches_the_ledger(rig: Rig, sent: list[dict[str, Any]], expected: int) -> 
     assert len(set(given.values())) == expected
 
 
-def _threads(client: Any, name: str) -> list[dict[str, Any]]:
+def _threads(client: WinicClient, name: str) -> list[dict[str, Any]]:
     """THREADS threads whose first call is a send, all released at once."""
     barrier = threading.Barrier(THREADS)
     results: list[dict[str, Any]] = []
@@ -124,7 +124,7 @@ def _threads(client: Any, name: str) -> list[dict[str, Any]]:
     return results
 
 
-def _warm(client: Any) -> None:
+def _warm(client: WinicClient) -> None:
     """Calls at once, so the pool holds several keep-alive connections for the children to inherit."""
     barrier = threading.Barrier(THREADS)
 

@@ -33,7 +33,7 @@ def test_users_async_client_carries_the_calls_through_its_proxy_and_hooks(rig: R
     async def hook(request: httpx2.Request) -> None:
         seen.append(f"{request.method} {request.url}")
 
-    async def scenario() -> str:
+    async def scenario() -> str | None:
         http = httpx2.AsyncClient(
             proxy=rig.proxy.url, verify=rig.certs.client_context(), event_hooks={"request": [hook]}
         )

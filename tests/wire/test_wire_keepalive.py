@@ -5,13 +5,23 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 
 import helpers.scripted_server as scripts
 import pytest
 from helpers.drive import FLAVOURS
 from helpers.rig import Rig
+from helpers.scripted_server import ScriptedServer
 
 from winic_soap import SendOutcomeUnknown
+
+
+def _idle_closed(count: int) -> Callable[[ScriptedServer], bool]:
+    return lambda server: server.idle_closed == count
+
+
+def _went_stale(count: int) -> Callable[[ScriptedServer], bool]:
+    return lambda server: server.went_stale == count
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
@@ -21,7 +31,7 @@ def test_server_closing_idle_connections_never_makes_a_send_unknown(flavour: str
     receipts = []
     for n in range(5):
         receipts.append(client.send("13800138000", f"after an idle close {n}").message_id)
-        assert server.wait_until(lambda s, closed=n + 1: s.idle_closed == closed)  # the FIN is out
+        assert server.wait_until(_idle_closed(n + 1))  # the FIN is out
     assert receipts == [s.message_id for s in rig.mock.state.sends]
     assert server.connections == 5
 
@@ -35,7 +45,7 @@ def test_keepalive_expiry_retires_a_connection_before_the_server_does(flavour: s
     receipts = []
     for n in range(4):
         receipts.append(client.send("13800138000", f"after a stale connection {n}").message_id)
-        assert server.wait_until(lambda s, stale=n + 1: s.went_stale == stale)
+        assert server.wait_until(_went_stale(n + 1))
     assert receipts == [s.message_id for s in rig.mock.state.sends]
     assert server.stale_resets == 0 and server.connections == 4
 
@@ -58,7 +68,7 @@ def test_keepalive_holds_with_descriptors_above_1024(rig: Rig) -> None:
     wanted = 1200
     assert hard == resource.RLIM_INFINITY or hard >= wanted, f"this machine allows only {hard} descriptors"
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
-    filler = []
+    filler: list[int] = []
     try:
         with open(os.devnull) as null:
             while len(filler) < 1100 and (not filler or filler[-1] < 1100):

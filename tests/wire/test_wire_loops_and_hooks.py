@@ -131,11 +131,11 @@ def test_httpx2_instrumentor_hook_raising_is_a_winic_error(rig: Rig) -> None:
 def test_an_async_http_client_for_the_sync_client_is_refused(rig: Rig) -> None:
     async_http = httpx2.AsyncClient()
     with pytest.raises(ConfigurationError, match=r"http_client must be an httpx2\.Client"):
-        WinicClient("demo", "demo-secret", endpoint=rig.mock.url, http_client=async_http)  # type: ignore[arg-type]
+        WinicClient("demo", "demo-secret", endpoint=rig.mock.url, http_client=async_http)  # type: ignore[arg-type]  # the wrong type is the test
     with httpx2.Client() as sync_http, pytest.raises(ConfigurationError, match=r"httpx2\.AsyncClient"):
-        AsyncWinicClient("demo", "demo-secret", endpoint=rig.mock.url, http_client=sync_http)  # type: ignore[arg-type]
+        AsyncWinicClient("demo", "demo-secret", endpoint=rig.mock.url, http_client=sync_http)  # type: ignore[arg-type]  # the wrong type is the test
     with pytest.raises(ConfigurationError):
-        WinicClient("demo", "demo-secret", endpoint=rig.mock.url, http_client=object())  # type: ignore[arg-type]
+        WinicClient("demo", "demo-secret", endpoint=rig.mock.url, http_client=object())  # type: ignore[arg-type]  # the wrong type is the test
     assert rig.mock.ledger == []
 
 

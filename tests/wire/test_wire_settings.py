@@ -53,7 +53,7 @@ def test_winic_variables_set_proxy_and_certificates(
             message_id = client.send("13800138000", "configured by variables").message_id
     else:
 
-        async def scenario() -> str:
+        async def scenario() -> str | None:
             async with AsyncWinicClient.from_env() as client:
                 return (await client.send("13800138000", "configured by variables")).message_id
 
