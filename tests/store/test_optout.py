@@ -10,10 +10,9 @@ import json
 import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
-from helpers.shared import cli_env, run_cli
+from helpers.shared import MakeClient, cli_env, run_cli
 
 from winic_soap import AsyncWinicClient, ConfigurationError, InputError, Settings, StoreError, WinicClient
 from winic_soap.mock import MockService
@@ -22,10 +21,6 @@ from winic_soap.recipients import Numbers
 from winic_soap.store import Store, open_store
 from winic_soap.store.suppression import Keywords, screen
 from winic_soap.watcher import Watcher
-
-if TYPE_CHECKING:
-    from helpers.shared import MakeClient
-
 
 NUMBERS = [f"138{i:08d}" for i in range(250)]
 OPTED = NUMBERS[137]

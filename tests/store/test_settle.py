@@ -8,20 +8,15 @@ import json
 import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
-from helpers.shared import cli_env, run_cli
+from helpers.shared import MakeClient, cli_env, run_cli
 
 from winic_soap import InputError, WinicClient
 from winic_soap.mock import MockService
 from winic_soap.models import DeliveryReport
 from winic_soap.store import Store, open_store
 from winic_soap.store.owners import process_owner
-
-if TYPE_CHECKING:
-    from helpers.shared import MakeClient
-
 
 T0 = datetime(2026, 5, 1, 9, 0)
 A, B = "13800138000", "13900139000"

@@ -7,19 +7,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
-from helpers.shared import cli_env, run_cli
+from helpers.shared import MakeClient, cli_env, run_cli
 
 from winic_soap import InputError, ServiceError, WinicClient
 from winic_soap.categories import DEFAULT_TABLE, Categories
 from winic_soap.mock import MockService
 from winic_soap.store import open_store
-
-if TYPE_CHECKING:
-    from helpers.shared import MakeClient
-
 
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC).timestamp()
 DAY = 86400.0

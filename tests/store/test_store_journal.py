@@ -3,9 +3,8 @@ the ``batch`` context manager, and how each error is journalled. On both backend
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pytest
+from helpers.shared import MakeClient
 
 from winic_soap import (
     BalanceError,
@@ -20,9 +19,6 @@ from winic_soap.mock import MockService
 from winic_soap.recipients import chunked
 from winic_soap.store import open_store
 from winic_soap.store.journal import outcome_of
-
-if TYPE_CHECKING:
-    from helpers.shared import MakeClient
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,10 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
-from helpers.shared import cli_env, run_cli
+from helpers.shared import MakeClient, cli_env, run_cli
 
 from winic_soap import InputError
 from winic_soap.mock import MockService
@@ -20,10 +20,6 @@ from winic_soap.models import Reply
 from winic_soap.store import Store, open_store
 from winic_soap.store.ids import utc_iso
 from winic_soap.watcher import Watcher
-
-if TYPE_CHECKING:
-    from helpers.shared import MakeClient
-
 
 DAY = 86400.0
 T0 = 1_790_000_000.0

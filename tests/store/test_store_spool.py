@@ -11,11 +11,11 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, TypeVar
+from typing import BinaryIO, TypeVar
 
 import pytest
 from helpers.pgserver import PgServer
-from helpers.shared import cli_env, run_cli
+from helpers.shared import MakeClient, cli_env, run_cli
 from helpers.tcp_proxy import TcpProxy, tcp_proxy
 
 from winic_soap import StoreError, WinicClient
@@ -24,10 +24,6 @@ from winic_soap.models import DeliveryReport, Reply
 from winic_soap.store import InboxRecord, open_store
 from winic_soap.store.spool import PulledAnswer
 from winic_soap.watcher import Watcher
-
-if TYPE_CHECKING:
-    from helpers.shared import MakeClient
-
 
 INSERT = b"INSERT INTO winic_inbox"
 

@@ -13,10 +13,9 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
-from helpers.shared import cli_env
+from helpers.shared import MakeClient, cli_env
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -25,10 +24,6 @@ from winic_soap.mock import MockService
 from winic_soap.models import DeliveryReport
 from winic_soap.store import open_store
 from winic_soap.webhooks import new_secret
-
-if TYPE_CHECKING:
-    from helpers.shared import MakeClient
-
 
 A, C, E = "13800138000", "13800138002", "13800138004"
 

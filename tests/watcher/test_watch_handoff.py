@@ -13,19 +13,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
-from helpers.shared import cli_env, run_cli
+from helpers.shared import MakeClient, cli_env, run_cli
 
 from winic_soap import InputError
 from winic_soap.mock import MockService
 from winic_soap.models import Reply
 from winic_soap.store import open_store
 from winic_soap.watcher import ExecHandOff, Watcher, handoff_env
-
-if TYPE_CHECKING:
-    from helpers.shared import MakeClient
 
 HANDLER = r"""
 import json, os, subprocess, sys, time

@@ -5,17 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
+from helpers.shared import MakeClient
 
 from winic_soap import HandOffError, InputError
 from winic_soap.mock import MockService
 from winic_soap.store import InboxRecord, Store, open_store
 from winic_soap.watcher import Watcher
-
-if TYPE_CHECKING:
-    from helpers.shared import MakeClient
 
 
 class Clock:

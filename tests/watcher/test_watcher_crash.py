@@ -10,12 +10,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+from helpers.shared import MakeClient
 
 from winic_soap.mock import MockService
-
-if TYPE_CHECKING:
-    from helpers.shared import MakeClient
 
 HANDLER = r"""
 import json, os, sys, time

@@ -14,11 +14,11 @@ import sys
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from helpers.pgserver import PgServer
-from helpers.shared import cli_env, run_cli, start_cli
+from helpers.shared import MakeClient, cli_env, run_cli, start_cli
 from helpers.webhook_receiver import Delivery, receiving
 
 from winic_soap import Settings
@@ -28,10 +28,6 @@ from winic_soap.store import InboxRecord, open_store
 from winic_soap.store.webhooks import WebhookQueue
 from winic_soap.watcher import Watcher
 from winic_soap.webhooks import WebhookDispatcher, new_secret
-
-if TYPE_CHECKING:
-    from helpers.shared import MakeClient
-
 
 SECRET = new_secret()
 
