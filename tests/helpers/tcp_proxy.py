@@ -162,7 +162,17 @@ class TcpProxy:
         upstream.settimeout(None)
         link = _Link(client, upstream)
         with self._lock:
-            self._sockets += [client, upstream]
+            # cut (or set to refuse) while this connection was being linked: it never got through, so it is
+            # refused like one that came after (left open, it would outlive the cut and carry traffic)
+            refused = self.mode == "refuse"
+            if refused:
+                self.refused += 1
+            else:
+                self._sockets += [client, upstream]
+        if refused:
+            _reset(client)
+            _reset(upstream)
+            return
         threading.Thread(target=self._pipe, args=(link, False), daemon=True).start()
         self._pipe(link, True)
 
