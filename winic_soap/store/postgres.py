@@ -195,6 +195,7 @@ class PostgresStore(Store):
                         with suppress(psycopg.Error):
                             db.close()
             except psycopg.Error as exc:
+                self._drop_if_unsure(exc)
                 if self._watchdog.fired:
                     raise StoreError(
                         f"store {self.url}: no answer within store_timeout ({self.store_timeout:g} s); "
@@ -202,6 +203,18 @@ class PostgresStore(Store):
                     ) from exc
                 detail = " ".join(str(exc).split())  # libpq's messages span lines; ours are read as one
                 raise StoreError(f"store {self.url}: {type(exc).__name__}: {detail}".strip()) from exc
+
+    def _drop_if_unsure(self, exc: psycopg.Error) -> None:
+        """After a connection-level failure the session's state is unknown (a reset in the middle of a
+        command leaves libpq busy without marking the connection broken: every later call then fails with
+        "another command is already in progress"), so the next call starts on a new connection."""
+        db = self._db
+        if db is None or not isinstance(exc, psycopg.OperationalError):
+            return
+        if db.closed or db.broken or db.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            with suppress(psycopg.Error):
+                db.close()
+            self._db = None
 
     def _after_fork(self) -> None:
         """In a child that inherited the store: its own connection and watchdog, never the parent's."""
