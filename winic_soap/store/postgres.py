@@ -26,6 +26,9 @@ __all__ = ["PostgresStore"]
 # the server cancels a statement, a lock wait or an idle transaction at this share of store_timeout, before
 # the watchdog cuts the connection at the whole of it: a clean error that keeps the connection usable
 _SERVER_SHARE = 0.8
+# a session in these states cannot take a command: one is still running (no call nests inside a command), or
+# libpq has lost the connection; a transaction open (INTRANS) is fine: calls nest under the store's RLock
+_UNUSABLE = (psycopg.pq.TransactionStatus.ACTIVE, psycopg.pq.TransactionStatus.UNKNOWN)
 
 
 class _PgTx:
@@ -146,6 +149,12 @@ class PostgresStore(Store):
         """The connection, made again after it broke (a restarted server, a cut network)."""
         if self._closed:
             raise StoreError(f"store {self.url} is closed")
+        if self._db is not None and not self._db.closed and self._db.pgconn.transaction_status in _UNUSABLE:
+            # a failure (a reset, an interrupt) in the middle of a command left the session busy without
+            # psycopg marking it broken: every later command would fail with "another command is already in
+            # progress", so it is never reused
+            with suppress(psycopg.Error):
+                self._db.close()
         if self._db is None or self._db.closed or self._db.broken:
             self._db = psycopg.connect(self._conninfo, autocommit=True, **self._connect_options())
             self._configured = False
@@ -195,7 +204,6 @@ class PostgresStore(Store):
                         with suppress(psycopg.Error):
                             db.close()
             except psycopg.Error as exc:
-                self._drop_if_unsure(exc)
                 if self._watchdog.fired:
                     raise StoreError(
                         f"store {self.url}: no answer within store_timeout ({self.store_timeout:g} s); "
@@ -203,18 +211,6 @@ class PostgresStore(Store):
                     ) from exc
                 detail = " ".join(str(exc).split())  # libpq's messages span lines; ours are read as one
                 raise StoreError(f"store {self.url}: {type(exc).__name__}: {detail}".strip()) from exc
-
-    def _drop_if_unsure(self, exc: psycopg.Error) -> None:
-        """After a connection-level failure the session's state is unknown (a reset in the middle of a
-        command leaves libpq busy without marking the connection broken: every later call then fails with
-        "another command is already in progress"), so the next call starts on a new connection."""
-        db = self._db
-        if db is None or not isinstance(exc, psycopg.OperationalError):
-            return
-        if db.closed or db.broken or db.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-            with suppress(psycopg.Error):
-                db.close()
-            self._db = None
 
     def _after_fork(self) -> None:
         """In a child that inherited the store: its own connection and watchdog, never the parent's."""
