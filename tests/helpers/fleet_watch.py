@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from winic_soap import DeliveryReport, Reply, WinicClient
@@ -17,6 +18,11 @@ from winic_soap.store import InboxRecord, open_store
 from winic_soap.watcher import Watcher
 
 T = TypeVar("T")
+
+
+def command(store_url: str, mock_url: str, out: Path, windows: Path) -> list[str]:
+    """How a test starts one watcher of the fleet (the lease seconds and any launcher go around it)."""
+    return [sys.executable, __file__, store_url, mock_url, str(out), str(windows)]
 
 
 def _append(path: str, line: str) -> None:

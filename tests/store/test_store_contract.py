@@ -127,13 +127,18 @@ def test_a_record_whose_consumer_dies_every_time_goes_dead(store: Store, clock: 
     assert [r.id for r in store.records("dead")] == [record_id]
 
 
-def test_a_dead_holder_on_this_host_frees_its_leases_at_once(store_url: str) -> None:
-    dead_owner = subprocess.run(
+def _owner_of_a_finished_process() -> str:
+    """The owner name a process on this host had: that process has exited by the time it is returned."""
+    return subprocess.run(
         [sys.executable, "-c", "from winic_soap.store.owners import process_owner; print(process_owner())"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
+
+
+def test_a_dead_holder_on_this_host_frees_its_leases_at_once(store_url: str) -> None:
+    dead_owner = _owner_of_a_finished_process()
     with open_store(store_url) as store:
         [record_id] = store.commit_pulled("GET_SMS_MO", [reply("13800138000", "x")])
         assert [r.id for r in store.claim(dead_owner)] == [record_id]
@@ -288,12 +293,7 @@ def test_store_errors_are_typed_and_pickle(store_url: str, tmp_path: Path) -> No
 
 
 def test_a_dead_holders_exhausted_records_go_dead_not_stuck(store_url: str) -> None:
-    dead_owner = subprocess.run(
-        [sys.executable, "-c", "from winic_soap.store.owners import process_owner; print(process_owner())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    dead_owner = _owner_of_a_finished_process()
     with open_store(store_url, max_handoffs=1) as store:
         [record_id] = store.commit_pulled("GET_SMS_MO", [reply("13800138000", "kills every consumer")])
         assert [r.id for r in store.claim(dead_owner)] == [record_id]

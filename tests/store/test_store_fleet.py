@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import fleet_watch
 from helpers.pgserver import PgServer
 
 from winic_soap import WinicClient
@@ -25,8 +26,6 @@ from winic_soap.mock import Account, MockService
 from winic_soap.recipients import chunked
 from winic_soap.store import Store, open_store
 
-ROOT = Path(__file__).resolve().parents[2]
-FLEET_WATCH = ROOT / "tests" / "helpers" / "fleet_watch.py"
 LEASE = 8.0  # the watchers' poller lease; they poll every 5 s (the service's minimum)
 FEED_SECONDS = 30.0
 PULLS = ("SMS_Reports", "GET_SMS_MO")
@@ -58,14 +57,7 @@ def test_four_watchers_pull_one_at_a_time_and_hand_each_record_on_once(
     else:
         url = f"sqlite:///{tmp_path / 'fleet.sqlite3'}"
     out, windows = tmp_path / "out.jsonl", tmp_path / "windows.jsonl"
-    argv = [
-        sys.executable,
-        str(FLEET_WATCH),
-        url,
-        winic_mock.url,
-        str(out),
-        str(windows),
-    ]
+    argv = fleet_watch.command(url, winic_mock.url, out, windows)
     watchers = [
         subprocess.Popen([*argv, str(LEASE)], env=_env(tmp_path, f"host{i}"), stdout=subprocess.PIPE, text=True)
         for i in range(4)

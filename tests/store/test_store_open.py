@@ -75,32 +75,29 @@ print("ok")
 """
 
 
-def test_concurrent_first_opens_never_fail(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+def _open_at_once(url: str, processes: int) -> None:
+    """``processes`` processes open the fresh store at once, each creating a job; every one must succeed."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", OPENER, url, f"j{i}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
         )
-        for i in range(8)
+        for i in range(processes)
     ]
     results = [p.communicate(timeout=60) for p in procs]
-    assert [p.returncode for p in procs] == [0] * 8, [err.decode()[-500:] for _, err in results]
+    assert [p.returncode for p in procs] == [0] * processes, [err.decode()[-500:] for _, err in results]
+
+
+def test_concurrent_first_opens_never_fail(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    _open_at_once(url, 8)
     with open_store(url) as store:
         assert len(store.jobs()) == 8
 
 
 def test_concurrent_first_opens_on_postgresql(pg_server: PgServer) -> None:
     url = pg_server.create_database("firstopen")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", OPENER, url, f"j{i}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-        )
-        for i in range(8)
-    ]
-    results = [p.communicate(timeout=60) for p in procs]
-    assert [p.returncode for p in procs] == [0] * 8, [err.decode()[-500:] for _, err in results]
+    _open_at_once(url, 8)
 
 
 def test_the_store_setting_comes_from_the_environment_as_given(tmp_path: Path) -> None:

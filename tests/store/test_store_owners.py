@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import fleet_watch
 from helpers.pgserver import PgServer
 
 from winic_soap.mock import MockService
@@ -23,8 +24,6 @@ from winic_soap.models import Reply
 from winic_soap.store import open_store
 from winic_soap.store.owners import owner_is_dead, process_owner
 
-ROOT = Path(__file__).resolve().parents[2]
-FLEET_WATCH = ROOT / "tests" / "helpers" / "fleet_watch.py"
 LEASE = 30.0  # far above a renewal's gap (an interval plus a pull) even on a loaded machine: no takeover is legit
 WATCH = 20.0  # seconds of watching: four pull rounds, and the stand-by's checks every interval
 # the watcher runs as a child of this launcher, after ``skip`` short-lived processes: its pid inside the new
@@ -60,14 +59,7 @@ def test_two_watchers_in_two_pid_namespaces_with_one_hostname_never_both_pull(
     out, windows = tmp_path / "out.jsonl", tmp_path / "windows.jsonl"
     env = {k: v for k, v in os.environ.items() if k != "WINIC_HOST_ID"}  # one hostname for both: the node's
     unshare = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
-    watcher = [
-        sys.executable,
-        str(FLEET_WATCH),
-        url,
-        winic_mock.url,
-        str(out),
-        str(windows),
-    ]
+    watcher = fleet_watch.command(url, winic_mock.url, out, windows)
     watchers = [
         subprocess.Popen(
             [*unshare, sys.executable, "-c", LAUNCHER, str(skip), *watcher, str(LEASE)],
